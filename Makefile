@@ -1,0 +1,36 @@
+# Two commands set everything up on a new machine: `make report` and `make test`.
+# The project's interpreter is .venv/bin/python (created here from Python 3.11 or newer).
+
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: report test install bench clean strip-notebooks
+
+report: $(STAMP)
+	$(PY) -m kit report
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3 --version)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(PY) bench/bench_summary.py
+
+strip-notebooks: $(STAMP)
+	$(PY) -m kit strip-notebooks
+
+clean:
+	rm -rf $(VENV) reports/*.html reports/*.ipynb .pytest_cache

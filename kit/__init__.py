@@ -1,0 +1,47 @@
+"""
+Expansion kit: how much more existing customers pay, who pays more, and why.
+
+The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
+:func:`summarize` / the tables of :mod:`kit.metrics` → notebook → HTML report.
+"""
+
+from kit.errors import KitError, LoadError, ParameterError, ReportError, ValidationError
+from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
+from kit.metrics import (
+    SUMMARY_COLUMNS,
+    combine,
+    cohorts,
+    concentration,
+    cross_sell_matrix,
+    summarize,
+    summary,
+    top_expanders,
+    trailing_nrr,
+    upgrade_paths,
+)
+from kit.movements import movements, plan_periods, split_customers
+
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "DataQuality",
+    "KitError",
+    "Ledger",
+    "LoadError",
+    "ParameterError",
+    "ReportError",
+    "ValidationError",
+    "cohorts",
+    "combine",
+    "concentration",
+    "cross_sell_matrix",
+    "load_fx",
+    "load_ledger",
+    "movements",
+    "plan_periods",
+    "split_customers",
+    "summarize",
+    "summary",
+    "top_expanders",
+    "trailing_nrr",
+    "upgrade_paths",
+]

@@ -1,0 +1,27 @@
+"""The kit's own exceptions: one small tree, each carrying a message fit for a user."""
+
+from __future__ import annotations
+
+
+class KitError(Exception):
+    """Base class of every error the kit raises on purpose (the CLI prints these without a traceback)."""
+
+
+class LoadError(KitError):
+    """A source could not be read: missing file, unreadable bytes, missing columns, no rows."""
+
+
+class ValidationError(LoadError):
+    """Rows of a source are invalid; ``problems`` lists every one (row, column, value, reason)."""
+
+    def __init__(self, message: str, problems=None):
+        super().__init__(message)
+        self.problems = problems
+
+
+class ParameterError(KitError):
+    """An option or parameter has a wrong name, type or value."""
+
+
+class ReportError(KitError):
+    """A report could not be executed, checked or published."""

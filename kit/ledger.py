@@ -1,0 +1,876 @@
+"""
+Turn a raw source into the ledger: validated, normalised to MRR, in integer cents.
+
+The ledger has one row per ``customer_id · product · month`` with ``mrr_cents`` (int64,
+reporting currency) and the customer attributes of that month (``segment``, ``plan``,
+…). A month with no row means zero MRR. It comes with a :class:`DataQuality` record in
+which every input row is accounted for: rows read = rows used + rows excluded.
+
+Two input shapes reach it (see DESIGN.md, "The ledger"):
+
+* **snapshots**: ``customer_id, month, product, mrr`` with ``mrr`` in major units;
+* **subscriptions**: ``customer_id, start_date, end_date, amount, billing_period`` (+
+  ``product, quantity, billing_interval_count, currency, plan, subscription_id``);
+  ``end_date`` is exclusive and empty while the subscription runs. The MRR of a month is
+  the sum over subscriptions in force on its last day of
+  ``amount × quantity / (months_in(billing_period) × billing_interval_count)``, rounded
+  half-even to the cent per subscription-month.
+
+Policies chosen where DESIGN.md leaves room (also stated in the report's methodology):
+
+* an empty ``quantity`` or ``billing_interval_count`` cell means 1, like a missing column;
+* amounts with more than two decimals are rounded half-even to the cent (counted);
+* the window never runs past the day the kit runs: the default ``as_of`` is the latest
+  date in the file but not after today, and snapshot rows after ``as_of`` are excluded
+  and counted; dates after today or before 1990 are counted as warnings;
+* customer attributes of a month are those of the customer's largest row that month,
+  so every row of one customer · month carries the same segment;
+* ``fx_mode="constant"`` converts every month at the rate of the window's last month.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from kit import parse
+from kit.errors import LoadError, ParameterError, ValidationError
+from kit.sources import RawTable, normalise_column, read_source
+
+KINDS = ("snapshots", "subscriptions")
+ON_INVALID = ("raise", "quarantine")
+FX_MODES = ("monthly", "constant")
+BILLING_PERIODS = ("day", "week", "month", "quarter", "half-year", "year")
+#: Months in one billing period, as a fraction (numerator, denominator).
+MONTHS_IN = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "quarter": (3, 1), "half-year": (6, 1), "year": (12, 1)}
+_PERIOD_ALIASES = {
+    "daily": "day", "days": "day", "weekly": "week", "weeks": "week", "monthly": "month", "months": "month",
+    "quarterly": "quarter", "quarters": "quarter", "half_year": "half-year", "halfyear": "half-year",
+    "half-yearly": "half-year", "semiannual": "half-year", "semi-annual": "half-year", "semi-annually": "half-year",
+    "annual": "year", "annually": "year", "yearly": "year", "years": "year",
+}  # fmt: skip
+REQUIRED = {
+    "snapshots": ["customer_id", "month", "product", "mrr"],
+    "subscriptions": ["customer_id", "start_date", "end_date", "amount", "billing_period"],
+}
+OPTIONAL = {
+    "snapshots": ["currency"],
+    "subscriptions": ["product", "quantity", "billing_interval_count", "currency", "subscription_id"],
+}
+#: Names often seen in exports, used to suggest a mapping when a required column is missing.
+SYNONYMS = {
+    "customer_id": ["customer", "account_id", "account", "client_id", "customerid", "cust_id", "user_id"],
+    "month": ["date", "period", "snapshot_month", "snapshot_date", "mrr_month"],
+    "product": ["product_name", "product_id", "item", "sku"],
+    "mrr": ["monthly_amount", "mrr_amount", "monthly_recurring_revenue", "amount", "revenue"],
+    "amount": ["monthly_amount", "price", "unit_amount", "plan_amount", "mrr"],
+    "start_date": ["start", "started_at", "period_start", "current_period_start", "date_start"],
+    "end_date": ["end", "ended_at", "period_end", "canceled_at", "date_end", "cancel_date"],
+    "billing_period": ["interval", "billing_interval", "plan_interval", "billing_cycle", "period"],
+}
+PRODUCT_DEFAULT = "all"
+EARLIEST_PLAUSIBLE = pd.Timestamp("1990-01-01")
+
+
+# --- the result ---------------------------------------------------------------------
+
+
+@dataclass
+class DataQuality:
+    """
+    What happened to every input row, and what in the data deserves a second look.
+
+    Attributes
+    ----------
+    source : str
+        The source as errors name it.
+    details : dict
+        Format, sheet, delimiter, encoding, kind, parameters that shaped the ledger.
+    rows_read, rows_used : int
+        Input rows, and those that entered the ledger (``read = used + excluded``).
+    excluded : DataFrame
+        ``reason, rows, examples``: rows left out, one reason per row.
+    problems : DataFrame
+        ``row, column, value, reason``: every problem found (a row may have several).
+    notes : DataFrame
+        ``note, count, examples``: valid but noteworthy rows (duplicates, overlaps, …).
+    """
+
+    source: str
+    details: dict
+    rows_read: int
+    rows_used: int
+    excluded: pd.DataFrame
+    problems: pd.DataFrame
+    notes: pd.DataFrame
+    facts: dict = field(default_factory=dict)
+
+    @property
+    def rows_excluded(self) -> int:
+        """Rows left out of the ledger."""
+        return int(self.excluded["rows"].sum()) if len(self.excluded) else 0
+
+    def table(self) -> pd.DataFrame:
+        """Return the data-quality table: one ``item, value`` row per fact, exclusion and note."""
+        items = [("source", self.source)]
+        items += [(k, str(v)) for k, v in self.details.items() if v is not None]
+        items += [("rows read", f"{self.rows_read:,}"), ("rows used", f"{self.rows_used:,}")]
+        items += [("rows excluded", f"{self.rows_excluded:,}")]
+        items += [(f"excluded: {r.reason}", f"{r.rows:,}") for r in self.excluded.itertuples()]
+        items += [(k, str(v)) for k, v in self.facts.items()]
+        items += [(f"note: {n.note}", f"{n.count:,}") for n in self.notes.itertuples()]
+        return pd.DataFrame(items, columns=["item", "value"])
+
+
+@dataclass
+class Ledger:
+    """
+    The canonical input of the engine.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        ``customer_id`` (categorical), ``product`` (categorical), ``month`` (period[M]),
+        ``mrr_cents`` (int64, > 0), then attribute columns (categorical). One row per
+        customer · product · month; sorted by customer, month, product.
+    kind : {"snapshots", "subscriptions"}
+        Decides the baseline: for snapshots the first period of the window has no
+        movements; subscription periods hold the whole history.
+    first_month, last_month : Period
+        The data window (see DESIGN.md, "The data window").
+    currency : str or None
+        The reporting currency, where the data names one.
+    quality : DataQuality
+    """
+
+    frame: pd.DataFrame
+    kind: str
+    first_month: pd.Period
+    last_month: pd.Period
+    currency: str | None
+    quality: DataQuality
+
+    @property
+    def attributes(self) -> list[str]:
+        """Names of the customer attribute columns."""
+        return [c for c in self.frame.columns if c not in ("customer_id", "product", "month", "mrr_cents")]
+
+    def monthly_mrr(self) -> pd.DataFrame:
+        """Return ``month, mrr_cents, customers`` for every month of the window (zeros included)."""
+        months = pd.period_range(self.first_month, self.last_month, freq="M")
+        grouped = self.frame.groupby("month", observed=True).agg(
+            mrr_cents=("mrr_cents", "sum"), customers=("customer_id", "nunique")
+        )
+        out = grouped.reindex(months, fill_value=0).rename_axis("month").reset_index()
+        return out.astype({"mrr_cents": "int64", "customers": "int64"})
+
+
+# --- schemas (pandera): the typed rows, after parsing ----------------------------------------
+
+
+def _schema(kind: str) -> pa.DataFrameSchema:
+    """Return the pandera schema of parsed rows of ``kind``; checks carry the user-facing reason."""
+    money_checks = [
+        pa.Check(lambda s: s >= 0, error="negative amount (credits and refunds are not MRR)"),
+        pa.Check(lambda s: s <= parse.MAX_AMOUNT * 100, error=f"amount above {parse.MAX_AMOUNT:,}"),
+    ]
+    if kind == "snapshots":
+        return pa.DataFrameSchema({"mrr_cents": pa.Column("int64", money_checks)}, name="snapshot rows")
+    return pa.DataFrameSchema(
+        {
+            "amount_cents": pa.Column("int64", money_checks),
+            "billing_period": pa.Column(
+                checks=pa.Check(lambda s: s.isin(BILLING_PERIODS), error=f"not one of {', '.join(BILLING_PERIODS)}")
+            ),
+            "quantity": pa.Column("int64", pa.Check(lambda s: s >= 0, error="negative quantity")),
+            "billing_interval_count": pa.Column(
+                "int64", pa.Check(lambda s: s >= 1, error="billing_interval_count must be 1 or more")
+            ),
+            "end_date": pa.Column("datetime64[ns]", nullable=True),
+        },
+        checks=[pa.Check(lambda df: ~(df["end_date"] < df["start_date"]), error="end_date before start_date")],
+        name="subscription rows",
+    )
+
+
+# --- loading ----------------------------------------------------------------------------
+
+
+def load_ledger(
+    source,
+    *,
+    kind: str | None = None,
+    mapping: dict[str, str] | None = None,
+    defaults: dict[str, object] | None = None,
+    as_of=None,
+    fx=None,
+    fx_mode: str = "monthly",
+    currency: str | None = None,
+    on_invalid: str = "raise",
+    date_format: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    currency_symbols: bool = False,
+    table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    header_row: int = 0,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+    today: date | None = None,
+) -> Ledger:
+    """
+    Load a source into a validated :class:`Ledger`.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A CSV, Excel, Parquet or SQLite file, a SQLAlchemy URL (with ``table`` or
+        ``query``), or a DataFrame.
+    kind : {"snapshots", "subscriptions"}, optional
+        The input shape; detected from the columns when omitted.
+    mapping : dict, optional
+        Source column → kit column, e.g. ``{"monthly_amount": "amount"}``.
+    defaults : dict, optional
+        Constant values for columns the source lacks, e.g. ``{"billing_period": "month"}``.
+    as_of : date-like, optional
+        Last day of the window (its month is the last month).
+    fx : str, Path or DataFrame, optional
+        FX table ``currency, month, rate``: one unit of ``currency`` is ``rate`` units of
+        the reporting currency.
+    fx_mode : {"monthly", "constant"}
+        Each month at its own rate, or every month at the rate of the window's last month.
+    currency : str, optional
+        The reporting currency (default: the only currency, or the one whose FX rate is 1).
+    on_invalid : {"raise", "quarantine"}
+        Invalid rows are an error listing every problem, or excluded and counted.
+    date_format : str, optional
+        ``strftime`` pattern for non-ISO dates (never guessed).
+    decimal, thousands, currency_symbols
+        How to read text amounts; see :func:`kit.parse.parse_money`.
+    table, query, sheet, header_row, sep, encoding
+        How to read the source; see :func:`kit.sources.read_source`.
+    today : date, optional
+        The run date (for the as_of cap and future-date warnings); tests pin it.
+
+    Returns
+    -------
+    Ledger
+
+    Raises
+    ------
+    LoadError
+        Structural faults: missing file, unreadable bytes, missing columns, no rows.
+    ValidationError
+        Invalid rows with ``on_invalid="raise"``; ``.problems`` lists them all.
+    """
+    if on_invalid not in ON_INVALID:
+        raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
+    if fx_mode not in FX_MODES:
+        raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
+    if kind is not None and kind not in KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    today = pd.Timestamp(today or date.today())
+    as_of_day = _as_of_day(as_of)
+
+    raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
+    frame = _apply_mapping(raw, mapping, defaults)
+    kind = kind or _detect_kind(raw.name, frame)
+    _check_columns(raw.name, frame, kind)
+    ctx = _Context(raw, frame, kind, on_invalid, today)
+    if kind == "snapshots":
+        rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols)
+    else:
+        rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
+    ctx.validate(rows, _schema(kind))
+    ctx.settle()  # raises in strict mode; drops invalid rows in quarantine mode
+    rows = rows.loc[ctx.valid]
+    if not len(rows):
+        raise ctx.no_valid_rows()
+    if kind == "snapshots":
+        months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
+        rows = rows.loc[ctx.valid[rows.index]]
+    else:
+        first, last = _subscription_window(rows, as_of_day, today)
+        rows, months = _expand_subscriptions(ctx, rows, last)
+    reporting, amounts = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
+    ledger_frame = _build_frame(rows, months, amounts, ctx.attributes)
+    ctx.add_notes(rows if kind == "snapshots" else None)
+    details = {"kind": kind, **raw.details, "reporting currency": reporting, "FX mode": fx_mode if fx is not None else None}
+    facts = {
+        "window": f"{first} to {last}",
+        "customers": f"{ledger_frame['customer_id'].nunique():,}",
+        "products": ", ".join(map(str, ledger_frame["product"].cat.categories)),
+        "currencies": ", ".join(ctx.currencies) or "not stated",
+    }
+    quality = ctx.quality(details, facts)
+    return Ledger(ledger_frame, kind, first, last, reporting, quality)
+
+
+def _as_of_day(as_of):
+    if as_of is None:
+        return None
+    try:
+        return pd.Timestamp(as_of).normalize()
+    except (ValueError, TypeError):
+        raise ParameterError(f"as_of {as_of!r} is not a date (use YYYY-MM-DD)") from None
+
+
+def _apply_mapping(raw: RawTable, mapping, defaults) -> pd.DataFrame:
+    frame = raw.frame
+    if mapping:
+        mapping = {normalise_column(k): normalise_column(v) for k, v in mapping.items()}
+        absent = [k for k in mapping if k not in frame.columns]
+        if absent:
+            raise LoadError(
+                f"{raw.name}: the mapping names columns the file does not have: {', '.join(absent)} "
+                f"(columns found: {', '.join(frame.columns)})"
+            )
+        frame = frame.rename(columns=mapping)
+        if frame.columns.duplicated().any():
+            dup = sorted(set(frame.columns[frame.columns.duplicated()]))
+            raise LoadError(f"{raw.name}: after the mapping, several columns are named {', '.join(dup)}")
+    for column, value in (defaults or {}).items():
+        column = normalise_column(column)
+        if column not in frame.columns:
+            frame = frame.assign(**{column: value})
+    return frame
+
+
+def _detect_kind(name: str, frame: pd.DataFrame) -> str:
+    if "start_date" in frame.columns:
+        return "subscriptions"
+    if "month" in frame.columns:
+        return "snapshots"
+    raise LoadError(
+        f"{name}: cannot tell the kind of data: snapshots need {', '.join(REQUIRED['snapshots'])}; "
+        f"subscriptions need {', '.join(REQUIRED['subscriptions'])} (columns found: {', '.join(frame.columns)}); "
+        "pass kind= and a mapping for differently named columns"
+    )
+
+
+def _check_columns(name: str, frame: pd.DataFrame, kind: str) -> None:
+    missing = [c for c in REQUIRED[kind] if c not in frame.columns]
+    if not missing:
+        return
+    suggestions = {}
+    for column in missing:
+        for candidate in SYNONYMS.get(column, []):
+            if candidate in frame.columns and candidate not in suggestions:
+                suggestions[candidate] = column
+                break
+    message = (
+        f"{name}: missing required columns for {kind}: {', '.join(missing)} "
+        f"(columns found: {', '.join(frame.columns)})"
+    )
+    if suggestions:
+        message += f"; if they are named differently, pass mapping={suggestions!r}"
+    if kind == "subscriptions" and "billing_period" in missing:
+        message += "; a file of monthly amounts can pass defaults={'billing_period': 'month'}"
+    raise LoadError(message)
+
+
+# --- the working state of one load -------------------------------------------------------
+
+
+class _Context:
+    """Problems, exclusions and notes gathered while one source is loaded."""
+
+    def __init__(self, raw: RawTable, frame: pd.DataFrame, kind: str, on_invalid: str, today: pd.Timestamp):
+        self.raw = raw
+        self.frame = frame
+        self.kind = kind
+        self.on_invalid = on_invalid
+        self.today = today
+        self.n = len(frame)
+        self.valid = pd.Series(True, index=frame.index)
+        self.problem_parts: list[pd.DataFrame] = []
+        self.window_excluded: dict[str, np.ndarray] = {}
+        self.notes: list[tuple[str, int, str]] = []
+        self.currencies: list[str] = []
+        known = set(REQUIRED[kind]) | set(OPTIONAL[kind])
+        self.attributes = [c for c in frame.columns if c not in known]
+
+    # problems -------------------------------------------------------------------
+    def add_reasons(self, column: str, reasons: np.ndarray) -> None:
+        """Record per-row parse reasons (None = fine) for ``column``."""
+        bad = np.flatnonzero(pd.notna(reasons))
+        if len(bad):
+            self._add(bad, column, reasons[bad])
+
+    def _add(self, positions: np.ndarray, column: str | None, reasons) -> None:
+        values = self._raw_values(positions, column)
+        self.problem_parts.append(
+            pd.DataFrame(
+                {
+                    "position": positions,
+                    "row": self.raw.row_numbers[positions],
+                    "column": column or "",
+                    "value": values,
+                    "reason": reasons,
+                }
+            )
+        )
+
+    def _raw_values(self, positions: np.ndarray, column: str | None) -> list[str]:
+        if column is None or column not in self.frame.columns:
+            return [""] * len(positions)
+        return [_shown(v) for v in self.frame[column].to_numpy()[positions]]
+
+    def validate(self, rows: pd.DataFrame, schema: pa.DataFrameSchema) -> None:
+        """Run the pandera schema lazily over the parsed rows and record every failure."""
+        checked = rows[[c for c in schema.columns if c in rows.columns]]
+        if "end_date" in rows.columns:
+            checked = checked.assign(start_date=rows["start_date"])
+        try:
+            schema.validate(checked, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            cases = cases[cases["index"].notna()]
+            for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
+                positions = self.frame.index.get_indexer(group["index"].astype("int64"))
+                source_column = _source_column(column, check)
+                self._add(positions, source_column, np.full(len(positions), str(check), dtype=object))
+
+    @property
+    def problems(self) -> pd.DataFrame:
+        if not self.problem_parts:
+            return pd.DataFrame({"row": [], "column": [], "value": [], "reason": []}).astype(
+                {"row": "int64", "column": object, "value": object, "reason": object}
+            )
+        problems = pd.concat(self.problem_parts, ignore_index=True)
+        problems = problems.sort_values(["row", "column"], kind="stable")
+        return problems.drop(columns="position").reset_index(drop=True)
+
+    def settle(self) -> None:
+        """Raise on invalid rows (strict), or mark them excluded (quarantine)."""
+        if not self.problem_parts:
+            return
+        problems = pd.concat(self.problem_parts, ignore_index=True)
+        if self.on_invalid == "raise":
+            raise ValidationError(self._error_message(problems), self.problems)
+        self.valid.iloc[problems["position"].unique()] = False
+
+    def _error_message(self, problems: pd.DataFrame) -> str:
+        rows = problems["position"].nunique()
+        lines = [f"{self.raw.name}: {rows:,} invalid row{'s' if rows != 1 else ''}; nothing was loaded."]
+        for reason, group in problems.groupby("reason", sort=False):
+            examples = "; ".join(
+                f"row {r.row}, column {r.column}: {r.value!r}" if r.column else f"row {r.row}"
+                for r in group.head(3).itertuples()
+            )
+            count = group["position"].nunique()
+            lines.append(f"  {reason}: {count:,} row{'s' if count != 1 else ''}, e.g. {examples}")
+        lines.append(
+            "Fix these rows, or pass on_invalid='quarantine' (CLI --lenient) to exclude them and count them "
+            "in the data-quality table."
+        )
+        return "\n".join(lines)
+
+    def no_valid_rows(self) -> LoadError:
+        return LoadError(f"{self.raw.name}: no valid rows ({self.n:,} read, all excluded as invalid)")
+
+    def exclude_window(self, reason: str, positions: np.ndarray) -> None:
+        """Exclude valid rows that fall outside the data window (not invalid, but not used)."""
+        if len(positions):
+            self.window_excluded[reason] = positions
+            self.valid.iloc[positions] = False
+
+    # notes ----------------------------------------------------------------------
+    def note(self, text: str, positions: np.ndarray) -> None:
+        """Count valid but noteworthy rows, with the first few row numbers as examples."""
+        if len(positions):
+            rows = self.raw.row_numbers[np.sort(positions)[:5]]
+            self.notes.append((text, int(len(positions)), ", ".join(f"row {r}" for r in rows)))
+
+    def add_notes(self, snapshot_rows: pd.DataFrame | None) -> None:
+        used = np.flatnonzero(self.valid.to_numpy())
+        frame = self.frame.iloc[used]
+        duplicated = frame.astype(str).duplicated(keep=False).to_numpy()
+        if duplicated.any():
+            self.note("rows identical in every column (likely duplicates; both counted)", used[duplicated])
+        ids = self.cleaned_ids.iloc[used]
+        distinct = pd.Series(ids.unique())
+        collide = distinct.groupby(distinct.str.lower()).transform("size") > 1
+        if collide.any():
+            clashing = set(distinct[collide])
+            self.note(
+                "customer ids that differ only by case (kept apart: ids are case-sensitive)",
+                used[ids.isin(clashing).to_numpy()],
+            )
+
+    def quality(self, details: dict, facts: dict) -> DataQuality:
+        problems = self.problems
+        excluded_rows = []
+        if self.problem_parts:
+            first = pd.concat(self.problem_parts, ignore_index=True).drop_duplicates("position")
+            for reason, group in first.groupby("reason", sort=False):
+                excluded_rows.append((reason, len(group), _examples(group["row"])))
+        for reason, positions in self.window_excluded.items():
+            excluded_rows.append((reason, len(positions), _examples(self.raw.row_numbers[positions])))
+        excluded = pd.DataFrame(excluded_rows, columns=["reason", "rows", "examples"])
+        notes = pd.DataFrame(self.notes, columns=["note", "count", "examples"])
+        used = int(self.valid.sum())
+        return DataQuality(self.raw.name, details, self.n, used, excluded, problems, notes, facts)
+
+
+def _shown(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _examples(rows) -> str:
+    rows = np.sort(np.asarray(rows))[:5]
+    return ", ".join(f"row {r}" for r in rows)
+
+
+def _source_column(column, check) -> str | None:
+    if not isinstance(column, str):
+        return "end_date" if "end_date" in str(check) else None
+    return {"mrr_cents": "mrr", "amount_cents": "amount"}.get(column, column)
+
+
+# --- parsing each kind -------------------------------------------------------------------
+
+
+def _parse_common(ctx: _Context) -> pd.DataFrame:
+    """Parse the columns both kinds share: ids, product, currency, attributes."""
+    frame = ctx.frame
+    ids = parse.clean_text(frame["customer_id"])
+    ctx.cleaned_ids = ids
+    blank = (ids == "").to_numpy()
+    ctx.add_reasons("customer_id", np.where(blank, "blank customer id", None))
+    rows = pd.DataFrame({"customer_id": ids}, index=frame.index)
+    if "product" in frame.columns:
+        product = parse.clean_text(frame["product"])
+        ctx.add_reasons("product", np.where((product == "").to_numpy(), "blank product", None))
+        rows["product"] = product
+    else:
+        rows["product"] = PRODUCT_DEFAULT
+    if "currency" in frame.columns:
+        cur = parse.clean_text(frame["currency"]).astype(str).str.upper()
+        ctx.add_reasons("currency", np.where((cur == "").to_numpy(), "missing currency", None))
+        rows["currency"] = cur
+    for attribute in ctx.attributes:
+        rows[attribute] = parse.clean_text(frame[attribute])
+    return rows
+
+
+def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+    rows = _parse_common(ctx)
+    days, reasons = _dates(ctx, "month", date_format)
+    ctx.add_reasons("month", reasons)
+    rows["day"] = days
+    cents, reasons = parse.parse_money(ctx.frame["mrr"], decimal=decimal, thousands=thousands,
+                                       currency_symbols=currency_symbols)  # fmt: skip
+    ctx.add_reasons("mrr", reasons)
+    rows["mrr_cents"] = cents
+    _note_rounding(ctx, "mrr")
+    _note_date_range(ctx, days)
+    return rows
+
+
+def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+    rows = _parse_common(ctx)
+    frame = ctx.frame
+    start, reasons = _dates(ctx, "start_date", date_format)
+    ctx.add_reasons("start_date", reasons)
+    end, reasons = _dates(ctx, "end_date", date_format, allow_empty=True)
+    ctx.add_reasons("end_date", reasons)
+    rows["start_date"], rows["end_date"] = start, end
+    cents, reasons = parse.parse_money(frame["amount"], decimal=decimal, thousands=thousands,
+                                       currency_symbols=currency_symbols)  # fmt: skip
+    ctx.add_reasons("amount", reasons)
+    rows["amount_cents"] = cents
+    _note_rounding(ctx, "amount")
+    period = parse.clean_text(frame["billing_period"]).astype(str).str.lower()
+    rows["billing_period"] = period.map(lambda p: _PERIOD_ALIASES.get(p, p))
+    for column in ("quantity", "billing_interval_count"):
+        if column in frame.columns:
+            values, reasons = parse.parse_count(frame[column])
+            ctx.add_reasons(column, reasons)
+        else:
+            values = np.ones(len(frame), dtype=np.int64)
+        rows[column] = values
+    if "subscription_id" in frame.columns:
+        rows["subscription_id"] = parse.clean_text(frame["subscription_id"])
+    _note_date_range(ctx, np.concatenate([start, end]))
+    return rows
+
+
+def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False):
+    try:
+        return parse.parse_dates(ctx.frame[column], what=column, date_format=date_format, allow_empty=allow_empty)
+    except parse.MixedDateFormats as exc:
+        raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
+
+
+def _note_rounding(ctx: _Context, column: str) -> None:
+    values = ctx.frame[column]
+    if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
+        text = parse.clean_text(values).astype(str)
+        fine = text.str.fullmatch(r"[^.]*(\.\d{0,2})?[^\d]*")
+        ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
+                 np.flatnonzero(~fine.to_numpy()))  # fmt: skip
+
+
+def _note_date_range(ctx: _Context, days: np.ndarray) -> None:
+    days = pd.DatetimeIndex(days)
+    n = ctx.n
+    positions = np.arange(len(days)) % n
+    old = positions[(days < EARLIEST_PLAUSIBLE)]
+    future = positions[(days > ctx.today)]
+    ctx.note("dates before 1990 (check them)", np.unique(old))
+    ctx.note(f"dates after {ctx.today.date()} (in the future; outside the window)", np.unique(future))
+
+
+# --- windows and months ------------------------------------------------------------------
+
+
+def _month_ordinals(days) -> np.ndarray:
+    """Months since 1970-01 of datetime64 days."""
+    d = np.asarray(days, dtype="datetime64[M]")
+    return d.astype("int64")
+
+
+def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
+    months = _month_ordinals(rows["day"].to_numpy())
+    cap = _month_ordinals(np.array([as_of_day if as_of_day is not None else today], dtype="datetime64[ns]"))[0]
+    late = months > cap
+    reason = "month after as_of" if as_of_day is not None else f"month after {today.date()} (in the future)"
+    ctx.exclude_window(reason, ctx.frame.index.get_indexer(rows.index[late]))
+    months = months[~late]
+    if not len(months):
+        raise LoadError(f"{ctx.raw.name}: no rows in the window (every month is after {reason.split('after ')[1]})")
+    first, last = months.min(), (cap if as_of_day is not None else months.max())
+    return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
+
+
+def _subscription_window(rows: pd.DataFrame, as_of_day, today):
+    start = rows["start_date"]
+    if as_of_day is None:
+        latest = pd.concat([start, rows["end_date"].dropna()])
+        latest = latest[latest <= today]
+        as_of_day = latest.max() if len(latest) else today
+    first = pd.Period(start.min(), "M")
+    last = pd.Period(as_of_day, "M")
+    return first, max(first, last)
+
+
+def _ordinal_to_str(ordinal: int) -> str:
+    return str(np.datetime64(int(ordinal), "M"))
+
+
+def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period):
+    """One row per subscription · month in force on the month's last day, within the window."""
+    start_m = _month_ordinals(rows["start_date"].to_numpy())
+    last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
+    end = rows["end_date"].to_numpy()
+    ongoing = pd.isna(end)
+    end_m = np.where(ongoing, last_m + 1, _month_ordinals(np.where(ongoing, np.datetime64("1970-01-01"), end)))
+    stop = np.minimum(end_m, last_m + 1)
+    lengths = np.maximum(stop - start_m, 0)
+    positions = ctx.frame.index.get_indexer(rows.index)
+    ctx.note("subscriptions with start_date equal to end_date (contribute nothing)",
+             positions[(rows["end_date"] == rows["start_date"]).to_numpy()])  # fmt: skip
+    ctx.note("subscriptions ending before the last day of their first month (contribute nothing)",
+             positions[((stop - start_m) <= 0) & (rows["end_date"] != rows["start_date"]).to_numpy()
+                       & (start_m <= last_m)])  # fmt: skip
+    ctx.note("subscriptions starting after as_of (contribute nothing)", positions[start_m > last_m])
+    ctx.note("rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0])
+    ctx.note("rows with quantity 0 (not active)", positions[rows["quantity"].to_numpy() == 0])
+    _note_overlaps(ctx, rows, start_m, end_m, positions)
+    mrr = _subscription_mrr(rows)
+    take = np.repeat(np.arange(len(rows)), lengths)
+    offsets = np.arange(len(take)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    months = start_m[take] + offsets
+    expanded = rows.iloc[take].assign(mrr_cents=mrr[take])
+    return expanded, months
+
+
+def _subscription_mrr(rows: pd.DataFrame) -> np.ndarray:
+    """MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even."""
+    num_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][0]).to_numpy(dtype=object)
+    den_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][1]).to_numpy(dtype=object)
+    amount = rows["amount_cents"].to_numpy(dtype=object)
+    quantity = rows["quantity"].to_numpy(dtype=object)
+    interval = rows["billing_interval_count"].to_numpy(dtype=object)
+    numerator = amount * quantity * den_months  # Python integers: exact, no overflow
+    denominator = num_months * interval
+    return np.array([divide_half_even(a, b) for a, b in zip(numerator, denominator)], dtype=np.int64)
+
+
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """
+    Divide two non-negative integers, rounding half to even.
+
+    >>> divide_half_even(200000, 12), divide_half_even(5, 2), divide_half_even(7, 2)
+    (16667, 2, 4)
+    """
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
+def _note_overlaps(ctx, rows, start_m, end_m, positions) -> None:
+    keyed = pd.DataFrame(
+        {"c": rows["customer_id"].to_numpy(), "p": rows["product"].to_numpy(),
+         "s": rows["start_date"].to_numpy(), "e": rows["end_date"].to_numpy(), "pos": positions}  # fmt: skip
+    ).sort_values(["c", "p", "s"], kind="stable")
+    same = (keyed["c"] == keyed["c"].shift()) & (keyed["p"] == keyed["p"].shift())
+    previous_end = keyed.groupby(["c", "p"], sort=False)["e"].transform(
+        lambda e: e.fillna(pd.Timestamp.max).cummax().shift()
+    )
+    overlapping = same & (keyed["s"] < previous_end)
+    ctx.note("overlapping subscriptions of one customer and product (both counted)",
+             keyed.loc[overlapping, "pos"].to_numpy())  # fmt: skip
+
+
+# --- currencies ---------------------------------------------------------------------------
+
+
+def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
+    amounts = rows["mrr_cents"].to_numpy(dtype=np.int64)
+    if "currency" not in rows.columns:
+        if fx is not None:
+            raise ParameterError(f"{ctx.raw.name}: an FX table was given but the data has no currency column")
+        return currency, amounts
+    present = sorted(set(rows["currency"].astype(str)))
+    ctx.currencies = present
+    if fx is None:
+        if len(present) == 1 and (currency is None or currency.upper() == present[0]):
+            return present[0], amounts
+        raise LoadError(
+            f"{ctx.raw.name}: several currencies ({', '.join(present)}) and no FX table; "
+            "pass fx= a table of currency, month, rate (CLI --fx FILE)"
+            if len(present) > 1
+            else f"{ctx.raw.name}: the data is in {present[0]}, not {currency}; pass an FX table (CLI --fx FILE)"
+        )
+    rates = load_fx(fx)
+    reporting = (currency or _infer_reporting(rates, present)).upper()
+    last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
+    need_months = np.full(len(months), last_m) if fx_mode == "constant" else months
+    need = pd.DataFrame({"currency": rows["currency"].astype(str).to_numpy(), "m": need_months})
+    foreign = need["currency"] != reporting
+    pairs = need.loc[foreign].drop_duplicates()
+    table = rates.set_index(["currency", "m"])["rate"]
+    missing = [(c, m) for c, m in pairs.itertuples(index=False) if (c, m) not in table.index]
+    if missing:
+        shown = ", ".join(f"{c} {_ordinal_to_str(m)}" for c, m in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting})")
+    converted = amounts.copy()
+    idx = np.flatnonzero(foreign.to_numpy())
+    if len(idx):
+        keys = pd.MultiIndex.from_arrays([need["currency"].to_numpy()[idx], need["m"].to_numpy()[idx]])
+        rate = table.reindex(keys).to_numpy()
+        converted[idx] = [_convert(int(a), r) for a, r in zip(amounts[idx], rate)]
+    return reporting, converted
+
+
+def _convert(cents: int, rate: Decimal) -> int:
+    """Convert cents at an exact decimal rate, half-even to the cent."""
+    numerator, denominator = rate.as_integer_ratio()
+    return divide_half_even(cents * numerator, denominator)
+
+
+def _infer_reporting(rates: pd.DataFrame, present: list[str]) -> str:
+    at_one = rates.groupby("currency")["rate"].apply(lambda r: bool((r == 1).all()))
+    ones = sorted(at_one[at_one].index)
+    if len(ones) == 1:
+        return ones[0]
+    missing = [c for c in present if c not in set(rates["currency"])]
+    if len(missing) == 1:
+        return missing[0]
+    raise ParameterError(
+        "cannot tell the reporting currency from the FX table; pass currency= (CLI --currency), "
+        f"e.g. one of {', '.join(present)}"
+    )
+
+
+def load_fx(fx) -> pd.DataFrame:
+    """
+    Read an FX table into ``currency, m, rate`` (``m``: months since 1970-01; ``rate``: Decimal).
+
+    Errors name the file and rows: unknown columns, unparseable months, zero or negative
+    or non-numeric rates, two rates for one currency · month.
+    """
+    raw = read_source(fx)
+    missing = [c for c in ("currency", "month", "rate") if c not in raw.frame.columns]
+    if missing:
+        raise LoadError(
+            f"{raw.name}: the FX table needs columns currency, month, rate; missing {', '.join(missing)} "
+            f"(columns found: {', '.join(raw.frame.columns)})"
+        )
+    frame = raw.frame
+    try:
+        days, reasons = parse.parse_dates(frame["month"], what="month")
+    except parse.MixedDateFormats as exc:
+        raise LoadError(f"{raw.name}, column month: {exc}") from None
+    problems = [f"row {raw.row_numbers[i]}, column month: {frame['month'].iloc[i]!r} {reasons[i]}"
+                for i in np.flatnonzero(pd.notna(reasons))]  # fmt: skip
+    rates = []
+    for i, value in enumerate(frame["rate"].to_numpy()):
+        text = repr(float(value)) if isinstance(value, float) else str(value).strip()
+        try:
+            rate = Decimal(text)
+        except InvalidOperation:
+            rate = None
+        if rate is None or not rate.is_finite() or rate <= 0:
+            problems.append(f"row {raw.row_numbers[i]}, column rate: {text!r} is not a positive number")
+        rates.append(rate)
+    if problems:
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise LoadError(f"{raw.name}: invalid FX rows: {'; '.join(problems[:5])}{more}")
+    out = pd.DataFrame({
+        "currency": parse.clean_text(frame["currency"]).astype(str).str.upper().to_numpy(),
+        "m": _month_ordinals(days),
+        "rate": rates,
+    })  # fmt: skip
+    dup = out.duplicated(["currency", "m"], keep=False)
+    if dup.any():
+        first = out.loc[dup].iloc[0]
+        raise LoadError(f"{raw.name}: two rates for {first['currency']} {_ordinal_to_str(first['m'])}")
+    return out
+
+
+# --- the ledger frame ------------------------------------------------------------------------
+
+
+def _build_frame(rows: pd.DataFrame, months: np.ndarray, amounts: np.ndarray, attributes: list[str]) -> pd.DataFrame:
+    """Aggregate to one row per customer · product · month; attributes of the customer's largest row."""
+    frame = pd.DataFrame({
+        "customer_id": rows["customer_id"].to_numpy(),
+        "product": rows["product"].to_numpy(),
+        "month": months.astype("int64"),
+        "mrr_cents": amounts.astype("int64"),
+    })  # fmt: skip
+    extra = [a for a in attributes] + (["currency"] if "currency" in rows.columns else [])
+    for column in extra:
+        frame[column] = rows[column].to_numpy()
+    keys = ["customer_id", "month", "product"]
+    if extra:
+        # the customer's attributes in a month: those of its largest row that month
+        order = frame.sort_values(["customer_id", "month", "mrr_cents"], ascending=[True, True, False], kind="stable")
+        firsts = order.groupby(["customer_id", "month"], sort=False)[extra].transform("first")
+        frame.loc[order.index, extra] = firsts.to_numpy()
+    summed = frame.groupby(keys, sort=True, observed=True).agg(
+        mrr_cents=("mrr_cents", "sum"), **{c: (c, "first") for c in extra}
+    )
+    summed = summed.reset_index()
+    summed = summed.loc[summed["mrr_cents"] > 0].reset_index(drop=True)
+    summed["customer_id"] = pd.Categorical(summed["customer_id"].astype(str))
+    summed["product"] = pd.Categorical(summed["product"].astype(str))
+    summed["month"] = pd.PeriodIndex.from_ordinals(summed["month"].to_numpy(), freq="M")
+    for column in extra:
+        summed[column] = pd.Categorical(summed[column].astype(str))
+    return summed[["customer_id", "product", "month", "mrr_cents", *extra]]

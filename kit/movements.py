@@ -1,0 +1,408 @@
+"""
+From the ledger to movements: one row per customer · period, classified and measured.
+
+Definitions (DESIGN.md, "Movements"): a customer's MRR in a period is its MRR in the last
+month of the period. With ``S`` the MRR at the end of the previous period and ``E`` at
+the end of this one:
+
+=============  ============================================  ==========
+class          condition                                     amount
+=============  ============================================  ==========
+new            S = 0, E > 0, never active in an earlier one  E
+reactivation   S = 0, E > 0, active in an earlier period     E
+churn          S > 0, E = 0                                  S
+expansion      S > 0, E > S                                  E − S
+contraction    S > 0, 0 < E < S                              S − E
+flat           S > 0, E = S                                  0
+=============  ============================================  ==========
+
+"Active in a period" means MRR above zero at the end of that period, the same snapshot
+the amounts use, so a customer who leaves and returns inside one quarter is invisible at
+quarterly grain. With ``reactivation_window=W`` a return after more than ``W`` inactive
+periods in a row counts as new.
+
+Per product, for customers active at both ends: upsell ``U = Σ(e_p − s_p)`` over products
+held at the start that grew, cross-sell ``X = Σ e_p`` over products not held at the start.
+``netting="customer"`` splits the net expansion ``D = E − S`` as
+``cross_sell = D·X // (U + X)``, ``upsell = D − cross_sell``; ``netting="product"`` books
+``U`` and ``X`` gross and every product decrease (a dropped product included) as
+contraction. Either way ``mrr_end = mrr_start + new + reactivation + upsell + cross_sell −
+contraction − churn`` in every period, exactly; the walk checks it and raises otherwise.
+
+Everything here is customer-local: the movements of one customer depend on its rows only,
+so any split of the customers gives the same movements (see :func:`split_customers`).
+The walk runs period by period over dense per-customer integer arrays; no string is
+hashed and no join is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import KitError, ParameterError
+from kit.ledger import Ledger
+
+PERIODS = ("month", "quarter", "year")
+NETTINGS = ("customer", "product")
+MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
+CLASSES = ("flat", "new", "reactivation", "expansion", "contraction", "churn")
+AMOUNTS = ("new", "reactivation", "upsell", "cross_sell", "contraction", "churn")
+#: bincount sums in float64 are exact below this bound (2**53 cents).
+_EXACT = 2**53
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """
+    The periods a summary covers.
+
+    Attributes
+    ----------
+    period : str
+        ``month``, ``quarter`` or ``year``.
+    labels : list of str
+        Labels of the summary rows, in order (``2024-03``, ``2024-Q1``, ``2024``).
+    end_months : ndarray
+        Month ordinal (months since 1970-01) of the last month of the baseline and of
+        each row period: ``len(labels) + 1`` values, the baseline first.
+    baseline : str
+        Label of the baseline period (its end is the first ``mrr_start``).
+    dropped : str or None
+        A trailing period left out because its last month lies past the window.
+    """
+
+    period: str
+    labels: list
+    end_months: np.ndarray
+    baseline: str
+    dropped: str | None
+
+
+def period_label(index: int, period: str) -> str:
+    """
+    Label a period given as periods since 1970.
+
+    >>> period_label(650, "month"), period_label(216, "quarter"), period_label(54, "year")
+    ('2024-03', '2024-Q1', '2024')
+    """
+    if period == "month":
+        return f"{1970 + index // 12}-{index % 12 + 1:02d}"
+    if period == "quarter":
+        return f"{1970 + index // 4}-Q{index % 4 + 1}"
+    return str(1970 + index)
+
+
+def plan_periods(ledger: Ledger, period: str = "month") -> PeriodPlan:
+    """
+    Work out the baseline, the row periods and a dropped trailing period of a ledger.
+
+    Snapshots: the first period of the window is the baseline. Subscriptions: the
+    baseline is the period before the one holding the first month (zero MRR).
+    """
+    if period not in PERIODS:
+        raise ParameterError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
+    size = MONTHS_PER[period]
+    first = ledger.first_month.ordinal
+    last = ledger.last_month.ordinal
+    p_first, p_last = first // size, last // size
+    dropped = None
+    if (p_last + 1) * size - 1 > last:
+        dropped = period_label(p_last, period)
+        p_last -= 1
+    baseline = p_first if ledger.kind == "snapshots" else p_first - 1
+    ids = np.arange(baseline, max(p_last, baseline) + 1)
+    ends = (ids + 1) * size - 1
+    return PeriodPlan(period, [period_label(i, period) for i in ids[1:]], ends, period_label(baseline, period), dropped)
+
+
+@dataclass
+class _Codes:
+    """The ledger as integer arrays, rows grouped by plan period (0 = baseline)."""
+
+    customer: np.ndarray
+    product: np.ndarray
+    amount: np.ndarray
+    bounds: np.ndarray  # rows of period k are order[bounds[k]:bounds[k + 1]]
+    order: np.ndarray
+    n_customers: int
+    n_products: int
+    attributes: dict  # name -> (codes per row, categories)
+
+
+def _codes(ledger: Ledger, plan: PeriodPlan, attributes: list[str]) -> _Codes:
+    frame = ledger.frame
+    months = frame["month"].array.asi8
+    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 1), -1, dtype=np.int64)
+    slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
+    offset = months - plan.end_months[0]
+    inside = (offset >= 0) & (offset < len(slot))
+    k = np.full(len(frame), -1, dtype=np.int64)
+    k[inside] = slot[offset[inside]]
+    keep = np.flatnonzero(k >= 0)
+    order = keep[np.argsort(k[keep], kind="stable")]
+    bounds = np.searchsorted(k[order], np.arange(len(plan.end_months) + 1))
+    amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
+    if amount.sum(dtype=np.float64) >= _EXACT:
+        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
+    attrs = {a: (frame[a].cat.codes.to_numpy(), frame[a].cat.categories) for a in attributes}
+    return _Codes(
+        customer=frame["customer_id"].cat.codes.to_numpy().astype(np.int64),
+        product=frame["product"].cat.codes.to_numpy().astype(np.int64),
+        amount=amount,
+        bounds=bounds,
+        order=order,
+        n_customers=len(frame["customer_id"].cat.categories),
+        n_products=max(len(frame["product"].cat.categories), 1),
+        attributes=attrs,
+    )
+
+
+@dataclass
+class PeriodArrays:
+    """Dense per-customer results of one period (index = customer code)."""
+
+    k: int
+    start: np.ndarray
+    end: np.ndarray
+    cls: np.ndarray  # index into CLASSES
+    amounts: dict  # name in AMOUNTS -> int64 array
+    segment: dict  # attribute -> codes (start value; end value for new and reactivated), -1 if none
+    products: tuple | None  # (customer, product, s, e) for customers active at both ends
+
+
+def walk(
+    ledger: Ledger,
+    *,
+    period: str = "month",
+    netting: str = "customer",
+    reactivation_window: int | None = None,
+    attributes: list[str] | None = None,
+    products: bool = False,
+):
+    """
+    Yield :class:`PeriodArrays` for every row period of ``plan_periods(ledger, period)``.
+
+    The engine behind :func:`movements` and :func:`kit.metrics.summarize`; use those.
+    """
+    if netting not in NETTINGS:
+        raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
+    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
+        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+    plan = plan_periods(ledger, period)
+    attributes = list(attributes or [])
+    unknown = [a for a in attributes if a not in ledger.attributes]
+    if unknown:
+        raise ParameterError(
+            f"unknown attribute {', '.join(unknown)}; the ledger has {', '.join(ledger.attributes) or 'none'}"
+        )
+    codes = _codes(ledger, plan, attributes)
+    n, n_products = codes.n_customers, codes.n_products
+    last_active = np.full(n, -1, dtype=np.int64)
+
+    def rows_of(k):
+        idx = codes.order[codes.bounds[k] : codes.bounds[k + 1]]
+        c, p, v = codes.customer[idx], codes.product[idx], codes.amount[idx]
+        key = c * n_products + p
+        sort = np.argsort(key, kind="stable")
+        return idx[sort], c[sort], key[sort], v[sort]
+
+    def totals(c, v):
+        return np.bincount(c, weights=v, minlength=n).astype(np.int64)
+
+    def attribute_codes(idx, c):
+        out = {}
+        for name, (row_codes, _) in codes.attributes.items():
+            arr = np.full(n, -1, dtype=np.int64)
+            arr[c] = row_codes[idx]
+            out[name] = arr
+        return out
+
+    prev_idx, prev_c, prev_key, prev_v = rows_of(0)
+    start = totals(prev_c, prev_v)
+    start_attrs = attribute_codes(prev_idx, prev_c)
+    last_active[start > 0] = 0
+    for k in range(1, len(plan.end_months)):
+        idx, c, key, v = rows_of(k)
+        end = totals(c, v)
+        end_attrs = attribute_codes(idx, c)
+        was, now = start > 0, end > 0
+        both = was & now
+        returning = ~was & now
+        gap = (k - 1) - last_active
+        seen = last_active >= 0
+        if reactivation_window is not None:
+            seen &= gap <= reactivation_window
+        is_react = returning & seen
+        is_new = returning & ~seen
+        is_churn = was & ~now
+        grew = both & (end > start)
+        shrank = both & (end < start)
+
+        # product-level parts, on the sparse rows of both ends
+        pos = np.searchsorted(prev_key, key)
+        pos_c = np.minimum(pos, max(len(prev_key) - 1, 0))
+        held = (pos < len(prev_key)) & (prev_key[pos_c] == key) if len(prev_key) else np.zeros(len(key), bool)
+        s_p = np.where(held, prev_v[pos_c] if len(prev_v) else 0, 0)
+        up_rows = np.where(held & (v > s_p), v - s_p, 0)
+        cross_rows = np.where(~held, v, 0)
+        upsell_gross = totals(c, up_rows)
+        cross_gross = totals(c, cross_rows)
+
+        zero = np.zeros(n, dtype=np.int64)
+        amounts = {
+            "new": np.where(is_new, end, zero),
+            "reactivation": np.where(is_react, end, zero),
+            "churn": np.where(is_churn, start, zero),
+        }
+        if netting == "customer":
+            diff = np.where(grew, end - start, zero)
+            amounts["cross_sell"] = _split_cross_sell(diff, upsell_gross, cross_gross, grew)
+            amounts["upsell"] = diff - amounts["cross_sell"]
+            amounts["contraction"] = np.where(shrank, start - end, zero)
+        else:
+            down_rows = np.where(held & (v < s_p), s_p - v, 0)
+            kept = np.zeros(len(prev_key), dtype=bool)
+            kept[pos_c[held]] = True
+            dropped_v = np.where(~kept, prev_v, 0)
+            decrease = totals(c, down_rows) + totals(prev_c, dropped_v)
+            amounts["upsell"] = np.where(both, upsell_gross, zero)
+            amounts["cross_sell"] = np.where(both, cross_gross, zero)
+            amounts["contraction"] = np.where(both, decrease, zero)
+
+        cls = np.zeros(n, dtype=np.int8)
+        for code, mask in ((1, is_new), (2, is_react), (3, grew), (4, shrank), (5, is_churn)):
+            cls[mask] = code
+        segment = {a: np.where(was, start_attrs[a], end_attrs[a]) for a in attributes}
+        product_rows = None
+        if products:
+            product_rows = _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both, n_products)
+        _check_bridge(plan.labels[k - 1], start, end, amounts)
+        yield PeriodArrays(k, start, end, cls, amounts, segment, product_rows)
+        last_active[now] = k
+        prev_idx, prev_c, prev_key, prev_v = idx, c, key, v
+        start, start_attrs = end, end_attrs
+
+
+def _split_cross_sell(diff, upsell_gross, cross_gross, grew) -> np.ndarray:
+    """cross_sell = D·X // (U + X) in integers; Python integers where int64 could overflow."""
+    total = upsell_gross + cross_gross
+    out = np.zeros(len(diff), dtype=np.int64)
+    mask = grew & (cross_gross > 0)
+    safe = mask & (diff < 2**31) & (cross_gross < 2**31)
+    out[safe] = diff[safe] * cross_gross[safe] // total[safe]
+    for i in np.flatnonzero(mask & ~safe):
+        out[i] = int(diff[i]) * int(cross_gross[i]) // int(total[i])
+    return out
+
+
+def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both, n_products):
+    """Product rows (customer, product, s, e) of customers active at both ends, dropped products included."""
+    kept = np.zeros(len(prev_key), dtype=bool)
+    kept[pos_c[held]] = True
+    gone = ~kept & both[prev_c]
+    stay = both[c]
+    customer = np.concatenate([c[stay], prev_c[gone]])
+    product = np.concatenate([key[stay] % n_products, prev_key[gone] % n_products])
+    s = np.concatenate([s_p[stay], prev_v[gone]])
+    e = np.concatenate([v[stay], np.zeros(int(gone.sum()), dtype=np.int64)])
+    return customer, product, s, e
+
+
+def _check_bridge(label: str, start, end, amounts) -> None:
+    flow = (
+        int(start.sum())
+        + int(amounts["new"].sum())
+        + int(amounts["reactivation"].sum())
+        + int(amounts["upsell"].sum())
+        + int(amounts["cross_sell"].sum())
+        - int(amounts["contraction"].sum())
+        - int(amounts["churn"].sum())
+    )
+    if flow != int(end.sum()):
+        raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {int(end.sum())})")
+
+
+MOVEMENT_COLUMNS = ["customer_id", "period", "class", "mrr_start", "mrr_end", *AMOUNTS, "expansion"]
+
+
+def movements(
+    ledger: Ledger,
+    *,
+    period: str = "month",
+    netting: str = "customer",
+    reactivation_window: int | None = None,
+) -> pd.DataFrame:
+    """
+    Classify every customer's change in every period.
+
+    Takes a :class:`~kit.ledger.Ledger` and returns one row per customer · period in
+    which the customer was active at the start or the end: ``customer_id, period, class,
+    mrr_start, mrr_end, new, reactivation, upsell, cross_sell, contraction, churn,
+    expansion`` (money in integer cents), then the ledger's attribute columns as of the
+    start of the period (for new and reactivated customers, the end).
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    netting : {"customer", "product"}
+    reactivation_window : int, optional
+        Most inactive periods in a row after which a return still counts as reactivation.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by period, then customer; ``period`` is an ordered categorical of the
+        plan's labels, so periods with no active customer still appear when grouped.
+    """
+    plan = plan_periods(ledger, period)
+    attributes = ledger.attributes
+    customers = ledger.frame["customer_id"].cat.categories
+    parts = []
+    for arrays in walk(ledger, period=period, netting=netting, reactivation_window=reactivation_window,
+                       attributes=attributes):  # fmt: skip
+        active = np.flatnonzero((arrays.start > 0) | (arrays.end > 0))
+        part = {
+            "customer_id": active,
+            "period": np.full(len(active), arrays.k - 1),
+            "class": arrays.cls[active],
+            "mrr_start": arrays.start[active],
+            "mrr_end": arrays.end[active],
+        }
+        part.update({name: arrays.amounts[name][active] for name in AMOUNTS})
+        part.update({a: arrays.segment[a][active] for a in attributes})
+        parts.append(pd.DataFrame(part))
+    if parts:
+        frame = pd.concat(parts, ignore_index=True)
+    else:
+        frame = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ["customer_id", "period", "class", "mrr_start",
+                                                                         "mrr_end", *AMOUNTS, *attributes]})  # fmt: skip
+    frame["expansion"] = frame["upsell"] + frame["cross_sell"]
+    frame["customer_id"] = pd.Categorical.from_codes(frame["customer_id"].to_numpy(), categories=customers)
+    frame["period"] = pd.Categorical.from_codes(
+        frame["period"].to_numpy(), categories=pd.Index(plan.labels, dtype=object), ordered=True
+    )
+    frame["class"] = pd.Categorical.from_codes(frame["class"].to_numpy().astype(np.int64), categories=list(CLASSES))
+    for a in attributes:
+        categories = ledger.frame[a].cat.categories
+        frame[a] = pd.Categorical.from_codes(frame[a].to_numpy(), categories=categories)
+    return frame[[*MOVEMENT_COLUMNS, *attributes]]
+
+
+def split_customers(ledger: Ledger, chunks: int) -> list[Ledger]:
+    """
+    Split a ledger into ``chunks`` ledgers of disjoint customers, each keeping the window.
+
+    Any per-customer computation on the parts, summed, equals the computation on the
+    whole (see :func:`kit.metrics.combine`).
+    """
+    codes = ledger.frame["customer_id"].cat.codes.to_numpy()
+    parts = []
+    for i in range(chunks):
+        frame = ledger.frame.loc[codes % chunks == i].reset_index(drop=True)
+        frame["customer_id"] = frame["customer_id"].cat.remove_unused_categories()
+        parts.append(Ledger(frame, ledger.kind, ledger.first_month, ledger.last_month, ledger.currency, ledger.quality))
+    return parts

@@ -1,0 +1,366 @@
+"""
+Parse raw columns into typed values, row by row, without ever guessing.
+
+Each parser takes a column as read (text, or native types from Parquet, Excel or SQL)
+and returns the typed values together with a *reason* per row: ``None`` where the value
+parsed, otherwise a short sentence naming the problem. Text is parsed once per distinct
+value, so a column of 20 million rows with a few thousand distinct values costs little.
+
+Money is exact: text goes through :class:`decimal.Decimal` and is rounded half-even to
+the cent; floats (Parquet, Excel) are scaled and rounded to the nearest cent, and only
+values near a half cent, where binary floating point could tip the rounding, go through
+their shortest decimal representation. No money ever passes ``int(float)``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
+
+#: Largest accepted amount in major units; larger ones are row errors.
+MAX_AMOUNT = 10**12
+#: Sentinel cents for an amount above the limit (kept so the schema reports it).
+TOO_LARGE_CENTS = MAX_AMOUNT * 100 + 1
+CENT = Decimal("0.01")
+
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_CURRENCY_MARKS = re.compile(r"^[\s$€£¥]*|[\s$€£¥]*$|^[A-Z]{3}\s+|\s+[A-Z]{3}$")
+_ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
+_OTHER_DATE_FORMATS = ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d"]
+_EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
+
+
+class MixedDateFormats(ValueError):
+    """A date column holds values in several formats, or in a format that needs ``date_format``."""
+
+
+def _by_distinct(series: pd.Series, parse_one) -> tuple[list, np.ndarray]:
+    """Apply ``parse_one`` to each distinct value; return per-row (values, reasons)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    parsed = [parse_one(u) for u in uniques]
+    values = np.array([p[0] for p in parsed] + [None], dtype=object)
+    reasons = np.array([p[1] for p in parsed] + [None], dtype=object)
+    return values[codes], reasons[codes], codes
+
+
+def clean_text(series: pd.Series) -> pd.Series:
+    """Return text values stripped of surrounding spaces; numbers from typed sources as their plain text."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        categories = series.cat.categories.map(_text_of)
+        if categories.has_duplicates:  # two categories collapse after stripping
+            return pd.Series(np.asarray(categories)[series.cat.codes], index=series.index).where(series.notna(), "")
+        return series.cat.rename_categories(categories).cat.add_categories([""]).fillna("")
+    values, _, codes = _by_distinct(series, lambda v: (_text_of(v), None))
+    values[codes < 0] = ""
+    return pd.Series(values, index=series.index, dtype=object)
+
+
+def _text_of(value) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+# --- money -------------------------------------------------------------------------
+
+
+def parse_money(
+    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Parse amounts in major units into integer cents, rounded half-even.
+
+    Parameters
+    ----------
+    series : Series
+        Text (``"12.50"``), integers, floats or Arrow decimals.
+    decimal : str
+        The decimal mark of text amounts (``"."`` or ``","``).
+    thousands : str, optional
+        A thousands separator to remove from text amounts (off by default, so
+        ``"1,200"`` is an error rather than a guess).
+    currency_symbols : bool
+        Accept and drop currency symbols or ISO codes around text amounts (``$1200``).
+
+    Returns
+    -------
+    cents : ndarray of int64
+        Zero where the value is invalid; :data:`TOO_LARGE_CENTS` above the limit.
+    reasons : ndarray of object
+        ``None`` where the value parsed, otherwise the problem.
+
+    Examples
+    --------
+    >>> parse_money(pd.Series(["0.29", "2.675", "abc"]))[0].tolist()
+    [29, 268, 0]
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype):
+        return _money_from_arrow_decimal(series)
+    if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        return _money_from_integers(series.to_numpy())
+    if pd.api.types.is_float_dtype(dtype):
+        return _money_from_floats(series.to_numpy(dtype=float, na_value=np.nan))
+
+    def one(value):
+        return _money_from_value(value, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols)
+
+    values, reasons, codes = _by_distinct(series, one)
+    reasons[codes < 0] = "missing amount"
+    values[codes < 0] = 0
+    return values.astype(np.int64), reasons
+
+
+def _money_from_value(value, *, decimal: str, thousands: str | None, currency_symbols: bool):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return _cents_of(Decimal(int(value)))
+    if isinstance(value, (float, np.floating)):
+        if np.isnan(value):
+            return 0, "missing amount"
+        if not np.isfinite(value):
+            return 0, "amount is not finite"
+        return _cents_of(Decimal(repr(float(value))))
+    if isinstance(value, Decimal):
+        return _cents_of(value) if value.is_finite() else (0, "amount is not finite")
+    text = str(value).strip()
+    if text == "" or text.lower() in {"nan", "null", "none", "na", "n/a"}:
+        return 0, "missing amount"
+    if text.lower().lstrip("+-") in {"inf", "infinity"}:
+        return 0, "amount is not finite"
+    cleaned = text
+    if currency_symbols:
+        cleaned = _CURRENCY_MARKS.sub("", cleaned)
+    if thousands:
+        cleaned = cleaned.replace(thousands, "")
+    if decimal != ".":
+        if "." in cleaned and thousands != ".":
+            return 0, f"not a number (the decimal mark is {decimal!r})"
+        cleaned = cleaned.replace(decimal, ".")
+    if not _PLAIN_NUMBER.match(cleaned):
+        return 0, f"not a number{_money_hint(text, decimal, thousands, currency_symbols)}"
+    return _cents_of(Decimal(cleaned))
+
+
+def _money_hint(text: str, decimal: str, thousands: str | None, currency_symbols: bool) -> str:
+    if not currency_symbols and re.search(r"[$€£¥]", text):
+        return " (currency symbols are accepted only with currency_symbols=True, CLI --currency-symbols)"
+    if re.fullmatch(r"[+-]?\d+,\d{1,2}", text) and decimal == ".":
+        return " (for a decimal comma pass decimal=',', CLI --decimal ,)"
+    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text) and not thousands:
+        return " (for thousands separators pass thousands=',', CLI --thousands ,)"
+    return ""
+
+
+def _cents_of(amount: Decimal):
+    if abs(amount) > MAX_AMOUNT:
+        return (TOO_LARGE_CENTS if amount > 0 else -TOO_LARGE_CENTS), None
+    return int(amount.quantize(CENT, rounding=ROUND_HALF_EVEN) * 100), None
+
+
+def _money_from_integers(values: np.ndarray):
+    values = values.astype(np.int64)
+    big = np.abs(values) > MAX_AMOUNT
+    cents = np.where(big, np.sign(values) * TOO_LARGE_CENTS, values * 100)
+    return cents.astype(np.int64), np.full(len(values), None, dtype=object)
+
+
+def _money_from_floats(values: np.ndarray):
+    reasons = np.full(len(values), None, dtype=object)
+    missing = np.isnan(values)
+    infinite = np.isinf(values)
+    reasons[missing] = "missing amount"
+    reasons[infinite] = "amount is not finite"
+    finite = np.where(missing | infinite, 0.0, values)
+    big = np.abs(finite) > MAX_AMOUNT
+    scaled = np.where(big, 0.0, finite) * 100.0
+    cents = np.rint(scaled)
+    # Only near a half cent can binary rounding differ from decimal half-even: redo those exactly.
+    near_tie = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-3
+    for i in np.flatnonzero(near_tie & ~big):
+        cents[i] = int(Decimal(repr(float(finite[i]))).quantize(CENT, rounding=ROUND_HALF_EVEN) * 100)
+    cents = cents.astype(np.int64)
+    cents[big] = np.sign(finite[big]).astype(np.int64) * TOO_LARGE_CENTS
+    return cents, reasons
+
+
+def _money_from_arrow_decimal(series: pd.Series):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.chunked_array(series.array._pa_array).combine_chunks()
+    missing = arr.is_null().to_numpy(zero_copy_only=False)
+    as_float = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    big = np.abs(np.nan_to_num(as_float)) > MAX_AMOUNT
+    bounded = pc.if_else(pa.array(big | missing), pa.scalar(Decimal(0), arr.type), arr)
+    rounded = pc.round(bounded, ndigits=2, round_mode="half_to_even")
+    wide = pc.cast(rounded, pa.decimal128(38, 2))
+    cents = pc.cast(pc.multiply(wide, pa.scalar(Decimal(100), pa.decimal128(5, 0))), pa.int64())
+    cents = cents.to_numpy(zero_copy_only=False).astype(np.int64)
+    cents[big] = np.sign(as_float[big]).astype(np.int64) * TOO_LARGE_CENTS
+    reasons = np.full(len(cents), None, dtype=object)
+    reasons[missing] = "missing amount"
+    return cents, reasons
+
+
+# --- counts ------------------------------------------------------------------------
+
+
+def parse_count(series: pd.Series, *, default: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Parse whole numbers (``quantity``, ``billing_interval_count``); an empty cell is ``default``.
+
+    Returns int64 values and per-row reasons (``None`` where valid). Range checks
+    (negative, zero) belong to the schema, not here.
+    """
+
+    def one(value):
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return int(value), None
+        text = _text_of(value)
+        if text == "":
+            return default, None
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return 0, "not a whole number"
+        if not number.is_finite() or number != number.to_integral_value():
+            return 0, "not a whole number"
+        if abs(number) > 10**9:
+            return 0, "implausibly large"
+        return int(number), None
+
+    values, reasons, codes = _by_distinct(series, one)
+    values[codes < 0] = default
+    return values.astype(np.int64), reasons
+
+
+# --- dates -------------------------------------------------------------------------
+
+
+def parse_dates(
+    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Parse dates or months into ``datetime64[ns]`` days.
+
+    Accepted without a format: ``YYYY-MM`` (the first of the month), ``YYYY-MM-DD``, ISO
+    date-times with or without a time zone (normalised to the date in UTC), and native
+    dates from Parquet, Excel or SQL (Excel serial numbers counted from 1899-12-30).
+    Any other form needs ``date_format`` (a ``strftime`` pattern): ``03/04/2024`` is never
+    guessed as March or April.
+
+    Returns
+    -------
+    days : ndarray of datetime64[ns]
+        NaT where invalid or empty.
+    reasons : ndarray of object
+        ``None`` where valid (or empty and ``allow_empty``), otherwise the problem.
+
+    Raises
+    ------
+    MixedDateFormats
+        When the column mixes ISO and other formats, or uses a non-ISO format
+        without ``date_format``.
+    """
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        days = _utc_days(series)
+        reasons = np.full(len(series), None, dtype=object)
+        if not allow_empty:
+            reasons[pd.isna(days)] = f"missing {what}"
+        return days.to_numpy(dtype="datetime64[ns]"), reasons
+
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format)
+    parsed = np.append(parsed, np.datetime64("NaT", "ns"))
+    empty_reason = None if allow_empty else f"missing {what}"
+    reasons_u = np.array([empty_reason if r == "empty" else r for r in reasons_u] + [empty_reason], dtype=object)
+    return parsed[codes], reasons_u[codes]
+
+
+def _utc_days(series: pd.Series) -> pd.Series:
+    values = pd.Series(series)
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.dt.floor("D").astype("datetime64[ns]")
+
+
+def _parse_distinct_dates(uniques: list, what: str, date_format: str | None):
+    n = len(uniques)
+    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    reasons: list = [None] * n
+    texts: dict[int, str] = {}
+    for i, value in enumerate(uniques):
+        if isinstance(value, (pd.Timestamp, datetime, date)):
+            stamp = pd.Timestamp(value)
+            if stamp.tzinfo is not None:
+                stamp = stamp.tz_convert("UTC").tz_localize(None)
+            out[i] = stamp.normalize().to_datetime64()
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            if np.isnan(value):
+                reasons[i] = "empty"
+            elif 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
+                out[i] = (_EXCEL_ORIGIN + pd.Timedelta(days=int(value))).to_datetime64()
+            else:
+                reasons[i] = "not a date"
+        else:
+            text = str(value).strip()
+            if text == "":
+                reasons[i] = "empty"
+            else:
+                texts[i] = text
+    if date_format:
+        for i, text in texts.items():
+            stamp = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+            if pd.isna(stamp):
+                reasons[i] = f"does not match the date format {date_format!r}"
+            else:
+                out[i] = stamp.tz_localize(None).normalize().to_datetime64()
+        return out, reasons
+    other = {}
+    for i, text in texts.items():
+        stamp, ok = _parse_iso(text)
+        if ok:
+            out[i] = stamp
+        elif stamp is None and _fits_other_format(text):
+            other[i] = text
+        else:
+            reasons[i] = "not a valid date (expected YYYY-MM-DD or YYYY-MM)"
+    if other:
+        iso_example = next((uniques[i] for i in range(n) if not pd.isna(out[i])), None)
+        sample = next(iter(other.values()))
+        if iso_example is not None:
+            raise MixedDateFormats(
+                f"mixed date formats ({str(iso_example)[:10]!r} and {sample!r}); pass date_format= (CLI --date-format)"
+            )
+        raise MixedDateFormats(
+            f"dates like {sample!r} are not ISO (YYYY-MM-DD) and are never guessed; "
+            "pass date_format=, e.g. '%d/%m/%Y' (CLI --date-format)"
+        )
+    return out, reasons
+
+
+def _parse_iso(text: str):
+    """Return (datetime64 or None, ok). ``None, False`` means not ISO-shaped at all."""
+    try:
+        match = _ISO_MONTH.match(text) or _ISO_DATE.match(text)
+        if match:
+            year, month, day = (int(g) for g in (match.groups() + ("1",))[:3])
+            return np.datetime64(date(year, month, day), "ns"), True
+        if _ISO_DATETIME.match(text):
+            stamp = pd.to_datetime(text, utc=True, format="ISO8601")
+            return stamp.tz_localize(None).normalize().to_datetime64().astype("datetime64[ns]"), True
+    except (ValueError, OverflowError):  # ISO-shaped but impossible: 2024-13, 2024-02-30
+        return np.datetime64("NaT", "ns"), False
+    return None, False
+
+
+def _fits_other_format(text: str) -> bool:
+    return any(not pd.isna(pd.to_datetime(text, format=f, errors="coerce")) for f in _OTHER_DATE_FORMATS)

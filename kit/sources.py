@@ -1,0 +1,337 @@
+"""
+Read files and databases into raw frames.
+
+A *raw table* is what a source holds, before any validation: column names normalised
+(case and surrounding spaces folded), every row numbered as the user sees it in the
+source (a spreadsheet row for CSV and Excel, the 1-based result row for Parquet and SQL),
+and text columns read as text (``00123`` stays ``00123``, ``NA`` stays ``NA``).
+Structural faults (missing file, unreadable bytes, no header, no rows, duplicated
+columns) raise :class:`~kit.errors.LoadError` with one sentence naming the source.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import LoadError
+
+CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
+EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+SQLITE_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
+_SNIFF_DELIMITERS = [",", ";", "\t", "|"]
+
+
+@dataclass
+class RawTable:
+    """
+    A source read as it is.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        Columns with normalised names; text columns as Python strings.
+    name : str
+        How errors name the source (file name, or URL without password and table).
+    row_numbers : ndarray
+        For each row of ``frame``, its row number in the source.
+    details : dict
+        What was read: ``sheet``, ``delimiter``, ``encoding``, ``format``.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    row_numbers: np.ndarray
+    details: dict = field(default_factory=dict)
+
+
+def normalise_column(name: object) -> str:
+    """Fold a column name to the kit's form: stripped, lower case, inner spaces as ``_``."""
+    return re.sub(r"\s+", "_", str(name).strip().lower())
+
+
+def is_database_url(source: object) -> bool:
+    """Tell whether ``source`` is a SQLAlchemy URL (``dialect://...``)."""
+    return isinstance(source, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+]*://", source) is not None
+
+
+def read_source(
+    source,
+    *,
+    table: str | None = None,
+    query: str | None = None,
+    sheet: str | int | None = None,
+    header_row: int = 0,
+    sep: str | None = None,
+    encoding: str = "utf-8",
+) -> RawTable:
+    """
+    Read a file or a database into a :class:`RawTable`.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A CSV, Excel or Parquet file, an SQLite file (``.db``, ``.sqlite``), a
+        SQLAlchemy URL, or a DataFrame already in memory.
+    table, query : str, optional
+        For a database: the table to read, or a query to run (one of them).
+    sheet : str or int, optional
+        For Excel: the sheet (default: the first).
+    header_row : int
+        For CSV and Excel: 0-based index of the header row (rows above it are titles).
+    sep : str, optional
+        For CSV: the delimiter (default: detected from the header among ``, ; tab |``).
+    encoding : str
+        For CSV: the text encoding (a UTF-8 byte-order mark is always accepted).
+
+    Returns
+    -------
+    RawTable
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = _with_normalised_columns(source.reset_index(drop=True), "the DataFrame")
+        return RawTable(frame, "the DataFrame", np.arange(1, len(frame) + 1), {"format": "DataFrame"})
+    if is_database_url(source) or (table or query):
+        return read_database(source, table=table, query=query)
+    path = Path(source)
+    _check_readable(path)
+    suffix = path.suffix.lower()
+    if suffix in SQLITE_SUFFIXES:
+        return read_database(path, table=table, query=query)
+    if suffix in EXCEL_SUFFIXES:
+        return read_excel(path, sheet=sheet, header_row=header_row)
+    if suffix in PARQUET_SUFFIXES:
+        return read_parquet(path)
+    return read_csv(path, sep=sep, encoding=encoding, header_row=header_row)
+
+
+def _check_readable(path: Path) -> None:
+    if not path.exists():
+        raise LoadError(f"{path}: file not found")
+    if path.is_dir():
+        raise LoadError(f"{path}: is a directory, not a file")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise LoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _with_normalised_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    columns = [normalise_column(c) for c in frame.columns]
+    seen: dict[str, int] = {}
+    for column in columns:
+        seen[column] = seen.get(column, 0) + 1
+    duplicated = sorted(c for c, n in seen.items() if n > 1)
+    if duplicated:
+        raise LoadError(f"{name}: duplicated column names: {', '.join(duplicated)}")
+    if "" in columns:
+        raise LoadError(f"{name}: a column has an empty name (position {columns.index('') + 1})")
+    frame = frame.copy()
+    frame.columns = columns
+    return frame
+
+
+# --- CSV ---------------------------------------------------------------------------
+
+
+def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", header_row: int = 0) -> RawTable:
+    """Read a delimited text file with every field as text; see :func:`read_source`."""
+    name = path.name
+    data = path.read_bytes()
+    _reject_binary(data, name)
+    text = _decode(data, name, encoding)
+    lines = text.splitlines()
+    if not any(line.strip() for line in lines):
+        raise LoadError(f"{name}: the file is empty (no rows)")
+    if header_row >= len(lines):
+        raise LoadError(f"{name}: header_row={header_row} but the file has only {len(lines)} lines")
+    header_line = lines[header_row]
+    delimiter = sep or _sniff_delimiter(header_line)
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise LoadError(f"{name}: not a readable CSV file ({exc})") from None
+    header = rows[header_row]
+    body = rows[header_row + 1 :]
+    numbers = np.arange(header_row + 2, header_row + 2 + len(body))
+    keep = np.array([any(cell.strip() for cell in row) for row in body], dtype=bool)
+    body = [row for row, k in zip(body, keep) if k]
+    numbers = numbers[keep] if len(keep) else numbers
+    if not body:
+        raise LoadError(f"{name}: the file has a header but no rows")
+    width = len(header)
+    wrong = [(int(n), len(row)) for n, row in zip(numbers, body) if len(row) != width]
+    if wrong:
+        examples = ", ".join(f"row {n} has {k}" for n, k in wrong[:5])
+        raise LoadError(
+            f"{name}: the header has {width} fields but {len(wrong)} rows do not ({examples}); "
+            f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header"
+        )
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame = _with_normalised_columns(frame, name)
+    details = {"format": "CSV", "delimiter": _delimiter_name(delimiter), "encoding": encoding}
+    return RawTable(frame, name, numbers, details)
+
+
+def _reject_binary(data: bytes, name: str) -> None:
+    head = data[:8192]
+    if head.startswith(b"PK\x03\x04"):
+        raise LoadError(f"{name}: not a readable CSV file (it is a zip archive; an .xlsx file needs its own suffix)")
+    if b"\x00" in head:
+        raise LoadError(f"{name}: not a readable CSV file (binary content)")
+
+
+def _decode(data: bytes, name: str, encoding: str) -> str:
+    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise LoadError(
+            f"{name}: not valid {encoding} text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "if the file uses another encoding, pass it, e.g. encoding='latin-1' (CLI --encoding latin-1)"
+        ) from None
+    except LookupError:
+        raise LoadError(f"{name}: unknown encoding {encoding!r}") from None
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in _SNIFF_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _delimiter_name(delimiter: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delimiter, repr(delimiter))
+
+
+# --- Excel -------------------------------------------------------------------------
+
+
+def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 0) -> RawTable:
+    """Read one sheet of an Excel workbook; cells keep their Excel types (dates as datetimes)."""
+    name = path.name
+    try:
+        import defusedxml  # noqa: F401  (openpyxl uses it against XML bombs when installed)
+
+        workbook = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        raise LoadError(f"{name}: not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
+    sheets = workbook.sheet_names
+    chosen = sheets[0] if sheet is None else sheet
+    if isinstance(chosen, int):
+        if not 0 <= chosen < len(sheets):
+            raise LoadError(f"{name}: no sheet number {chosen}; the sheets are {', '.join(sheets)}")
+        chosen = sheets[chosen]
+    if chosen not in sheets:
+        raise LoadError(f"{name}: no sheet {chosen!r}; the sheets are {', '.join(sheets)}")
+    cells = workbook.parse(chosen, header=None, dtype=object)
+    if header_row >= len(cells):
+        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} (the sheet has {len(cells)} rows)")
+    header = ["" if pd.isna(v) else str(v) for v in cells.iloc[header_row]]
+    body = cells.iloc[header_row + 1 :]
+    body = body.loc[~body.isna().all(axis=1)]
+    if body.empty:
+        raise LoadError(f"{name}, sheet {chosen!r}: the sheet has a header but no rows")
+    width = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
+    frame = body.iloc[:, :width].copy()
+    frame.columns = header[:width]
+    numbers = body.index.to_numpy() + 1  # spreadsheet row numbers are 1-based
+    frame = _with_normalised_columns(frame.reset_index(drop=True), f"{name}, sheet {chosen!r}")
+    frame = frame.astype(object).where(frame.notna(), "")
+    return RawTable(frame, f"{name} (sheet {chosen!r})", numbers, {"format": "Excel", "sheet": chosen})
+
+
+# --- Parquet -----------------------------------------------------------------------
+
+
+def read_parquet(path: Path) -> RawTable:
+    """Read a Parquet file; text columns as categoricals (each distinct string read once)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = path.name
+    try:
+        schema = pq.read_schema(path)
+        text_columns = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        arrow_table = pq.read_table(path, read_dictionary=text_columns)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
+    if arrow_table.num_rows == 0:
+        raise LoadError(f"{name}: the file has columns but no rows")
+    # decimals stay exact (Arrow decimal dtype, parsed to cents by kit.parse); dates as datetime64
+    frame = arrow_table.to_pandas(
+        date_as_object=False, types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None
+    )
+    frame = _with_normalised_columns(frame, name)
+    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "Parquet"})
+
+
+# --- Databases -----------------------------------------------------------------------
+
+
+def read_database(source, *, table: str | None = None, query: str | None = None) -> RawTable:
+    """
+    Read a table or the result of a query from a database.
+
+    ``source`` is a SQLAlchemy URL or the path of an SQLite file. The password of a URL
+    never appears in a message.
+    """
+    import sqlalchemy as sa
+
+    if (table is None) == (query is None):
+        raise LoadError("a database source needs exactly one of table= or query= (CLI --table or --query)")
+    if isinstance(source, Path) or not is_database_url(source):
+        path = Path(source)
+        _check_readable(path)
+        url = sa.engine.URL.create("sqlite", database=str(path))
+    else:
+        try:
+            url = sa.engine.make_url(source)
+        except Exception:
+            raise LoadError("the database URL is not a valid SQLAlchemy URL") from None
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
+            raise LoadError(f"{_safe_url(url)}: SQLite file not found")
+    shown = _safe_url(url)
+    try:
+        engine = sa.create_engine(url)
+    except Exception as exc:
+        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__})") from None
+    try:
+        with engine.connect() as connection:
+            if table is not None:
+                inspector = sa.inspect(connection)
+                if not inspector.has_table(table):
+                    known = ", ".join(sorted(inspector.get_table_names())) or "none"
+                    raise LoadError(f"{shown}: table {table!r} not found (tables: {known})")
+                statement = sa.select(sa.text("*")).select_from(sa.table(table))
+            else:
+                statement = sa.text(query)
+            frame = pd.read_sql_query(statement, connection, dtype=object)
+    except LoadError:
+        raise
+    except Exception as exc:
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        detail = detail.replace(str(url.password), "***") if url.password else detail
+        what = f"table {table!r}" if table is not None else "the query"
+        raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
+    finally:
+        engine.dispose()
+    name = f"{shown} ({'table ' + table if table else 'query'})"
+    if frame.empty:
+        raise LoadError(f"{name}: no rows")
+    frame = _with_normalised_columns(frame, name)
+    frame = frame.where(frame.notna(), "")
+    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL"})
+
+
+def _safe_url(url) -> str:
+    return url.render_as_string(hide_password=True)
