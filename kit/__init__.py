@@ -5,6 +5,7 @@ The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
 :func:`summarize` / the tables of :mod:`kit.metrics` → notebook → HTML report.
 """
 
+from kit.analysis import Analysis, analyse
 from kit.errors import KitError, LoadError, ParameterError, ReportError, ValidationError
 from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
 from kit.metrics import (
@@ -22,6 +23,8 @@ from kit.metrics import (
 from kit.movements import movements, plan_periods, split_customers
 
 __all__ = [
+    "Analysis",
+    "analyse",
     "SUMMARY_COLUMNS",
     "DataQuality",
     "KitError",

@@ -874,3 +874,27 @@ def _build_frame(rows: pd.DataFrame, months: np.ndarray, amounts: np.ndarray, at
     for column in extra:
         summed[column] = pd.Categorical(summed[column].astype(str))
     return summed[["customer_id", "product", "month", "mrr_cents", *extra]]
+
+
+def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
+    """
+    Keep the customers whose attributes match ``filters`` (``{"region": ["EMEA"]}``).
+
+    A customer is judged by its attribute in its latest month in the ledger, and is kept
+    or dropped whole, so a filter never creates fake new or churned customers when an
+    attribute changes over time.
+    """
+    if not filters:
+        return ledger
+    frame = ledger.frame
+    latest = frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+    keep = pd.Series(True, index=latest.index)
+    for column, wanted in filters.items():
+        if column not in ledger.attributes:
+            raise ParameterError(f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}")
+        values = [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
+        keep &= latest[column].astype(str).isin(values)
+    customers = set(latest.loc[keep, "customer_id"].astype(str))
+    subset = frame.loc[frame["customer_id"].astype(str).isin(customers)].reset_index(drop=True)
+    subset["customer_id"] = subset["customer_id"].cat.remove_unused_categories()
+    return Ledger(subset, ledger.kind, ledger.first_month, ledger.last_month, ledger.currency, ledger.quality)

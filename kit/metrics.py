@@ -364,3 +364,20 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     })  # fmt: skip
     out["nrr"] = ratio(out["mrr_now"], out["mrr_base"])
     return out
+
+
+def between(table: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    """
+    Keep the rows of a per-period table from ``start`` to ``end`` (period labels, inclusive).
+
+    >>> t = pd.DataFrame({"period": ["2024-01", "2024-02", "2024-03"]})
+    >>> between(t, "2024-02")["period"].tolist()
+    ['2024-02', '2024-03']
+    """
+    labels = table["period"].astype(str)
+    keep = pd.Series(True, index=table.index)
+    if start:
+        keep &= labels >= start
+    if end:
+        keep &= labels <= end
+    return table.loc[keep].reset_index(drop=True)

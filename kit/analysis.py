@@ -1,0 +1,380 @@
+"""
+Everything one report shows, computed once: :func:`analyse` and :class:`Analysis`.
+
+The report notebook calls one method per section; each returns escaped HTML or draws
+on a given ``Axes``. Keeping the wording here lets tests check the sentences against
+the numbers, and keeps loops and formatting out of the notebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kit import metrics, plots
+from kit import narrative as nv
+from kit.ledger import Ledger, filter_customers
+from kit.movements import movements as compute_movements
+from kit.movements import plan_periods
+
+SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
+NAME_COLUMNS = ("customer_name", "name", "company")
+
+
+@dataclass
+class Analysis:
+    """The tables of one report (money in cents) and the parameters that made them."""
+
+    params: dict
+    ledger: Ledger
+    summary: pd.DataFrame
+    shown: pd.DataFrame
+    movements: pd.DataFrame
+    segment: str | None
+    segments: pd.DataFrame | None
+    cohorts: pd.DataFrame
+    cross_sell: pd.DataFrame
+    upgrades: pd.DataFrame
+    top: pd.DataFrame
+    concentration: pd.DataFrame
+    trailing: pd.DataFrame
+    plan: object
+
+    @property
+    def currency(self) -> str | None:
+        """The reporting currency."""
+        return self.ledger.currency
+
+    # --- header and summary -------------------------------------------------------------
+    def header_html(self) -> str:
+        """Title, company, source, window and every parameter of the run."""
+        p = self.params
+        source = _source_name(p)
+        window = f"{self.ledger.first_month} to {self.ledger.last_month}"
+        shown = self.shown
+        span = f"{shown['period'].iloc[0]} to {shown['period'].iloc[-1]}" if len(shown) else "none"
+        parts = [f"<h1>{nv.esc(p['title'])}</h1>"]
+        if p["company"]:
+            parts.append(f"<p><strong>{nv.esc(p['company'])}</strong></p>")
+        parts.append(nv.paragraph(nv.esc(
+            f"Data: {source} ({self.ledger.kind}), window {window}; periods reported: {span}. "
+            f"Amounts in {self.currency or 'the data currency'}."
+        )))  # fmt: skip
+        rows = [
+            ("data", source), ("kind", self.ledger.kind), ("period", p["period"]), ("netting", p["netting"]),
+            ("reactivation window", "none" if p["reactivation_window"] < 0 else f"{p['reactivation_window']} periods"),
+            ("segment breakdown", self.segment or "none"),
+            ("filters", ", ".join(f"{k} = {v}" for k, v in p["filters"].items()) or "none"),
+            ("periods shown", f"{p['start'] or 'first'} to {p['end'] or 'last'}"),
+            ("FX", f"{p['fx_mode']} ({_short(p['fx']) or ('bundled FX table' if not p['data'] else 'none')})"),
+            ("reporting currency", self.currency or "not stated"), ("as of", p["as_of"] or "latest date in the data"),
+            ("invalid rows", "excluded and counted" if p["lenient"] else "stop the run"),
+            ("customer names", "anonymised" if p["anonymise"] else "shown"),
+        ]  # fmt: skip
+        parts.append("<details><summary>Parameters of this run</summary>" + nv.parameter_table(rows) + "</details>")
+        return '<div class="kit-report">' + "".join(parts) + "</div>"
+
+    def executive_html(self) -> str:
+        """Headline cards and sentences for the latest period."""
+        return '<div class="kit-report">' + nv.executive_summary(self.shown, period=self.params["period"],
+                                                                  currency=self.currency) + "</div>"  # fmt: skip
+
+    def methodology_html(self) -> str:
+        """The policies this run used."""
+        p = self.params
+        word = p["period"]
+        items = [
+            f"Periods are calendar {word}s; a {word}'s MRR is the MRR of its last month.",
+            "Netting: " + ("customer (one movement per customer and period; net expansion split into upsell and "
+                           "cross-sell in proportion to their gross parts)." if p["netting"] == "customer" else
+                           "product (upsell, cross-sell and contraction gross per product; customer counts follow "
+                           "each customer's net change)."),
+            ("Reactivation: any return of a former customer is a reactivation." if p["reactivation_window"] < 0 else
+             f"Reactivation: a return after at most {p['reactivation_window']} inactive {word}s in a row; a later "
+             "return counts as new."),
+            (f"Baseline: {self.plan.baseline}. " + ("Snapshots may start mid-history, so the first period of the "
+             "file only provides starting MRR." if self.ledger.kind == "snapshots" else "Subscription periods hold "
+             "the whole history; the baseline is the period before the first subscription (zero MRR).")),
+            ("Currencies: " + (f"converted to {self.currency} " + ("at each month's own rate."
+             if p["fx_mode"] == "monthly" else "at one rate per currency (the window's last month), so exchange "
+             "rate moves create no expansion or contraction.") if len(self.ledger.quality.facts.get("currencies", "")
+             .split(",")) > 1 else f"one currency ({self.currency or 'not stated'}), no conversion.")),
+        ]  # fmt: skip
+        if self.plan.dropped:
+            items.append(f"The {word} {self.plan.dropped} is left out: its last month lies after the data window.")
+        if self.segment:
+            items.append(f"Segments ({self.segment}): a customer counts in its segment at the start of the {word}; "
+                         "new and reactivated customers in their segment at its end.")  # fmt: skip
+        return '<div class="kit-report"><h4>This run</h4><ul>' + "".join(f"<li>{nv.esc(i)}</li>" for i in items) + \
+            "</ul></div>"  # fmt: skip
+
+    # --- results ---------------------------------------------------------------------------
+    def bridge_html(self) -> str:
+        """The bridge table, the last periods first-to-last."""
+        columns = ["period", *metrics.MONEY, "customers_start", "customers_end"]
+        table = self.shown[columns].tail(12)
+        intro = nv.paragraph(nv.esc(
+            f"Each row reconciles exactly: end MRR = start + new + reactivation + upsell + cross-sell − contraction − "
+            f"churn. The last {len(table)} of {len(self.shown)} periods are listed; the chart shows all of them."
+        ))  # fmt: skip
+        return '<div class="kit-report">' + intro + nv.table_html(
+            table, money_columns=metrics.MONEY, count_columns=("customers_start", "customers_end"),
+            currency=self.currency) + "</div>"  # fmt: skip
+
+    def rates_html(self) -> str:
+        """Rates table of the last periods."""
+        columns = ["period", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "upsell_rate",
+                   "cross_sell_rate", "nrr", "grr", "quick_ratio"]  # fmt: skip
+        table = self.shown[columns].tail(12).copy()
+        quick = table.pop("quick_ratio")
+        table["quick_ratio"] = [("n/a" if pd.isna(q) else f"{q:.2f}") for q in quick]
+        return '<div class="kit-report">' + nv.table_html(
+            table, rate_columns=columns[2:8], count_columns=("customers_expanded",)) + "</div>"  # fmt: skip
+
+    def retention_html(self) -> str:
+        """Trailing-twelve-month NRR, latest value and table."""
+        t = self.trailing.dropna(subset=["nrr"])
+        if t.empty:
+            return nv.paragraph(nv.esc("Trailing-twelve-month NRR needs 13 months of data; this window is shorter."))
+        last = t.iloc[-1]
+        text = nv.esc(f"Trailing-twelve-month NRR in {last['month']}: {nv.pct(last['nrr'])} — the MRR today of the "
+                      f"customers who were paying twelve months earlier ({nv.money(int(last['mrr_now']), self.currency)}"
+                      f"), over what they paid then ({nv.money(int(last['mrr_base']), self.currency)}).")  # fmt: skip
+        return '<div class="kit-report">' + nv.paragraph(text) + nv.table_html(
+            t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",), currency=self.currency) + "</div>"
+
+    def segments_html(self) -> str:
+        """Expansion by segment over the periods shown."""
+        if not self.segment or self.segments is None or self.segments.empty:
+            return nv.paragraph(nv.esc("The data has no customer attribute to break expansion down by."))
+        table = self.segment_totals()
+        text = nv.esc(f"Totals over the periods shown, by {self.segment}. Rates are over the sum of starting MRR "
+                      "(and starting customers) of those periods.")  # fmt: skip
+        return '<div class="kit-report">' + nv.paragraph(text) + nv.table_html(
+            table, money_columns=("expansion", "upsell", "cross_sell", "contraction", "churn"),
+            rate_columns=("expansion_mrr_rate", "customer_expansion_rate", "nrr"),
+            count_columns=("customers_expanded",), currency=self.currency) + "</div>"  # fmt: skip
+
+    def segment_totals(self) -> pd.DataFrame:
+        """Per segment: sums over the periods shown and rates over those sums."""
+        seg = metrics.between(self.segments, self.params["start"], self.params["end"])
+        sums = seg.groupby(self.segment)[[*metrics.MONEY, *metrics.COUNTS]].sum().reset_index()
+        sums["expansion_mrr_rate"] = metrics.ratio(sums["expansion"], sums["mrr_start"])
+        sums["customer_expansion_rate"] = metrics.ratio(sums["customers_expanded"], sums["customers_start"])
+        sums["nrr"] = metrics.ratio(sums["mrr_start"] + sums["expansion"] - sums["contraction"] - sums["churn"],
+                                    sums["mrr_start"])  # fmt: skip
+        columns = [self.segment, "expansion", "upsell", "cross_sell", "contraction", "churn", "customers_expanded",
+                   "customer_expansion_rate", "expansion_mrr_rate", "nrr"]  # fmt: skip
+        return sums[columns].sort_values("expansion", ascending=False).reset_index(drop=True)
+
+    @property
+    def has_cohorts(self) -> bool:
+        """Whether the cohort table has any cell."""
+        return not self.cohorts.empty
+
+    def cohorts_intro_html(self) -> str:
+        """How to read the cohort heatmap."""
+        if not self.has_cohorts:
+            return nv.paragraph(nv.esc("No customer was active at the start of a period yet: no cohort to show."))
+        text = ("Each row is the quarter in which customers first paid; each column counts periods since then. A "
+                "cell is the NRR of that cohort in that period: above 100% the cohort's expansion outweighed its "
+                "contraction and churn.")  # fmt: skip
+        if self.ledger.kind == "snapshots":
+            text += " Customers already paying in the first month of the file are counted in that month's cohort."
+        return nv.paragraph(nv.esc(text))
+
+    @property
+    def has_cross_sell(self) -> bool:
+        """Whether any existing customer added a product."""
+        return bool(self.cross_sell.to_numpy().sum())
+
+    def cross_sell_html(self) -> str:
+        """How to read the cross-sell matrix."""
+        if not self.has_cross_sell:
+            return nv.paragraph(nv.esc("No existing customer added a product in this window."))
+        pairs = self.cross_sell.stack()
+        pairs = pairs[pairs > 0].sort_values(ascending=False)
+        (held, added), count = pairs.index[0], int(pairs.iloc[0])
+        return nv.paragraph(nv.esc(
+            f"Each cell counts existing customers who, holding the row's product, started paying for the column's "
+            f"product in a period. The most common path: {held} → {added} ({count:,} times)."
+        ))  # fmt: skip
+
+    def upgrades_html(self) -> str:
+        """Plan changes of customers active at both ends of a period."""
+        if self.upgrades.empty:
+            return nv.paragraph(nv.esc("No plan column in the data, or no plan changed: no upgrade paths to show."))
+        return '<div class="kit-report"><h4>Plan changes (most frequent)</h4>' + nv.table_html(
+            self.upgrades.head(10), money_columns=("mrr_change",), count_columns=("customers",),
+            currency=self.currency) + "</div>"  # fmt: skip
+
+    def top_customers_html(self) -> str:
+        """The customers who expanded most over the periods shown."""
+        if self.top.empty:
+            return nv.paragraph(nv.esc("No customer expanded in the periods shown."))
+        table = self.top.copy()
+        return '<div class="kit-report"><h4>Top expanding customers</h4>' + nv.table_html(
+            table, money_columns=("expansion", "upsell", "cross_sell"), rate_columns=("share",),
+            count_columns=("periods_expanded",), currency=self.currency) + "</div>"  # fmt: skip
+
+    def concentration_html(self) -> str:
+        """Share of expansion from the top 10% of expanders."""
+        c = metrics.between(self.concentration, self.params["start"], self.params["end"])
+        total = int(c["expansion"].sum())
+        values = self.movements.loc[self.shown_periods_mask() & (self.movements["expansion"] > 0)]
+        per_customer = np.sort(values.groupby("customer_id", observed=True)["expansion"].sum().to_numpy())[::-1]
+        k = int(np.ceil(0.1 * len(per_customer)))
+        share = per_customer[:k].sum() / per_customer.sum() if per_customer.sum() else float("nan")
+        last = c.iloc[-1] if len(c) else None
+        text = nv.esc(
+            f"Over the periods shown, the top 10% of expanding customers ({k:,} of {len(per_customer):,}) brought "
+            f"{nv.pct(share)} of all expansion MRR ({nv.money(total, self.currency)})."
+            + (f" In {last['period']} alone: {nv.pct(last['top_share'])} from {int(last['top_expanders']):,} of "
+               f"{int(last['expanders']):,} expanders." if last is not None else "")
+        )  # fmt: skip
+        return '<div class="kit-report"><h4>Concentration of expansion</h4>' + nv.paragraph(text) + "</div>"
+
+    def shown_periods_mask(self) -> pd.Series:
+        """Rows of the movements in the periods shown."""
+        return self.movements["period"].astype(str).isin(set(self.shown["period"]))
+
+    # --- limitations and quality ----------------------------------------------------------------
+    def limitations_html(self) -> str:
+        """What this data set could not show."""
+        q = self.ledger.quality
+        items = []
+        if q.rows_excluded:
+            items.append(f"{q.rows_excluded:,} of {q.rows_read:,} input rows were excluded as invalid or outside the "
+                         "window (see the appendix); their MRR is not in any figure.")  # fmt: skip
+        if self.plan.dropped:
+            items.append(f"The partial {self.params['period']} {self.plan.dropped} is not reported.")
+        if self.params["period"] != "month":
+            items.append(f"At {self.params['period']}ly grain, changes that reverse within a {self.params['period']} "
+                         "(a churn and return, an upgrade and downgrade) are invisible.")  # fmt: skip
+        currencies = q.facts.get("currencies", "")
+        if "," in currencies and self.params["fx_mode"] == "monthly":
+            items.append(f"Several currencies ({currencies}) are converted at monthly rates, so part of the expansion "
+                         "and contraction of foreign-currency customers is exchange-rate movement.")  # fmt: skip
+        if self.ledger.kind == "snapshots":
+            items.append("The file starts mid-history: customers active in its first month may be older, and "
+                         "returns of customers who left before it count as new.")  # fmt: skip
+        small = self.shown.loc[self.shown["customers_start"] < 30, "period"].tolist()
+        if small:
+            items.append(f"{len(small)} periods start with fewer than 30 customers ({', '.join(small[:4])}"
+                         f"{'…' if len(small) > 4 else ''}); their rates swing widely.")  # fmt: skip
+        notes = q.notes
+        for note in notes.itertuples():
+            items.append(f"Data note: {note.note}: {note.count:,} rows.")
+        if not items:
+            items.append("No further limitation was found in this data set.")
+        return '<div class="kit-report"><h4>In this data set</h4><ul>' + "".join(
+            f"<li>{nv.esc(i)}</li>" for i in items) + "</ul></div>"  # fmt: skip
+
+    def quality_html(self) -> str:
+        """The data-quality table, exclusions with examples, and the first problems."""
+        q = self.ledger.quality
+        parts = [nv.paragraph(nv.esc(
+            f"Every input row is accounted for: {q.rows_read:,} read = {q.rows_used:,} used + {q.rows_excluded:,} "
+            "excluded."
+        )), nv.table_html(q.table())]  # fmt: skip
+        if len(q.excluded):
+            parts.append("<h4>Excluded rows by reason</h4>" + nv.table_html(q.excluded, count_columns=("rows",)))
+        if len(q.problems):
+            parts.append("<h4>First problems found</h4>" + nv.table_html(q.problems.head(20)))
+        if len(q.notes):
+            parts.append("<h4>Notes (valid rows worth a look)</h4>" + nv.table_html(q.notes, count_columns=("count",)))
+        return '<div class="kit-report">' + "".join(parts) + "</div>"
+
+    # --- charts ----------------------------------------------------------------------------
+    def plot_waterfall(self, ax):
+        """Waterfall of the latest period shown."""
+        if self.shown.empty:
+            ax.set_axis_off()
+            return ax
+        return plots.waterfall(self.shown.iloc[-1], currency=self.currency, ax=ax)
+
+    def plot_bridge(self, ax):
+        """Movements over time."""
+        return plots.bridge_over_time(self.shown, currency=self.currency, ax=ax)
+
+    def plot_split(self, ax):
+        """Upsell and cross-sell over time."""
+        return plots.expansion_split(self.shown, currency=self.currency, ax=ax)
+
+    def plot_rates(self, ax):
+        """Both expansion rates over time."""
+        return plots.rates_over_time(self.shown, ax=ax)
+
+    def plot_retention(self, ax):
+        """NRR and GRR over time."""
+        return plots.retention_over_time(self.shown, ax=ax)
+
+    def plot_segments(self, ax):
+        """Expansion by segment."""
+        return plots.segment_bars(self.segment_totals(), self.segment, currency=self.currency, ax=ax)
+
+    def plot_cohorts(self, ax):
+        """Cohort NRR heatmap."""
+        return plots.cohort_heatmap(self.cohorts.loc[self.cohorts["age"] <= 12], ax=ax)
+
+    def plot_cross_sell(self, ax):
+        """Cross-sell matrix."""
+        return plots.matrix_heatmap(self.cross_sell, ax=ax)
+
+
+def analyse(ledger: Ledger, params: dict) -> Analysis:
+    """
+    Compute every table of a report from a ledger and validated report parameters.
+
+    Filters keep whole customers (see :func:`kit.ledger.filter_customers`); ``start``
+    and ``end`` only limit the periods shown, never the history the movements use.
+    """
+    ledger = filter_customers(ledger, params["filters"])
+    options = {"period": params["period"], "netting": params["netting"],
+               "reactivation_window": None if params["reactivation_window"] < 0 else params["reactivation_window"]}
+    plan = plan_periods(ledger, params["period"])
+    moves = compute_movements(ledger, **options)
+    summary = metrics.summary(moves)
+    shown = metrics.between(summary, params["start"], params["end"])
+    segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
+    segments = metrics.summary(moves, by=segment) if segment else None
+    label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
+    shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
+    return Analysis(
+        params=params,
+        ledger=ledger,
+        summary=summary,
+        shown=shown,
+        movements=moves,
+        segment=segment,
+        segments=segments,
+        cohorts=metrics.cohorts(ledger, moves),
+        cross_sell=metrics.cross_sell_matrix(ledger, period=params["period"],
+                                             reactivation_window=options["reactivation_window"]),  # fmt: skip
+        upgrades=metrics.upgrade_paths(moves, ledger),
+        top=metrics.top_expanders(shown_moves, n=10, label=label),
+        concentration=metrics.concentration(moves),
+        trailing=metrics.trailing_nrr(ledger),
+        plan=plan,
+    )
+
+
+def _short(path: str) -> str:
+    return Path(path).name if path and "://" not in path else path
+
+
+def _source_name(params: dict) -> str:
+    from kit.sources import is_database_url
+
+    data = params["data"]
+    if not data:
+        return "bundled sample (data/sample_subscriptions.csv)"
+    if is_database_url(data):
+        import sqlalchemy as sa
+
+        shown = sa.engine.make_url(data).render_as_string(hide_password=True)
+        return f"{shown} ({'table ' + params['table'] if params['table'] else 'query'})"
+    return Path(data).name

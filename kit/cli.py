@@ -1,0 +1,176 @@
+"""
+The command line: ``python -m kit COMMAND``.
+
+Argument parsing and exit codes only; the work is done by the kit's functions. Errors
+of the kit print as one or two lines (``error: …``) with exit status 2; ``--debug``
+shows the traceback too. A report that fails exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from kit.errors import KitError, ParameterError
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+
+
+def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    out = {}
+    for value in values or []:
+        if "=" not in value:
+            raise ParameterError(f"{option} takes NAME=VALUE, not {value!r}")
+        key, _, val = value.partition("=")
+        out[key.strip()] = val.strip()
+    return out
+
+
+def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool = True) -> None:
+    if data_required:
+        parser.add_argument("data", help="CSV, Parquet, Excel or SQLite file, or a SQLAlchemy URL")
+    else:
+        parser.add_argument("data", nargs="?", default=None, help="data file or URL (default: the bundled sample)")
+    src = parser.add_argument_group("reading the data")
+    src.add_argument("--kind", choices=["snapshots", "subscriptions"], help="input shape (default: detected)")
+    src.add_argument("--table", help="database table to read")
+    src.add_argument("--query", help="database query to run (instead of --table)")
+    src.add_argument("--sheet", help="Excel sheet name (default: the first)")
+    src.add_argument("--header-row", type=int, default=1, metavar="N", help="row of the header, 1-based (default 1)")
+    src.add_argument("--sep", help="CSV delimiter (default: detected)")
+    src.add_argument("--encoding", default="utf-8", help="text encoding of a CSV file (default utf-8)")
+    src.add_argument("--map", action="append", metavar="THEIRS=OURS", help="rename a column, e.g. monthly_amount=amount")
+    src.add_argument("--default", action="append", metavar="COLUMN=VALUE",
+                     help="constant for a missing column, e.g. billing_period=month")  # fmt: skip
+    src.add_argument("--date-format", help="strftime pattern of non-ISO dates, e.g. %%d/%%m/%%Y")
+    src.add_argument("--decimal", default=".", help="decimal mark of amounts (default .)")
+    src.add_argument("--thousands", help="thousands separator to accept in amounts")
+    src.add_argument("--currency-symbols", action="store_true", help="accept $, €, … around amounts")
+    src.add_argument("--fx", metavar="FILE", help="FX table: currency, month, rate")
+    src.add_argument("--fx-mode", choices=["monthly", "constant"], default="monthly")
+    src.add_argument("--currency", help="reporting currency (default: inferred)")
+    src.add_argument("--as-of", metavar="DATE", help="last day of the data window (YYYY-MM-DD)")
+    src.add_argument("--lenient", action="store_true", help="exclude invalid rows (counted) instead of failing")
+
+
+def _add_metric_options(parser: argparse.ArgumentParser) -> None:
+    met = parser.add_argument_group("measuring")
+    met.add_argument("--period", choices=["month", "quarter", "year"], default="month")
+    met.add_argument("--netting", choices=["customer", "product"], default="customer")
+    met.add_argument("--reactivation-window", type=int, metavar="N",
+                     help="returns after more than N inactive periods count as new")  # fmt: skip
+
+
+def _load(args):
+    from kit.ledger import load_ledger
+
+    sheet = args.sheet
+    if sheet is not None and sheet.isdigit():
+        sheet = int(sheet)
+    return load_ledger(
+        args.data,
+        kind=args.kind,
+        mapping=_pairs(args.map, "--map"),
+        defaults=_pairs(args.default, "--default"),
+        as_of=args.as_of,
+        fx=args.fx,
+        fx_mode=args.fx_mode,
+        currency=args.currency,
+        on_invalid="quarantine" if args.lenient else "raise",
+        date_format=args.date_format,
+        decimal=args.decimal,
+        thousands=args.thousands,
+        currency_symbols=args.currency_symbols,
+        table=args.table,
+        query=args.query,
+        sheet=sheet,
+        header_row=args.header_row - 1,
+        sep=args.sep,
+        encoding=args.encoding,
+    )
+
+
+def cmd_summary(args) -> int:
+    """Print or write the period summary as CSV."""
+    from kit.export import summary_csv, write_atomic
+    from kit.metrics import summarize
+
+    if args.output:
+        _check_output(Path(args.output))
+    ledger = _load(args)
+    table = summarize(ledger, period=args.period, netting=args.netting,
+                      reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
+    text = summary_csv(table)
+    if args.output:
+        write_atomic(args.output, text)
+        print(f"wrote {args.output} ({len(table)} rows)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _check_output(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        raise ParameterError(f"{path}: the folder {parent} does not exist")
+    if path.is_dir():
+        raise ParameterError(f"{path}: is a directory")
+
+
+def cmd_report(args) -> int:
+    """Render one report to HTML."""
+    from kit.report import parameters_from_args, render_report
+
+    result = render_report(parameters_from_args(args), output_dir=args.output_dir, name=args.name)
+    print(f"wrote {result}")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``python -m kit``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m kit",
+        description="Expansion revenue and expansion rate from billing data.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    summary = commands.add_parser("summary", help="the period summary as CSV (DESIGN.md columns)")
+    _add_source_options(summary)
+    _add_metric_options(summary)
+    summary.add_argument("--by", metavar="COLUMN", help="break the summary down by a customer attribute")
+    summary.add_argument("--output", "-o", metavar="FILE.csv", help="write here instead of printing")
+    summary.set_defaults(func=cmd_summary)
+
+    report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")
+    _add_source_options(report, data_required=False)
+    _add_metric_options(report)
+    report.add_argument("--segment", metavar="COLUMN", help="attribute for the segment breakdown")
+    report.add_argument("--title", help="report title")
+    report.add_argument("--company", help="company name shown in the header")
+    report.add_argument("--anonymise", action="store_true", help="replace customer names by ids")
+    report.add_argument("--output-dir", default=None, help="folder for the HTML and the executed notebook")
+    report.add_argument("--name", help="file name of the report, without suffix")
+    report.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_INPUT
+    try:
+        return args.func(args)
+    except KitError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT if not exc.__class__.__name__ == "ReportError" else EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,198 @@
+"""
+One function per chart: ``(table, *, ax=None, ...) -> Axes``.
+
+All charts share :func:`use_style`: readable sizes, currency-formatted axes, and
+``text.parse_math`` off so a label such as ``Plan $5 to $10`` is drawn as written.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from kit.narrative import money
+
+COLORS = {
+    "new": "#4C78A8",
+    "reactivation": "#72B7B2",
+    "upsell": "#54A24B",
+    "cross_sell": "#A0D468",
+    "contraction": "#F58518",
+    "churn": "#E45756",
+    "mrr": "#4A4A4A",
+}
+
+
+def use_style() -> None:
+    """Apply the kit's chart style (call once per notebook)."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    plt.rcParams.update({
+        "text.parse_math": False,
+        "figure.figsize": (10, 4.2),
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "axes.titlesize": 13,
+        "axes.titleweight": "bold",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+    })  # fmt: skip
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def money_axis(ax, currency: str | None, axis: str = "y") -> None:
+    """Format an axis in whole currency units (values in cents)."""
+    formatter = FuncFormatter(lambda v, _: money(int(round(v)), currency, decimals=0))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
+
+
+def _thin_ticks(ax, labels: list[str], most: int = 12) -> None:
+    step = max(1, int(np.ceil(len(labels) / most)))
+    ax.set_xticks(range(0, len(labels), step))
+    ax.set_xticklabels(labels[::step], rotation=45, ha="right")
+
+
+def mrr_over_time(monthly: pd.DataFrame, *, currency: str | None = None, ax=None):
+    """Line of total MRR per month (``month, mrr_cents``)."""
+    ax = _ax(ax)
+    labels = monthly["month"].astype(str).tolist()
+    ax.plot(range(len(labels)), monthly["mrr_cents"], color=COLORS["mrr"], lw=2)
+    ax.fill_between(range(len(labels)), monthly["mrr_cents"], alpha=0.08, color=COLORS["mrr"])
+    _thin_ticks(ax, labels)
+    money_axis(ax, currency)
+    ax.set_title("MRR at the end of each month")
+    ax.set_ylim(bottom=0)
+    return ax
+
+
+def bridge_over_time(summary: pd.DataFrame, *, currency: str | None = None, ax=None):
+    """Stacked bars of gains (up) and losses (down) per period, with net change as a line."""
+    ax = _ax(ax)
+    x = np.arange(len(summary))
+    bottom = np.zeros(len(summary))
+    for name in ("new", "reactivation", "upsell", "cross_sell"):
+        values = summary[name].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=COLORS[name], label=name.replace("_", "-"), width=0.8)
+        bottom += values
+    bottom = np.zeros(len(summary))
+    for name in ("contraction", "churn"):
+        values = -summary[name].to_numpy(dtype=float)
+        ax.bar(x, values, bottom=bottom, color=COLORS[name], label=name, width=0.8)
+        bottom += values
+    net = (summary["mrr_end"] - summary["mrr_start"]).to_numpy(dtype=float)
+    ax.plot(x, net, color="black", marker="o", ms=3, lw=1.2, label="net change")
+    ax.axhline(0, color="#333", lw=0.8)
+    _thin_ticks(ax, summary["period"].astype(str).tolist())
+    money_axis(ax, currency)
+    ax.set_title("MRR movements per period")
+    ax.legend(ncol=4, fontsize=9, loc="upper left")
+    return ax
+
+
+def waterfall(row: pd.Series, *, currency: str | None = None, ax=None):
+    """Waterfall of one period: start, new, reactivation, upsell, cross-sell, contraction, churn, end."""
+    ax = _ax(ax)
+    steps = [("start MRR", row["mrr_start"], "mrr")]
+    steps += [(n.replace("_", "-"), row[n], n) for n in ("new", "reactivation", "upsell", "cross_sell")]
+    steps += [(n, -row[n], n) for n in ("contraction", "churn")]
+    level = 0.0
+    for i, (label, value, color) in enumerate(steps):
+        if i == 0:
+            ax.bar(i, value, color=COLORS[color])
+            level = value
+            continue
+        ax.bar(i, value, bottom=level, color=COLORS[color])
+        level += value
+    ax.bar(len(steps), row["mrr_end"], color=COLORS["mrr"])
+    labels = [s[0] for s in steps] + ["end MRR"]
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(labels, rotation=0, fontsize=9)
+    money_axis(ax, currency)
+    low = min(row["mrr_start"], row["mrr_end"])
+    ax.set_ylim(bottom=max(0, low * 0.8))
+    ax.set_title(f"MRR bridge, {row['period']}")
+    return ax
+
+
+def expansion_split(summary: pd.DataFrame, *, currency: str | None = None, ax=None):
+    """Stacked bars of upsell and cross-sell MRR per period."""
+    ax = _ax(ax)
+    x = np.arange(len(summary))
+    ax.bar(x, summary["upsell"], color=COLORS["upsell"], label="upsell")
+    ax.bar(x, summary["cross_sell"], bottom=summary["upsell"], color=COLORS["cross_sell"], label="cross-sell")
+    _thin_ticks(ax, summary["period"].astype(str).tolist())
+    money_axis(ax, currency)
+    ax.set_title("Expansion MRR: upsell and cross-sell")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def rates_over_time(summary: pd.DataFrame, *, ax=None):
+    """Both expansion rates per period: share of customers who expanded, expansion MRR over starting MRR."""
+    ax = _ax(ax)
+    labels = summary["period"].astype(str).tolist()
+    x = np.arange(len(labels))
+    ax.plot(x, summary["customer_expansion_rate"], marker="o", ms=3, label="customers who expanded / customers at start")
+    ax.plot(x, summary["expansion_mrr_rate"], marker="s", ms=3, label="expansion MRR / MRR at start")
+    _thin_ticks(ax, labels)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+    ax.set_ylim(bottom=0)
+    ax.set_title("Expansion rates")
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def retention_over_time(summary: pd.DataFrame, trailing: pd.DataFrame | None = None, *, ax=None):
+    """NRR and GRR per period, and the trailing-twelve-month NRR where given."""
+    ax = _ax(ax)
+    labels = summary["period"].astype(str).tolist()
+    x = np.arange(len(labels))
+    ax.plot(x, summary["nrr"], marker="o", ms=3, label="NRR (period)")
+    ax.plot(x, summary["grr"], marker="o", ms=3, label="GRR (period)")
+    ax.axhline(1.0, color="#333", lw=0.8, ls=":")
+    _thin_ticks(ax, labels)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_title("Net and gross revenue retention")
+    ax.legend(loc="lower left", fontsize=9)
+    return ax
+
+
+def segment_bars(table: pd.DataFrame, column: str, *, currency: str | None = None, ax=None):
+    """Horizontal bars of expansion MRR by segment (``column, expansion``)."""
+    ax = _ax(ax)
+    data = table.sort_values("expansion")
+    ax.barh(data[column].astype(str), data["upsell"], color=COLORS["upsell"], label="upsell")
+    ax.barh(data[column].astype(str), data["cross_sell"], left=data["upsell"], color=COLORS["cross_sell"],
+            label="cross-sell")  # fmt: skip
+    money_axis(ax, currency, axis="x")
+    ax.set_title(f"Expansion MRR by {column}")
+    ax.legend(loc="lower right")
+    return ax
+
+
+def cohort_heatmap(table: pd.DataFrame, *, value: str = "nrr", ax=None):
+    """Heatmap of a cohort measure (rows: cohort, columns: periods since signup)."""
+    ax = _ax(ax)
+    grid = table.pivot(index="cohort", columns="age", values=value)
+    sns.heatmap(grid, ax=ax, cmap="RdYlGn", center=1.0 if value == "nrr" else None, annot=grid.shape[1] <= 14,
+                fmt=".0%", cbar_kws={"format": PercentFormatter(1.0, decimals=0)}, linewidths=0.3)  # fmt: skip
+    ax.set_xlabel("periods since signup")
+    ax.set_ylabel("signup cohort")
+    ax.set_title("NRR by signup cohort" if value == "nrr" else f"{value} by signup cohort")
+    return ax
+
+
+def matrix_heatmap(matrix: pd.DataFrame, *, ax=None):
+    """Heatmap of the cross-sell matrix (product held → product added)."""
+    ax = _ax(ax)
+    sns.heatmap(matrix, ax=ax, cmap="Blues", annot=True, fmt="d", linewidths=0.3, cbar=False)
+    ax.set_xlabel("product added")
+    ax.set_ylabel("product held")
+    ax.set_title("Cross-sell: products added by existing customers")
+    return ax

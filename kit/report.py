@@ -1,0 +1,262 @@
+"""
+Run the report notebook, check that it completed, export HTML, publish atomically.
+
+A report is published only when papermill finished without error, every code cell ran,
+and the last cell printed :data:`COMPLETE_MARKER`. Otherwise no HTML is written: the
+executed notebook is kept as ``NAME.failed.ipynb`` beside where the report would have
+been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from kit import config
+from kit.errors import ParameterError, ReportError
+from kit.export import write_atomic
+
+COMPLETE_MARKER = "report complete"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+#: The report's parameters: name -> (type, default, meaning). The notebook's
+#: ``parameters`` cell holds the same names and defaults (a test keeps them equal).
+PARAMETERS: dict[str, tuple[type, object, str]] = {
+    "data": (str, "", "data file or SQLAlchemy URL; empty: the bundled sample"),
+    "kind": (str, "", "snapshots or subscriptions; empty: detected from the columns"),
+    "table": (str, "", "database table (with a URL or an SQLite file)"),
+    "query": (str, "", "database query (instead of table)"),
+    "sheet": (str, "", "Excel sheet; empty: the first"),
+    "header_row": (int, 0, "0-based row of the header in CSV or Excel"),
+    "sep": (str, "", "CSV delimiter; empty: detected"),
+    "encoding": (str, "utf-8", "text encoding of a CSV file"),
+    "mapping": (dict, {}, "source column -> kit column, e.g. {'monthly_amount': 'amount'}"),
+    "defaults": (dict, {}, "constants for missing columns, e.g. {'billing_period': 'month'}"),
+    "date_format": (str, "", "strftime pattern of non-ISO dates; empty: ISO only"),
+    "decimal": (str, ".", "decimal mark of amounts"),
+    "thousands": (str, "", "thousands separator accepted in amounts; empty: none"),
+    "currency_symbols": (bool, False, "accept currency symbols around amounts"),
+    "fx": (str, "", "FX table (currency, month, rate); empty: none (the sample uses its own)"),
+    "fx_mode": (str, "monthly", "monthly: each month at its rate; constant: all at the last month's rate"),
+    "currency": (str, "", "reporting currency; empty: inferred"),
+    "as_of": (str, "", "last day of the data window, YYYY-MM-DD; empty: the latest date in the data"),
+    "lenient": (bool, False, "exclude invalid rows (counted in the appendix) instead of stopping"),
+    "period": (str, "month", "month, quarter or year"),
+    "netting": (str, "customer", "customer (one movement per customer) or product (gross per product)"),
+    "reactivation_window": (int, -1, "returns after more than N inactive periods count as new; -1: no limit"),
+    "segment": (str, "", "customer attribute for the segment breakdown; empty: the first of size, segment, plan"),
+    "filters": (dict, {}, "keep customers whose attribute has these values, e.g. {'region': ['EMEA']}"),
+    "start": (str, "", "first period shown, e.g. 2024-01 or 2024-Q1; empty: all"),
+    "end": (str, "", "last period shown; empty: all"),
+    "title": (str, "Expansion revenue report", "report title"),
+    "company": (str, "", "company name shown in the header"),
+    "anonymise": (bool, False, "show customer ids instead of names"),
+}
+
+
+def validate_parameters(values: dict) -> dict:
+    """
+    Check report parameters by name and type; return them with defaults filled in.
+
+    Raises
+    ------
+    ParameterError
+        Naming an unknown parameter or one of the wrong type (``007`` for a number,
+        ``"yes"`` for a flag) and the expected type.
+    """
+    unknown = sorted(set(values) - set(PARAMETERS))
+    if unknown:
+        raise ParameterError(f"unknown report parameter {', '.join(unknown)}; known: {', '.join(PARAMETERS)}")
+    out = {}
+    for name, (kind, default, _) in PARAMETERS.items():
+        value = values.get(name, default)
+        if value is None:
+            value = default
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise ParameterError(f"report parameter {name} must be {kind.__name__}, not {value!r}")
+        out[name] = value
+    choices = {"period": ("month", "quarter", "year"), "netting": ("customer", "product"),
+               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions")}  # fmt: skip
+    for name, allowed in choices.items():
+        if out[name] not in allowed:
+            raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
+    if out["reactivation_window"] < -1:
+        raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
+    return out
+
+
+def parameters_from_args(args) -> dict:
+    """Turn parsed ``python -m kit report`` arguments into report parameters."""
+    from kit.cli import _pairs
+
+    values = {
+        "data": str(Path(args.data).resolve()) if args.data and not re.match(r"^\w[\w+]*://", args.data) else args.data,
+        "kind": args.kind,
+        "table": args.table,
+        "query": args.query,
+        "sheet": args.sheet,
+        "header_row": args.header_row - 1,
+        "sep": args.sep,
+        "encoding": args.encoding,
+        "mapping": _pairs(args.map, "--map"),
+        "defaults": _pairs(args.default, "--default"),
+        "date_format": args.date_format,
+        "decimal": args.decimal,
+        "thousands": args.thousands,
+        "currency_symbols": args.currency_symbols,
+        "fx": str(Path(args.fx).resolve()) if args.fx else None,
+        "fx_mode": args.fx_mode,
+        "currency": args.currency,
+        "as_of": args.as_of,
+        "lenient": args.lenient,
+        "period": args.period,
+        "netting": args.netting,
+        "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
+        "segment": args.segment,
+        "title": args.title,
+        "company": args.company,
+        "anonymise": args.anonymise,
+    }
+    return validate_parameters({k: v for k, v in values.items() if v is not None})
+
+
+def load_options(params: dict) -> dict:
+    """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger`."""
+    data = params["data"] or str(config.SAMPLE_SUBSCRIPTIONS)
+    fx = params["fx"] or (str(config.SAMPLE_FX) if not params["data"] else None)
+    return {
+        "source": data,
+        "kind": params["kind"] or None,
+        "table": params["table"] or None,
+        "query": params["query"] or None,
+        "sheet": params["sheet"] or None,
+        "header_row": params["header_row"],
+        "sep": params["sep"] or None,
+        "encoding": params["encoding"],
+        "mapping": params["mapping"] or None,
+        "defaults": params["defaults"] or None,
+        "date_format": params["date_format"] or None,
+        "decimal": params["decimal"],
+        "thousands": params["thousands"] or None,
+        "currency_symbols": params["currency_symbols"],
+        "fx": fx,
+        "fx_mode": params["fx_mode"],
+        "currency": params["currency"] or None,
+        "as_of": params["as_of"] or None,
+        "on_invalid": "quarantine" if params["lenient"] else "raise",
+    }
+
+
+def safe_name(name: str) -> str:
+    """Check a report file name: letters, digits, ``-``, ``_`` and ``.``; no folders."""
+    if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
+        raise ParameterError(f"report name {name!r} must be letters, digits, '-', '_' or '.', with no folders")
+    return name
+
+
+def check_output_dir(path: Path) -> Path:
+    """Create the output folder if needed and check it is writable, before any work."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot create the output folder ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise ParameterError(f"{path}: the output folder is not writable")
+    return path
+
+
+def render_report(params: dict, *, output_dir: Path | None = None, name: str | None = None,
+                  notebook: Path = config.REPORT_NOTEBOOK) -> Path:  # fmt: skip
+    """
+    Execute the report notebook with ``params`` and publish ``NAME.html`` and ``NAME.ipynb``.
+
+    Returns the path of the HTML file. Raises :class:`ReportError` when the notebook
+    fails (the failed notebook is kept as ``NAME.failed.ipynb``).
+    """
+    import papermill as pm
+
+    params = validate_parameters(params)
+    output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
+    name = safe_name(name or default_name(params))
+    html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
+    failed_path = output_dir / f"{name}.failed.ipynb"
+    declared = pm.inspect_notebook(str(notebook))
+    missing = sorted(set(params) - set(declared))
+    if missing:
+        raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
+    os.close(fd)
+    try:
+        try:
+            pm.execute_notebook(str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
+                                cwd=str(notebook.parent), log_output=False)  # fmt: skip
+        except pm.PapermillExecutionError as exc:
+            os.replace(tmp, failed_path)
+            raise ReportError(
+                f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)} "
+                f"(the failed notebook is kept as {failed_path})"
+            ) from None
+        except Exception as exc:
+            raise ReportError(f"report {name} could not be executed: {type(exc).__name__}: {exc}") from None
+        import nbformat
+
+        executed = nbformat.read(tmp, as_version=4)
+        problem = completion_problem(executed)
+        if problem:
+            os.replace(tmp, failed_path)
+            raise ReportError(f"report {name} did not complete: {problem} (kept as {failed_path})")
+        write_atomic(html_path, export_html(executed))
+        os.replace(tmp, executed_path)
+        failed_path.unlink(missing_ok=True)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return html_path
+
+
+def _first_line(text: str) -> str:
+    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+
+
+def default_name(params: dict) -> str:
+    """Name a report from its parameters: ``expansion-<data>-<period>[-<filters>]``."""
+    stem = Path(params["data"]).stem if params["data"] and "://" not in params["data"] else (params["table"] or "sample")
+    parts = ["expansion", stem or "data", params["period"]]
+    for key, value in sorted(params["filters"].items()):
+        parts.append(f"{key}-{'+'.join(map(str, value)) if isinstance(value, list) else value}")
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.")
+
+
+def completion_problem(nb) -> str | None:
+    """Return why an executed notebook is not a complete report, or None."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for cell in code:
+        if cell.get("execution_count") is None and cell.source.strip():
+            return "a code cell did not run"
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"a cell raised {output.get('ename')}"
+    last = code[-1] if code else None
+    texts = "".join(o.get("text", "") for o in (last.get("outputs", []) if last else []) if o.get("name") == "stdout")
+    if COMPLETE_MARKER not in texts:
+        return f"the last cell did not print {COMPLETE_MARKER!r}"
+    return None
+
+
+def export_html(nb) -> str:
+    """Export an executed notebook to self-contained HTML with no code, prompts or run markers."""
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+    from traitlets.config import Config
+
+    conf = Config()
+    conf.TagRemovePreprocessor.remove_cell_tags = {"remove-cell"}
+    conf.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=conf, template_name="report", extra_template_basedirs=[str(TEMPLATE_DIR)])
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    exporter.register_preprocessor(TagRemovePreprocessor(config=conf), enabled=True)
+    body, _ = exporter.from_notebook_node(nb)
+    return body
