@@ -352,6 +352,7 @@ def _detect_kind(name: str, frame: pd.DataFrame) -> str:
         f"{name}: cannot tell the kind of data: snapshots need {', '.join(REQUIRED['snapshots'])}; "
         f"subscriptions need {', '.join(REQUIRED['subscriptions'])} (columns found: {', '.join(frame.columns)}); "
         "pass kind= and a mapping for differently named columns"
+        + _HEADER_HINT
     )
 
 
@@ -373,7 +374,12 @@ def _check_columns(name: str, frame: pd.DataFrame, kind: str) -> None:
         message += f"; if they are named differently, pass mapping={suggestions!r}"
     if kind == "subscriptions" and "billing_period" in missing:
         message += "; a file of monthly amounts can pass defaults={'billing_period': 'month'}"
+    if len(missing) == len(REQUIRED[kind]) or len(missing) > 2:
+        message += _HEADER_HINT
     raise LoadError(message)
+
+
+_HEADER_HINT = "; if the header is not on the first row, pass header_row= (CLI --header-row)"
 
 
 # --- the working state of one load -------------------------------------------------------

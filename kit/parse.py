@@ -201,8 +201,8 @@ def _money_from_arrow_decimal(series: pd.Series):
     big = np.abs(np.nan_to_num(as_float)) > MAX_AMOUNT
     bounded = pc.if_else(pa.array(big | missing), pa.scalar(Decimal(0), arr.type), arr)
     rounded = pc.round(bounded, ndigits=2, round_mode="half_to_even")
-    wide = pc.cast(rounded, pa.decimal128(38, 2))
-    cents = pc.cast(pc.multiply(wide, pa.scalar(Decimal(100), pa.decimal128(5, 0))), pa.int64())
+    wide = pc.cast(rounded, pa.decimal128(18, 2))  # bounded above: at most 10**12 with 2 decimals
+    cents = pc.cast(pc.multiply(wide, pa.scalar(Decimal(100), pa.decimal128(3, 0))), pa.int64())
     cents = cents.to_numpy(zero_copy_only=False).astype(np.int64)
     cents[big] = np.sign(as_float[big]).astype(np.int64) * TOO_LARGE_CENTS
     reasons = np.full(len(cents), None, dtype=object)

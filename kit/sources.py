@@ -233,7 +233,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
         chosen = sheets[chosen]
     if chosen not in sheets:
         raise LoadError(f"{name}: no sheet {chosen!r}; the sheets are {', '.join(sheets)}")
-    cells = workbook.parse(chosen, header=None, dtype=object)
+    cells = pd.read_excel(workbook, sheet_name=chosen, header=None, dtype=object)
     if header_row >= len(cells):
         raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} (the sheet has {len(cells)} rows)")
     header = ["" if pd.isna(v) else str(v) for v in cells.iloc[header_row]]
