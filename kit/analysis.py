@@ -42,6 +42,9 @@ class Analysis:
     concentration: pd.DataFrame
     trailing: pd.DataFrame
     plan: object
+    #: The summary at constant exchange rates (periods shown), when the run converts
+    #: several currencies at monthly rates; None otherwise.
+    constant_fx: pd.DataFrame | None = None
 
     @property
     def currency(self) -> str | None:
@@ -79,8 +82,24 @@ class Analysis:
 
     def executive_html(self) -> str:
         """Headline cards and sentences for the latest period."""
-        return '<div class="kit-report">' + nv.executive_summary(self.shown, period=self.params["period"],
-                                                                  currency=self.currency) + "</div>"  # fmt: skip
+        html_text = nv.executive_summary(self.shown, period=self.params["period"], currency=self.currency)
+        fx = self.fx_effect_sentence()
+        if fx:
+            html_text = html_text.replace("</ul>", f"<li><strong>Exchange rates.</strong> {nv.esc(fx)}</li></ul>")
+        return '<div class="kit-report">' + html_text + "</div>"
+
+    def fx_effect_sentence(self) -> str | None:
+        """How the latest period reads at constant exchange rates, when several currencies move monthly."""
+        ref = self.constant_fx
+        if ref is None or ref.empty or self.shown.empty:
+            return None
+        now, fixed = self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
+        return (
+            f"Part of these figures is currency movement: at constant exchange rates, {nv.number(fixed['customers_expanded'])} "
+            f"customers expanded in {now['period']} (a rate of {nv.pct(fixed['customer_expansion_rate'])}, against "
+            f"{nv.pct(now['customer_expansion_rate'])} at monthly rates) and expansion MRR was "
+            f"{nv.money(int(fixed['expansion']), self.currency)} (against {nv.money(int(now['expansion']), self.currency)})."
+        )  # fmt: skip
 
     def methodology_html(self) -> str:
         """The policies this run used."""
@@ -114,25 +133,24 @@ class Analysis:
     # --- results ---------------------------------------------------------------------------
     def bridge_html(self) -> str:
         """The bridge table, the last periods first-to-last."""
-        columns = ["period", *metrics.MONEY, "customers_start", "customers_end"]
+        columns = ["period", *[m for m in metrics.MONEY if m != "expansion"]]
         table = self.shown[columns].tail(12)
         intro = nv.paragraph(nv.esc(
             f"Each row reconciles exactly: end MRR = start + new + reactivation + upsell + cross-sell − contraction − "
             f"churn. The last {len(table)} of {len(self.shown)} periods are listed; the chart shows all of them."
         ))  # fmt: skip
-        return '<div class="kit-report">' + intro + nv.table_html(
-            table, money_columns=metrics.MONEY, count_columns=("customers_start", "customers_end"),
-            currency=self.currency) + "</div>"  # fmt: skip
+        return '<div class="kit-report">' + intro + '<div class="kit-scroll">' + nv.table_html(
+            table, money_columns=metrics.MONEY, currency=self.currency) + "</div></div>"  # fmt: skip
 
     def rates_html(self) -> str:
         """Rates table of the last periods."""
-        columns = ["period", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "upsell_rate",
+        columns = ["period", "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "upsell_rate",
                    "cross_sell_rate", "nrr", "grr", "quick_ratio"]  # fmt: skip
         table = self.shown[columns].tail(12).copy()
         quick = table.pop("quick_ratio")
         table["quick_ratio"] = [("n/a" if pd.isna(q) else f"{q:.2f}") for q in quick]
         return '<div class="kit-report">' + nv.table_html(
-            table, rate_columns=columns[2:8], count_columns=("customers_expanded",)) + "</div>"  # fmt: skip
+            table, rate_columns=columns[3:9], count_columns=("customers_start", "customers_expanded")) + "</div>"
 
     def retention_html(self) -> str:
         """Trailing-twelve-month NRR, latest value and table."""
@@ -256,8 +274,17 @@ class Analysis:
                          "(a churn and return, an upgrade and downgrade) are invisible.")  # fmt: skip
         currencies = q.facts.get("currencies", "")
         if "," in currencies and self.params["fx_mode"] == "monthly":
-            items.append(f"Several currencies ({currencies}) are converted at monthly rates, so part of the expansion "
-                         "and contraction of foreign-currency customers is exchange-rate movement.")  # fmt: skip
+            text = (f"Several currencies ({currencies}) are converted at monthly rates, so part of the expansion "
+                    "and contraction of foreign-currency customers is exchange-rate movement.")  # fmt: skip
+            ref = self.constant_fx
+            if ref is not None and len(ref) and len(self.shown):
+                low, high = self.shown["customer_expansion_rate"].min(), self.shown["customer_expansion_rate"].max()
+                flow, fhigh = ref["customer_expansion_rate"].min(), ref["customer_expansion_rate"].max()
+                text += (f" Over the periods shown, the customer expansion rate ranges from {nv.pct(low)} to "
+                         f"{nv.pct(high)} at monthly rates, but only from {nv.pct(flow)} to {nv.pct(fhigh)} at constant "
+                         "rates (the dashed line in the rates chart); run with fx_mode = constant to measure "
+                         "in constant currency.")  # fmt: skip
+            items.append(text)
         if self.ledger.kind == "snapshots":
             items.append("The file starts mid-history: customers active in its first month may be older, and "
                          "returns of customers who left before it count as new.")  # fmt: skip
@@ -306,7 +333,7 @@ class Analysis:
 
     def plot_rates(self, ax):
         """Both expansion rates over time."""
-        return plots.rates_over_time(self.shown, ax=ax)
+        return plots.rates_over_time(self.shown, reference=self.constant_fx, ax=ax)
 
     def plot_retention(self, ax):
         """NRR and GRR over time."""
@@ -325,9 +352,13 @@ class Analysis:
         return plots.matrix_heatmap(self.cross_sell, ax=ax)
 
 
-def analyse(ledger: Ledger, params: dict) -> Analysis:
+def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) -> Analysis:
     """
     Compute every table of a report from a ledger and validated report parameters.
+
+    ``constant_fx`` is the same data loaded at constant exchange rates (see
+    :func:`kit.report.constant_fx_reference`); when given, the report shows how much of
+    the expansion is currency movement.
 
     Filters keep whole customers (see :func:`kit.ledger.filter_customers`); ``start``
     and ``end`` only limit the periods shown, never the history the movements use.
@@ -359,6 +390,9 @@ def analyse(ledger: Ledger, params: dict) -> Analysis:
         concentration=metrics.concentration(moves),
         trailing=metrics.trailing_nrr(ledger),
         plan=plan,
+        constant_fx=None if constant_fx is None else metrics.between(
+            metrics.summarize(filter_customers(constant_fx, params["filters"]), **options),
+            params["start"], params["end"]),
     )
 
 

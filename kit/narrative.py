@@ -80,28 +80,6 @@ def paragraph(*sentences: str) -> str:
     return "<p>" + " ".join(sentences) + "</p>"
 
 
-def change_sentence(name: str, now, before, *, kind: str, currency: str | None = None, against: str = "") -> str:
-    """
-    Describe the change of a figure against an earlier value, escaped, for a sentence.
-
-    ``kind`` is ``money`` (absolute change) or ``rate`` (change in percentage points).
-
-    >>> change_sentence("NRR", 1.05, 1.02, kind="rate", against="the previous quarter")
-    'NRR was 105.0%, +3.0 pp against the previous quarter (102.0%).'
-    """
-    if kind == "money":
-        shown = money(now, currency)
-        if before is None or pd.isna(before):
-            return esc(f"{name} was {shown}; {against} is not in the data.")
-        delta = int(now) - int(before)
-        rel = pct(delta / before, signed=True) if before else "n/a"
-        return esc(f"{name} was {shown}, {money(delta, currency)} ({rel}) against {against} ({money(before, currency)}).")
-    shown = pct(now)
-    if before is None or pd.isna(before):
-        return esc(f"{name} was {shown}; {against} is not in the data or has no base.")
-    return esc(f"{name} was {shown}, {points(now - before)} against {against} ({pct(before)}).")
-
-
 def cards(items: list[tuple[str, str, str]]) -> str:
     """Headline cards: (label, value, change) triples of plain text, escaped here."""
     parts = [
@@ -164,33 +142,52 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
     word, _, per_year = PERIOD_WORDS[period]
     last = summary.iloc[-1]
     year_ago = per_year if per_year > 1 else 1
-    prev_label = f"the previous {word}"
-    year_label = "the same period a year earlier" if per_year > 1 else "the previous year"
 
     def before(column, offset):
         return change_against(summary, column, offset)
 
     expansion = int(last["expansion"])
-    sentences = [
-        esc(f"In {last['period']}, existing customers added {money(expansion, currency)} of monthly recurring revenue "
-            f"through expansion ({money(int(last['upsell']), currency)} upsell on products they already had, "
-            f"{money(int(last['cross_sell']), currency)} cross-sell of products they did not), "
-            f"{money(expansion * 12, currency)} a year at that run rate."),
-        change_sentence("Expansion MRR", expansion, before("expansion", 1), kind="money", currency=currency,
-                        against=prev_label),
-        change_sentence("Against " + year_label + ", expansion MRR", expansion, before("expansion", year_ago),
-                        kind="money", currency=currency, against=year_label) if per_year > 1 else "",
-        esc(f"{number(last['customers_expanded'])} of {number(last['customers_start'])} customers at the start of "
-            f"the {word} raised their spend: a customer expansion rate of {pct(last['customer_expansion_rate'])}."),
-        change_sentence("The customer expansion rate", last["customer_expansion_rate"],
-                        before("customer_expansion_rate", 1), kind="rate", against=prev_label),
-        change_sentence("Expansion MRR over starting MRR", last["expansion_mrr_rate"],
-                        before("expansion_mrr_rate", 1), kind="rate", against=prev_label),
-        change_sentence("Net revenue retention", last["nrr"], before("nrr", 1), kind="rate", against=prev_label),
-        change_sentence("Net revenue retention", last["nrr"], before("nrr", year_ago), kind="rate",
-                        against=year_label) if per_year > 1 else "",
-        change_sentence("Gross revenue retention", last["grr"], before("grr", 1), kind="rate", against=prev_label),
-    ]  # fmt: skip
+    prev_period = summary["period"].iloc[-2] if len(summary) > 1 else None
+    year_period = summary["period"].iloc[-1 - year_ago] if per_year > 1 and len(summary) > year_ago else None
+
+    def money_changes(column):
+        now = int(last[column])
+        parts = []
+        for offset, label in ((1, prev_period), (year_ago, year_period)):
+            then = before(column, offset)
+            if label is None or pd.isna(then):
+                continue
+            delta = now - int(then)
+            rel = f" ({pct(delta / then, signed=True)})" if then else ""
+            parts.append(f"{'+' if delta >= 0 else ''}{money(delta, currency)}{rel} on {label}")
+        return "; ".join(dict.fromkeys(parts)) or f"no earlier {word} to compare with"
+
+    def rate_changes(column):
+        parts = []
+        for offset, label in ((1, prev_period), (year_ago, year_period)):
+            then = before(column, offset)
+            if label is None or pd.isna(then) or pd.isna(last[column]):
+                continue
+            parts.append(f"{points(last[column] - then)} on {label} ({pct(then)})")
+        return "; ".join(dict.fromkeys(parts)) or f"no earlier {word} to compare with"
+
+    items = [
+        f"<strong>Expansion revenue.</strong> In {esc(last['period'])}, existing customers added "
+        f"{esc(money(expansion, currency))} of monthly recurring revenue through expansion: "
+        f"{esc(money(int(last['upsell']), currency))} upsell on products they already paid for and "
+        f"{esc(money(int(last['cross_sell']), currency))} cross-sell of products they did not, "
+        f"{esc(money(expansion * 12, currency))} a year at that run rate "
+        f"({esc(money_changes('expansion'))}).",
+        f"<strong>How widespread.</strong> {esc(number(last['customers_expanded']))} of "
+        f"{esc(number(last['customers_start']))} customers active at the start of the {word} raised their spend: "
+        f"a customer expansion rate of {esc(pct(last['customer_expansion_rate']))} "
+        f"({esc(rate_changes('customer_expansion_rate'))}).",
+        f"<strong>How large.</strong> Expansion MRR was {esc(pct(last['expansion_mrr_rate']))} of starting MRR "
+        f"({esc(rate_changes('expansion_mrr_rate'))}).",
+        f"<strong>Retention.</strong> Net revenue retention was {esc(pct(last['nrr']))} "
+        f"({esc(rate_changes('nrr'))}); gross revenue retention {esc(pct(last['grr']))} "
+        f"({esc(rate_changes('grr'))}).",
+    ]
     headline = cards([
         ("Expansion MRR", money(expansion, currency), f"{money(expansion * 12, currency)} annualised"),
         ("Customer expansion rate", pct(last["customer_expansion_rate"]),
@@ -200,7 +197,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
         ("NRR", pct(last["nrr"]), f"{points(last['nrr'] - before('nrr', 1))} vs previous {word}"),
         ("GRR", pct(last["grr"]), f"{points(last['grr'] - before('grr', 1))} vs previous {word}"),
     ])  # fmt: skip
-    return headline + paragraph(*[s for s in sentences if s])
+    return headline + "<ul class=\"kit-summary\">" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
 def parameter_table(rows: list[tuple[str, object]]) -> str:

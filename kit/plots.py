@@ -52,6 +52,44 @@ def money_axis(ax, currency: str | None, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(formatter)
 
 
+def show(fig, alt: str) -> None:
+    """
+    Display a figure as a PNG carrying alternative text, then close it.
+
+    The report's HTML template writes ``alt`` into the ``<img>`` (escaped), so screen
+    readers and a reader whose images are blocked still learn what the chart shows.
+    """
+    import base64
+    import io
+
+    from IPython.display import display
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    display({"image/png": data, "text/plain": alt}, raw=True, metadata={"image/png": {"alt": alt}})
+
+
+def _compact(cents, currency: str | None = None) -> str:
+    """
+    Short money label for charts: ``$1.2M``, ``$97.0k``, ``$512``.
+
+    >>> _compact(123_456_789, "USD"), _compact(9_700_361, "USD"), _compact(51_200, None)
+    ('$1.23M', '$97.0k', '512')
+    """
+    from kit.narrative import money
+
+    value = float(cents) / 100
+    for size, suffix, digits in ((1e9, "B", 2), (1e6, "M", 2), (1e3, "k", 1)):
+        if abs(value) >= size:
+            symbol = money(0, currency)[: -len("0.00")] if money(0, currency).endswith("0.00") else ""
+            tail = "" if symbol else (f" {currency}" if currency else "")
+            return f"{symbol}{value / size:.{digits}f}{suffix}{tail}"
+    return money(int(round(cents, -2)), currency, decimals=0)
+
+
 def _thin_ticks(ax, labels: list[str], most: int = 12) -> None:
     step = max(1, int(np.ceil(len(labels) / most)))
     ax.set_xticks(range(0, len(labels), step))
@@ -80,6 +118,7 @@ def bridge_over_time(summary: pd.DataFrame, *, currency: str | None = None, ax=N
         values = summary[name].to_numpy(dtype=float)
         ax.bar(x, values, bottom=bottom, color=COLORS[name], label=name.replace("_", "-"), width=0.8)
         bottom += values
+    gains = bottom.copy()
     bottom = np.zeros(len(summary))
     for name in ("contraction", "churn"):
         values = -summary[name].to_numpy(dtype=float)
@@ -88,10 +127,18 @@ def bridge_over_time(summary: pd.DataFrame, *, currency: str | None = None, ax=N
     net = (summary["mrr_end"] - summary["mrr_start"]).to_numpy(dtype=float)
     ax.plot(x, net, color="black", marker="o", ms=3, lw=1.2, label="net change")
     ax.axhline(0, color="#333", lw=0.8)
+    ranked = np.sort(gains)
+    if len(ranked) > 2 and ranked[-2] > 0 and ranked[-1] > 3 * ranked[-2]:
+        # One period dwarfs the rest (typically the first, when all MRR is new): clip it and say so.
+        top = 1.35 * ranked[-2]
+        ax.set_ylim(min(bottom.min(), net.min()) * 1.15, top)
+        i = int(np.argmax(gains))
+        ax.annotate(f"{_compact(gains[i], currency)} (clipped)", (i, top), xytext=(4, -12),
+                    textcoords="offset points", fontsize=8, ha="left")  # fmt: skip
     _thin_ticks(ax, summary["period"].astype(str).tolist())
     money_axis(ax, currency)
     ax.set_title("MRR movements per period")
-    ax.legend(ncol=4, fontsize=9, loc="upper left")
+    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
     return ax
 
 
@@ -102,20 +149,28 @@ def waterfall(row: pd.Series, *, currency: str | None = None, ax=None):
     steps += [(n.replace("_", "-"), row[n], n) for n in ("new", "reactivation", "upsell", "cross_sell")]
     steps += [(n, -row[n], n) for n in ("contraction", "churn")]
     level = 0.0
+    tops = []
     for i, (label, value, color) in enumerate(steps):
         if i == 0:
             ax.bar(i, value, color=COLORS[color])
             level = value
+            tops.append((value, value, False))
             continue
         ax.bar(i, value, bottom=level, color=COLORS[color])
         level += value
+        tops.append((max(level, level - value), value, True))
     ax.bar(len(steps), row["mrr_end"], color=COLORS["mrr"])
+    tops.append((row["mrr_end"], row["mrr_end"], False))
     labels = [s[0] for s in steps] + ["end MRR"]
     ax.set_xticks(range(len(labels)))
-    ax.set_xticklabels(labels, rotation=0, fontsize=9)
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=9)
     money_axis(ax, currency)
-    low = min(row["mrr_start"], row["mrr_end"])
-    ax.set_ylim(bottom=max(0, low * 0.8))
+    low = min(row["mrr_start"], row["mrr_end"], *(t[0] - abs(t[1]) for t in tops[1:-1]))
+    high = max(t[0] for t in tops)
+    ax.set_ylim(bottom=max(0, low - 0.25 * (high - low)), top=high + 0.08 * (high - max(0, low)))
+    for i, (y, value, signed) in enumerate(tops):
+        text = (("+" if value >= 0 else "−") if signed else "") + _compact(abs(value), currency)
+        ax.annotate(text, (i, y), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
     ax.set_title(f"MRR bridge, {row['period']}")
     return ax
 
@@ -133,18 +188,26 @@ def expansion_split(summary: pd.DataFrame, *, currency: str | None = None, ax=No
     return ax
 
 
-def rates_over_time(summary: pd.DataFrame, *, ax=None):
-    """Both expansion rates per period: share of customers who expanded, expansion MRR over starting MRR."""
+def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = None, ax=None):
+    """
+    Both expansion rates per period: share of customers who expanded, expansion MRR over starting MRR.
+
+    ``reference`` (the summary at constant exchange rates) adds the customer rate as a dashed line.
+    """
     ax = _ax(ax)
     labels = summary["period"].astype(str).tolist()
     x = np.arange(len(labels))
-    ax.plot(x, summary["customer_expansion_rate"], marker="o", ms=3, label="customers who expanded / customers at start")
+    line = ax.plot(x, summary["customer_expansion_rate"], marker="o", ms=3,
+                   label="customers who expanded / customers at start")  # fmt: skip
+    if reference is not None and len(reference) == len(summary):
+        ax.plot(x, reference["customer_expansion_rate"], ls="--", lw=1.2, color=line[0].get_color(),
+                label="the same at constant exchange rates")  # fmt: skip
     ax.plot(x, summary["expansion_mrr_rate"], marker="s", ms=3, label="expansion MRR / MRR at start")
     _thin_ticks(ax, labels)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     ax.set_ylim(bottom=0)
     ax.set_title("Expansion rates")
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), fontsize=8, frameon=False)
     return ax
 
 

@@ -115,11 +115,25 @@ def parameters_from_args(args) -> dict:
         "netting": args.netting,
         "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
         "segment": args.segment,
+        "filters": _filters(args.filter),
+        "start": args.start,
+        "end": args.end,
         "title": args.title,
         "company": args.company,
         "anonymise": args.anonymise,
     }
     return validate_parameters({k: v for k, v in values.items() if v is not None})
+
+
+def _filters(values: list[str] | None) -> dict[str, list[str]]:
+    """``["region=EMEA", "region=NA"]`` -> ``{"region": ["EMEA", "NA"]}``."""
+    from kit.cli import _pairs
+
+    out: dict[str, list[str]] = {}
+    for value in values or []:
+        for key, val in _pairs([value], "--filter").items():
+            out.setdefault(key, []).append(val)
+    return out
 
 
 def load_options(params: dict) -> dict:
@@ -147,6 +161,21 @@ def load_options(params: dict) -> dict:
         "as_of": params["as_of"] or None,
         "on_invalid": "quarantine" if params["lenient"] else "raise",
     }
+
+
+def constant_fx_reference(ledger, params: dict):
+    """
+    Load the data again at constant exchange rates when the run converts several currencies monthly.
+
+    The report compares the two to show how much of the measured expansion and
+    contraction is exchange-rate movement. Returns None when there is nothing to compare.
+    """
+    from kit.ledger import load_ledger
+
+    currencies = ledger.quality.facts.get("currencies", "")
+    if params["fx_mode"] != "monthly" or "," not in currencies:
+        return None
+    return load_ledger(**{**load_options(params), "fx_mode": "constant"})
 
 
 def safe_name(name: str) -> str:
@@ -188,10 +217,13 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private; the published notebook is not
     try:
         try:
-            pm.execute_notebook(str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
-                                cwd=str(notebook.parent), log_output=False)  # fmt: skip
+            _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
+                     cwd=str(notebook.parent), log_output=False,
+                     # the kernel's own log (TCP warning, shutdown interrupt) is noise here
+                     extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # fmt: skip
         except pm.PapermillExecutionError as exc:
             os.replace(tmp, failed_path)
             raise ReportError(
@@ -213,6 +245,31 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     finally:
         Path(tmp).unlink(missing_ok=True)
     return html_path
+
+
+def _execute(pm, *args, **kwargs) -> None:
+    """Run papermill; start the kernel once more when its start collided on a port (ZMQError)."""
+    try:
+        pm.execute_notebook(*args, **kwargs)
+    except Exception as exc:
+        if isinstance(exc, pm.PapermillExecutionError) or not kernel_start_failed(exc):
+            raise
+        pm.execute_notebook(*args, **kwargs)
+
+
+def kernel_start_failed(exc: BaseException) -> bool:
+    """
+    Tell whether an error is a kernel that could not start, e.g. two kernels on one port.
+
+    >>> kernel_start_failed(RuntimeError("Kernel died before replying to kernel_info"))
+    True
+    >>> kernel_start_failed(ValueError("bad value"))
+    False
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__ == "ZMQError" or any(
+        sign in text for sign in ("Address already in use", "before replying to kernel_info", "Kernel didn't respond in")
+    )
 
 
 def _first_line(text: str) -> str:

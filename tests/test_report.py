@@ -1,0 +1,273 @@
+"""
+End-to-end: the report notebook through papermill and nbconvert, checked on the HTML.
+
+Each report is rendered once per test session (they take a few seconds each) and the
+tests read the files: sections present, headline numbers equal to ``kit summary``, no
+code, data text escaped, and the page seen by headless Chromium.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import PLAYBOOK
+
+import kit
+from kit import cli, config
+from kit import narrative as nv
+from kit.report import PARAMETERS, render_report
+
+SECTIONS = ["Executive summary", "Methodology", "Results", "Benefits", "Limitations", "Appendix: data quality"]
+
+# Text a billing export may well contain, none of which may act as HTML, markdown or maths.
+SCRIPT_NAME = "<script>document.body.setAttribute('data-pwned','script')</script> Labs"
+IMG_NAME = "<img src=x onerror=\"document.body.setAttribute('data-pwned','img')\"> & Co"
+MARKDOWN_NAME = "**Bold** & _Sons_ [click](javascript:alert(1))"
+FORMULA_SIZE = '=HYPERLINK("http://evil.example","Enterprise")'
+PLAN_A, PLAN_B = "Plan $5 to $10 <i>", "Ba$$in Pro"
+PRODUCT = "<b>Core</b>"
+
+
+def _text(page: str) -> str:
+    """The visible text of an HTML page, roughly: tags dropped, entities decoded."""
+    page = re.sub(r"<style.*?</style>", " ", page, flags=re.S)
+    page = re.sub(r"<script.*?</script>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def _card(page: str, label: str) -> str:
+    """The value shown on the headline card ``label``."""
+    match = re.search(rf'<div class="label">{re.escape(label)}</div><div class="value">([^<]*)</div>', page)
+    assert match, f"no headline card {label!r}"
+    return html.unescape(match.group(1))
+
+
+@pytest.fixture(scope="session")
+def sample_report(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sample-report")
+    return render_report({}, output_dir=out, name="sample")
+
+
+@pytest.fixture(scope="session")
+def playbook_report(tmp_path_factory) -> Path:
+    if not PLAYBOOK.is_file():
+        pytest.skip("../shared/fixtures is not present (a user's clone)")
+    out = tmp_path_factory.mktemp("playbook-report")
+    params = {"data": str(PLAYBOOK), "mapping": {"monthly_amount": "amount"}, "defaults": {"billing_period": "month"},
+              "title": "mrr-playbook", "company": "Playbook & <Co>"}  # fmt: skip
+    return render_report(params, output_dir=out, name="playbook")
+
+
+@pytest.fixture(scope="session")
+def hostile_data(tmp_path_factory) -> Path:
+    """Subscriptions whose names, products, plans and segments carry HTML, markdown, maths and formulas."""
+    rows = [
+        "customer_id,customer_name,product,plan,size,start_date,end_date,amount,billing_period,quantity",
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_A}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-01-01,2024-04-01,100,month,1',
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-04-01,,300,month,1',
+        f'H1,"{SCRIPT_NAME}",Analytics $5 to $10,"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-03-01,,50,month,1',
+        f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-01-01,,80,month,1',
+        f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-05-01,,40,month,1',
+        f'H3,"{MARKDOWN_NAME}",Analytics $5 to $10,"{PLAN_A}",SMB,2024-02-01,,60,month,2',
+        f'H3,"{MARKDOWN_NAME}",{PRODUCT},"{PLAN_A}",SMB,2024-04-01,2024-06-01,10,month,1',
+    ]
+    path = tmp_path_factory.mktemp("hostile") / "hostile.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def hostile_report(hostile_data, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("hostile-report")
+    return render_report({"data": str(hostile_data), "as_of": "2024-06-30", "segment": "size",
+                          "title": "<script>alert('title')</script>", "company": "**ACME** $1"},
+                         output_dir=out, name="hostile")  # fmt: skip
+
+
+# --- the sample report ------------------------------------------------------------------------
+
+
+def test_sample_report_has_every_section_and_no_code(sample_report):
+    page = sample_report.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert re.search(rf"<h2[^>]*>{re.escape(section)}", page), section
+    for heading in ("The MRR bridge", "Retention", "Expansion by segment", "Signup cohorts",
+                    "Cross-sell and plan changes", "Top expanding customers", "Concentration of expansion"):  # fmt: skip
+        assert heading in page, heading
+    text = _text(page)
+    for code in ("import kit", "load_ledger(", "display(HTML", "validate_parameters", "report complete",
+                 "Traceback", "Error"):  # fmt: skip
+        assert code not in text, code
+    body = page.split("<body", 1)[1]
+    for marker in ('class="highlight', 'jp-CodeMirrorEditor', 'jp-InputPrompt', 'jp-OutputPrompt'):
+        assert marker not in body, marker
+    assert "No description has been provided" not in body and body.count('alt="') >= 5
+    # self-contained: charts are embedded, nothing is fetched from elsewhere
+    assert page.count("data:image/png;base64,") >= 6
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
+    # the executed notebook is kept beside it, with its outputs
+    executed = nbformat.read(sample_report.with_suffix(".ipynb"), as_version=4)
+    assert any(c.get("outputs") for c in executed.cells if c.cell_type == "code")
+
+
+def test_sample_headline_numbers_equal_the_cli_summary(sample_report, capsys):
+    assert cli.main(["summary", str(config.SAMPLE_SUBSCRIPTIONS), "--fx", str(config.SAMPLE_FX)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, last = lines[0].split(","), dict(zip(lines[0].split(","), lines[-1].split(",")))
+    assert header == kit.SUMMARY_COLUMNS
+    page = sample_report.read_text(encoding="utf-8")
+    dollars = f"${float(last['expansion']):,.2f}"
+    assert _card(page, "Expansion MRR") == dollars
+    assert _card(page, "Customer expansion rate") == f"{float(last['customer_expansion_rate']) * 100:.1f}%"
+    assert _card(page, "Expansion MRR rate") == f"{float(last['expansion_mrr_rate']) * 100:.1f}%"
+    assert _card(page, "NRR") == f"{float(last['nrr']) * 100:.1f}%"
+    assert _card(page, "GRR") == f"{float(last['grr']) * 100:.1f}%"
+    text = _text(page)
+    assert f"In {last['period']}, existing customers added {dollars}" in text
+    assert f"{int(last['customers_expanded']):,} of {int(last['customers_start']):,} customers" in text
+
+
+def test_sample_report_states_parameters_methodology_and_quality(sample_report):
+    text = _text(sample_report.read_text(encoding="utf-8"))
+    assert "bundled sample (data/sample_subscriptions.csv)" in text
+    for name in ("period", "netting", "reactivation window", "segment breakdown", "filters", "FX", "as of"):
+        assert name in text, name
+    assert "Netting: customer" in text and "converted to USD at each month's own rate" in text
+    # the sample holds EUR and USD: the report measures how much of the expansion is currency movement
+    assert "at constant exchange rates" in text
+    ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
+    q = ledger.quality
+    assert f"{q.rows_read:,} read = {q.rows_used:,} used + {q.rows_excluded:,} excluded" in text
+
+
+# --- the playbook fixture ---------------------------------------------------------------------
+
+
+def test_playbook_report_matches_the_fixture_figures(playbook_report):
+    page = playbook_report.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert re.search(rf"<h2[^>]*>{re.escape(section)}", page), section
+    ledger = kit.load_ledger(PLAYBOOK, mapping={"monthly_amount": "amount"}, defaults={"billing_period": "month"})
+    last = kit.summarize(ledger).iloc[-1]
+    assert _card(page, "Expansion MRR") == nv.money(int(last["expansion"]), ledger.currency)
+    assert _card(page, "NRR") == nv.pct(last["nrr"])
+    text = _text(page)
+    assert "Playbook & <Co>" in text and "Playbook &amp; &lt;Co&gt;" in page
+    assert "subscription_periods.csv" in text
+
+
+# --- hostile text -----------------------------------------------------------------------------
+
+
+def test_text_from_the_data_is_literal_in_the_html(hostile_report):
+    page = hostile_report.read_text(encoding="utf-8")
+    text = _text(page)
+    for literal in (SCRIPT_NAME, IMG_NAME, MARKDOWN_NAME, "**ACME** $1", "<script>alert('title')</script>"):
+        assert literal in text, literal
+    assert html.escape(SCRIPT_NAME, quote=False) in page
+    for raw in ("<script>document", "<img src=x", "<script>alert", "<b>Core</b>", "<i>"):
+        assert raw not in page, raw
+    assert "<strong>Bold</strong>" not in page and 'href="javascript' not in page
+    # plan and segment values reach the tables as text too
+    assert html.escape(PLAN_A, quote=False) in page and html.escape(FORMULA_SIZE, quote=False) in page
+
+
+def test_wrong_parameters_stop_before_any_work(tmp_path):
+    with pytest.raises(kit.ParameterError, match="reactivation_window must be int"):
+        render_report({"reactivation_window": "007"}, output_dir=tmp_path)
+    with pytest.raises(kit.ParameterError, match="unknown report parameter colour"):
+        render_report({"colour": "red"}, output_dir=tmp_path)
+    with pytest.raises(kit.ParameterError, match="name"):
+        render_report({}, output_dir=tmp_path, name="../../escape")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_notebook_publishes_no_html_and_keeps_the_failure(tmp_path):
+    missing = tmp_path / "missing.csv"
+    with pytest.raises(kit.ReportError, match=r"failed in cell .*LoadError") as info:
+        render_report({"data": str(missing)}, output_dir=tmp_path, name="broken")
+    assert "broken.failed.ipynb" in str(info.value)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["broken.failed.ipynb"]
+    failed = nbformat.read(tmp_path / "broken.failed.ipynb", as_version=4)
+    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and str(missing.name) in errors[0]["evalue"]
+
+
+def test_report_cli_names_errors_without_traceback(tmp_path, capsys):
+    status = cli.main(["report", str(tmp_path / "nope.csv"), "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_FAILED
+    assert err.startswith("error: report") and "nope.csv" in err and "Traceback" not in err
+
+
+def test_notebook_parameters_cell_matches_the_kit():
+    import papermill as pm
+
+    declared = pm.inspect_notebook(str(config.REPORT_NOTEBOOK))
+    assert list(declared) == list(PARAMETERS)
+    for name, (kind, default, _) in PARAMETERS.items():
+        assert declared[name]["inferred_type_name"] == kind.__name__, name
+        assert declared[name]["default"] == repr(default).replace("'", '"') or declared[name]["default"] == repr(default)
+        assert declared[name]["help"], f"parameter {name} has no comment"
+
+
+def test_notebooks_are_committed_without_outputs():
+    for path in config.NOTEBOOKS_DIR.glob("*.ipynb"):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            assert not cell.get("outputs") and cell.get("execution_count") is None, path.name
+
+
+# --- a real browser ---------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--enable-logging=stderr", "--v=0"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        if os.environ.get("KIT_REQUIRE_CHROMIUM"):
+            pytest.fail("chromium is required here (KIT_REQUIRE_CHROMIUM is set) but not installed")
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    return found
+
+
+def _chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_report_renders_in_chromium_without_console_errors(chromium, sample_report, tmp_path):
+    shot = tmp_path / "report.png"
+    done = _chromium(chromium, tmp_path / "profile", "--window-size=1280,4000", f"--screenshot={shot}",
+                     sample_report.as_uri())  # fmt: skip
+    assert shot.is_file() and shot.stat().st_size > 100_000, done.stderr[-2000:]
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (1280, 4000)
+        # a real page: many distinct colours (charts), not a blank or error screen
+        assert len(image.convert("RGB").resize((320, 1000)).getcolors(1 << 20)) > 500
+
+
+def test_nothing_from_the_data_executes_in_chromium(chromium, hostile_report, tmp_path):
+    done = _chromium(chromium, tmp_path / "profile", "--dump-dom", hostile_report.as_uri())
+    dom = done.stdout
+    assert "<body" in dom, done.stderr[-2000:]
+    assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
+    assert [line for line in done.stderr.splitlines() if ":CONSOLE" in line] == []
+    assert html.escape(SCRIPT_NAME, quote=False) in dom
