@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: report test install bench clean strip-notebooks
+.PHONY: report test install bench clean
 
 report: $(STAMP)
 	$(PY) -m kit report
@@ -28,9 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 bench: $(STAMP)
 	$(PY) bench/bench_summary.py
-
-strip-notebooks: $(STAMP)
-	$(PY) -m kit strip-notebooks
+	$(PY) bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.ipynb .pytest_cache

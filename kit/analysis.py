@@ -94,12 +94,13 @@ class Analysis:
         if ref is None or ref.empty or self.shown.empty:
             return None
         now, fixed = self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
-        return (
-            f"Part of these figures is currency movement: at constant exchange rates, {nv.number(fixed['customers_expanded'])} "
-            f"customers expanded in {now['period']} (a rate of {nv.pct(fixed['customer_expansion_rate'])}, against "
-            f"{nv.pct(now['customer_expansion_rate'])} at monthly rates) and expansion MRR was "
-            f"{nv.money(int(fixed['expansion']), self.currency)} (against {nv.money(int(now['expansion']), self.currency)})."
-        )  # fmt: skip
+        def facts(row):
+            return (f"{nv.number(row['customers_expanded'])} customers expanded "
+                    f"({nv.pct(row['customer_expansion_rate'])}), {nv.number(row['customers_contracted'])} "
+                    f"contracted, expansion MRR {nv.money(int(row['expansion']), self.currency)}")  # fmt: skip
+
+        return (f"At constant exchange rates, in {now['period']}: {facts(fixed)}. At the monthly rates used in this "
+                f"report: {facts(now)}. The difference is currency movement, not customer behaviour.")
 
     def methodology_html(self) -> str:
         """The policies this run used."""

@@ -220,6 +220,13 @@ def test_notebook_parameters_cell_matches_the_kit():
         assert declared[name]["help"], f"parameter {name} has no comment"
 
 
+def test_readme_explains_every_parameter():
+    readme = (config.ROOT / "README.md").read_text(encoding="utf-8")
+    for name in PARAMETERS:
+        assert f"| `{name}` |" in readme, name
+    assert "docs/report.png" in readme and (config.ROOT / "docs" / "report.png").is_file()
+
+
 def test_notebooks_are_committed_without_outputs():
     for path in config.NOTEBOOKS_DIR.glob("*.ipynb"):
         nb = json.loads(path.read_text(encoding="utf-8"))
