@@ -82,7 +82,9 @@ class Analysis:
 
     def executive_html(self) -> str:
         """Headline cards and sentences for the latest period."""
-        html_text = nv.executive_summary(self.shown, period=self.params["period"], currency=self.currency)
+        # Compare with the periods before the latest one shown, even when they are not shown.
+        history = metrics.between(self.summary, None, self.params["end"]) if len(self.shown) else self.shown
+        html_text = nv.executive_summary(history, period=self.params["period"], currency=self.currency)
         fx = self.fx_effect_sentence()
         if fx:
             html_text = html_text.replace("</ul>", f"<li><strong>Exchange rates.</strong> {nv.esc(fx)}</li></ul>")

@@ -100,8 +100,18 @@ def cmd_summary(args) -> int:
     if args.output:
         _check_output(Path(args.output))
     ledger = _load(args)
+    quality = ledger.quality
+    if quality.rows_excluded:  # never a silent drop: say what --lenient (or the window) left out
+        reasons = "; ".join(f"{r.reason}: {r.rows:,}" for r in quality.excluded.itertuples())
+        print(f"note: {quality.rows_excluded:,} of {quality.rows_read:,} rows excluded ({reasons})", file=sys.stderr)
     table = summarize(ledger, period=args.period, netting=args.netting,
                       reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
+    if table.empty:
+        from kit.movements import plan_periods
+
+        baseline = plan_periods(ledger, args.period).baseline
+        print(f"note: no summary rows: the data covers only the baseline period {baseline}, "
+              "which has no movements", file=sys.stderr)  # fmt: skip
     text = summary_csv(table)
     if args.output:
         write_atomic(args.output, text)
@@ -117,6 +127,13 @@ def _check_output(path: Path) -> None:
         raise ParameterError(f"{path}: the folder {parent} does not exist")
     if path.is_dir():
         raise ParameterError(f"{path}: is a directory")
+    import tempfile
+
+    try:  # before any work: can a file be created there?
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot write in the folder {parent} ({exc.strerror or exc})") from None
 
 
 def cmd_report(args) -> int:
@@ -128,6 +145,16 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
+def cmd_batch(args) -> int:
+    """Render the reports of a batch config in parallel, with an index page."""
+    from kit.batch import load_batch, run_batch
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ParameterError(f"--jobs must be 1 or more, not {args.jobs}")
+    batch = load_batch(args.config, output_dir=args.output_dir)
+    return EXIT_FAILED if run_batch(batch, jobs=args.jobs, resume=args.resume) else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m kit``."""
     parser = argparse.ArgumentParser(
@@ -137,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    summary = commands.add_parser("summary", help="the period summary as CSV (DESIGN.md columns)")
+    summary = commands.add_parser("summary", help="the period summary as CSV (one row per period, contract columns)")
     _add_source_options(summary)
     _add_metric_options(summary)
     summary.add_argument("--by", metavar="COLUMN", help="break the summary down by a customer attribute")
@@ -148,12 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(report, data_required=False)
     _add_metric_options(report)
     report.add_argument("--segment", metavar="COLUMN", help="attribute for the segment breakdown")
+    report.add_argument("--filter", action="append", metavar="COLUMN=VALUE",
+                        help="keep customers with this attribute value (repeat for several values)")  # fmt: skip
+    report.add_argument("--start", help="first period shown, e.g. 2024-01 or 2024-Q1")
+    report.add_argument("--end", help="last period shown")
     report.add_argument("--title", help="report title")
     report.add_argument("--company", help="company name shown in the header")
     report.add_argument("--anonymise", action="store_true", help="replace customer names by ids")
     report.add_argument("--output-dir", default=None, help="folder for the HTML and the executed notebook")
     report.add_argument("--name", help="file name of the report, without suffix")
     report.set_defaults(func=cmd_report)
+
+    batch = commands.add_parser("batch", help="many reports from a TOML or YAML config, in parallel, with an index")
+    batch.add_argument("config", help="batch config (.toml, .yaml, .yml); see kit/batch.py or examples/batch.toml")
+    batch.add_argument("--output-dir", default=None, help="folder of the reports and index.html (wins over the config)")
+    batch.add_argument("--jobs", "-j", type=int, metavar="N", help="reports at once (default, at most: the cores)")
+    batch.add_argument("--resume", action="store_true",
+                       help="keep reports whose HTML exists from an earlier run with the same parameters")  # fmt: skip
+    batch.set_defaults(func=cmd_batch)
     return parser
 
 
@@ -169,7 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     except KitError as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        lines = str(exc).splitlines() or [""]
+        if len(lines) > 2:  # a list of problems: the problems on one line, the advice on the next
+            lines = [lines[0] + " " + " / ".join(line.strip() for line in lines[1:-1]), lines[-1]]
+        print("error: " + "\n".join(lines), file=sys.stderr)
         return EXIT_INPUT if not exc.__class__.__name__ == "ReportError" else EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

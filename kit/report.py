@@ -267,9 +267,8 @@ def kernel_start_failed(exc: BaseException) -> bool:
     False
     """
     text = f"{type(exc).__name__}: {exc}"
-    return type(exc).__name__ == "ZMQError" or any(
-        sign in text for sign in ("Address already in use", "before replying to kernel_info", "Kernel didn't respond in")
-    )
+    signs = ("Address already in use", "before replying to kernel_info", "Kernel didn't respond in")
+    return type(exc).__name__ == "ZMQError" or any(sign in text for sign in signs)
 
 
 def _first_line(text: str) -> str:

@@ -1,0 +1,633 @@
+"""
+Many reports in one command: ``python -m kit batch CONFIG [--output-dir DIR] [--jobs N] [--resume]``.
+
+The config is TOML (``.toml``) or YAML (``.yaml``, ``.yml``) with the same keys; every key
+is checked before any report runs, and any problem is one error (exit status 2)::
+
+    output_dir = "../reports/batch"     # optional; relative to the config file;
+                                        # --output-dir wins; default reports/<config name>
+    [defaults]                          # report parameters shared by every report
+    data = "../data/sample_subscriptions.csv"   # data and fx paths: relative to the config file
+    period = "quarter"
+
+    [[reports]]                         # one report each
+    name = "all-customers"              # optional: file name without suffix
+    title = "All customers"             # any parameter of kit.report.PARAMETERS
+
+    [[matrix]]                          # one report per combination of its axes
+    name = "size-{value}"               # optional template (placeholders below)
+    title = "Expansion of {value} customers, {range}"
+    segment_values = { column = "size", values = ["SMB", ["Mid-Market", "Enterprise"]] }
+    periods = ["2025-Q3", { start = "2025-Q1", end = "2025-Q4" }]
+
+* ``defaults``, each ``reports`` entry and each ``matrix`` block take the report
+  parameters of :data:`kit.report.PARAMETERS` (checked by
+  :func:`kit.report.validate_parameters`). Later levels win: defaults, then the entry or
+  block, then the matrix axes. Dict parameters (``filters``, ``mapping``, ``defaults``)
+  are merged key by key.
+* ``segment_values`` sets ``filters[column]`` to each value in turn; a value that is a
+  list keeps several values in one report. ``periods`` sets ``start`` and ``end``: a
+  label (``"2025-Q1"``, shown alone) or a table with ``start`` and/or ``end``. Labels
+  must match the ``period`` grain (``2025-01``, ``2025-Q1``, ``2025``). A block needs at
+  least one axis; with both, it makes every combination.
+* In a matrix block, ``name`` and ``title`` may hold ``{column}``, ``{value}`` (values
+  joined by ``+``), ``{start}``, ``{end}`` and ``{range}`` (``2025-Q1``, or
+  ``2025-Q1 to 2025-Q4``); in names they are made file-safe. Write ``{{`` for a brace.
+* Without ``name``, a report is named from its parameters
+  (:func:`kit.report.default_name` plus its start and end). Names are letters, digits,
+  ``-``, ``_``, ``.``, unique ignoring case; ``index`` and ``*.failed`` are reserved.
+
+Reports run in parallel (``--jobs``, default and at most the number of cores), each
+published atomically by :func:`kit.report.render_report`. Per report ``NAME`` the output
+folder gets ``NAME.html`` and ``NAME.ipynb``, or on failure ``NAME.failed.ipynb`` (when
+the notebook ran) and no HTML; and always ``NAME.json``: status, parameters (database
+passwords hidden), the headline numbers of the latest period shown, or the error.
+``index.html`` links every report with its headline numbers and lists the failures.
+Exit status 1 when a report failed, else 0.
+
+Re-running a batch renders every report again. With ``--resume``, a report whose
+``NAME.html`` exists and whose ``NAME.json`` records a success with the same
+parameters is kept as is (a change of the data file's contents or of the kit is not
+detected: run without ``--resume`` then).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import re
+import string
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from itertools import product
+from pathlib import Path
+from urllib.parse import quote
+
+from kit import config
+from kit.errors import KitError, ParameterError
+from kit.export import write_atomic
+from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
+
+SUFFIXES = (".toml", ".yaml", ".yml")
+TOP_KEYS = ("output_dir", "defaults", "reports", "matrix")
+AXES = ("segment_values", "periods")
+PLACEHOLDERS = ("column", "value", "start", "end", "range")
+LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
+EXAMPLE_LABELS = {"month": "2025-01", "quarter": "2025-Q1", "year": "2025"}
+RATES = ("customer_expansion_rate", "expansion_mrr_rate", "nrr", "grr")
+INDEX = "index.html"
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+]*://")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report of a batch: its file name, validated parameters and where the config made it."""
+
+    name: str
+    params: dict
+    origin: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A checked batch config: the reports to make and the folder they go to."""
+
+    source: Path
+    output_dir: Path
+    jobs: tuple[Job, ...]
+
+
+# --- reading and checking the config ------------------------------------------------------------
+def read_config(path: Path | str) -> dict:
+    """Read a TOML or YAML batch config into a dict (no checks of its keys yet)."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ParameterError(f"{path}: a batch config is .toml, .yaml or .yml, not {path.suffix or 'without suffix'}")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ParameterError(f"{path}: no such batch config") from None
+    except OSError as exc:
+        raise ParameterError(f"{path}: cannot read the batch config ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{path}: the batch config is not UTF-8 text (byte {exc.start})") from None
+    if path.suffix.lower() == ".toml":
+        import tomllib
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ParameterError(f"{path}: not valid TOML: {exc}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ParameterError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: the batch config must be a table of {', '.join(TOP_KEYS)}, "
+                             f"not a {type(data).__name__}")  # fmt: skip
+    return data
+
+
+def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Batch:
+    """
+    Read and check a batch config; return its reports, before any work.
+
+    Relative ``data`` and ``fx`` paths and the config's ``output_dir`` are read from the
+    config file's folder; ``output_dir`` given here (``--output-dir``) wins over the
+    config's. The output folder is created and checked for writing last.
+
+    Raises
+    ------
+    ParameterError
+        Naming the file, the place in it (``reports[2]``, ``matrix[1] (size=SMB)``) and
+        the problem: an unknown key, a wrong type or value, a duplicate or unsafe name, a
+        missing data file, an output folder that cannot be written.
+    """
+    path = Path(path)
+    data = read_config(path)
+    base = path.resolve().parent
+
+    def fail(message: str):
+        raise ParameterError(f"{path.name}: {message}")
+
+    _check_keys(data, TOP_KEYS, "the top level", fail)
+    defaults = _table(data.get("defaults", {}), "defaults", fail)
+    _check_parameters(defaults, "defaults", fail)
+    reports = _array(data.get("reports", []), "reports", fail)
+    blocks = _array(data.get("matrix", []), "matrix", fail)
+
+    jobs: list[tuple[str | None, dict, str]] = []
+    for i, entry in enumerate(reports, 1):
+        where = f"reports[{i}]"
+        entry = dict(_table(entry, where, fail))
+        name = entry.pop("name", None)
+        if name is not None and not isinstance(name, str):
+            fail(f"{where}: name must be text, not {name!r}")
+        _check_parameters(entry, where, fail)
+        jobs.append((name, _merge(defaults, entry), where))
+    for i, block in enumerate(blocks, 1):
+        jobs.extend(_expand(dict(_table(block, f"matrix[{i}]", fail)), defaults, f"matrix[{i}]", fail))
+    if not jobs:
+        fail("no reports: add [[reports]] or [[matrix]] entries (reports: or matrix: in YAML)")
+
+    checked, seen = [], {}
+    for name, params, where in jobs:
+        params = _resolve_paths(params, base, where, fail)
+        params = _check_parameters(params, where, fail)
+        for key in ("start", "end"):
+            if params[key] and not re.fullmatch(LABELS[params["period"]], params[key]):
+                fail(f"{where}: {key} {params[key]!r} is not a {params['period']} label like "
+                     f"{EXAMPLE_LABELS[params['period']]}")  # fmt: skip
+        if params["start"] and params["end"] and params["start"] > params["end"]:
+            fail(f"{where}: start {params['start']} is after end {params['end']}")
+        name = name if name is not None else auto_name(params)
+        try:
+            safe_name(name)
+        except ParameterError as exc:
+            fail(f"{where}: {exc}")
+        if name.lower() == "index" or name.lower().endswith(".failed"):
+            fail(f"{where}: the report name {name!r} is reserved (index.html, NAME.failed.ipynb)")
+        if name.lower() in seen:
+            fail(f"{where}: duplicate report name {name!r}, also made by {seen[name.lower()]}; names must be "
+                 "unique (ignoring case)")  # fmt: skip
+        seen[name.lower()] = where
+        checked.append(Job(name, params, where))
+
+    if "output_dir" in data and (not isinstance(data["output_dir"], str) or not data["output_dir"].strip()):
+        fail(f"output_dir must be a folder name, not {data['output_dir']!r}")
+    if output_dir is not None:
+        folder = Path(output_dir)
+    elif "output_dir" in data:
+        folder = base / data["output_dir"]
+    else:
+        folder = config.REPORTS_DIR / path.stem
+    return Batch(path, check_output_dir(folder), tuple(checked))
+
+
+def auto_name(params: dict) -> str:
+    """
+    Name a report from its parameters: :func:`kit.report.default_name` plus start and end.
+
+    >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
+    >>> auto_name(p), auto_name({**p, "end": "2025-Q1"}), auto_name({**p, "end": "2025-Q4"})
+    ('expansion-sample-quarter-size-SMB-2025-Q1-last', 'expansion-sample-quarter-size-SMB-2025-Q1', \
+'expansion-sample-quarter-size-SMB-2025-Q1-2025-Q4')
+    """
+    parts = [default_name(params)]
+    if params["start"] or params["end"]:
+        parts.append(params["start"] or "first")
+        if params["end"] != params["start"]:
+            parts.append(params["end"] or "last")
+    return _slug("-".join(parts))
+
+
+def _slug(text: str) -> str:
+    """
+    Make text safe in a file name.
+
+    >>> _slug("Mid market+Enterprise"), _slug("2025-Q1 to 2025-Q4")
+    ('Mid-market-Enterprise', '2025-Q1-to-2025-Q4')
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+
+
+def _check_keys(table: dict, allowed, where: str, fail) -> None:
+    unknown = [k for k in table if k not in allowed]
+    if unknown:
+        fail(f"{where}: unknown key {', '.join(map(repr, unknown))}; allowed: {', '.join(allowed)}")
+
+
+def _table(value, where: str, fail) -> dict:
+    if not isinstance(value, dict):
+        fail(f"{where} must be a table of keys, not {type(value).__name__} {value!r}")
+    return value
+
+
+def _array(value, where: str, fail) -> list:
+    if not isinstance(value, list):
+        fail(f"{where} must be a list of tables ([[{where}]] in TOML, a '- ' list in YAML), not {value!r}")
+    return value
+
+
+def _check_parameters(values: dict, where: str, fail) -> dict:
+    """Check report parameters with validate_parameters; add where they are and a hint for quoted text."""
+    try:
+        params = validate_parameters(values)
+    except ParameterError as exc:
+        hint = ""
+        bad = [k for k, v in values.items() if k in PARAMETERS and PARAMETERS[k][0] is str
+               and isinstance(v, bool | int | float | date)]  # fmt: skip
+        if bad:
+            hint = " (quote text values: a date, number, yes/no or on/off is read as another type)"
+        fail(f"{where}: {exc}{hint}")
+    for column, wanted in params["filters"].items():
+        items = wanted if isinstance(wanted, list) else [wanted]
+        if not isinstance(column, str) or not items or not all(isinstance(v, str) for v in items):
+            fail(f"{where}: filters must map a column to a text value or a list of text values, not "
+                 f"{column!r}: {wanted!r}")  # fmt: skip
+    for key in ("mapping", "defaults"):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in params[key].items()):
+            fail(f"{where}: {key} must map column names to text, not {params[key]!r}")
+    return params
+
+
+def _merge(*levels: dict) -> dict:
+    """Merge parameter levels: later ones win; dicts are merged key by key."""
+    out: dict = {}
+    for level in levels:
+        for key, value in level.items():
+            if isinstance(value, dict) and isinstance(out.get(key), dict):
+                out[key] = {**out[key], **value}
+            else:
+                out[key] = value
+    return out
+
+
+def _resolve_paths(params: dict, base: Path, where: str, fail) -> dict:
+    """Read relative data and fx paths from the config's folder; check that the files exist."""
+    out = dict(params)
+    for key in ("data", "fx"):
+        value = out.get(key)
+        if not isinstance(value, str) or not value or _URL.match(value):
+            continue
+        file = (base / value).resolve()
+        if not file.exists():
+            fail(f"{where}: {key} file {value} not found (read from {base.name}/, the config's folder)")
+        out[key] = str(file)
+    return out
+
+
+def _expand(block: dict, defaults: dict, where: str, fail) -> list[tuple[str, dict, str]]:
+    """Turn one matrix block into (name, parameters, origin) per combination of its axes."""
+    template = block.pop("name", None)
+    if template is not None and not isinstance(template, str):
+        fail(f"{where}: name must be a text template, not {template!r}")
+    segments = block.pop("segment_values", None)
+    periods = block.pop("periods", None)
+    if segments is None and periods is None:
+        fail(f"{where}: a matrix block needs segment_values or periods (or both); use [[reports]] for one report")
+    _check_parameters(block, where, fail)
+
+    seg_axis: list[tuple[dict, dict]] = [({}, {})]
+    if segments is not None:
+        _table(segments, f"{where}.segment_values", fail)
+        _check_keys(segments, ("column", "values"), f"{where}.segment_values", fail)
+        column, values = segments.get("column"), segments.get("values")
+        if not isinstance(column, str) or not column:
+            fail(f"{where}.segment_values: column must be the name of a customer attribute, not {column!r}")
+        if not isinstance(values, list) or not values:
+            fail(f"{where}.segment_values: values must be a non-empty list, not {values!r}")
+        seg_axis = []
+        for value in values:
+            group = value if isinstance(value, list) else [value]
+            if not group or not all(isinstance(v, str) and v for v in group):
+                fail(f"{where}.segment_values: each value must be text or a list of text, not {value!r}")
+            seg_axis.append(({"column": column, "value": "+".join(group)}, {"filters": {column: list(group)}}))
+    per_axis: list[tuple[dict, dict]] = [({}, {})]
+    if periods is not None:
+        if not isinstance(periods, list) or not periods:
+            fail(f"{where}: periods must be a non-empty list of labels or {{start, end}} tables, not {periods!r}")
+        per_axis = []
+        for item in periods:
+            if isinstance(item, str) and item:
+                start = end = item
+            elif isinstance(item, dict) and item and set(item) <= {"start", "end"} and all(
+                    isinstance(v, str) for v in item.values()):  # fmt: skip
+                start, end = item.get("start", ""), item.get("end", "")
+            else:
+                fail(f"{where}: each of periods must be a label like 2025-Q1 or a table with start and/or end, "
+                     f"not {item!r}")  # fmt: skip
+            span = start if start == end else f"{start or 'first'} to {end or 'last'}"
+            per_axis.append(({"start": start, "end": end, "range": span}, {"start": start, "end": end}))
+
+    out = []
+    for (seg_ph, seg_params), (per_ph, per_params) in product(seg_axis, per_axis):
+        holders = {**seg_ph, **per_ph}
+        label = ", ".join(([f"{holders['column']}={holders['value']}"] if "column" in holders else [])
+                          + ([holders["range"]] if "range" in holders else []))  # fmt: skip
+        origin = f"{where} ({label})" if label else where
+        params = _merge(defaults, block, seg_params, per_params)
+        if "title" in block:
+            params["title"] = _fill(block["title"], holders, f"{where}.title", fail)
+        name = None
+        if template is not None:
+            name = _fill(template, {k: _slug(v) for k, v in holders.items()}, f"{where}.name", fail)
+        out.append((name, params, origin))
+    return out
+
+
+def _fill(template: str, holders: dict, where: str, fail) -> str:
+    """Fill ``{placeholder}`` fields; name any unknown or unavailable one."""
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}
+    except ValueError as exc:
+        fail(f"{where}: {exc} in {template!r} (write {{{{ for a brace)")
+    for field in fields:
+        if field not in PLACEHOLDERS:
+            fail(f"{where}: unknown placeholder {{{field}}}; known: {', '.join(PLACEHOLDERS)}")
+        if field not in holders:
+            fail(f"{where}: placeholder {{{field}}} needs the "
+                 f"{'segment_values' if field in ('column', 'value') else 'periods'} axis")  # fmt: skip
+    try:
+        return template.format_map(holders)
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        fail(f"{where}: cannot fill {template!r}: {exc}")
+
+
+# --- running ---------------------------------------------------------------------------------------
+def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
+              notebook: Path = config.REPORT_NOTEBOOK, stream=None) -> int:  # fmt: skip
+    """
+    Run a checked batch in parallel; write the index; return the exit status (1 if a report failed).
+
+    ``jobs`` (default: the number of cores) is capped by the cores and the number of
+    reports. Progress goes to ``stream`` (default stderr) as a tqdm bar when it is a
+    terminal, and a final line always.
+    """
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    stream = stream or sys.stderr
+    cores = os.cpu_count() or 1
+    jobs = cores if jobs is None else jobs
+    if jobs < 1:
+        raise ParameterError(f"--jobs must be 1 or more, not {jobs}")
+    records: dict[str, dict] = {}
+    todo = []
+    for job in batch.jobs:
+        kept = resumable(batch.output_dir, job) if resume else None
+        if kept:
+            records[job.name] = kept
+        else:
+            todo.append(job)
+    started = time.monotonic()
+    if todo:
+        workers = min(jobs, cores, len(todo))
+        # spawn: fresh workers, no state (threads, sockets) copied from this process
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool, \
+                tqdm(total=len(todo), desc="reports", unit="report", file=stream, disable=None) as bar:  # fmt: skip
+            futures = {pool.submit(run_one, job.name, job.params, str(batch.output_dir), str(notebook)): job
+                       for job in todo}  # fmt: skip
+            try:
+                for future in as_completed(futures):
+                    job = futures[future]
+                    try:
+                        record = future.result()
+                    except Exception as exc:  # the worker process died (killed, out of memory)
+                        record = _record(job.name, job.params, error=f"the process running it stopped: "
+                                         f"{type(exc).__name__}: {exc}")  # fmt: skip
+                        _write_record(batch.output_dir, record)
+                    records[job.name] = record
+                    if record["status"] != "ok":
+                        bar.write(f"failed: {job.name}: {record['error']}", file=stream)
+                    bar.update()
+            except KeyboardInterrupt:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+    ordered = [records[job.name] for job in batch.jobs]
+    index = write_atomic(batch.output_dir / INDEX, index_html(ordered, source=batch.source.name))
+    failed = sum(r["status"] != "ok" for r in ordered)
+    kept = sum(bool(r.get("kept")) for r in ordered)
+    print(f"batch {batch.source.name}: {len(ordered)} reports: {len(ordered) - failed - kept} written, "
+          + (f"{kept} kept from an earlier run, " if resume else "")
+          + f"{failed} failed, in {time.monotonic() - started:.0f} s; index: {index}", file=stream)  # fmt: skip
+    return 1 if failed else 0
+
+
+def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
+    """
+    Render one report (in a worker process); write and return its record ``NAME.json``.
+
+    A failure is recorded, never raised: no HTML is left under its name (a stale one
+    from an earlier run is removed), the failed notebook is kept when the notebook ran.
+    """
+    from kit.report import render_report
+
+    folder = Path(output_dir)
+    failed = folder / f"{name}.failed.ipynb"
+    failed.unlink(missing_ok=True)  # a failure record from an earlier run is no longer true
+    try:
+        render_report(params, output_dir=folder, name=name, notebook=Path(notebook))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a record; the batch goes on
+        for suffix in (".html", ".ipynb"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, KitError):
+            text = f"{type(exc).__name__}: {text}"
+        record = _record(name, params, error=text, failed_notebook=failed.name if failed.exists() else None)
+        return _write_record(folder, record)
+    record = _record(name, params)
+    try:
+        record["headline"] = headline(params)
+    except Exception as exc:  # noqa: BLE001 - the report itself is published; say why its numbers are missing
+        record["headline_error"] = f"{type(exc).__name__}: {exc}"
+    return _write_record(folder, record)
+
+
+def headline(params: dict) -> dict:
+    """
+    The headline numbers of a report: its latest period shown, as the report computed it.
+
+    Returns ``period``, ``currency``, ``expansion`` (expansion MRR in integer cents) and
+    the rates ``customer_expansion_rate``, ``expansion_mrr_rate``, ``nrr``, ``grr``
+    (None where undefined); ``period`` is None when no period is shown.
+    """
+    import kit
+    from kit.report import load_options
+
+    params = validate_parameters(params)
+    ledger = kit.load_ledger(**load_options(params))
+    shown = kit.analyse(ledger, params).shown
+    out = {"period": None, "currency": ledger.currency, "expansion": None, **dict.fromkeys(RATES)}
+    if len(shown):
+        last = shown.iloc[-1]
+        out.update(period=str(last["period"]), expansion=int(last["expansion"]))
+        out.update({key: _number(last[key]) for key in RATES})
+    return out
+
+
+def _number(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def public_parameters(params: dict) -> dict:
+    """Parameters as stored in ``NAME.json``: JSON types, the password of a database URL hidden."""
+    out = json.loads(json.dumps(params))
+    if isinstance(out.get("data"), str) and _URL.match(out["data"]):
+        import sqlalchemy as sa
+
+        try:
+            out["data"] = sa.engine.make_url(out["data"]).render_as_string(hide_password=True)
+        except Exception:  # noqa: BLE001 - not a URL sqlalchemy reads: keep the scheme only
+            out["data"] = out["data"].split("://", 1)[0] + "://…"
+    return out
+
+
+def _record(name: str, params: dict, *, error: str | None = None, failed_notebook: str | None = None) -> dict:
+    return {
+        "name": name,
+        "status": "failed" if error else "ok",
+        "html": None if error else f"{name}.html",
+        "parameters": public_parameters(params),
+        "headline": None,
+        "error": error,
+        "failed_notebook": failed_notebook,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _write_record(folder: Path, record: dict) -> dict:
+    write_atomic(folder / f"{record['name']}.json", json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False))
+    return record
+
+
+def resumable(folder: Path, job: Job) -> dict | None:
+    """The record of ``job`` from an earlier run, when it succeeded with the same parameters and its HTML exists."""
+    try:
+        record = json.loads((folder / f"{job.name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("status") != "ok" or not (folder / f"{job.name}.html").is_file():
+        return None
+    if record.get("parameters") != public_parameters(job.params):
+        return None
+    return {**record, "kept": True}
+
+
+# --- the index page -----------------------------------------------------------------------------
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:78rem;
+color:#1f2933;padding:0 1rem}
+table{border-collapse:collapse;width:100%;margin:1rem 0}
+th,td{border-bottom:1px solid #d9e2ec;padding:.45rem .6rem;text-align:left;vertical-align:top}
+th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.muted{color:#627d98;font-size:.88em}pre{white-space:pre-wrap;margin:0;font-size:.85em}
+h2.failed{color:#b42318}
+"""
+
+
+def index_html(records: list[dict], *, source: str = "") -> str:
+    """
+    The index page: every report with its headline numbers, then the failures.
+
+    Every text from the data or the config is escaped.
+    """
+    from kit import narrative as nv
+
+    esc = nv.esc
+    ok = [r for r in records if r["status"] == "ok"]
+    failed = [r for r in records if r["status"] != "ok"]
+    rows = []
+    for r in ok:
+        p, h = r.get("parameters") or {}, r.get("headline") or {}
+        money = nv.money(h["expansion"], h.get("currency")) if h.get("expansion") is not None else "n/a"
+        rates = "".join(f'<td class="num">{esc(nv.pct(h.get(k)))}</td>' for k in RATES)
+        note = " · kept from an earlier run" if r.get("kept") else ""
+        if r.get("headline_error"):
+            note += f" · numbers unavailable: {r['headline_error']}"
+        rows.append(
+            f'<tr><td><a href="{esc(quote(r["html"]))}">{esc(p.get("title") or r["name"])}</a>'
+            f'<div class="muted">{esc(r["name"])}{esc(note)}</div></td>'
+            f"<td>{esc(_scope(p))}</td><td>{esc(h.get('period') or 'none')}</td>"
+            f'<td class="num">{esc(money)}</td>{rates}</tr>'
+        )
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>Expansion reports{esc(': ' + source if source else '')}</title><style>{_STYLE}</style></head><body>",
+        "<h1>Expansion reports</h1>",
+        f'<p class="muted">{esc(source + ": " if source else "")}{len(records)} reports, {len(ok)} published, '
+        f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
+        f"Updated {esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
+    ]
+    if ok:
+        parts.append(
+            "<table><thead><tr><th>Report</th><th>Scope</th><th>Latest period</th><th>Expansion MRR</th>"
+            "<th>Customer expansion rate</th><th>Expansion MRR rate</th><th>NRR</th><th>GRR</th></tr></thead>"
+            "<tbody>" + "".join(rows) + "</tbody></table>"
+        )
+    else:
+        parts.append("<p>No report was published.</p>")
+    if failed:
+        parts.append(f'<h2 class="failed">Failed reports ({len(failed)})</h2>')
+        parts.append("<table><thead><tr><th>Report</th><th>Error</th><th>Failed notebook</th></tr></thead><tbody>")
+        for r in failed:
+            nb = r.get("failed_notebook")
+            link = f'<a href="{esc(quote(nb))}">{esc(nb)}</a>' if nb else "none (the notebook did not run)"
+            parts.append(f"<tr><td>{esc(r['name'])}<div class=\"muted\">{esc(_scope(r.get('parameters') or {}))}"
+                         f"</div></td><td><pre>{esc(r.get('error'))}</pre></td><td>{link}</td></tr>")  # fmt: skip
+        parts.append("</tbody></table>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _scope(params: dict) -> str:
+    """
+    Describe what a report covers in one line.
+
+    >>> _scope({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1", "end": "2025-Q1"})
+    'quarterly; size = SMB; 2025-Q1'
+    """
+    words = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
+    parts = [words.get(params.get("period"), str(params.get("period")))]
+    for column, values in (params.get("filters") or {}).items():
+        parts.append(f"{column} = {', '.join(map(str, values)) if isinstance(values, list) else values}")
+    start, end = params.get("start") or "", params.get("end") or ""
+    if start or end:
+        parts.append(start if start == end else f"{start or 'first'} to {end or 'last'}")
+    return "; ".join(parts)
