@@ -62,6 +62,7 @@ def summary_csv(table: pd.DataFrame) -> str:
             out[column] = values.astype("int64").astype(str)
         else:
             out[column] = [safe_cell(v) for v in values]
+    out.columns = [safe_cell(c) for c in out.columns]  # a --by column named like a formula, too
     return out.to_csv(index=False, lineterminator="\n")
 
 

@@ -272,6 +272,8 @@ def load_ledger(
     """
     if on_invalid not in ON_INVALID:
         raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
+    if thousands and thousands == decimal:
+        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
     if fx_mode not in FX_MODES:
         raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
     if kind is not None and kind not in KINDS:
@@ -290,22 +292,25 @@ def load_ledger(
         rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
     ctx.validate(rows, _schema(kind))
     ctx.settle()  # raises in strict mode; drops invalid rows in quarantine mode
-    rows = rows.loc[ctx.valid]
+    if not ctx.valid.all():
+        rows = rows.loc[ctx.valid]
     if not len(rows):
         raise ctx.no_valid_rows()
     if kind == "snapshots":
         months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
-        rows = rows.loc[ctx.valid[rows.index]]
+        if len(months) < len(rows):
+            rows = rows.loc[ctx.valid[rows.index]]
     else:
         first, last = _subscription_window(rows, as_of_day, today)
         rows, months = _expand_subscriptions(ctx, rows, last)
     reporting, amounts = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
-    ledger_frame = _build_frame(rows, months, amounts, ctx.attributes)
-    ctx.add_notes(rows if kind == "snapshots" else None)
+    ledger_frame, shared = _build_frame(rows, months, amounts, ctx.attributes)
+    # identical snapshot rows share their customer · product · month: only those need comparing
+    ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {"kind": kind, **raw.details, "reporting currency": reporting, "FX mode": fx_mode if fx is not None else None}
     facts = {
         "window": f"{first} to {last}",
-        "customers": f"{ledger_frame['customer_id'].nunique():,}",
+        "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
         "products": ", ".join(map(str, ledger_frame["product"].cat.categories)),
         "currencies": ", ".join(ctx.currencies) or "not stated",
     }
@@ -410,6 +415,12 @@ class _Context:
         if len(bad):
             self._add(bad, column, reasons[bad])
 
+    def add_reason_where(self, column: str, mask: np.ndarray, reason: str) -> None:
+        """Record ``reason`` for ``column`` on the rows where ``mask`` is true."""
+        bad = np.flatnonzero(mask)
+        if len(bad):
+            self._add(bad, column, np.full(len(bad), reason, dtype=object))
+
     def _add(self, positions: np.ndarray, column: str | None, reasons) -> None:
         values = self._raw_values(positions, column)
         self.problem_parts.append(
@@ -439,6 +450,9 @@ class _Context:
         except pa.errors.SchemaErrors as exc:
             cases = exc.failure_cases
             cases = cases[cases["index"].notna()]
+            # a frame-wide check (end_date before start_date) fails once per column: keep its end_date case
+            wide = (cases["schema_context"] == "DataFrameSchema") & cases["column"].notna()
+            cases = cases[~(wide & (cases["column"] != "end_date"))]
             for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
                 positions = self.frame.index.get_indexer(group["index"].astype("int64"))
                 source_column = _source_column(column, check)
@@ -495,13 +509,36 @@ class _Context:
             rows = self.raw.row_numbers[np.sort(positions)[:5]]
             self.notes.append((text, int(len(positions)), ", ".join(f"row {r}" for r in rows)))
 
-    def add_notes(self, snapshot_rows: pd.DataFrame | None) -> None:
-        used = np.flatnonzero(self.valid.to_numpy())
-        frame = self.frame.iloc[used]
-        duplicated = frame.astype(str).duplicated(keep=False).to_numpy()
-        if duplicated.any():
-            self.note("rows identical in every column (likely duplicates; both counted)", used[duplicated])
-        ids = self.cleaned_ids.iloc[used]
+    def add_notes(self, candidates: pd.Index | None = None) -> None:
+        """
+        Note used rows identical in every column, and customer ids that differ only by case.
+
+        ``candidates``: labels of the only used rows that can be identical to another (for
+        snapshots, rows sharing their customer · product · month); ``None``: every used row.
+        """
+        valid = self.valid.to_numpy()
+        if candidates is None:
+            check = np.flatnonzero(valid)
+        else:
+            check = np.sort(self.frame.index.get_indexer(candidates))
+        if len(check):
+            duplicated = self.frame.iloc[check].astype(str).duplicated(keep=False).to_numpy()
+            if duplicated.any():
+                self.note("rows identical in every column (likely duplicates; both counted)", check[duplicated])
+        ids = self.cleaned_ids
+        if isinstance(ids.dtype, pd.CategoricalDtype) and not ids.hasnans:  # each distinct id once
+            codes = ids.cat.codes.to_numpy()
+            present = np.flatnonzero(np.bincount(codes[valid], minlength=len(ids.cat.categories)))
+            distinct = pd.Series(ids.cat.categories[present])
+            collide = distinct.str.lower().duplicated(keep=False).to_numpy()
+            if collide.any():
+                clashing = np.zeros(len(ids.cat.categories), dtype=bool)
+                clashing[present[collide]] = True
+                self.note("customer ids that differ only by case (kept apart: ids are case-sensitive)",
+                          np.flatnonzero(valid & clashing[codes]))  # fmt: skip
+            return
+        used = np.flatnonzero(valid)
+        ids = ids.iloc[used]
         distinct = pd.Series(ids.unique())
         collide = distinct.groupby(distinct.str.lower()).transform("size") > 1
         if collide.any():
@@ -552,17 +589,17 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
     ids = parse.clean_text(frame["customer_id"])
     ctx.cleaned_ids = ids
     blank = (ids == "").to_numpy()
-    ctx.add_reasons("customer_id", np.where(blank, "blank customer id", None))
+    ctx.add_reason_where("customer_id", blank, "blank customer id")
     rows = pd.DataFrame({"customer_id": ids}, index=frame.index)
     if "product" in frame.columns:
         product = parse.clean_text(frame["product"])
-        ctx.add_reasons("product", np.where((product == "").to_numpy(), "blank product", None))
+        ctx.add_reason_where("product", (product == "").to_numpy(), "blank product")
         rows["product"] = product
     else:
         rows["product"] = PRODUCT_DEFAULT
     if "currency" in frame.columns:
         cur = parse.clean_text(frame["currency"]).astype(str).str.upper()
-        ctx.add_reasons("currency", np.where((cur == "").to_numpy(), "missing currency", None))
+        ctx.add_reason_where("currency", (cur == "").to_numpy(), "missing currency")
         rows["currency"] = cur
     for attribute in ctx.attributes:
         rows[attribute] = parse.clean_text(frame[attribute])
@@ -614,7 +651,7 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
 def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False):
     try:
         return parse.parse_dates(ctx.frame[column], what=column, date_format=date_format, allow_empty=allow_empty)
-    except parse.MixedDateFormats as exc:
+    except ValueError as exc:  # MixedDateFormats, or a bad date_format directive ('%Q')
         raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
 
 
@@ -628,11 +665,10 @@ def _note_rounding(ctx: _Context, column: str) -> None:
 
 
 def _note_date_range(ctx: _Context, days: np.ndarray) -> None:
-    days = pd.DatetimeIndex(days)
+    days = np.asarray(days, dtype="datetime64[ns]")
     n = ctx.n
-    positions = np.arange(len(days)) % n
-    old = positions[(days < EARLIEST_PLAUSIBLE)]
-    future = positions[(days > ctx.today)]
+    old = np.flatnonzero(days < EARLIEST_PLAUSIBLE.to_datetime64()) % n  # NaT compares False
+    future = np.flatnonzero(days > ctx.today.to_datetime64()) % n
     ctx.note("dates before 1990 (check them)", np.unique(old))
     ctx.note(f"dates after {ctx.today.date()} (in the future; outside the window)", np.unique(future))
 
@@ -852,34 +888,126 @@ def load_fx(fx) -> pd.DataFrame:
 # --- the ledger frame ------------------------------------------------------------------------
 
 
-def _build_frame(rows: pd.DataFrame, months: np.ndarray, amounts: np.ndarray, attributes: list[str]) -> pd.DataFrame:
-    """Aggregate to one row per customer · product · month; attributes of the customer's largest row."""
-    frame = pd.DataFrame({
-        "customer_id": rows["customer_id"].to_numpy(),
-        "product": rows["product"].to_numpy(),
-        "month": months.astype("int64"),
-        "mrr_cents": amounts.astype("int64"),
-    })  # fmt: skip
+def _build_frame(
+    rows: pd.DataFrame, months: np.ndarray, amounts: np.ndarray, attributes: list[str]
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """
+    Aggregate to one row per customer · product · month; attributes of the customer's largest row.
+
+    Returns the ledger frame and the positions (in ``rows``) of the rows that share their
+    customer · product · month with another row: they are added together, and only they
+    can be duplicates of each other. Works on integer codes: ids and products are ranked
+    in text order, the rows sorted once by one integer key (customer, month, product),
+    the rows of one key added with ``reduceat``; no string is hashed again.
+    """
     extra = [a for a in attributes] + (["currency"] if "currency" in rows.columns else [])
-    for column in extra:
-        frame[column] = rows[column].to_numpy()
-    keys = ["customer_id", "month", "product"]
+    customer, customers = _ranked_codes(rows["customer_id"])
+    product, products = _ranked_codes(rows["product"])
+    months = np.asarray(months, dtype=np.int64)
+    amounts = np.asarray(amounts, dtype=np.int64)
+    n = len(months)
+    first = int(months.min()) if n else 0
+    span = int(months.max()) - first + 1 if n else 1
+    n_products = max(len(products), 1)
+    customer_month = customer * span + (months - first)
+    bound = max(len(customers), 1) * span * n_products
+    if bound < 2**62:
+        key = customer_month * n_products + product
+        order = _stable_argsort(key, bound)
+        key = key[order]
+        new_key = np.empty(n, dtype=bool)
+        new_key[:1] = True
+        np.not_equal(key[1:], key[:-1], out=new_key[1:])
+        del key
+    else:  # too many distinct keys for one int64: sort by two
+        order = np.lexsort((product, customer_month))
+        new_key = np.ones(n, dtype=bool)
+        new_key[1:] = (customer_month[order][1:] != customer_month[order][:-1]) | (
+            product[order][1:] != product[order][:-1]
+        )
+    starts = np.flatnonzero(new_key)
+    sorted_amounts = amounts[order]
+    if len(starts) == n:
+        summed, shared = sorted_amounts, np.empty(0, dtype=np.int64)
+    else:
+        summed = np.add.reduceat(sorted_amounts, starts)
+        run = np.diff(np.append(starts, n))
+        shared = np.sort(order[np.repeat(run > 1, run)])
+    keep = np.flatnonzero(summed > 0)
+    take = order[starts[keep]]  # one row of each key: its customer, product and month
+    columns = {
+        "customer_id": _categorical(customer[take], customers),
+        "product": _categorical(product[take], products),
+        "month": pd.PeriodIndex.from_ordinals(months[take], freq="M").array,
+        "mrr_cents": summed[keep],
+    }
     if extra:
-        # the customer's attributes in a month: those of its largest row that month
-        order = frame.sort_values(["customer_id", "month", "mrr_cents"], ascending=[True, True, False], kind="stable")
-        firsts = order.groupby(["customer_id", "month"], sort=False)[extra].transform("first")
-        frame.loc[order.index, extra] = firsts.to_numpy()
-    summed = frame.groupby(keys, sort=True, observed=True).agg(
-        mrr_cents=("mrr_cents", "sum"), **{c: (c, "first") for c in extra}
-    )
-    summed = summed.reset_index()
-    summed = summed.loc[summed["mrr_cents"] > 0].reset_index(drop=True)
-    summed["customer_id"] = pd.Categorical(summed["customer_id"].astype(str))
-    summed["product"] = pd.Categorical(summed["product"].astype(str))
-    summed["month"] = pd.PeriodIndex.from_ordinals(summed["month"].to_numpy(), freq="M")
-    for column in extra:
-        summed[column] = pd.Categorical(summed[column].astype(str))
-    return summed[["customer_id", "product", "month", "mrr_cents", *extra]]
+        # the customer's attributes in a month: those of its largest row that month (the first on ties)
+        month_of_sorted = customer_month[order]
+        new_month = np.empty(n, dtype=bool)
+        new_month[:1] = True
+        np.not_equal(month_of_sorted[1:], month_of_sorted[:-1], out=new_month[1:])
+        del month_of_sorted
+        group = np.cumsum(new_month) - 1
+        group_starts = np.flatnonzero(new_month)
+        largest = np.maximum.reduceat(sorted_amounts, group_starts)
+        candidate = np.where(sorted_amounts == largest[group], order, n)
+        source = np.minimum.reduceat(candidate, group_starts)[group[starts[keep]]]
+        for column in extra:
+            codes, categories = _ranked_codes(rows[column])
+            columns[column] = _categorical(codes[source], categories)
+    return pd.DataFrame(columns), shared
+
+
+def _ranked_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of values as text, numbered in sorted text order, and the sorted distinct texts."""
+    categories = None
+    if isinstance(values.dtype, pd.CategoricalDtype) and not values.hasnans:
+        codes = values.cat.codes.to_numpy()
+        categories = values.cat.categories.astype(str)
+    if categories is None or categories.has_duplicates:
+        codes, categories = pd.factorize(values.astype(str))
+        categories = pd.Index(categories).astype(str)
+    texts = np.asarray(categories, dtype=object)
+    try:  # Arrow sorts UTF-8 bytes, which is code point order, as Python does, only faster
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        order = pc.sort_indices(pa.array(texts, type=pa.string())).to_numpy()
+    except (ImportError, UnicodeError, ValueError, TypeError, ArithmeticError, LookupError):  # e.g. lone surrogates
+        order = np.argsort(texts, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(texts[order], dtype="str")
+
+
+def _categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical of the given codes, keeping only the categories that occur (in their order)."""
+    used = np.bincount(codes, minlength=len(categories)) > 0
+    if not used.all():
+        codes = (np.cumsum(used) - 1)[codes]
+        categories = categories[used]
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+def _stable_argsort(key: np.ndarray, bound: int) -> np.ndarray:
+    """
+    Return the stable argsort of non-negative integer keys below ``bound``.
+
+    Sorted keys cost one comparison pass. Otherwise a least-significant-digit radix sort in
+    16-bit digits (NumPy sorts 16-bit integers by radix, in linear time) beats a comparison
+    sort of int64 keys for up to three digits (keys below 2**48).
+    """
+    n = len(key)
+    if n < 2 or bool(np.all(key[1:] >= key[:-1])):
+        return np.arange(n)
+    digits = max(1, ((int(bound) - 1).bit_length() + 15) // 16)
+    if digits > 3:
+        return np.argsort(key, kind="stable")
+    order = np.argsort(key.astype(np.uint16), kind="stable")  # the lowest 16 bits
+    for digit in range(1, digits):
+        order = order[np.argsort((key[order] >> (16 * digit)).astype(np.uint16), kind="stable")]
+    return order
 
 
 def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:

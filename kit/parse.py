@@ -33,7 +33,10 @@ _ISO_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})?$")
 _OTHER_DATE_FORMATS = ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%m-%d-%Y", "%Y%m%d"]
-_EXCEL_ORIGIN = pd.Timestamp("1899-12-30")
+_EXCEL_ORIGIN = np.datetime64("1899-12-30", "D")
+#: The days ``datetime64[ns]`` can hold. A later date (``9999-12-31`` for "no end") lies past any
+#: window and is read as the last of them; an earlier one is a row error. Never wrapped around.
+FIRST_DAY, LAST_DAY = np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-10", "D")
 
 
 class MixedDateFormats(ValueError):
@@ -52,10 +55,20 @@ def _by_distinct(series: pd.Series, parse_one) -> tuple[list, np.ndarray]:
 def clean_text(series: pd.Series) -> pd.Series:
     """Return text values stripped of surrounding spaces; numbers from typed sources as their plain text."""
     if isinstance(series.dtype, pd.CategoricalDtype):
-        categories = series.cat.categories.map(_text_of)
+        original = series.cat.categories
+        if original.inferred_type == "string":  # text: strip it, and rename only if something changed
+            texts = original.tolist()
+            stripped = [text.strip() for text in texts]
+            changed = any(a is not b for a, b in zip(stripped, texts))  # str.strip returns the same object if unchanged
+            categories = pd.Index(stripped, dtype=original.dtype) if changed else original
+        else:
+            categories, changed = original.map(_text_of), True
         if categories.has_duplicates:  # two categories collapse after stripping
             return pd.Series(np.asarray(categories)[series.cat.codes], index=series.index).where(series.notna(), "")
-        return series.cat.rename_categories(categories).cat.add_categories([""]).fillna("")
+        renamed = series.cat.rename_categories(categories) if changed else series
+        if "" not in categories:
+            renamed = renamed.cat.add_categories([""])
+        return renamed.fillna("") if renamed.hasnans else renamed
     values, _, codes = _by_distinct(series, lambda v: (_text_of(v), None))
     values[codes < 0] = ""
     return pd.Series(values, index=series.index, dtype=object)
@@ -195,7 +208,11 @@ def _money_from_arrow_decimal(series: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pa.chunked_array(series.array._pa_array).combine_chunks()
+    chunked = pa.chunked_array(series.array._pa_array)
+    kind = chunked.type
+    if pa.types.is_decimal128(kind) and kind.scale <= 2 and kind.precision + 2 - kind.scale <= 18:
+        return _money_from_small_decimals(chunked, kind.scale)
+    arr = chunked.combine_chunks()
     missing = arr.is_null().to_numpy(zero_copy_only=False)
     as_float = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     big = np.abs(np.nan_to_num(as_float)) > MAX_AMOUNT
@@ -206,6 +223,36 @@ def _money_from_arrow_decimal(series: pd.Series):
     cents = cents.to_numpy(zero_copy_only=False).astype(np.int64)
     cents[big] = np.sign(as_float[big]).astype(np.int64) * TOO_LARGE_CENTS
     reasons = np.full(len(cents), None, dtype=object)
+    reasons[missing] = "missing amount"
+    return cents, reasons
+
+
+def _money_from_small_decimals(chunked, scale: int):
+    """
+    Cents of Arrow decimals with at most 2 decimals and 18 digits in cents: exact, no rounding.
+
+    Such a value's unscaled integer fits in the low 64-bit word of the 128-bit two's
+    complement Arrow stores (little-endian), so the cents are that word times
+    ``10 ** (2 - scale)``, read straight from the buffer.
+    """
+    n = len(chunked)
+    cents = np.empty(n, dtype=np.int64)
+    missing = np.zeros(n, dtype=bool)
+    at = 0
+    for chunk in chunked.chunks:
+        size = len(chunk)
+        words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=2 * (chunk.offset + size))
+        cents[at : at + size] = words[2 * chunk.offset :: 2]
+        if chunk.null_count:
+            missing[at : at + size] = chunk.is_null().to_numpy(zero_copy_only=False)
+        at += size
+    if scale < 2:
+        cents *= 10 ** (2 - scale)
+    cents[missing] = 0
+    big = np.abs(cents) > MAX_AMOUNT * 100
+    if big.any():
+        cents[big] = np.sign(cents[big]) * TOO_LARGE_CENTS
+    reasons = np.full(n, None, dtype=object)
     reasons[missing] = "missing amount"
     return cents, reasons
 
@@ -230,11 +277,11 @@ def parse_count(series: pd.Series, *, default: int = 1) -> tuple[np.ndarray, np.
         try:
             number = Decimal(text)
         except InvalidOperation:
-            return 0, "not a whole number"
+            return default, "not a whole number"
         if not number.is_finite() or number != number.to_integral_value():
-            return 0, "not a whole number"
+            return default, "not a whole number"
         if abs(number) > 10**9:
-            return 0, "implausibly large"
+            return default, "implausibly large"
         return int(number), None
 
     values, reasons, codes = _by_distinct(series, one)
@@ -271,14 +318,15 @@ def parse_dates(
         without ``date_format``.
     """
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        days = _utc_days(series)
-        reasons = np.full(len(series), None, dtype=object)
+        days, reasons = _bounded_days(_utc_days(series))
         if not allow_empty:
-            reasons[pd.isna(days)] = f"missing {what}"
-        return days.to_numpy(dtype="datetime64[ns]"), reasons
+            reasons[pd.isna(days) & pd.isna(reasons)] = f"missing {what}"
+        return days, reasons
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format)
+    parsed, range_reasons = _bounded_days(parsed)
+    reasons_u = [r if r is not None else q for r, q in zip(reasons_u, range_reasons)]
     parsed = np.append(parsed, np.datetime64("NaT", "ns"))
     empty_reason = None if allow_empty else f"missing {what}"
     reasons_u = np.array([empty_reason if r == "empty" else r for r in reasons_u] + [empty_reason], dtype=object)
@@ -289,12 +337,26 @@ def _utc_days(series: pd.Series) -> pd.Series:
     values = pd.Series(series)
     if getattr(values.dt, "tz", None) is not None:
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)
-    return values.dt.floor("D").astype("datetime64[ns]")
+    return values.dt.floor("D").to_numpy().astype("datetime64[D]")
+
+
+def _bounded_days(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days of any datetime64 unit as ``datetime64[ns]`` within FIRST_DAY..LAST_DAY (see there), with reasons."""
+    days = np.asarray(days).astype("datetime64[D]")  # coarser unit: never overflows
+    early = days < FIRST_DAY  # NaT compares False
+    late = days > LAST_DAY
+    if late.any():
+        days = np.where(late, LAST_DAY, days)
+    if early.any():
+        days = np.where(early, np.datetime64("NaT", "D"), days)
+    reasons = np.full(len(days), None, dtype=object)
+    reasons[early] = f"date before {FIRST_DAY} (out of range)"
+    return days.astype("datetime64[ns]"), reasons
 
 
 def _parse_distinct_dates(uniques: list, what: str, date_format: str | None):
     n = len(uniques)
-    out = np.full(n, np.datetime64("NaT", "ns"), dtype="datetime64[ns]")
+    out = np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]")  # days: no overflow before bounding
     reasons: list = [None] * n
     texts: dict[int, str] = {}
     for i, value in enumerate(uniques):
@@ -307,7 +369,7 @@ def _parse_distinct_dates(uniques: list, what: str, date_format: str | None):
             if np.isnan(value):
                 reasons[i] = "empty"
             elif 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
-                out[i] = (_EXCEL_ORIGIN + pd.Timedelta(days=int(value))).to_datetime64()
+                out[i] = _EXCEL_ORIGIN + int(value)
             else:
                 reasons[i] = "not a date"
         else:
@@ -353,12 +415,12 @@ def _parse_iso(text: str):
         match = _ISO_MONTH.match(text) or _ISO_DATE.match(text)
         if match:
             year, month, day = (int(g) for g in (match.groups() + ("1",))[:3])
-            return np.datetime64(date(year, month, day), "ns"), True
+            return np.datetime64(date(year, month, day), "D"), True
         if _ISO_DATETIME.match(text):
             stamp = pd.to_datetime(text, utc=True, format="ISO8601")
-            return stamp.tz_localize(None).normalize().to_datetime64().astype("datetime64[ns]"), True
+            return stamp.tz_localize(None).normalize().to_datetime64().astype("datetime64[D]"), True
     except (ValueError, OverflowError):  # ISO-shaped but impossible: 2024-13, 2024-02-30
-        return np.datetime64("NaT", "ns"), False
+        return np.datetime64("NaT", "D"), False
     return None, False
 
 

@@ -239,7 +239,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         if problem:
             os.replace(tmp, failed_path)
             raise ReportError(f"report {name} did not complete: {problem} (kept as {failed_path})")
-        write_atomic(html_path, export_html(executed))
+        write_atomic(html_path, export_html(executed, title=params["title"]))
         os.replace(tmp, executed_path)
         failed_path.unlink(missing_ok=True)
     finally:
@@ -300,7 +300,7 @@ def completion_problem(nb) -> str | None:
     return None
 
 
-def export_html(nb) -> str:
+def export_html(nb, *, title: str = "Expansion revenue report") -> str:
     """Export an executed notebook to self-contained HTML with no code, prompts or run markers."""
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -314,5 +314,5 @@ def export_html(nb) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.register_preprocessor(TagRemovePreprocessor(config=conf), enabled=True)
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})  # the page's <title>
     return body

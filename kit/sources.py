@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.errors import LoadError
+from kit.errors import LoadError, ParameterError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
@@ -95,6 +95,10 @@ def read_source(
     -------
     RawTable
     """
+    if header_row < 0:
+        raise ParameterError(f"header_row must be 0 or more, not {header_row} (CLI --header-row counts from 1)")
+    if sep and len(sep) != 1:
+        raise ParameterError(f"sep must be one character, not {sep!r}")
     if isinstance(source, pd.DataFrame):
         frame = _with_normalised_columns(source.reset_index(drop=True), "the DataFrame")
         return RawTable(frame, "the DataFrame", np.arange(1, len(frame) + 1), {"format": "DataFrame"})
@@ -134,7 +138,7 @@ def _with_normalised_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         raise LoadError(f"{name}: duplicated column names: {', '.join(duplicated)}")
     if "" in columns:
         raise LoadError(f"{name}: a column has an empty name (position {columns.index('') + 1})")
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write: the data is shared until written
     frame.columns = columns
     return frame
 
@@ -254,25 +258,72 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
 
 
 def read_parquet(path: Path) -> RawTable:
-    """Read a Parquet file; text columns as categoricals (each distinct string read once)."""
+    """
+    Read a Parquet file; text columns as categoricals (each distinct string hashed once).
+
+    Text with few distinct values (products, plans) comes through the file's own
+    dictionaries. Text with many (customer ids), whose dictionaries writers give up on, is
+    read as plain strings and dictionary-encoded once over the whole column: decoding it
+    chunk by chunk into dictionaries and unifying them costs several times more.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     name = path.name
     try:
-        schema = pq.read_schema(path)
-        text_columns = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        arrow_table = pq.read_table(path, read_dictionary=text_columns)
+        parquet = pq.ParquetFile(path)
+        text_columns = [f.name for f in parquet.schema_arrow if _is_text(f.type)]
+        arrow_table = pq.read_table(path, read_dictionary=_few_distinct(path, parquet, text_columns))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
     if arrow_table.num_rows == 0:
         raise LoadError(f"{name}: the file has columns but no rows")
-    # decimals stay exact (Arrow decimal dtype, parsed to cents by kit.parse); dates as datetime64
-    frame = arrow_table.to_pandas(
-        date_as_object=False, types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None
-    )
+    names = arrow_table.column_names
+    columns = {}
+    while arrow_table.num_columns:  # column by column, each Arrow column released once converted
+        columns[len(columns)] = _column_to_pandas(arrow_table.column(0), pa)
+        arrow_table = arrow_table.remove_column(0)
+    frame = pd.DataFrame(columns)
+    frame.columns = names
     frame = _with_normalised_columns(frame, name)
     return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "Parquet"})
+
+
+def _is_text(arrow_type) -> bool:
+    import pyarrow as pa
+
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def _few_distinct(path: Path, parquet, text_columns: list[str]) -> list[str]:
+    """Text columns whose first row group holds at most one distinct value in four rows."""
+    import pyarrow.parquet as pq
+
+    if not text_columns or parquet.metadata.num_row_groups == 0:
+        return text_columns
+    sample = pq.ParquetFile(path, read_dictionary=text_columns).read_row_group(0, columns=text_columns)
+    few = []
+    for column_name in text_columns:
+        column = sample.column(column_name)
+        distinct = sum(len(chunk.dictionary) for chunk in column.chunks)
+        if distinct * 4 <= max(sample.num_rows, 1):
+            few.append(column_name)
+    return few
+
+
+def _column_to_pandas(column, pa) -> pd.Series:
+    """One Arrow column as pandas: text as a categorical, decimals exact (Arrow dtype), dates as datetime64."""
+    import pyarrow.compute as pc
+
+    if _is_text(column.type):
+        single = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        return pc.dictionary_encode(single).to_pandas()
+    if pa.types.is_dictionary(column.type):
+        column = column.unify_dictionaries() if column.num_chunks > 1 else column
+        return (column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)).to_pandas()
+    return pa.table({"x": column}).to_pandas(
+        date_as_object=False, types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None
+    )["x"]
 
 
 # --- Databases -----------------------------------------------------------------------
