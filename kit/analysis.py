@@ -90,6 +90,23 @@ class Analysis:
             html_text = html_text.replace("</ul>", f"<li><strong>Exchange rates.</strong> {nv.esc(fx)}</li></ul>")
         return '<div class="kit-report">' + html_text + "</div>"
 
+    def headline(self) -> dict:
+        """
+        The headline numbers of the latest period shown, as plain JSON types.
+
+        ``period``, ``currency``, ``expansion`` (expansion MRR in integer cents) and the
+        rates ``customer_expansion_rate``, ``expansion_mrr_rate``, ``nrr``, ``grr`` (None
+        where undefined). The notebook's last cell displays them so a batch can index the
+        report without computing it again.
+        """
+        rates = ("customer_expansion_rate", "expansion_mrr_rate", "nrr", "grr")
+        out = {"period": None, "currency": self.currency, "expansion": None, **dict.fromkeys(rates)}
+        if len(self.shown):
+            last = self.shown.iloc[-1]
+            out.update(period=str(last["period"]), expansion=int(last["expansion"]))
+            out.update({key: None if pd.isna(last[key]) or np.isinf(last[key]) else float(last[key]) for key in rates})
+        return out
+
     def fx_effect_sentence(self) -> str | None:
         """How the latest period reads at constant exchange rates, when several currencies move monthly."""
         ref = self.constant_fx

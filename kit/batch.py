@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import re
 import string
@@ -454,7 +453,7 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
     A failure is recorded, never raised: no HTML is left under its name (a stale one
     from an earlier run is removed), the failed notebook is kept when the notebook ran.
     """
-    from kit.report import render_report
+    from kit.report import read_headline, render_report
 
     folder = Path(output_dir)
     failed = folder / f"{name}.failed.ipynb"
@@ -471,7 +470,7 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
         return _write_record(folder, record)
     record = _record(name, params)
     try:
-        record["headline"] = headline(params)
+        record["headline"] = read_headline(folder / f"{name}.ipynb") or headline(params)
     except Exception as exc:  # noqa: BLE001 - the report itself is published; say why its numbers are missing
         record["headline_error"] = f"{type(exc).__name__}: {exc}"
     return _write_record(folder, record)
@@ -479,7 +478,10 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
 
 def headline(params: dict) -> dict:
     """
-    The headline numbers of a report: its latest period shown, as the report computed it.
+    The headline numbers of a report computed afresh: its latest period shown.
+
+    A batch reads them from the executed notebook (:func:`kit.report.read_headline`); this
+    is the fallback for a notebook that did not display them.
 
     Returns ``period``, ``currency``, ``expansion`` (expansion MRR in integer cents) and
     the rates ``customer_expansion_rate``, ``expansion_mrr_rate``, ``nrr``, ``grr``
@@ -490,18 +492,7 @@ def headline(params: dict) -> dict:
 
     params = validate_parameters(params)
     ledger = kit.load_ledger(**load_options(params))
-    shown = kit.analyse(ledger, params).shown
-    out = {"period": None, "currency": ledger.currency, "expansion": None, **dict.fromkeys(RATES)}
-    if len(shown):
-        last = shown.iloc[-1]
-        out.update(period=str(last["period"]), expansion=int(last["expansion"]))
-        out.update({key: _number(last[key]) for key in RATES})
-    return out
-
-
-def _number(value) -> float | None:
-    value = float(value)
-    return None if math.isnan(value) or math.isinf(value) else value
+    return kit.analyse(ledger, params).headline()
 
 
 def public_parameters(params: dict) -> dict:

@@ -9,6 +9,7 @@ been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -19,6 +20,8 @@ from kit.errors import ParameterError, ReportError
 from kit.export import write_atomic
 
 COMPLETE_MARKER = "report complete"
+#: The MIME type of the headline numbers the notebook's last (hidden) cell displays.
+HEADLINE_MIME = "application/vnd.expansion-kit.headline+json"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 #: The report's parameters: name -> (type, default, meaning). The notebook's
@@ -297,6 +300,20 @@ def completion_problem(nb) -> str | None:
     texts = "".join(o.get("text", "") for o in (last.get("outputs", []) if last else []) if o.get("name") == "stdout")
     if COMPLETE_MARKER not in texts:
         return f"the last cell did not print {COMPLETE_MARKER!r}"
+    return None
+
+
+def read_headline(executed: Path | str) -> dict | None:
+    """Return the headline numbers an executed report notebook displayed (see ``Analysis.headline``), or None."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    for cell in reversed(nb.cells):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if HEADLINE_MIME in data:
+                value = data[HEADLINE_MIME]
+                return json.loads(value) if isinstance(value, str) else dict(value)
     return None
 
 
