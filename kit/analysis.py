@@ -21,6 +21,8 @@ from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
+#: Fewer periods shown than this, and the charts over time add earlier ones for context.
+MIN_TREND = 6
 NAME_COLUMNS = ("customer_name", "name", "company")
 
 
@@ -42,7 +44,7 @@ class Analysis:
     concentration: pd.DataFrame
     trailing: pd.DataFrame
     plan: object
-    #: The summary at constant exchange rates (periods shown), when the run converts
+    #: The summary at constant exchange rates (all periods), when the run converts
     #: several currencies at monthly rates; None otherwise.
     constant_fx: pd.DataFrame | None = None
 
@@ -158,9 +160,9 @@ class Analysis:
         intro = nv.paragraph(nv.esc(
             f"Each row reconciles exactly: end MRR = start + new + reactivation + upsell + cross-sell − contraction − "
             f"churn. The last {len(table)} of {len(self.shown)} periods are listed; the chart shows all of them."
-        ))  # fmt: skip
-        return '<div class="kit-report">' + intro + '<div class="kit-scroll">' + nv.table_html(
-            table, money_columns=metrics.MONEY, currency=self.currency) + "</div></div>"  # fmt: skip
+        )) + self.trend_note_html()  # fmt: skip
+        return '<div class="kit-report">' + intro + nv.table_html(
+            table, money_columns=metrics.MONEY, currency=self.currency) + "</div>"  # fmt: skip
 
     def rates_html(self) -> str:
         """Rates table of the last periods."""
@@ -175,6 +177,8 @@ class Analysis:
     def retention_html(self) -> str:
         """Trailing-twelve-month NRR, latest value and table."""
         t = self.trailing.dropna(subset=["nrr"])
+        if len(self.shown) and len(t):  # up to the last month of the last period shown, not past the end
+            t = t.loc[t["month"] <= metrics.last_month_label(self.shown["period"].iloc[-1])]
         if t.empty:
             return nv.paragraph(nv.esc("Trailing-twelve-month NRR needs 13 months of data; this window is shorter."))
         last = t.iloc[-1]
@@ -217,9 +221,10 @@ class Analysis:
         """How to read the cohort heatmap."""
         if not self.has_cohorts:
             return nv.paragraph(nv.esc("No customer was active at the start of a period yet: no cohort to show."))
-        text = ("Each row is the quarter in which customers first paid; each column counts periods since then. A "
-                "cell is the NRR of that cohort in that period: above 100% the cohort's expansion outweighed its "
-                "contraction and churn.")  # fmt: skip
+        grain = "quarter" if self.params["period"] == "month" else self.params["period"]
+        text = (f"Each row is the {grain} in which customers first paid; each column counts {grain}s since then. A "
+                f"cell is the NRR of that cohort over that {grain} (from its customers' MRR at the start of the "
+                f"{grain} to its end): above 100% the cohort's expansion outweighed its contraction and churn.")
         if self.ledger.kind == "snapshots":
             text += " Customers already paying in the first month of the file are counted in that month's cohort."
         return nv.paragraph(nv.esc(text))
@@ -296,7 +301,7 @@ class Analysis:
         if "," in currencies and self.params["fx_mode"] == "monthly":
             text = (f"Several currencies ({currencies}) are converted at monthly rates, so part of the expansion "
                     "and contraction of foreign-currency customers is exchange-rate movement.")  # fmt: skip
-            ref = self.constant_fx
+            ref = self._constant_for(self.shown)
             if ref is not None and len(ref) and len(self.shown):
                 low, high = self.shown["customer_expansion_rate"].min(), self.shown["customer_expansion_rate"].max()
                 flow, fhigh = ref["customer_expansion_rate"].min(), ref["customer_expansion_rate"].max()
@@ -336,6 +341,40 @@ class Analysis:
         return '<div class="kit-report">' + "".join(parts) + "</div>"
 
     # --- charts ----------------------------------------------------------------------------
+    @property
+    def trend(self) -> pd.DataFrame:
+        """
+        The periods the charts over time draw: those shown, or, when fewer than
+        :data:`MIN_TREND` are shown, up to 12 periods ending with the last one shown, so a
+        one-quarter report still shows where that quarter sits (the shown ones are shaded).
+        """
+        if len(self.shown) >= MIN_TREND or self.shown.empty:
+            return self.shown
+        history = metrics.between(self.summary, None, self.shown["period"].iloc[-1])
+        return history.tail(max(12, len(self.shown))).reset_index(drop=True)
+
+    def trend_note_html(self) -> str:
+        """Says when the charts over time reach before the periods of the report."""
+        trend = self.trend
+        if len(trend) == len(self.shown):
+            return ""
+        return nv.paragraph(nv.esc(
+            f"This report covers {len(self.shown)} {self.params['period']}(s); for context, the charts over time "
+            f"start at {trend['period'].iloc[0]}, and the {self.params['period']}s of the report are shaded."
+        ))  # fmt: skip
+
+    def _constant_for(self, table: pd.DataFrame) -> pd.DataFrame | None:
+        if self.constant_fx is None:
+            return None
+        return self.constant_fx.set_index("period").reindex(table["period"]).reset_index()
+
+    def _shade(self, ax, table: pd.DataFrame) -> None:
+        if len(table) == len(self.shown) or self.shown.empty:
+            return
+        labels = table["period"].astype(str).tolist()
+        first, last = labels.index(self.shown["period"].iloc[0]), labels.index(self.shown["period"].iloc[-1])
+        ax.axvspan(first - 0.5, last + 0.5, color="#fdf1c7", zorder=0, lw=0)
+
     def plot_waterfall(self, ax):
         """Waterfall of the latest period shown."""
         if self.shown.empty:
@@ -345,19 +384,27 @@ class Analysis:
 
     def plot_bridge(self, ax):
         """Movements over time."""
-        return plots.bridge_over_time(self.shown, currency=self.currency, ax=ax)
+        plots.bridge_over_time(self.trend, currency=self.currency, ax=ax)
+        self._shade(ax, self.trend)
+        return ax
 
     def plot_split(self, ax):
         """Upsell and cross-sell over time."""
-        return plots.expansion_split(self.shown, currency=self.currency, ax=ax)
+        plots.expansion_split(self.trend, currency=self.currency, ax=ax)
+        self._shade(ax, self.trend)
+        return ax
 
     def plot_rates(self, ax):
         """Both expansion rates over time."""
-        return plots.rates_over_time(self.shown, reference=self.constant_fx, ax=ax)
+        plots.rates_over_time(self.trend, reference=self._constant_for(self.trend), ax=ax)
+        self._shade(ax, self.trend)
+        return ax
 
     def plot_retention(self, ax):
         """NRR and GRR over time."""
-        return plots.retention_over_time(self.shown, ax=ax)
+        plots.retention_over_time(self.trend, ax=ax)
+        self._shade(ax, self.trend)
+        return ax
 
     def plot_segments(self, ax):
         """Expansion by segment."""
@@ -365,7 +412,8 @@ class Analysis:
 
     def plot_cohorts(self, ax):
         """Cohort NRR heatmap."""
-        return plots.cohort_heatmap(self.cohorts.loc[self.cohorts["age"] <= 12], ax=ax)
+        grain = "quarter" if self.params["period"] == "month" else self.params["period"]
+        return plots.cohort_heatmap(self.cohorts.loc[self.cohorts["age"] <= 12], unit=grain, ax=ax)
 
     def plot_cross_sell(self, ax):
         """Cross-sell matrix."""
@@ -393,6 +441,11 @@ def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) 
     segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
     segments = metrics.summary(moves, by=segment) if segment else None
     label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
+    # Signup cohorts by quarter for a monthly report (36 monthly columns would be unreadable),
+    # measured on quarterly movements so that no cell adds up monthly starting MRRs.
+    cohort_grain = "quarter" if params["period"] == "month" else params["period"]
+    cohort_moves = moves if cohort_grain == params["period"] else compute_movements(
+        ledger, **{**options, "period": cohort_grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
     return Analysis(
         params=params,
@@ -402,7 +455,7 @@ def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) 
         movements=moves,
         segment=segment,
         segments=segments,
-        cohorts=metrics.cohorts(ledger, moves),
+        cohorts=metrics.cohorts(ledger, cohort_moves, cohort=cohort_grain),
         cross_sell=metrics.cross_sell_matrix(ledger, period=params["period"],
                                              reactivation_window=options["reactivation_window"]),  # fmt: skip
         upgrades=metrics.upgrade_paths(moves, ledger),
@@ -410,9 +463,8 @@ def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) 
         concentration=metrics.concentration(moves),
         trailing=metrics.trailing_nrr(ledger),
         plan=plan,
-        constant_fx=None if constant_fx is None else metrics.between(
-            metrics.summarize(filter_customers(constant_fx, params["filters"]), **options),
-            params["start"], params["end"]),
+        constant_fx=None if constant_fx is None else metrics.summarize(
+            filter_customers(constant_fx, params["filters"]), **options),
     )
 
 

@@ -19,6 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from kit.errors import ParameterError
 from kit.ledger import Ledger
 from kit.movements import AMOUNTS, CLASSES, plan_periods, walk
 
@@ -92,26 +93,39 @@ def summarize(
         one with no active customer.
     """
     plan = plan_periods(ledger, period)
-    groups = list(ledger.frame[by].cat.categories) if by else [None]
+    # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
+    groups = list(ledger.frame[by].cat.categories) if by in ledger.attributes else [None]
     records = []
     for arrays in walk(ledger, period=period, netting=netting, reactivation_window=reactivation_window,
                        attributes=[by] if by else None):  # fmt: skip
-        group = arrays.segment[by] if by else np.zeros(len(arrays.start), dtype=np.int64)
-        valid = group >= 0
-        g = np.where(valid, group, 0)
         width = len(groups)
+        if by:
+            group = arrays.segment[by]
+            valid = group >= 0
+            in_group = group[valid]
 
-        def total(values):
-            return np.bincount(g[valid], weights=values[valid], minlength=width).astype(np.int64)
+            def total(values):
+                return np.bincount(in_group, weights=values[valid], minlength=width).astype(np.int64)
 
-        def count(mask):
-            return np.bincount(g[valid & mask], minlength=width).astype(np.int64)
+            def count(mask):
+                return np.bincount(in_group[mask[valid]], minlength=width).astype(np.int64)
 
+            classes = {name: count(arrays.cls == code) for name, code in _COUNT_CLASS.items()}
+        else:  # one group: plain integer sums
+
+            def total(values):
+                return np.array([values.sum()], dtype=np.int64)
+
+            def count(mask):
+                return np.array([np.count_nonzero(mask)], dtype=np.int64)
+
+            per_class = np.bincount(arrays.cls, minlength=len(CLASSES))
+            classes = {name: per_class[code : code + 1].astype(np.int64) for name, code in _COUNT_CLASS.items()}
         columns = {"mrr_start": total(arrays.start), "mrr_end": total(arrays.end)}
         columns.update({name: total(arrays.amounts[name]) for name in AMOUNTS})
         columns["customers_start"] = count(arrays.start > 0)
         columns["customers_end"] = count(arrays.end > 0)
-        columns.update({name: count(arrays.cls == code) for name, code in _COUNT_CLASS.items()})
+        columns.update(classes)
         for i, value in enumerate(groups):
             record = {"period": plan.labels[arrays.k - 1]}
             if by:
@@ -181,15 +195,22 @@ def _finish(records: list[dict], by: str | None) -> pd.DataFrame:
 # --- tables around the summary -----------------------------------------------------------
 
 
-def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str = "quarter") -> pd.DataFrame:
+def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = None) -> pd.DataFrame:
     """
     Measure expansion and NRR by signup cohort and periods since signup.
 
-    A customer's cohort is its first active month in the ledger (for snapshots, customers
-    already active in the first month are that month's cohort: their true start is
-    unknown). Returns ``cohort, age, mrr_start, expansion, contraction, churn, nrr,
-    expansion_mrr_rate, customers_start``; ``age`` counts periods from the cohort's start.
+    A customer's cohort is the period (of the movements' grain) holding its first active
+    month in the ledger (for snapshots, customers already active in the first month are
+    that month's cohort: their true start is unknown). Returns ``cohort, age, mrr_start,
+    expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start``; ``age``
+    counts periods from the cohort's period. ``cohort``, when given, must name the grain of
+    the movements: summing monthly movements into quarterly cells would count a customer's
+    starting MRR three times.
     """
+    grain = _grain(movements["period"].astype(str))
+    cohort = cohort or grain or "month"
+    if grain and grain != cohort:
+        raise ParameterError(f"cohorts by {cohort} need movements by {cohort}, not by {grain}")
     first = ledger.frame.groupby("customer_id", observed=True)["month"].min()
     size = {"month": 1, "quarter": 3, "year": 12}[cohort]
     cohort_ordinal = first.array.asi8 // size
@@ -212,6 +233,19 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str = "quarter")
     out["nrr"] = ratio(out["mrr_start"] + out["expansion"] - out["contraction"] - out["churn"], out["mrr_start"])
     out["expansion_mrr_rate"] = ratio(out["expansion"], out["mrr_start"])
     return out
+
+
+def _grain(labels: pd.Series) -> str | None:
+    """
+    The period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
+
+    >>> _grain(pd.Series(["2024-Q1", "2024-Q2"])), _grain(pd.Series([], dtype=str))
+    ('quarter', None)
+    """
+    if labels.empty:
+        return None
+    first = str(labels.iloc[0])
+    return "year" if len(first) == 4 else "quarter" if "Q" in first else "month"
 
 
 def _label_start_month(labels: pd.Series) -> np.ndarray:
@@ -282,6 +316,16 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     frame = frame.loc[frame["from_plan"] != frame["to_plan"]]
     out = frame.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
     return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
+
+
+def last_month_label(period: str) -> str:
+    """
+    The last month of a period label, as ``YYYY-MM``.
+
+    >>> last_month_label("2025-Q2"), last_month_label("2024"), last_month_label("2024-03")
+    ('2025-06', '2024-12', '2024-03')
+    """
+    return _ordinal_label(int(_label_end_month(pd.Series([period]))[0]))
 
 
 def _label_end_month(labels: pd.Series) -> np.ndarray:

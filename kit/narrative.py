@@ -115,7 +115,8 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
             else:
                 cells.append(f"<td>{esc(value)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="kit-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return (f'<div class="kit-scroll"><table class="kit-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def change_against(table: pd.DataFrame, column: str, offset: int):

@@ -239,13 +239,13 @@ def segment_bars(table: pd.DataFrame, column: str, *, currency: str | None = Non
     return ax
 
 
-def cohort_heatmap(table: pd.DataFrame, *, value: str = "nrr", ax=None):
+def cohort_heatmap(table: pd.DataFrame, *, value: str = "nrr", unit: str = "period", ax=None):
     """Heatmap of a cohort measure (rows: cohort, columns: periods since signup)."""
     ax = _ax(ax)
     grid = table.pivot(index="cohort", columns="age", values=value)
     sns.heatmap(grid, ax=ax, cmap="RdYlGn", center=1.0 if value == "nrr" else None, annot=grid.shape[1] <= 14,
                 fmt=".0%", cbar_kws={"format": PercentFormatter(1.0, decimals=0)}, linewidths=0.3)  # fmt: skip
-    ax.set_xlabel("periods since signup")
+    ax.set_xlabel(f"{unit}s since signup")
     ax.set_ylabel("signup cohort")
     ax.set_title("NRR by signup cohort" if value == "nrr" else f"{value} by signup cohort")
     return ax

@@ -280,3 +280,20 @@ def test_nothing_from_the_data_executes_in_chromium(chromium, hostile_report, tm
     assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0]
     assert [line for line in done.stderr.splitlines() if ":CONSOLE" in line] == []
     assert html.escape(SCRIPT_NAME, quote=False) in dom
+
+
+def test_a_one_quarter_report_keeps_its_context():
+    """start = end = one quarter: comparisons, charts and trailing NRR still see the history before it."""
+    from kit.report import load_options, validate_parameters
+
+    params = validate_parameters({"period": "quarter", "start": "2025-Q2", "end": "2025-Q2"})
+    run = kit.analyse(kit.load_ledger(**load_options(params)), params)
+    assert run.shown["period"].tolist() == ["2025-Q2"]
+    assert run.trend["period"].iloc[-1] == "2025-Q2" and len(run.trend) == 10  # 2023-Q1 … 2025-Q2
+    assert "the charts over time start at 2023-Q1" in _text(run.bridge_html())
+    summary = run.summary.set_index("period")
+    text = _text(run.executive_html())
+    change = summary.loc["2025-Q2", "expansion"] - summary.loc["2025-Q1", "expansion"]
+    assert f"+{nv.money(int(change), 'USD')}" in text and "on 2025-Q1" in text and "on 2024-Q2" in text
+    assert "Trailing-twelve-month NRR in 2025-06" in _text(run.retention_html())
+    assert run.headline()["period"] == "2025-Q2"
