@@ -23,6 +23,11 @@ from kit.movements import plan_periods
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
 #: Fewer periods shown than this, and the charts over time add earlier ones for context.
 MIN_TREND = 6
+FX_WORDS = {"monthly": "at each month's own exchange rate", "constant": "at constant exchange rates"}
+
+
+def _other_fx_mode(mode: str) -> str:
+    return "monthly" if mode == "constant" else "constant"
 NAME_COLUMNS = ("customer_name", "name", "company")
 
 
@@ -44,9 +49,9 @@ class Analysis:
     concentration: pd.DataFrame
     trailing: pd.DataFrame
     plan: object
-    #: The summary at constant exchange rates (all periods), when the run converts
-    #: several currencies at monthly rates; None otherwise.
-    constant_fx: pd.DataFrame | None = None
+    #: The summary (all periods) in the other FX mode, when the data holds several
+    #: currencies: it shows how much of the figures is exchange-rate movement. None otherwise.
+    fx_reference: pd.DataFrame | None = None
 
     @property
     def currency(self) -> str | None:
@@ -110,18 +115,21 @@ class Analysis:
         return out
 
     def fx_effect_sentence(self) -> str | None:
-        """How the latest period reads at constant exchange rates, when several currencies move monthly."""
-        ref = self.constant_fx
+        """How the latest period reads in the other FX mode, when the data holds several currencies."""
+        ref = self.fx_reference
         if ref is None or ref.empty or self.shown.empty:
             return None
-        now, fixed = self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
+        now, other = self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
+
         def facts(row):
             return (f"{nv.number(row['customers_expanded'])} customers expanded "
                     f"({nv.pct(row['customer_expansion_rate'])}), {nv.number(row['customers_contracted'])} "
                     f"contracted, expansion MRR {nv.money(int(row['expansion']), self.currency)}")  # fmt: skip
 
-        return (f"At constant exchange rates, in {now['period']}: {facts(fixed)}. At the monthly rates used in this "
-                f"report: {facts(now)}. The difference is currency movement, not customer behaviour.")
+        mode, other_mode = self.params["fx_mode"], _other_fx_mode(self.params["fx_mode"])
+        return (f"In {now['period']}, {FX_WORDS[mode]} (as in this report): {facts(now)}. {FX_WORDS[other_mode].capitalize()}: "
+                f"{facts(other)}. The difference is exchange-rate movement, not customer behaviour"
+                + (", and this report leaves it out." if mode == "constant" else "."))
 
     def methodology_html(self) -> str:
         """The policies this run used."""
@@ -298,17 +306,22 @@ class Analysis:
             items.append(f"At {self.params['period']}ly grain, changes that reverse within a {self.params['period']} "
                          "(a churn and return, an upgrade and downgrade) are invisible.")  # fmt: skip
         currencies = q.facts.get("currencies", "")
-        if "," in currencies and self.params["fx_mode"] == "monthly":
-            text = (f"Several currencies ({currencies}) are converted at monthly rates, so part of the expansion "
-                    "and contraction of foreign-currency customers is exchange-rate movement.")  # fmt: skip
-            ref = self._constant_for(self.shown)
+        if "," in currencies:
+            if self.params["fx_mode"] == "constant":
+                text = (f"Several currencies ({currencies}) are converted at one rate per currency (the window's last "
+                        "month), so the figures follow what customers bought, not the exchange-rate value of what "
+                        "they paid.")  # fmt: skip
+            else:
+                text = (f"Several currencies ({currencies}) are converted at each month's rate, so part of the "
+                        "expansion and contraction of foreign-currency customers is exchange-rate movement; run with "
+                        "fx_mode = constant to measure in constant currency.")  # fmt: skip
+            ref = self._reference_for(self.shown)
             if ref is not None and len(ref) and len(self.shown):
-                low, high = self.shown["customer_expansion_rate"].min(), self.shown["customer_expansion_rate"].max()
-                flow, fhigh = ref["customer_expansion_rate"].min(), ref["customer_expansion_rate"].max()
-                text += (f" Over the periods shown, the customer expansion rate ranges from {nv.pct(low)} to "
-                         f"{nv.pct(high)} at monthly rates, but only from {nv.pct(flow)} to {nv.pct(fhigh)} at constant "
-                         "rates (the dashed line in the rates chart); run with fx_mode = constant to measure "
-                         "in constant currency.")  # fmt: skip
+                here = self.shown["customer_expansion_rate"]
+                there = ref["customer_expansion_rate"]
+                text += (f" Over the periods shown the customer expansion rate ranges from {nv.pct(here.min())} to "
+                         f"{nv.pct(here.max())} here, and from {nv.pct(there.min())} to {nv.pct(there.max())} "
+                         f"{FX_WORDS[_other_fx_mode(self.params['fx_mode'])]} (the dashed line in the rates chart).")
             items.append(text)
         if self.ledger.kind == "snapshots":
             items.append("The file starts mid-history: customers active in its first month may be older, and "
@@ -363,10 +376,10 @@ class Analysis:
             f"start at {trend['period'].iloc[0]}, and the {self.params['period']}s of the report are shaded."
         ))  # fmt: skip
 
-    def _constant_for(self, table: pd.DataFrame) -> pd.DataFrame | None:
-        if self.constant_fx is None:
+    def _reference_for(self, table: pd.DataFrame) -> pd.DataFrame | None:
+        if self.fx_reference is None:
             return None
-        return self.constant_fx.set_index("period").reindex(table["period"]).reset_index()
+        return self.fx_reference.set_index("period").reindex(table["period"]).reset_index()
 
     def _shade(self, ax, table: pd.DataFrame) -> None:
         if len(table) == len(self.shown) or self.shown.empty:
@@ -396,7 +409,8 @@ class Analysis:
 
     def plot_rates(self, ax):
         """Both expansion rates over time."""
-        plots.rates_over_time(self.trend, reference=self._constant_for(self.trend), ax=ax)
+        plots.rates_over_time(self.trend, reference=self._reference_for(self.trend),
+                              reference_label=f"the same {FX_WORDS[_other_fx_mode(self.params['fx_mode'])]}", ax=ax)
         self._shade(ax, self.trend)
         return ax
 
@@ -420,13 +434,13 @@ class Analysis:
         return plots.matrix_heatmap(self.cross_sell, ax=ax)
 
 
-def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) -> Analysis:
+def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None) -> Analysis:
     """
     Compute every table of a report from a ledger and validated report parameters.
 
-    ``constant_fx`` is the same data loaded at constant exchange rates (see
-    :func:`kit.report.constant_fx_reference`); when given, the report shows how much of
-    the expansion is currency movement.
+    ``fx_reference`` is the same data loaded in the other FX mode (see
+    :func:`kit.report.fx_reference_ledger`); when given, the report shows how much of the
+    figures is exchange-rate movement.
 
     Filters keep whole customers (see :func:`kit.ledger.filter_customers`); ``start``
     and ``end`` only limit the periods shown, never the history the movements use.
@@ -463,8 +477,8 @@ def analyse(ledger: Ledger, params: dict, *, constant_fx: Ledger | None = None) 
         concentration=metrics.concentration(moves),
         trailing=metrics.trailing_nrr(ledger),
         plan=plan,
-        constant_fx=None if constant_fx is None else metrics.summarize(
-            filter_customers(constant_fx, params["filters"]), **options),
+        fx_reference=None if fx_reference is None else metrics.summarize(
+            filter_customers(fx_reference, params["filters"]), **options),
     )
 
 

@@ -49,7 +49,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
     src.add_argument("--thousands", help="thousands separator to accept in amounts")
     src.add_argument("--currency-symbols", action="store_true", help="accept $, €, … around amounts")
     src.add_argument("--fx", metavar="FILE", help="FX table: currency, month, rate")
-    src.add_argument("--fx-mode", choices=["monthly", "constant"], default="monthly")
+    src.add_argument("--fx-mode", choices=["constant", "monthly"], default="constant",
+                     help="constant (default): each currency at its rate in the last month; monthly: each month at its own rate")
     src.add_argument("--currency", help="reporting currency (default: inferred)")
     src.add_argument("--as-of", metavar="DATE", help="last day of the data window (YYYY-MM-DD)")
     src.add_argument("--lenient", action="store_true", help="exclude invalid rows (counted) instead of failing")

@@ -188,11 +188,12 @@ def expansion_split(summary: pd.DataFrame, *, currency: str | None = None, ax=No
     return ax
 
 
-def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = None, ax=None):
+def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = None,
+                    reference_label: str = "the same in the reference", ax=None):  # fmt: skip
     """
     Both expansion rates per period: share of customers who expanded, expansion MRR over starting MRR.
 
-    ``reference`` (the summary at constant exchange rates) adds the customer rate as a dashed line.
+    ``reference`` (e.g. the summary in the other FX mode) adds its customer rate as a dashed line.
     """
     ax = _ax(ax)
     labels = summary["period"].astype(str).tolist()
@@ -201,7 +202,7 @@ def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = N
                    label="customers who expanded / customers at start")  # fmt: skip
     if reference is not None and len(reference) == len(summary):
         ax.plot(x, reference["customer_expansion_rate"], ls="--", lw=1.2, color=line[0].get_color(),
-                label="the same at constant exchange rates")  # fmt: skip
+                label=reference_label)
     ax.plot(x, summary["expansion_mrr_rate"], marker="s", ms=3, label="expansion MRR / MRR at start")
     _thin_ticks(ax, labels)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))

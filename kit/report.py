@@ -42,7 +42,7 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
     "thousands": (str, "", "thousands separator accepted in amounts; empty: none"),
     "currency_symbols": (bool, False, "accept currency symbols around amounts"),
     "fx": (str, "", "FX table (currency, month, rate); empty: none (the sample uses its own)"),
-    "fx_mode": (str, "monthly", "monthly: each month at its rate; constant: all at the last month's rate"),
+    "fx_mode": (str, "constant", "constant: each currency at its last month's rate; monthly: each month at its rate"),
     "currency": (str, "", "reporting currency; empty: inferred"),
     "as_of": (str, "", "last day of the data window, YYYY-MM-DD; empty: the latest date in the data"),
     "lenient": (bool, False, "exclude invalid rows (counted in the appendix) instead of stopping"),
@@ -166,19 +166,19 @@ def load_options(params: dict) -> dict:
     }
 
 
-def constant_fx_reference(ledger, params: dict):
+def fx_reference_ledger(ledger, params: dict):
     """
-    Load the data again at constant exchange rates when the run converts several currencies monthly.
+    Load the data again in the other FX mode when it holds several currencies.
 
-    The report compares the two to show how much of the measured expansion and
-    contraction is exchange-rate movement. Returns None when there is nothing to compare.
+    The report compares the two to show how much of the figures is exchange-rate
+    movement. Returns None when there is nothing to compare (one currency).
     """
     from kit.ledger import load_ledger
 
-    currencies = ledger.quality.facts.get("currencies", "")
-    if params["fx_mode"] != "monthly" or "," not in currencies:
+    if "," not in ledger.quality.facts.get("currencies", ""):
         return None
-    return load_ledger(**{**load_options(params), "fx_mode": "constant"})
+    other = "monthly" if params["fx_mode"] == "constant" else "constant"
+    return load_ledger(**{**load_options(params), "fx_mode": other})
 
 
 def safe_name(name: str) -> str:

@@ -204,7 +204,7 @@ def _two_currencies():
 
 
 def test_fx_monthly_and_constant():
-    monthly = kit.load_ledger(_two_currencies(), fx=FX, today=TODAY)
+    monthly = kit.load_ledger(_two_currencies(), fx=FX, fx_mode="monthly", today=TODAY)
     assert monthly.currency == "USD"
     a = monthly.frame.loc[monthly.frame["customer_id"] == "A", "mrr_cents"].tolist()
     assert a == [11000, 12000]  # FX moves look like expansion …
