@@ -16,6 +16,7 @@ import pandas as pd
 
 from kit import metrics, plots
 from kit import narrative as nv
+from kit.errors import ParameterError
 from kit.ledger import Ledger, filter_customers
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
@@ -452,6 +453,12 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     moves = compute_movements(ledger, **options)
     summary = metrics.summary(moves)
     shown = metrics.between(summary, params["start"], params["end"])
+    if params["segment"] and params["segment"] not in ledger.attributes:
+        raise ParameterError(f"segment {params['segment']!r} is not a customer attribute of the data; it has "
+                             f"{', '.join(ledger.attributes) or 'none'}")  # fmt: skip
+    if len(summary) and shown.empty and (params["start"] or params["end"]):
+        raise ParameterError(f"no period from {params['start'] or 'the first'} to {params['end'] or 'the last'}: "
+                             f"the data has {summary['period'].iloc[0]} to {summary['period'].iloc[-1]}")  # fmt: skip
     segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
     segments = metrics.summary(moves, by=segment) if segment else None
     label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
@@ -487,14 +494,11 @@ def _short(path: str) -> str:
 
 
 def _source_name(params: dict) -> str:
-    from kit.sources import is_database_url
+    from kit.sources import is_database_url, shown_url
 
     data = params["data"]
     if not data:
         return "bundled sample (data/sample_subscriptions.csv)"
     if is_database_url(data):
-        import sqlalchemy as sa
-
-        shown = sa.engine.make_url(data).render_as_string(hide_password=True)
-        return f"{shown} ({'table ' + params['table'] if params['table'] else 'query'})"
+        return f"{shown_url(data)} ({'table ' + params['table'] if params['table'] else 'query'})"
     return Path(data).name

@@ -69,14 +69,13 @@ from urllib.parse import quote
 from kit import config
 from kit.errors import KitError, ParameterError
 from kit.export import write_atomic
-from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
+from kit.sources import shown_url
+from kit.report import EXAMPLE_LABELS, LABELS, PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 TOP_KEYS = ("output_dir", "defaults", "reports", "matrix")
 AXES = ("segment_values", "periods")
 PLACEHOLDERS = ("column", "value", "start", "end", "range")
-LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
-EXAMPLE_LABELS = {"month": "2025-01", "quarter": "2025-Q1", "year": "2025"}
 RATES = ("customer_expansion_rate", "expansion_mrr_rate", "nrr", "grr")
 INDEX = "index.html"
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+]*://")
@@ -498,13 +497,8 @@ def headline(params: dict) -> dict:
 def public_parameters(params: dict) -> dict:
     """Parameters as stored in ``NAME.json``: JSON types, the password of a database URL hidden."""
     out = json.loads(json.dumps(params))
-    if isinstance(out.get("data"), str) and _URL.match(out["data"]):
-        import sqlalchemy as sa
-
-        try:
-            out["data"] = sa.engine.make_url(out["data"]).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - not a URL sqlalchemy reads: keep the scheme only
-            out["data"] = out["data"].split("://", 1)[0] + "://…"
+    if isinstance(out.get("data"), str):
+        out["data"] = shown_url(out["data"])
     return out
 
 

@@ -18,8 +18,11 @@ from pathlib import Path
 from kit import config
 from kit.errors import ParameterError, ReportError
 from kit.export import write_atomic
+from kit.sources import shown_url
 
 COMPLETE_MARKER = "report complete"
+#: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
+CELL_TIMEOUT = 1800
 #: The MIME type of the headline numbers the notebook's last (hidden) cell displays.
 HEADLINE_MIME = "application/vnd.expansion-kit.headline+json"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -59,6 +62,11 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
 }
 
 
+#: Period labels by grain, as ``start`` and ``end`` must be written.
+LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
+EXAMPLE_LABELS = {"month": "2025-01", "quarter": "2025-Q1", "year": "2025"}
+
+
 def validate_parameters(values: dict) -> dict:
     """
     Check report parameters by name and type; return them with defaults filled in.
@@ -85,6 +93,12 @@ def validate_parameters(values: dict) -> dict:
     for name, allowed in choices.items():
         if out[name] not in allowed:
             raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
+    for key in ("start", "end"):
+        if out[key] and not re.fullmatch(LABELS[out["period"]], out[key]):
+            raise ParameterError(f"report parameter {key} {out[key]!r} is not a {out['period']} label like "
+                                 f"{EXAMPLE_LABELS[out['period']]}")  # fmt: skip
+    if out["start"] and out["end"] and out["start"] > out["end"]:
+        raise ParameterError(f"report parameter start {out['start']} is after end {out['end']}")
     if out["reactivation_window"] < -1:
         raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
     return out
@@ -221,27 +235,33 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes it private; the published notebook is not
+    def fail(message: str) -> ReportError:
+        # No report under this name may survive a failed run: a stale one would be read as current.
+        html_path.unlink(missing_ok=True)
+        executed_path.unlink(missing_ok=True)
+        if Path(tmp).stat().st_size:  # papermill saves after every cell: keep what ran, with its error
+            _hide_secrets(tmp, params)
+            os.replace(tmp, failed_path)
+            message += f" (the failed notebook is kept as {failed_path})"
+        return ReportError(message)
+
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
-                     cwd=str(notebook.parent), log_output=False,
+                     cwd=str(notebook.parent), log_output=False, execution_timeout=CELL_TIMEOUT,
                      # the kernel's own log (TCP warning, shutdown interrupt) is noise here
                      extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # fmt: skip
         except pm.PapermillExecutionError as exc:
-            os.replace(tmp, failed_path)
-            raise ReportError(
-                f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)} "
-                f"(the failed notebook is kept as {failed_path})"
-            ) from None
-        except Exception as exc:
-            raise ReportError(f"report {name} could not be executed: {type(exc).__name__}: {exc}") from None
+            raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}") from None
+        except Exception as exc:  # the kernel died, timed out or did not start
+            raise fail(f"report {name} could not be executed: {type(exc).__name__}: {_first_line(str(exc))}") from None
         import nbformat
 
         executed = nbformat.read(tmp, as_version=4)
         problem = completion_problem(executed)
         if problem:
-            os.replace(tmp, failed_path)
-            raise ReportError(f"report {name} did not complete: {problem} (kept as {failed_path})")
+            raise fail(f"report {name} did not complete: {problem}")
+        _hide_secrets(tmp, params)
         write_atomic(html_path, export_html(executed, title=params["title"]))
         os.replace(tmp, executed_path)
         failed_path.unlink(missing_ok=True)
@@ -272,6 +292,20 @@ def kernel_start_failed(exc: BaseException) -> bool:
     text = f"{type(exc).__name__}: {exc}"
     signs = ("Address already in use", "before replying to kernel_info", "Kernel didn't respond in")
     return type(exc).__name__ == "ZMQError" or any(sign in text for sign in signs)
+
+
+def _hide_secrets(path: Path | str, params: dict) -> None:
+    """
+    Hide a database password in a notebook file before it is kept or published.
+
+    Papermill writes the parameters into the notebook (its metadata and the injected
+    cell), so a URL with a password would otherwise reach ``NAME.ipynb``.
+    """
+    data = params.get("data") or ""
+    hidden = shown_url(data)
+    if hidden != data:
+        path = Path(path)
+        path.write_text(path.read_text(encoding="utf-8").replace(data, hidden), encoding="utf-8")
 
 
 def _first_line(text: str) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,23 @@ def normalise_column(name: object) -> str:
 def is_database_url(source: object) -> bool:
     """Tell whether ``source`` is a SQLAlchemy URL (``dialect://...``)."""
     return isinstance(source, str) and re.match(r"^[a-zA-Z][a-zA-Z0-9+]*://", source) is not None
+
+
+def shown_url(source: str) -> str:
+    """
+    A data source as it may be shown or stored: a database URL with its password hidden.
+
+    >>> shown_url("postgresql://me:s3cret@db.example/sales"), shown_url("data/x.csv")
+    ('postgresql://me:***@db.example/sales', 'data/x.csv')
+    """
+    if not is_database_url(source):
+        return source
+    import sqlalchemy as sa
+
+    try:
+        return sa.engine.make_url(source).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: keep the scheme only
+        return source.split("://", 1)[0] + "://…"
 
 
 def read_source(
@@ -264,7 +282,10 @@ def read_parquet(path: Path) -> RawTable:
     Text with few distinct values (products, plans) comes through the file's own
     dictionaries. Text with many (customer ids), whose dictionaries writers give up on, is
     read as plain strings and dictionary-encoded once over the whole column: decoding it
-    chunk by chunk into dictionaries and unifying them costs several times more.
+    chunk by chunk into dictionaries and unifying them costs several times more. Such a
+    column is read and encoded in two halves of the row groups at once, in two threads.
+    The other columns are read one at a time, each released once converted (a
+    multi-threaded read of the whole table holds and touches much more memory).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -272,21 +293,68 @@ def read_parquet(path: Path) -> RawTable:
     name = path.name
     try:
         parquet = pq.ParquetFile(path)
-        text_columns = [f.name for f in parquet.schema_arrow if _is_text(f.type)]
-        arrow_table = pq.read_table(path, read_dictionary=_few_distinct(path, parquet, text_columns))
+        schema = parquet.schema_arrow
+        few = _few_distinct(path, parquet, [f.name for f in schema if _is_text(f.type)])
+        reader = pq.ParquetFile(path, read_dictionary=few)
+        rows = parquet.metadata.num_rows
+        row_groups = parquet.metadata.num_row_groups
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
-    if arrow_table.num_rows == 0:
+    if rows == 0:
         raise LoadError(f"{name}: the file has columns but no rows")
-    names = arrow_table.column_names
+    names = schema.names
     columns = {}
-    while arrow_table.num_columns:  # column by column, each Arrow column released once converted
-        columns[len(columns)] = _column_to_pandas(arrow_table.column(0), pa)
-        arrow_table = arrow_table.remove_column(0)
-    frame = pd.DataFrame(columns)
+    if len(set(names)) == len(names) and not any(pa.types.is_nested(f.type) for f in schema):
+        for i, column_name in enumerate(names):
+            kind = schema.field(i).type
+            if _is_text(kind) and column_name not in few and rows >= PARALLEL_TEXT_ROWS and row_groups >= 2:
+                halves = [list(range(row_groups // 2)), list(range(row_groups // 2, row_groups))]
+                columns[i] = _encoded_halves(lambda part: _read_row_groups(path, name, column_name, part), halves)
+            else:
+                columns[i] = _column_to_pandas(_read_column(reader, name, column_name, kind, pa), pa)
+    else:
+        arrow_table = _read_columns(reader, name, None)
+        while arrow_table.num_columns:  # column by column, each Arrow column released once converted
+            columns[len(columns)] = _column_to_pandas(arrow_table.column(0), pa)
+            arrow_table = arrow_table.remove_column(0)
+    # give the memory of the read (the strings, above all) back, for the steps after to reuse
+    pa.default_memory_pool().release_unused()
+    frame = pd.DataFrame(columns, copy=False)
     frame.columns = names
     frame = _with_normalised_columns(frame, name)
     return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "Parquet"})
+
+
+def _read_row_groups(path: Path, name: str, column: str, row_groups: list[int]):
+    """One column of some row groups, from a reader of its own (one per thread)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(path).read_row_groups(row_groups, columns=[column]).column(0)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
+
+
+def _read_column(reader, name: str, column: str, arrow_type, pa):
+    """
+    One column of a Parquet file. Decimals of up to 18 digits are read batch by batch as
+    ``decimal64`` (8 bytes a value, exact), not as ``decimal128`` (16 bytes).
+    """
+    if not (pa.types.is_decimal128(arrow_type) and arrow_type.precision <= 18):
+        return _read_columns(reader, name, [column]).column(0)
+    narrow = pa.decimal64(arrow_type.precision, arrow_type.scale)
+    try:
+        parts = [batch.column(0).cast(narrow) for batch in reader.iter_batches(batch_size=1 << 20, columns=[column])]
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
+    return pa.chunked_array([pa.concat_arrays(parts)] if parts else [], type=narrow)
+
+
+def _read_columns(reader, name: str, columns: list[str] | None):
+    try:
+        return reader.read(columns=columns)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
 
 
 def _is_text(arrow_type) -> bool:
@@ -312,18 +380,105 @@ def _few_distinct(path: Path, parquet, text_columns: list[str]) -> list[str]:
 
 
 def _column_to_pandas(column, pa) -> pd.Series:
-    """One Arrow column as pandas: text as a categorical, decimals exact (Arrow dtype), dates as datetime64."""
-    import pyarrow.compute as pc
-
+    """
+    One Arrow column as pandas: text as a categorical, decimals exact and dates (``date32``)
+    as they are (Arrow dtypes, no copy; :mod:`kit.parse` reads them), times as datetime64.
+    """
     if _is_text(column.type):
-        single = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-        return pc.dictionary_encode(single).to_pandas()
+        return _text_categorical(column)
     if pa.types.is_dictionary(column.type):
         column = column.unify_dictionaries() if column.num_chunks > 1 else column
         return (column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)).to_pandas()
-    return pa.table({"x": column}).to_pandas(
-        date_as_object=False, types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_decimal(t) else None
-    )["x"]
+    if pa.types.is_decimal(column.type) or pa.types.is_date32(column.type):
+        return pd.Series(pd.arrays.ArrowExtensionArray(column))
+    return pa.table({"x": column}).to_pandas(date_as_object=False)["x"]
+
+
+#: Text columns of at least this many rows are dictionary-encoded in two halves at once.
+PARALLEL_TEXT_ROWS = 4_000_000
+
+
+def _text_categorical(column) -> pd.Series:
+    """
+    A text column as a categorical, each string hashed once, the codes copied once.
+
+    Arrow encodes a chunked column with one hash table and gives every chunk the same
+    dictionary: the chunks' indices are codes into it. A long column is encoded in two
+    halves in two threads (see :func:`_encoded_halves`).
+    """
+    import pyarrow as pa
+
+    if len(column) == 0:
+        return pa.chunked_array([], type=pa.dictionary(pa.int32(), column.type)).to_pandas()
+    if len(column) >= PARALLEL_TEXT_ROWS and column.num_chunks >= 2:
+        middle = column.num_chunks // 2
+        halves = [column.chunks[:middle], column.chunks[middle:]]
+        return _encoded_halves(lambda chunks: pa.chunked_array(chunks, type=column.type), halves)
+    return _encoded_halves(lambda whole: whole, [column])
+
+
+def _encoded_halves(read, parts: list) -> pd.Series:
+    """
+    Read (``read(part)``) and dictionary-encode the parts of one text column in threads.
+
+    The parts' dictionaries (each distinct string once per part) are encoded once more to
+    map every part's codes onto one dictionary, in column order.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def encode(part):
+        return pc.dictionary_encode(read(part))
+
+    if len(parts) > 1:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            encoded = list(pool.map(encode, parts))
+    else:
+        encoded = [encode(parts[0])]
+    kind = encoded[0].type.value_type
+    if not all(_one_dictionary(e) for e in encoded if e.num_chunks):
+        whole = pa.chunked_array([c.dictionary.take(c.indices) for e in encoded for c in e.chunks], type=kind)
+        return pc.dictionary_encode(whole.combine_chunks()).to_pandas()
+    encoded = [e for e in encoded if e.num_chunks]
+    if len(encoded) == 1:
+        dictionary, mappings = encoded[0].chunk(0).dictionary, [None]
+    else:
+        merged = pc.dictionary_encode(pa.chunked_array([e.chunk(0).dictionary for e in encoded], type=kind))
+        if not _one_dictionary(merged):
+            whole = pa.chunked_array([c.dictionary.take(c.indices) for e in encoded for c in e.chunks], type=kind)
+            return pc.dictionary_encode(whole.combine_chunks()).to_pandas()
+        dictionary = merged.chunk(0).dictionary
+        mappings = [chunk.indices.to_numpy() for chunk in merged.chunks]
+    codes = np.empty(sum(len(e) for e in encoded), dtype=np.int32)
+    at = 0
+    for part, mapping in zip(encoded, mappings):
+        for chunk in part.chunks:
+            indices = chunk.indices
+            missing = indices.null_count > 0
+            index = (pc.fill_null(indices, -1) if missing else indices).to_numpy(zero_copy_only=False)
+            out = codes[at : at + len(index)]
+            if mapping is None:
+                out[:] = index
+            else:
+                np.take(mapping, index, out=out)
+                if missing:
+                    out[index < 0] = -1
+            at += len(index)
+    categories = pd.Index(pd.array(dictionary, dtype="str"))
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories, validate=False))
+
+
+def _one_dictionary(encoded) -> bool:
+    """Whether every chunk of a dictionary-encoded column holds the very same dictionary."""
+    if not encoded.num_chunks:
+        return False
+    first = encoded.chunk(0).dictionary
+    return all(
+        len(c.dictionary) == len(first)
+        and all(a is b or (a is not None and b is not None and a.address == b.address)
+                for a, b in zip(c.dictionary.buffers(), first.buffers()))
+        for c in encoded.chunks
+    )  # fmt: skip
 
 
 # --- Databases -----------------------------------------------------------------------

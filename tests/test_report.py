@@ -297,3 +297,73 @@ def test_a_one_quarter_report_keeps_its_context():
     assert f"+{nv.money(int(change), 'USD')}" in text and "on 2025-Q1" in text and "on 2024-Q2" in text
     assert "Trailing-twelve-month NRR in 2025-06" in _text(run.retention_html())
     assert run.headline()["period"] == "2025-Q2"
+
+
+def test_a_database_password_reaches_no_file(tmp_path):
+    url = "postgresql://analyst:s3cret-pw@127.0.0.1:1/billing"
+    with pytest.raises(kit.ReportError) as info:
+        render_report({"data": url, "table": "mrr"}, output_dir=tmp_path, name="db")
+    assert "s3cret-pw" not in str(info.value)
+    files = list(tmp_path.iterdir())
+    assert [p.name for p in files] == ["db.failed.ipynb"]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "s3cret-pw" not in text and "analyst:***@127.0.0.1" in text
+
+
+def test_a_failed_rerun_removes_the_earlier_report(sample_report, tmp_path):
+    shutil.copy(sample_report, tmp_path / "weekly.html")
+    shutil.copy(sample_report.with_suffix(".ipynb"), tmp_path / "weekly.ipynb")
+    with pytest.raises(kit.ReportError):
+        render_report({"filters": {"nosuch": ["x"]}}, output_dir=tmp_path, name="weekly")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weekly.failed.ipynb"]
+
+
+def test_a_notebook_that_exits_early_is_not_published(tmp_path):
+    """papermill counts ``sys.exit(0)`` in a cell as success; the completion check does not."""
+    nb = nbformat.read(config.REPORT_NOTEBOOK, as_version=4)
+    where = next(i for i, c in enumerate(nb.cells) if "run.executive_html()" in c.source)
+    nb.cells.insert(where, nbformat.v4.new_code_cell("import sys\nsys.exit(0)"))
+    notebook = config.NOTEBOOKS_DIR / f".early-exit-{os.getpid()}.ipynb"  # beside the real one: same cwd
+    nbformat.write(nb, notebook)
+    try:
+        with pytest.raises(kit.ReportError, match="did not complete"):
+            render_report({}, output_dir=tmp_path, name="early", notebook=notebook)
+    finally:
+        notebook.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["early.failed.ipynb"]
+
+
+def test_chart_labels_are_never_read_as_maths():
+    import matplotlib
+
+    from kit import plots
+
+    plots.use_style()
+    assert matplotlib.rcParams["text.parse_math"] is False
+    fig, ax = matplotlib.pyplot.subplots()
+    ax.set_title("Plan Ba$$in $5 to $10")  # raises with maths parsing on
+    fig.canvas.draw()
+    matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"period": "quarter", "end": "2024-03"}, "end '2024-03' is not a quarter label like 2025-Q1"),
+    ({"start": "2024-Q3"}, "start '2024-Q3' is not a month label like 2025-01"),
+    ({"period": "year", "start": "2025", "end": "2024"}, "start 2025 is after end 2024"),
+])  # fmt: skip
+def test_period_ranges_are_checked_before_any_work(params, message, tmp_path):
+    with pytest.raises(kit.ParameterError, match=re.escape(message)):
+        render_report(params, output_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_range_or_segment_the_data_lacks_is_named():
+    from kit.report import load_options, validate_parameters
+
+    ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
+    with pytest.raises(kit.ParameterError, match="no period from 2030-01 to the last: the data has 2023-01 to 2025-12"):
+        kit.analyse(ledger, validate_parameters({"start": "2030-01"}))
+    with pytest.raises(kit.ParameterError, match="segment 'tier' is not a customer attribute.*size"):
+        kit.analyse(ledger, validate_parameters({"segment": "tier"}))
+    assert load_options(validate_parameters({}))["fx_mode"] == "constant"
