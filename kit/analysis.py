@@ -78,7 +78,8 @@ class Analysis:
             ("data", source), ("kind", self.ledger.kind), ("period", p["period"]), ("netting", p["netting"]),
             ("reactivation window", "none" if p["reactivation_window"] < 0 else f"{p['reactivation_window']} periods"),
             ("segment breakdown", self.segment or "none"),
-            ("filters", ", ".join(f"{k} = {v}" for k, v in p["filters"].items()) or "none"),
+            ("filters", "; ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                                  for k, v in p["filters"].items()) or "none"),  # fmt: skip
             ("periods shown", f"{p['start'] or 'first'} to {p['end'] or 'last'}"),
             ("FX", f"{p['fx_mode']} ({_short(p['fx']) or ('bundled FX table' if not p['data'] else 'none')})"),
             ("reporting currency", self.currency or "not stated"), ("as of", p["as_of"] or "latest date in the data"),
@@ -164,6 +165,9 @@ class Analysis:
     # --- results ---------------------------------------------------------------------------
     def bridge_html(self) -> str:
         """The bridge table, the last periods first-to-last."""
+        if self.shown.empty:
+            return nv.paragraph(nv.esc("The data window holds no period after the baseline: there is no movement "
+                                       "to show."))  # fmt: skip
         columns = ["period", *[m for m in metrics.MONEY if m != "expansion"]]
         table = self.shown[columns].tail(12)
         intro = nv.paragraph(nv.esc(
@@ -198,28 +202,33 @@ class Analysis:
             t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",), currency=self.currency) + "</div>"
 
     def segments_html(self) -> str:
-        """Expansion by segment over the periods shown."""
-        if not self.segment or self.segments is None or self.segments.empty:
+        """Expansion by segment: the latest period shown, as DESIGN.md defines the rates."""
+        if not self.segment or self.segments is None or self.segments.empty or self.shown.empty:
             return nv.paragraph(nv.esc("The data has no customer attribute to break expansion down by."))
-        table = self.segment_totals()
-        text = nv.esc(f"Totals over the periods shown, by {self.segment}. Rates are over the sum of starting MRR "
-                      "(and starting customers) of those periods.")  # fmt: skip
+        table = self.segment_latest()
+        word, first, last = self.params["period"], self.shown["period"].iloc[0], self.shown["period"].iloc[-1]
+        text = nv.esc(
+            f"In {last}, by {self.segment}: a customer counts in its segment at the start of the {word} (new and "
+            f"reactivated customers at its end), so the rows add up to the totals above."
+            + (f" The chart sums expansion MRR over the {word}s {first} to {last}." if first != last else "")
+        )  # fmt: skip
         return '<div class="kit-report">' + nv.paragraph(text) + nv.table_html(
-            table, money_columns=("expansion", "upsell", "cross_sell", "contraction", "churn"),
-            rate_columns=("expansion_mrr_rate", "customer_expansion_rate", "nrr"),
-            count_columns=("customers_expanded",), currency=self.currency) + "</div>"  # fmt: skip
+            table, money_columns=("mrr_start", "expansion", "upsell", "cross_sell", "contraction", "churn"),
+            rate_columns=("customer_expansion_rate", "expansion_mrr_rate", "nrr"),
+            count_columns=("customers_start", "customers_expanded"), currency=self.currency) + "</div>"  # fmt: skip
+
+    def segment_latest(self) -> pd.DataFrame:
+        """Per segment, the latest period shown: its amounts, counts and rates."""
+        seg = self.segments.loc[self.segments["period"].astype(str) == self.shown["period"].iloc[-1]]
+        columns = [self.segment, "mrr_start", "expansion", "upsell", "cross_sell", "contraction", "churn",
+                   "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "nrr"]
+        return seg[columns].sort_values("expansion", ascending=False).reset_index(drop=True)
 
     def segment_totals(self) -> pd.DataFrame:
-        """Per segment: sums over the periods shown and rates over those sums."""
+        """Per segment: expansion, upsell and cross-sell summed over the periods shown (for the chart)."""
         seg = metrics.between(self.segments, self.params["start"], self.params["end"])
-        sums = seg.groupby(self.segment)[[*metrics.MONEY, *metrics.COUNTS]].sum().reset_index()
-        sums["expansion_mrr_rate"] = metrics.ratio(sums["expansion"], sums["mrr_start"])
-        sums["customer_expansion_rate"] = metrics.ratio(sums["customers_expanded"], sums["customers_start"])
-        sums["nrr"] = metrics.ratio(sums["mrr_start"] + sums["expansion"] - sums["contraction"] - sums["churn"],
-                                    sums["mrr_start"])  # fmt: skip
-        columns = [self.segment, "expansion", "upsell", "cross_sell", "contraction", "churn", "customers_expanded",
-                   "customer_expansion_rate", "expansion_mrr_rate", "nrr"]  # fmt: skip
-        return sums[columns].sort_values("expansion", ascending=False).reset_index(drop=True)
+        sums = seg.groupby(self.segment, observed=True)[["expansion", "upsell", "cross_sell"]].sum().reset_index()
+        return sums.sort_values("expansion", ascending=False).reset_index(drop=True)
 
     @property
     def has_cohorts(self) -> bool:
@@ -249,10 +258,13 @@ class Analysis:
             return nv.paragraph(nv.esc("No existing customer added a product in this window."))
         pairs = self.cross_sell.stack()
         pairs = pairs[pairs > 0].sort_values(ascending=False)
-        (held, added), count = pairs.index[0], int(pairs.iloc[0])
+        count = int(pairs.iloc[0])
+        top = [f"{held} → {added}" for held, added in pairs.index[pairs.to_numpy() == count]]
         return nv.paragraph(nv.esc(
             f"Each cell counts existing customers who, holding the row's product, started paying for the column's "
-            f"product in a period. The most common path: {held} → {added} ({count:,} times)."
+            f"product in a period. The most common path{'s' if len(top) > 1 else ''}: {' and '.join(top[:3])} "
+            f"({count:,} times{' each' if len(top) > 1 else ''}). The matrix covers the whole history, not only the "
+            "periods shown."
         ))  # fmt: skip
 
     def upgrades_html(self) -> str:
@@ -327,10 +339,17 @@ class Analysis:
         if self.ledger.kind == "snapshots":
             items.append("The file starts mid-history: customers active in its first month may be older, and "
                          "returns of customers who left before it count as new.")  # fmt: skip
-        small = self.shown.loc[self.shown["customers_start"] < 30, "period"].tolist()
+        starts = self.shown["customers_start"]
+        small = self.shown.loc[(starts > 0) & (starts < 30), "period"].tolist()
         if small:
-            items.append(f"{len(small)} periods start with fewer than 30 customers ({', '.join(small[:4])}"
-                         f"{'…' if len(small) > 4 else ''}); their rates swing widely.")  # fmt: skip
+            many = len(small) > 1
+            items.append(f"{len(small)} {self.params['period']}{'s' if many else ''} start{'' if many else 's'} with "
+                         f"fewer than 30 customers ({', '.join(small[:4])}{'…' if len(small) > 4 else ''}); "
+                         f"{'their' if many else 'its'} rates swing widely.")  # fmt: skip
+        empty = self.shown.loc[starts == 0, "period"].tolist()
+        if empty:
+            items.append(f"No customer was active at the start of {', '.join(empty[:4])}{'…' if len(empty) > 4 else ''}"
+                         ": the rates of that period are undefined (n/a), not zero.")  # fmt: skip
         notes = q.notes
         for note in notes.itertuples():
             items.append(f"Data note: {note.note}: {note.count:,} rows.")
@@ -423,7 +442,13 @@ class Analysis:
 
     def plot_segments(self, ax):
         """Expansion by segment."""
-        return plots.segment_bars(self.segment_totals(), self.segment, currency=self.currency, ax=ax)
+        if self.shown.empty:
+            ax.set_axis_off()
+            return ax
+        first, last = self.shown["period"].iloc[0], self.shown["period"].iloc[-1]
+        span = last if first == last else f"{first} to {last}, summed"
+        return plots.segment_bars(self.segment_totals(), self.segment, currency=self.currency,
+                                  title=f"Expansion MRR by {self.segment}, {span}", ax=ax)  # fmt: skip
 
     def plot_cohorts(self, ax):
         """Cohort NRR heatmap."""

@@ -177,7 +177,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
         f"{esc(money(expansion, currency))} of monthly recurring revenue through expansion: "
         f"{esc(money(int(last['upsell']), currency))} upsell on products they already paid for and "
         f"{esc(money(int(last['cross_sell']), currency))} cross-sell of products they did not, "
-        f"{esc(money(expansion * 12, currency))} a year at that run rate "
+        f"{esc(money(expansion * 12, currency, decimals=0))} a year at that monthly run rate "
         f"({esc(money_changes('expansion'))}).",
         f"<strong>How widespread.</strong> {esc(number(last['customers_expanded']))} of "
         f"{esc(number(last['customers_start']))} customers active at the start of the {word} raised their spend: "
@@ -190,7 +190,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
         f"({esc(rate_changes('grr'))}).",
     ]
     headline = cards([
-        ("Expansion MRR", money(expansion, currency), f"{money(expansion * 12, currency)} annualised"),
+        ("Expansion MRR", money(expansion, currency), f"×12 = {money(expansion * 12, currency, decimals=0)} a year"),
         ("Customer expansion rate", pct(last["customer_expansion_rate"]),
          f"{points(last['customer_expansion_rate'] - before('customer_expansion_rate', 1))} vs previous {word}"),
         ("Expansion MRR rate", pct(last["expansion_mrr_rate"]),

@@ -167,11 +167,13 @@ def waterfall(row: pd.Series, *, currency: str | None = None, ax=None):
     money_axis(ax, currency)
     low = min(row["mrr_start"], row["mrr_end"], *(t[0] - abs(t[1]) for t in tops[1:-1]))
     high = max(t[0] for t in tops)
-    ax.set_ylim(bottom=max(0, low - 0.25 * (high - low)), top=high + 0.08 * (high - max(0, low)))
+    bottom = max(0, low - 0.25 * (high - low))
+    ax.set_ylim(bottom=bottom, top=high + 0.08 * (high - max(0, low)))
     for i, (y, value, signed) in enumerate(tops):
         text = (("+" if value >= 0 else "−") if signed else "") + _compact(abs(value), currency)
         ax.annotate(text, (i, y), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
-    ax.set_title(f"MRR bridge, {row['period']}")
+    ax.set_title(f"MRR bridge, {row['period']}" + (f"\n(axis starts at {_compact(bottom, currency)}, not zero)"
+                                                  if bottom > 0 else ""), fontsize=10)  # fmt: skip
     return ax
 
 
@@ -227,15 +229,16 @@ def retention_over_time(summary: pd.DataFrame, trailing: pd.DataFrame | None = N
     return ax
 
 
-def segment_bars(table: pd.DataFrame, column: str, *, currency: str | None = None, ax=None):
-    """Horizontal bars of expansion MRR by segment (``column, expansion``)."""
+def segment_bars(table: pd.DataFrame, column: str, *, currency: str | None = None, title: str | None = None,
+                 ax=None):  # fmt: skip
+    """Horizontal bars of expansion MRR by segment (``column, expansion, upsell, cross_sell``)."""
     ax = _ax(ax)
     data = table.sort_values("expansion")
     ax.barh(data[column].astype(str), data["upsell"], color=COLORS["upsell"], label="upsell")
     ax.barh(data[column].astype(str), data["cross_sell"], left=data["upsell"], color=COLORS["cross_sell"],
             label="cross-sell")  # fmt: skip
     money_axis(ax, currency, axis="x")
-    ax.set_title(f"Expansion MRR by {column}")
+    ax.set_title(title or f"Expansion MRR by {column}")
     ax.legend(loc="lower right")
     return ax
 

@@ -314,7 +314,13 @@ def _first_line(text: str) -> str:
 
 def default_name(params: dict) -> str:
     """Name a report from its parameters: ``expansion-<data>-<period>[-<filters>]``."""
-    stem = Path(params["data"]).stem if params["data"] and "://" not in params["data"] else (params["table"] or "sample")
+    data = params["data"]
+    if not data:
+        stem = "sample"
+    elif "://" in data:  # a database: name it by its table, or as a query, never as the sample
+        stem = params["table"] or "query"
+    else:
+        stem = Path(data).stem
     parts = ["expansion", stem or "data", params["period"]]
     for key, value in sorted(params["filters"].items()):
         parts.append(f"{key}-{'+'.join(map(str, value)) if isinstance(value, list) else value}")
