@@ -5,7 +5,6 @@ The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
 :func:`summarize` / the tables of :mod:`kit.metrics` → notebook → HTML report.
 """
 
-from kit.analysis import Analysis, analyse
 from kit.errors import KitError, LoadError, ParameterError, ReportError, ValidationError
 from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
 from kit.metrics import (
@@ -21,6 +20,17 @@ from kit.metrics import (
     upgrade_paths,
 )
 from kit.movements import movements, plan_periods, split_customers
+
+
+def __getattr__(name: str):
+    """Import the report's analysis (and with it matplotlib) only when it is first used."""
+    if name in ("Analysis", "analyse", "analysis"):
+        import importlib
+
+        analysis = importlib.import_module("kit.analysis")
+        return analysis if name == "analysis" else getattr(analysis, name)
+    raise AttributeError(f"module 'kit' has no attribute {name!r}")
+
 
 __all__ = [
     "Analysis",

@@ -15,6 +15,8 @@ A rate whose denominator is zero is NaN, never 0 or inf.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -95,10 +97,65 @@ def summarize(
     plan = plan_periods(ledger, period)
     # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
     groups = list(ledger.frame[by].cat.categories) if by in ledger.attributes else [None]
+    options = {"period": period, "netting": netting, "reactivation_window": reactivation_window, "by": by}
+    parts = _customer_parts(ledger)
+    if len(parts) == 1:
+        tallies = _tally(ledger, len(groups), **options)
+    else:  # customer-local: chunks of customers in threads (NumPy releases the GIL), their sums added
+        with ThreadPoolExecutor(min(_cpus(), 4)) as pool:
+            chunks = list(pool.map(lambda part: _tally(part, len(groups), **options), parts))
+        tallies = {k: {name: sum(chunk[k][name] for chunk in chunks) for name in chunks[0][k]} for k in chunks[0]}
     records = []
+    for k, columns in tallies.items():
+        for i, value in enumerate(groups):
+            record = {"period": plan.labels[k - 1]}
+            if by:
+                record[by] = value
+            record.update({name: int(col[i]) for name, col in columns.items()})
+            records.append(record)
+    return _finish(records, by)
+
+
+#: Ledgers of at least this many rows are summarised in chunks of whole customers, in threads;
+#: a chunk of about this many rows keeps each period's rows of it within the CPU's caches.
+PARALLEL_ROWS = 2_000_000
+
+
+def _customer_parts(ledger: Ledger) -> list[Ledger]:
+    """
+    Split a large ledger into contiguous runs of whole customers of about PARALLEL_ROWS rows.
+
+    Only a ledger sorted by customer (as loaded) is split: its parts are views, not copies.
+    """
+    frame = ledger.frame
+    if len(frame) < PARALLEL_ROWS or _cpus() < 2:
+        return [ledger]
+    codes = frame["customer_id"].array.codes
+    if bool((codes[1:] < codes[:-1]).any()):
+        return [ledger]
+    parts = -(-len(codes) // max(PARALLEL_ROWS, 1))
+    cuts = [0]
+    for i in range(1, parts):
+        at = int(np.searchsorted(codes, codes[len(codes) * i // parts], side="left"))  # where that customer starts
+        if at > cuts[-1]:
+            cuts.append(at)
+    cuts.append(len(codes))
+    return [Ledger(frame.iloc[a:b], ledger.kind, ledger.first_month, ledger.last_month, ledger.currency,
+                   ledger.quality) for a, b in zip(cuts[:-1], cuts[1:])]  # fmt: skip
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, by) -> dict:
+    """Return ``{period index: {column: int64 array by group}}``: the summary's sums and counts."""
+    tallies = {}
     for arrays in walk(ledger, period=period, netting=netting, reactivation_window=reactivation_window,
                        attributes=[by] if by else None):  # fmt: skip
-        width = len(groups)
         if by:
             group = arrays.segment[by]
             valid = group >= 0
@@ -126,13 +183,8 @@ def summarize(
         columns["customers_start"] = count(arrays.start > 0)
         columns["customers_end"] = count(arrays.end > 0)
         columns.update(classes)
-        for i, value in enumerate(groups):
-            record = {"period": plan.labels[arrays.k - 1]}
-            if by:
-                record[by] = value
-            record.update({name: int(col[i]) for name, col in columns.items()})
-            records.append(record)
-    return _finish(records, by)
+        tallies[arrays.k] = columns
+    return tallies
 
 
 def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
@@ -293,28 +345,37 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     """
     Count plan changes of customers active at both ends of a period.
 
-    Uses each customer's ``column`` value (its largest row's plan) at the start and the
-    end of the period. Returns ``from_plan, to_plan, customers, mrr_change`` sorted by
-    customers, or an empty frame when the ledger has no such column.
+    Uses each customer's ``column`` value (the ledger keeps one per customer · month: its
+    largest row's) at the start and the end of the period. Only customers holding the same
+    products at both ends count, so a plan that changes because a product was added or
+    dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
+    to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
+    by customers, or an empty frame when the ledger has no such column.
     """
+    empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
     if column not in ledger.attributes:
-        return pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
-    month_plan = ledger.frame.drop_duplicates(["customer_id", "month"])[["customer_id", "month", column]]
-    month_plan = month_plan.assign(label=month_plan["month"].astype(str), customer_id=month_plan["customer_id"].astype(str))
-    lookup = month_plan.set_index(["customer_id", "label"])[column].astype(str)
+        return empty
+    frame = ledger.frame.loc[ledger.frame["mrr_cents"] > 0]
+    keys = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).to_numpy(),
+                         "label": frame["month"].astype(str).to_numpy(),
+                         "product": frame["product"].astype(str).to_numpy(),
+                         "plan": frame[column].astype(str).to_numpy()})  # fmt: skip
+    per_month = keys.groupby(["customer_id", "label"], sort=False).agg(
+        plan=("plan", "first"), products=("product", lambda p: "\x1f".join(sorted(set(p)))))
     moves = movements.loc[(movements["mrr_start"] > 0) & (movements["mrr_end"] > 0)]
-    ends = _label_end_month(moves["period"].astype(str))
-    size = 1 if ends.size == 0 else None
-    starts_label = [_ordinal_label(o) for o in _previous_end(moves["period"].astype(str), ends)]
-    ends_label = [_ordinal_label(o) for o in ends]
+    if moves.empty:
+        return empty
+    labels = moves["period"].astype(str)
+    ends = _label_end_month(labels)
     customers = moves["customer_id"].astype(str).to_numpy()
-    before = lookup.reindex(pd.MultiIndex.from_arrays([customers, starts_label])).to_numpy()
-    after = lookup.reindex(pd.MultiIndex.from_arrays([customers, ends_label])).to_numpy()
-    del size
-    frame = pd.DataFrame({"from_plan": before, "to_plan": after,
+    before = per_month.reindex(pd.MultiIndex.from_arrays(
+        [customers, [_ordinal_label(o) for o in _previous_end(labels, ends)]]))  # fmt: skip
+    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [_ordinal_label(o) for o in ends]]))
+    table = pd.DataFrame({"from_plan": before["plan"].to_numpy(), "to_plan": after["plan"].to_numpy(),
                           "mrr_change": (moves["mrr_end"] - moves["mrr_start"]).to_numpy()})  # fmt: skip
-    frame = frame.loc[frame["from_plan"] != frame["to_plan"]]
-    out = frame.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
+    same_products = before["products"].to_numpy() == after["products"].to_numpy()
+    table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
+    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
     return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
 
 

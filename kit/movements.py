@@ -127,50 +127,77 @@ class _Codes:
     amount: np.ndarray
     bounds: np.ndarray  # rows of period k are order[bounds[k]:bounds[k + 1]]
     order: np.ndarray
-    n_customers: int
+    n_customers: int  # customer codes run from base to base + n_customers - 1
     n_products: int
     attributes: dict  # name -> (codes per row, categories)
+    base: int = 0
 
 
 def _codes(ledger: Ledger, plan: PeriodPlan, attributes: list[str]) -> _Codes:
     frame = ledger.frame
     months = frame["month"].array.asi8
-    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 1), -1, dtype=np.int64)
+    # each row's plan period; rows of other months (inside a quarter, outside the plan) go to a last bucket
+    small = len(plan.end_months) < 2**16 - 1  # NumPy sorts 16-bit integers by radix: linear and stable
+    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), len(plan.end_months),
+                   dtype=np.uint16 if small else np.int64)  # fmt: skip
     slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
-    offset = months - plan.end_months[0]
-    inside = (offset >= 0) & (offset < len(slot))
-    k = np.full(len(frame), -1, dtype=np.int64)
-    k[inside] = slot[offset[inside]]
-    keep = np.flatnonzero(k >= 0)
-    order = keep[np.argsort(k[keep], kind="stable")]
-    bounds = np.searchsorted(k[order], np.arange(len(plan.end_months) + 1))
+    offset = np.subtract(months, plan.end_months[0], dtype=np.int32 if len(slot) < 2**30 else np.int64,
+                         casting="unsafe")  # fmt: skip
+    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
+    k = slot[offset]
+    del offset
+    order = np.argsort(k, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=len(plan.end_months) + 1))])
     amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
     if amount.sum(dtype=np.float64) >= _EXACT:
         raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
-    attrs = {a: (frame[a].cat.codes.to_numpy(), frame[a].cat.categories) for a in attributes}
+    attrs = {a: (frame[a].array.codes, frame[a].cat.categories) for a in attributes}  # views of the codes
+    customer = frame["customer_id"].array.codes
+    # a ledger of some customers only (a chunk) needs its per-customer arrays over their codes only
+    base, top = (int(customer.min()), int(customer.max())) if len(customer) else (0, -1)
     return _Codes(
-        customer=frame["customer_id"].cat.codes.to_numpy().astype(np.int64),
-        product=frame["product"].cat.codes.to_numpy().astype(np.int64),
+        customer=customer,
+        product=frame["product"].array.codes,
         amount=amount,
-        bounds=bounds,
+        bounds=bounds[: len(plan.end_months) + 1],
         order=order,
-        n_customers=len(frame["customer_id"].cat.categories),
+        n_customers=top - base + 1,
         n_products=max(len(frame["product"].cat.categories), 1),
         attributes=attrs,
+        base=base,
     )
 
 
 @dataclass
 class PeriodArrays:
-    """Dense per-customer results of one period (index = customer code)."""
+    """
+    Per-customer results of one period, for the customers active at its start or its end.
+
+    Every array holds one value per customer of ``customers`` (customer codes, ascending);
+    a customer not among them had no MRR at either end: flat, with every amount zero.
+    """
 
     k: int
+    customers: np.ndarray
     start: np.ndarray
     end: np.ndarray
     cls: np.ndarray  # index into CLASSES
     amounts: dict  # name in AMOUNTS -> int64 array
     segment: dict  # attribute -> codes (start value; end value for new and reactivated), -1 if none
     products: tuple | None  # (customer, product, s, e) for customers active at both ends
+
+
+@dataclass
+class _PeriodRows:
+    """The ledger rows of one period, sorted by customer and product, and their customers' totals."""
+
+    idx: np.ndarray  # ledger rows
+    c: np.ndarray  # customer code of each row
+    key: np.ndarray  # customer · product key, ascending
+    v: np.ndarray  # cents
+    starts: np.ndarray  # first row of each customer
+    who: np.ndarray  # the customers, ascending
+    total: np.ndarray  # MRR of each customer
 
 
 def walk(
@@ -186,6 +213,9 @@ def walk(
     Yield :class:`PeriodArrays` for every row period of ``plan_periods(ledger, period)``.
 
     The engine behind :func:`movements` and :func:`kit.metrics.summarize`; use those.
+    Each period costs work in proportion to its rows and active customers, never to all
+    customers: per-customer state lives in arrays indexed by customer code that are only
+    read and written at the customers of the period.
     """
     if netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
@@ -201,40 +231,62 @@ def walk(
     codes = _codes(ledger, plan, attributes)
     n, n_products = codes.n_customers, codes.n_products
     last_active = np.full(n, -1, dtype=np.int64)
+    touched = np.zeros(n, dtype=bool)
+    where = np.zeros(n, dtype=np.int64)  # position of a customer in this period's ``customers``
 
-    def rows_of(k):
+    def rows_of(k) -> _PeriodRows:
         idx = codes.order[codes.bounds[k] : codes.bounds[k + 1]]
-        c, p, v = codes.customer[idx], codes.product[idx], codes.amount[idx]
-        key = c * n_products + p
-        sort = np.argsort(key, kind="stable")
-        return idx[sort], c[sort], key[sort], v[sort]
+        c = codes.customer[idx].astype(np.int64)
+        if codes.base:
+            c -= codes.base
+        key = c * n_products + codes.product[idx]
+        if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):  # sorted already when the ledger is
+            sort = np.argsort(key, kind="stable")
+            idx, c, key = idx[sort], c[sort], key[sort]
+        v = codes.amount[idx]
+        first = np.ones(len(c), dtype=bool)
+        np.not_equal(c[1:], c[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
+        total = np.add.reduceat(v, starts) if len(v) else np.zeros(0, dtype=np.int64)
+        return _PeriodRows(idx, c, key, v, starts, c[starts], total)
 
-    def totals(c, v):
-        return np.bincount(c, weights=v, minlength=n).astype(np.int64)
+    def per_customer(rows: _PeriodRows, values, size):
+        """Sum row values by customer into an array over this period's customers."""
+        out = np.zeros(size, dtype=np.int64)
+        if len(values):
+            out[where[rows.who]] = np.add.reduceat(values, rows.starts)
+        return out
 
-    def attribute_codes(idx, c):
+    def attribute_codes(rows: _PeriodRows, size):
         out = {}
         for name, (row_codes, _) in codes.attributes.items():
-            arr = np.full(n, -1, dtype=np.int64)
-            arr[c] = row_codes[idx]
+            arr = np.full(size, -1, dtype=np.int64)
+            arr[where[rows.who]] = row_codes[rows.idx[rows.starts]]  # one customer's rows share attributes
             out[name] = arr
         return out
 
-    prev_idx, prev_c, prev_key, prev_v = rows_of(0)
-    start = totals(prev_c, prev_v)
-    start_attrs = attribute_codes(prev_idx, prev_c)
-    last_active[start > 0] = 0
+    prev = rows_of(0)
+    last_active[prev.who] = 0
     for k in range(1, len(plan.end_months)):
-        idx, c, key, v = rows_of(k)
-        end = totals(c, v)
-        end_attrs = attribute_codes(idx, c)
+        cur = rows_of(k)
+        touched[prev.who] = True
+        touched[cur.who] = True
+        customers = np.flatnonzero(touched)
+        touched[customers] = False
+        size = len(customers)
+        where[customers] = np.arange(size)
+        at_prev, at_cur = where[prev.who], where[cur.who]
+        start = np.zeros(size, dtype=np.int64)
+        start[at_prev] = prev.total
+        end = np.zeros(size, dtype=np.int64)
+        end[at_cur] = cur.total
         was, now = start > 0, end > 0
         both = was & now
         returning = ~was & now
-        gap = (k - 1) - last_active
-        seen = last_active >= 0
+        seen_at = last_active[customers]
+        seen = seen_at >= 0
         if reactivation_window is not None:
-            seen &= gap <= reactivation_window
+            seen &= (k - 1) - seen_at <= reactivation_window
         is_react = returning & seen
         is_new = returning & ~seen
         is_churn = was & ~now
@@ -242,16 +294,22 @@ def walk(
         shrank = both & (end < start)
 
         # product-level parts, on the sparse rows of both ends
-        pos = np.searchsorted(prev_key, key)
-        pos_c = np.minimum(pos, max(len(prev_key) - 1, 0))
-        held = (pos < len(prev_key)) & (prev_key[pos_c] == key) if len(prev_key) else np.zeros(len(key), bool)
-        s_p = np.where(held, prev_v[pos_c] if len(prev_v) else 0, 0)
-        up_rows = np.where(held & (v > s_p), v - s_p, 0)
-        cross_rows = np.where(~held, v, 0)
-        upsell_gross = totals(c, up_rows)
-        cross_gross = totals(c, cross_rows)
+        prev_key, prev_v = prev.key, prev.v
+        if netting == "customer" and not products:
+            # only the customers who grew need them (to split their expansion): only their rows
+            owner = where[cur.c]
+            rows = np.flatnonzero(grew[owner])
+            owner = owner[rows]
+            key, v, pos_c, held, s_p = _held_before(cur.key[rows], cur.v[rows], prev_key, prev_v)
+            upsell_gross = _sum_by(owner, np.where(held & (v > s_p), v - s_p, 0), size)
+            cross_gross = _sum_by(owner, np.where(~held, v, 0), size)
+        else:
+            c, key, v = cur.c, cur.key, cur.v
+            key, v, pos_c, held, s_p = _held_before(key, v, prev_key, prev_v)
+            upsell_gross = per_customer(cur, np.where(held & (v > s_p), v - s_p, 0), size)
+            cross_gross = per_customer(cur, np.where(~held, v, 0), size)
 
-        zero = np.zeros(n, dtype=np.int64)
+        zero = np.zeros(size, dtype=np.int64)
         amounts = {
             "new": np.where(is_new, end, zero),
             "reactivation": np.where(is_react, end, zero),
@@ -267,23 +325,46 @@ def walk(
             kept = np.zeros(len(prev_key), dtype=bool)
             kept[pos_c[held]] = True
             dropped_v = np.where(~kept, prev_v, 0)
-            decrease = totals(c, down_rows) + totals(prev_c, dropped_v)
+            decrease = per_customer(cur, down_rows, size) + per_customer(prev, dropped_v, size)
             amounts["upsell"] = np.where(both, upsell_gross, zero)
             amounts["cross_sell"] = np.where(both, cross_gross, zero)
             amounts["contraction"] = np.where(both, decrease, zero)
 
-        cls = np.zeros(n, dtype=np.int8)
+        cls = np.zeros(size, dtype=np.int8)
         for code, mask in ((1, is_new), (2, is_react), (3, grew), (4, shrank), (5, is_churn)):
             cls[mask] = code
-        segment = {a: np.where(was, start_attrs[a], end_attrs[a]) for a in attributes}
+        segment = {}
+        if attributes:
+            start_attrs, end_attrs = attribute_codes(prev, size), attribute_codes(cur, size)
+            segment = {a: np.where(was, start_attrs[a], end_attrs[a]) for a in attributes}
         product_rows = None
         if products:
-            product_rows = _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both, n_products)
+            both_rows, both_prev_rows = both[where[c]], both[where[prev.c]]
+            product_rows = _product_rows(c, key, v, s_p, held, prev.c, prev_key, prev_v, pos_c, both_rows,
+                                         both_prev_rows, n_products)  # fmt: skip
         _check_bridge(plan.labels[k - 1], start, end, amounts)
-        yield PeriodArrays(k, start, end, cls, amounts, segment, product_rows)
-        last_active[now] = k
-        prev_idx, prev_c, prev_key, prev_v = idx, c, key, v
-        start, start_attrs = end, end_attrs
+        if codes.base:  # back to the ledger's codes
+            if product_rows is not None:
+                product_rows = (product_rows[0] + codes.base, *product_rows[1:])
+            yield PeriodArrays(k, customers + codes.base, start, end, cls, amounts, segment, product_rows)
+        else:
+            yield PeriodArrays(k, customers, start, end, cls, amounts, segment, product_rows)
+        last_active[cur.who] = k
+        prev = cur
+
+
+def _held_before(key, v, prev_key, prev_v):
+    """For rows (sorted keys) of this period: ``key, v``, the previous period's row of each key, whether there was one, and its cents."""
+    pos = np.searchsorted(prev_key, key)
+    pos_c = np.minimum(pos, max(len(prev_key) - 1, 0))
+    held = (pos < len(prev_key)) & (prev_key[pos_c] == key) if len(prev_key) else np.zeros(len(key), bool)
+    s_p = np.where(held, prev_v[pos_c] if len(prev_v) else 0, 0)
+    return key, v, pos_c, held, s_p
+
+
+def _sum_by(owner: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
+    """Sum integer values by owner (0 … size − 1); exact, as the ledger's total is below 2**53."""
+    return np.bincount(owner, weights=values, minlength=size).astype(np.int64)
 
 
 def _split_cross_sell(diff, upsell_gross, cross_gross, grew) -> np.ndarray:
@@ -298,12 +379,12 @@ def _split_cross_sell(diff, upsell_gross, cross_gross, grew) -> np.ndarray:
     return out
 
 
-def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both, n_products):
+def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_rows, both_prev_rows, n_products):
     """Product rows (customer, product, s, e) of customers active at both ends, dropped products included."""
     kept = np.zeros(len(prev_key), dtype=bool)
     kept[pos_c[held]] = True
-    gone = ~kept & both[prev_c]
-    stay = both[c]
+    gone = ~kept & both_prev_rows
+    stay = both_rows
     customer = np.concatenate([c[stay], prev_c[gone]])
     product = np.concatenate([key[stay] % n_products, prev_key[gone] % n_products])
     s = np.concatenate([s_p[stay], prev_v[gone]])
@@ -366,7 +447,7 @@ def movements(
                        attributes=attributes):  # fmt: skip
         active = np.flatnonzero((arrays.start > 0) | (arrays.end > 0))
         part = {
-            "customer_id": active,
+            "customer_id": arrays.customers[active],
             "period": np.full(len(active), arrays.k - 1),
             "class": arrays.cls[active],
             "mrr_start": arrays.start[active],

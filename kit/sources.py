@@ -41,16 +41,52 @@ class RawTable:
         Columns with normalised names; text columns as Python strings.
     name : str
         How errors name the source (file name, or URL without password and table).
-    row_numbers : ndarray
-        For each row of ``frame``, its row number in the source.
+    row_numbers : ndarray or RowNumbers
+        For each row of ``frame``, its row number in the source (indexed like an array).
     details : dict
         What was read: ``sheet``, ``delimiter``, ``encoding``, ``format``.
     """
 
     frame: pd.DataFrame
     name: str
-    row_numbers: np.ndarray
+    row_numbers: np.ndarray | RowNumbers
     details: dict = field(default_factory=dict)
+
+
+class RowNumbers:
+    """
+    The row numbers ``1 … n`` of a source without a header row, computed when indexed.
+
+    Indexed like the array it stands for (an int, or an array of positions), without
+    holding it: at tens of millions of rows that array costs memory and time for nothing.
+
+    >>> rows = RowNumbers(5)
+    >>> rows[0], rows[np.array([4, -1])].tolist(), len(rows)
+    (1, [5, 5], 5)
+    """
+
+    def __init__(self, n: int):
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            if not -self.n <= index < self.n:
+                raise IndexError(f"row {index} out of range")
+            return int(index) % self.n + 1
+        return np.arange(1, self.n + 1)[index] if isinstance(index, slice) else self._numbers(np.asarray(index))
+
+    def _numbers(self, positions: np.ndarray) -> np.ndarray:
+        if positions.dtype == bool:
+            return np.flatnonzero(positions) + 1
+        if len(positions) and (positions.min() < -self.n or positions.max() >= self.n):
+            raise IndexError("row positions out of range")
+        return np.where(positions < 0, positions + self.n, positions).astype(np.int64) + 1
+
+    def __array__(self, dtype=None, copy=None):
+        return np.arange(1, self.n + 1, dtype=dtype)
 
 
 def normalise_column(name: object) -> str:
@@ -322,7 +358,7 @@ def read_parquet(path: Path) -> RawTable:
     frame = pd.DataFrame(columns, copy=False)
     frame.columns = names
     frame = _with_normalised_columns(frame, name)
-    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "Parquet"})
+    return RawTable(frame, name, RowNumbers(len(frame)), {"format": "Parquet"})
 
 
 def _read_row_groups(path: Path, name: str, column: str, row_groups: list[int]):
@@ -449,23 +485,37 @@ def _encoded_halves(read, parts: list) -> pd.Series:
             return pc.dictionary_encode(whole.combine_chunks()).to_pandas()
         dictionary = merged.chunk(0).dictionary
         mappings = [chunk.indices.to_numpy() for chunk in merged.chunks]
+        # the first part's dictionary comes first, in its order: its codes stand as they are
+        mappings = [None if np.array_equal(m, np.arange(len(m))) else m for m in mappings]
     codes = np.empty(sum(len(e) for e in encoded), dtype=np.int32)
-    at = 0
-    for part, mapping in zip(encoded, mappings):
-        for chunk in part.chunks:
+    starts = np.cumsum([0] + [len(e) for e in encoded])
+
+    def convert(i):  # the part's codes into its stretch of ``codes``
+        at = int(starts[i])
+        for chunk in encoded[i].chunks:
             indices = chunk.indices
             missing = indices.null_count > 0
             index = (pc.fill_null(indices, -1) if missing else indices).to_numpy(zero_copy_only=False)
             out = codes[at : at + len(index)]
-            if mapping is None:
+            if mappings[i] is None:
                 out[:] = index
             else:
-                np.take(mapping, index, out=out)
+                np.take(mappings[i], index, out=out)
                 if missing:
                     out[index < 0] = -1
             at += len(index)
+
+    if len(encoded) > 1:
+        with ThreadPoolExecutor(len(encoded)) as pool:
+            list(pool.map(convert, range(len(encoded))))
+    else:
+        convert(0)
     categories = pd.Index(pd.array(dictionary, dtype="str"))
-    return pd.Series(pd.Categorical.from_codes(codes, categories=categories, validate=False))
+    try:  # a dictionary's values are distinct: checking a million of them again costs more than the rest
+        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
+    except (AttributeError, TypeError):  # a pandas without it
+        dtype = pd.CategoricalDtype(categories)
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
 
 
 def _one_dictionary(encoded) -> bool:

@@ -236,6 +236,20 @@ def test_upgrade_paths_between_plans():
     assert list(table.columns) == ["from_plan", "to_plan", "customers", "mrr_change"]
 
 
+def test_a_cross_sell_is_not_a_plan_change():
+    # A adds product Q on a bigger plan: its month's plan (largest row) becomes "Q Team", but it is a cross-sell.
+    # B changes plan on the product it holds: a real upgrade, +50.00.
+    rows = [
+        ("A", "2024-01", "P", "100", "P Basic"), ("A", "2024-02", "P", "100", "P Basic"),
+        ("A", "2024-02", "Q", "300", "Q Team"),
+        ("B", "2024-01", "P", "100", "P Basic"), ("B", "2024-02", "P", "150", "P Pro"),
+    ]  # fmt: skip
+    ledger = attributed(rows, "plan")
+    assert ledger.frame.loc[ledger.frame["customer_id"] == "A", "plan"].astype(str).tolist()[-1] == "Q Team"
+    table = kit.upgrade_paths(kit.movements(ledger), ledger)
+    assert table.values.tolist() == [["P Basic", "P Pro", 1, 5000]]
+
+
 def test_upgrade_paths_quarterly_compare_period_ends_and_need_a_plan():
     # Pro only in April, back to Basic in May, Team in June: quarterly sees only Basic → Team
     rows = [("A", f"2024-{m:02d}", "P", v, plan) for m, v, plan in
