@@ -9,6 +9,7 @@ shows the traceback too. A report that fails exits with status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -197,8 +198,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _no_hugepage_advice() -> None:
+    """
+    Stop NumPy advising transparent huge pages for its large arrays (unless the user set
+    NUMPY_MADVISE_HUGEPAGE). Where the kernel's THP defrag is "madvise", a fault on such
+    memory first compacts memory; on a host whose memory is fragmented that makes fresh
+    memory several times slower (measured: 0.20 s instead of 0.03 s per 100 MB).
+    """
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
+    try:
+        from numpy._core.multiarray import _set_madvise_hugepage
+    except ImportError:  # another NumPy: leave it as it is
+        return
+    _set_madvise_hugepage(False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    _no_hugepage_advice()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

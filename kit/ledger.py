@@ -38,14 +38,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
 
 from kit import parse
 from kit.errors import LoadError, ParameterError, ValidationError
 from kit.sources import RawTable, normalise_column, read_source
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 KINDS = ("snapshots", "subscriptions")
 ON_INVALID = ("raise", "quarantine")
@@ -180,8 +183,16 @@ class Ledger:
 # --- schemas (pandera): the typed rows, after parsing ----------------------------------------
 
 
+def _pandera():
+    """The pandera API, imported when first needed (its import costs a tenth of a second)."""
+    import pandera.pandas
+
+    return pandera.pandas
+
+
 def _schema(kind: str) -> pa.DataFrameSchema:
     """Return the pandera schema of parsed rows of ``kind``; checks carry the user-facing reason."""
+    pa = _pandera()
     money_checks = [
         pa.Check(lambda s: s >= 0, error="negative amount (credits and refunds are not MRR)"),
         pa.Check(lambda s: s <= parse.MAX_AMOUNT * 100, error=f"amount above {parse.MAX_AMOUNT:,}"),
@@ -296,7 +307,7 @@ def load_ledger(
         rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols)
     else:
         rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
-    ctx.validate(rows, _schema(kind))
+    ctx.validate(rows, kind)
     ctx.settle()  # raises in strict mode; drops invalid rows in quarantine mode
     if not ctx.valid.all():
         rows = rows.loc[ctx.valid]
@@ -464,8 +475,12 @@ class _Context:
             return [""] * len(positions)
         return [_shown(v) for v in self.frame[column].to_numpy()[positions]]
 
-    def validate(self, rows: pd.DataFrame, schema: pa.DataFrameSchema) -> None:
-        """Run the pandera schema lazily over the parsed rows and record every failure."""
+    def validate(self, rows: pd.DataFrame, kind: str) -> None:
+        """Run the pandera schema of ``kind`` lazily over the parsed rows and record every failure."""
+        if kind == "snapshots" and _money_in_range(rows["mrr_cents"]):
+            return  # the snapshot schema's only checks pass: pandera would report nothing
+        pa = _pandera()
+        schema = _schema(kind)
         checked = rows[[c for c in schema.columns if c in rows.columns]]
         if "end_date" in rows.columns:
             checked = checked.assign(start_date=rows["start_date"])
@@ -589,6 +604,12 @@ class _Context:
         return DataQuality(self.raw.name, details, self.n, used, excluded, problems, notes, facts)
 
 
+def _money_in_range(cents: pd.Series) -> bool:
+    """Whether integer cents pass the money checks of the schemas (0 … MAX_AMOUNT), tested by NumPy."""
+    values = cents.to_numpy()
+    return values.dtype == np.int64 and (not len(values) or (values.min() >= 0 and values.max() <= parse.MAX_AMOUNT * 100))
+
+
 def _shown(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -674,8 +695,16 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
             ctx.note(note, np.flatnonzero(flagged[codes]))
     missing = np.isnat(days)
     known = np.where(missing, np.datetime64("1970-01-01", "D").astype(days.dtype), days)
-    ordinals = np.where(missing, np.iinfo(np.int32).min, _month_ordinals(known))  # invalid rows: never used
-    return take(ordinals.astype(np.int32), codes)  # code -1 (missing): the last entry
+    ordinals = np.where(missing, np.iinfo(np.int32).min, _month_ordinals(known)).astype(np.int32)  # invalid: unused
+    codes = codes.astype(np.int32, copy=False)  # ours: the months replace the codes, a chunk at a time
+
+    def months_of(part):
+        for start in range(part.start, part.stop, 1 << 20):
+            stop = min(part.stop, start + (1 << 20))
+            codes[start:stop] = np.take(ordinals, codes[start:stop], mode="wrap")  # code -1: the last entry
+
+    in_halves(months_of, len(codes))
+    return codes
 
 
 def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
@@ -852,17 +881,32 @@ def divide_half_even(numerator: int, denominator: int) -> int:
 
 
 def _note_overlaps(ctx, rows, start_m, end_m, positions) -> None:
-    keyed = pd.DataFrame(
-        {"c": rows["customer_id"].to_numpy(), "p": rows["product"].to_numpy(),
-         "s": rows["start_date"].to_numpy(), "e": rows["end_date"].to_numpy(), "pos": positions}  # fmt: skip
-    ).sort_values(["c", "p", "s"], kind="stable")
-    same = (keyed["c"] == keyed["c"].shift()) & (keyed["p"] == keyed["p"].shift())
-    previous_end = keyed.groupby(["c", "p"], sort=False)["e"].transform(
-        lambda e: e.fillna(pd.Timestamp.max).cummax().shift()
-    )
-    overlapping = same & (keyed["s"] < previous_end)
+    """
+    Note subscriptions starting before an earlier one of the same customer and product ends.
+
+    The rows of each customer · product in start order (ties: file order); a row overlaps
+    when it starts before the latest end among the rows before it (an empty end: never).
+    Vectorised: that running latest end is one ``maximum.accumulate`` over ranks offset by
+    group, so groups never mix.
+    """
+    customer = pd.factorize(rows["customer_id"].to_numpy())[0]
+    product = pd.factorize(rows["product"].to_numpy())[0]
+    nat = np.iinfo(np.int64).min
+    start = rows["start_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    end = rows["end_date"].to_numpy(dtype="datetime64[ns]").view(np.int64)
+    end = np.where(end == nat, np.iinfo(np.int64).max, end)  # still running
+    order = np.lexsort((start, product, customer))  # stable
+    customer, product, start, end = customer[order], product[order], start[order], end[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (customer[1:] != customer[:-1]) | (product[1:] != product[:-1])
+    group = np.cumsum(first) - 1
+    ends, rank = np.unique(end, return_inverse=True)
+    width = len(ends)
+    latest = ends[np.maximum.accumulate(group * width + rank) - group * width]  # the running latest end, by group
+    overlapping = np.zeros(len(order), dtype=bool)
+    overlapping[1:] = ~first[1:] & (start[1:] < latest[:-1]) & (start[1:] != nat)
     ctx.note("overlapping subscriptions of one customer and product (both counted)",
-             keyed.loc[overlapping, "pos"].to_numpy())  # fmt: skip
+             np.asarray(positions)[order[overlapping]])  # fmt: skip
 
 
 # --- currencies ---------------------------------------------------------------------------
@@ -1157,11 +1201,9 @@ def _ranked_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
 
 
 def _present(codes: np.ndarray, size: int) -> np.ndarray:
-    """Which of the codes 0 … size − 1 occur (counted in chunks: ``bincount`` widens its input to 64 bits)."""
+    """Which of the codes 0 … size − 1 occur (negative codes, for missing values, are left out)."""
     used = np.zeros(size, dtype=bool)
-    step = 1 << 22
-    for start in range(0, len(codes), step):
-        used |= np.bincount(codes[start : start + step], minlength=size) > 0
+    used[codes if not len(codes) or codes.min() >= 0 else codes[codes >= 0]] = True
     return used
 
 

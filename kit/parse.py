@@ -90,13 +90,15 @@ def clean_text(series: pd.Series) -> pd.Series:
     if isinstance(series.dtype, pd.CategoricalDtype):
         original = series.cat.categories
         if original.inferred_type == "string":  # text: strip it, and rename only if something changed
-            texts = original.tolist()
-            stripped = [text.strip() for text in texts]
-            changed = any(a is not b for a, b in zip(stripped, texts))  # str.strip returns the same object if unchanged
+            changed = _any_to_strip(original)
+            if changed:
+                texts = original.tolist()
+                stripped = [text.strip() for text in texts]
+                changed = any(a is not b for a, b in zip(stripped, texts))  # strip returns the same str if unchanged
             categories = pd.Index(stripped, dtype=original.dtype) if changed else original
         else:
             categories, changed = original.map(_text_of), True
-        if categories.has_duplicates:  # two categories collapse after stripping
+        if changed and categories.has_duplicates:  # two categories collapse after stripping
             return pd.Series(np.asarray(categories)[series.cat.codes], index=series.index).where(series.notna(), "")
         renamed = series.cat.rename_categories(categories) if changed else series
         if not renamed.hasnans:
@@ -105,6 +107,24 @@ def clean_text(series: pd.Series) -> pd.Series:
     values, _, codes = _by_distinct(series, lambda v: (_text_of(v), None))
     values[codes < 0] = ""
     return pd.Series(values, index=series.index, dtype=object)
+
+
+def _any_to_strip(texts: pd.Index) -> bool:
+    """
+    Whether some text begins or ends with whitespace (as ``str.strip`` sees it).
+
+    Looks at the distinct first and last characters only (Arrow slices them out), so a
+    million ids cost a few milliseconds; True when it cannot tell.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        array = pa.array(texts)
+        ends = pa.chunked_array([pc.utf8_slice_codeunits(array, 0, 1), pc.utf8_slice_codeunits(array, -1)])
+        return any(char is not None and char.strip() != char for char in pc.unique(ends).to_pylist())
+    except Exception:  # not text Arrow can read: the caller strips every value
+        return True
 
 
 def _text_of(value) -> str:

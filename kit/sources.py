@@ -16,6 +16,7 @@ import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -344,8 +345,10 @@ def read_parquet(path: Path) -> RawTable:
         for i, column_name in enumerate(names):
             kind = schema.field(i).type
             if _is_text(kind) and column_name not in few and rows >= PARALLEL_TEXT_ROWS and row_groups >= 2:
-                halves = [list(range(row_groups // 2)), list(range(row_groups // 2, row_groups))]
-                columns[i] = _encoded_halves(lambda part: _read_row_groups(path, name, column_name, part), halves)
+                sizes = [parquet.metadata.row_group(g).num_rows for g in range(row_groups)]
+                middle = _balanced_cut(sizes)
+                halves = [list(range(middle)), list(range(middle, row_groups))]
+                columns[i] = _encoded_halves(partial(_read_row_groups, path, name, column_name), halves)
             else:
                 columns[i] = _column_to_pandas(_read_column(reader, name, column_name, kind, pa), pa)
     else:
@@ -359,6 +362,12 @@ def read_parquet(path: Path) -> RawTable:
     frame.columns = names
     frame = _with_normalised_columns(frame, name)
     return RawTable(frame, name, RowNumbers(len(frame)), {"format": "Parquet"})
+
+
+def _balanced_cut(sizes: list[int]) -> int:
+    """Where to cut a list of parts (1 … len − 1) into two runs of about equal total size."""
+    totals = np.cumsum(sizes)
+    return int(min(max(np.searchsorted(totals, totals[-1] / 2) + 1, 1), len(sizes) - 1))
 
 
 def _read_row_groups(path: Path, name: str, column: str, row_groups: list[int]):
@@ -380,10 +389,20 @@ def _read_column(reader, name: str, column: str, arrow_type, pa):
         return _read_columns(reader, name, [column]).column(0)
     narrow = pa.decimal64(arrow_type.precision, arrow_type.scale)
     try:
-        parts = [batch.column(0).cast(narrow) for batch in reader.iter_batches(batch_size=1 << 20, columns=[column])]
+        values = np.empty(reader.metadata.num_rows, dtype=np.int64)
+        at = 0
+        for batch in reader.iter_batches(batch_size=1 << 20, columns=[column]):
+            array = batch.column(0)
+            if array.null_count:  # nulls: Arrow's own cast keeps them
+                parts = [b.column(0).cast(narrow) for b in reader.iter_batches(batch_size=1 << 20, columns=[column])]
+                return pa.chunked_array([pa.concat_arrays(parts)], type=narrow)
+            # up to 18 digits, the unscaled value is the low word of the 128-bit two's complement
+            words = np.frombuffer(array.buffers()[1], dtype="<i8", count=2 * (array.offset + len(array)))
+            values[at : at + len(array)] = words[2 * array.offset :: 2]
+            at += len(array)
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
-    return pa.chunked_array([pa.concat_arrays(parts)] if parts else [], type=narrow)
+    return pa.chunked_array([pa.Array.from_buffers(narrow, at, [None, pa.py_buffer(values[:at])])], type=narrow)
 
 
 def _read_columns(reader, name: str, columns: list[str] | None):
@@ -447,7 +466,7 @@ def _text_categorical(column) -> pd.Series:
     if len(column) == 0:
         return pa.chunked_array([], type=pa.dictionary(pa.int32(), column.type)).to_pandas()
     if len(column) >= PARALLEL_TEXT_ROWS and column.num_chunks >= 2:
-        middle = column.num_chunks // 2
+        middle = _balanced_cut([len(chunk) for chunk in column.chunks])
         halves = [column.chunks[:middle], column.chunks[middle:]]
         return _encoded_halves(lambda chunks: pa.chunked_array(chunks, type=column.type), halves)
     return _encoded_halves(lambda whole: whole, [column])
