@@ -703,7 +703,7 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
             stop = min(part.stop, start + (1 << 20))
             codes[start:stop] = np.take(ordinals, codes[start:stop], mode="wrap")  # code -1: the last entry
 
-    in_halves(months_of, len(codes))
+    _in_halves(months_of, len(codes))
     return codes
 
 
@@ -766,36 +766,22 @@ def _note_date_range(ctx: _Context, days: np.ndarray) -> None:
 # --- windows and months ------------------------------------------------------------------
 
 
-def _month_ordinals(days, out: np.ndarray | None = None) -> np.ndarray:
-    """
-    Months since 1970-01 of datetime64 days (NaT: the smallest int64).
-
-    ``out`` may be the days' own buffer (as int64): the months then replace them, chunk
-    by chunk, with no array of the full size allocated.
-    """
+def _month_ordinals(days) -> np.ndarray:
+    """Months since 1970-01 of datetime64 days (NaT: the smallest int64)."""
     values = np.asarray(days)
-    nat = np.iinfo(np.int64).min
     if len(values) >= 10_000 and values.dtype.kind == "M":
         # many dates over a short range: convert each day of the range once, then look them up
+        # (NumPy converts days to months element by element through calendar code)
         day = parse.as_days(values).view(np.int64)
-        missing = day == nat
+        missing = day == np.iinfo(np.int64).min
         known = day[~missing] if missing.any() else day
         first, last = (int(known.min()), int(known.max())) if len(known) else (0, 0)
         if last - first < 1_000_000:
             table = np.arange(first, last + 1).astype("datetime64[D]").astype("datetime64[M]").astype("int64")
-            result = np.empty(len(day), dtype=np.int64) if out is None else out
-            step = 1 << 20
-            for start in range(0, len(day), step):
-                index = day[start : start + step] - first
-                index[missing[start : start + step]] = 0
-                np.take(table, index, out=result[start : start + step])
-            result[missing] = nat
-            return result
-    months = np.asarray(values, dtype="datetime64[M]").astype("int64")
-    if out is not None:
-        out[:] = months
-        return out
-    return months
+            months = table[np.where(missing, 0, day - first)]
+            months[missing] = np.iinfo(np.int64).min
+            return months
+    return np.asarray(values, dtype="datetime64[M]").astype("int64")
 
 
 def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
@@ -1057,10 +1043,10 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
         chunk *= n_products
         chunk += product[part]
 
-    in_halves(build, n)
+    _in_halves(build, n)
     del customer, product, months
     order, key = _sort_keys(key, bound)
-    summed = take(amounts, order)
+    summed = _take(amounts, order)
     repeats = np.flatnonzero(key[1:] == key[:-1]) + 1  # rows with the key of the row before (few, if any)
     shared = _identical_candidates(key, summed, order, repeats)
     source = _largest_rows(key, order, summed, repeats, n_products) if extra else None  # one per key
@@ -1088,7 +1074,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
         np.remainder(chunk, span, out=chunk)
         chunk += first
 
-    in_halves(columns_of, size)
+    _in_halves(columns_of, size)
     ordinals = unique_key
     del unique_key, key
     columns = {
@@ -1104,22 +1090,22 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
 
 
 #: Passes over at least this many rows are split between two threads (NumPy releases the GIL).
-PARALLEL_ROWS = 4_000_000
+_PARALLEL_ROWS = 4_000_000
 
 
-def in_halves(work, n: int) -> None:
+def _in_halves(work, n: int) -> None:
     """Run ``work(slice)`` over the two halves of ``range(n)`` in two threads (one, for short ranges)."""
-    if n < PARALLEL_ROWS:
+    if n < _PARALLEL_ROWS:
         work(slice(0, n))
         return
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(work, (slice(0, n // 2), slice(n // 2, n))))
 
 
-def take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``values[index]`` (``-1``: the last), the halves in two threads for long ones."""
     out = np.empty(len(index), dtype=values.dtype)
-    in_halves(lambda part: np.take(values, index[part], out=out[part], mode="wrap"), len(index))
+    _in_halves(lambda part: np.take(values, index[part], out=out[part], mode="wrap"), len(index))
     return out
 
 
@@ -1197,7 +1183,7 @@ def _ranked_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
         ordered = pd.Index(texts[order], dtype="str")
     rank = np.empty(len(order), dtype=_code_type(len(order)))
     rank[order] = np.arange(len(order))
-    return take(rank, codes), ordered
+    return _take(rank, codes), ordered
 
 
 def _present(codes: np.ndarray, size: int) -> np.ndarray:
@@ -1222,10 +1208,10 @@ def _categorical(codes: np.ndarray, categories: pd.Index, *, ascending: bool = F
     if used is not None:
         codes = (np.cumsum(used) - 1)[codes]
         categories = categories[used]
-    return categorical_of(codes, categories)
+    return _categorical_of(codes, categories)
 
 
-def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+def _categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     """A categorical of valid codes into categories known to be distinct (neither is checked again)."""
     try:  # checking a million categories for duplicates costs more than building the categorical
         dtype = pd.CategoricalDtype._from_fastpath(categories, False)

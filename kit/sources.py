@@ -483,7 +483,16 @@ def _encoded_halves(read, parts: list) -> pd.Series:
     import pyarrow.compute as pc
 
     def encode(part):
-        return pc.dictionary_encode(read(part))
+        column = read(part)
+        fixed = _fixed_width(column)
+        if fixed is None:
+            return pc.dictionary_encode(column)
+        # ids of one width (C0000001, UUIDs, …) hash faster as fixed-size binary; the dictionary back to text
+        encoded = pc.dictionary_encode(fixed)
+        if not _one_dictionary(encoded):
+            return pc.dictionary_encode(column)
+        dictionary = encoded.chunk(0).dictionary.cast(column.type)
+        return pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, dictionary) for c in encoded.chunks])
 
     if len(parts) > 1:
         with ThreadPoolExecutor(len(parts)) as pool:
@@ -535,6 +544,26 @@ def _encoded_halves(read, parts: list) -> pd.Series:
     except (AttributeError, TypeError):  # a pandas without it
         dtype = pd.CategoricalDtype(categories)
     return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+
+
+def _fixed_width(column):
+    """The text column as fixed-size binary (the same buffers) when all its values have one byte length, else None."""
+    import pyarrow as pa
+
+    if not pa.types.is_string(column.type) or not column.num_chunks:
+        return None
+    width, chunks = None, []
+    for chunk in column.chunks:
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=chunk.offset + len(chunk) + 1)[chunk.offset :]
+        lengths = np.diff(offsets)  # every slot, nulls too, must take the width for the same buffers to serve
+        if not len(lengths):
+            return None
+        width = int(lengths[0]) if width is None else width
+        if width == 0 or not (lengths == width).all():
+            return None
+        data = chunk.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+        chunks.append(pa.Array.from_buffers(pa.binary(width), len(chunk), [chunk.buffers()[0], data], chunk.null_count))
+    return pa.chunked_array(chunks, type=pa.binary(width))
 
 
 def _one_dictionary(encoded) -> bool:
