@@ -69,8 +69,8 @@ from urllib.parse import quote
 from kit import config
 from kit.errors import KitError, ParameterError
 from kit.export import write_atomic
-from kit.sources import shown_url
-from kit.report import EXAMPLE_LABELS, LABELS, PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
+from kit.sources import is_database_url, shown_url
+from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 TOP_KEYS = ("output_dir", "defaults", "reports", "matrix")
@@ -78,7 +78,6 @@ AXES = ("segment_values", "periods")
 PLACEHOLDERS = ("column", "value", "start", "end", "range")
 RATES = ("customer_expansion_rate", "expansion_mrr_rate", "nrr", "grr")
 INDEX = "index.html"
-_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+]*://")
 
 
 @dataclass(frozen=True)
@@ -183,12 +182,6 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
     for name, params, where in jobs:
         params = _resolve_paths(params, base, where, fail)
         params = _check_parameters(params, where, fail)
-        for key in ("start", "end"):
-            if params[key] and not re.fullmatch(LABELS[params["period"]], params[key]):
-                fail(f"{where}: {key} {params[key]!r} is not a {params['period']} label like "
-                     f"{EXAMPLE_LABELS[params['period']]}")  # fmt: skip
-        if params["start"] and params["end"] and params["start"] > params["end"]:
-            fail(f"{where}: start {params['start']} is after end {params['end']}")
         name = name if name is not None else auto_name(params)
         try:
             safe_name(name)
@@ -297,7 +290,7 @@ def _resolve_paths(params: dict, base: Path, where: str, fail) -> dict:
     out = dict(params)
     for key in ("data", "fx"):
         value = out.get(key)
-        if not isinstance(value, str) or not value or _URL.match(value):
+        if not isinstance(value, str) or not value or is_database_url(value):
             continue
         file = (base / value).resolve()
         if not file.exists():
