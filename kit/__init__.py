@@ -9,8 +9,8 @@ from kit.errors import KitError, LoadError, ParameterError, ReportError, Validat
 from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
 from kit.metrics import (
     SUMMARY_COLUMNS,
-    combine,
     cohorts,
+    combine,
     concentration,
     cross_sell_matrix,
     summarize,

@@ -53,7 +53,6 @@ detected: run without ``--resume`` then).
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -69,8 +68,8 @@ from urllib.parse import quote
 from kit import config
 from kit.errors import KitError, ParameterError
 from kit.export import write_atomic
-from kit.sources import is_database_url, shown_url
 from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
+from kit.sources import is_database_url, shown_url
 
 SUFFIXES = (".toml", ".yaml", ".yml")
 TOP_KEYS = ("output_dir", "defaults", "reports", "matrix")
