@@ -20,6 +20,7 @@ from kit.errors import ParameterError
 from kit.ledger import Ledger, filter_customers
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
+from kit.sources import is_database_url, shown_url
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
 #: Fewer periods shown than this, and the charts over time add earlier ones for context.
@@ -515,11 +516,10 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
 
 
 def _short(path: str) -> str:
-    return Path(path).name if path and "://" not in path else path
+    return Path(path).name if path and not is_database_url(path) else path
 
 
 def _source_name(params: dict) -> str:
-    from kit.sources import is_database_url, shown_url
 
     data = params["data"]
     if not data:

@@ -29,6 +29,54 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
     return out
 
 
+def parameters_from_args(args) -> dict:
+    """Turn parsed ``python -m kit report`` arguments into report parameters."""
+    from kit.report import validate_parameters
+    from kit.sources import is_database_url
+
+    values = {
+        "data": str(Path(args.data).resolve()) if args.data and not is_database_url(args.data) else args.data,
+        "kind": args.kind,
+        "table": args.table,
+        "query": args.query,
+        "sheet": args.sheet,
+        "header_row": args.header_row - 1,
+        "sep": args.sep,
+        "encoding": args.encoding,
+        "mapping": _pairs(args.map, "--map"),
+        "defaults": _pairs(args.default, "--default"),
+        "date_format": args.date_format,
+        "decimal": args.decimal,
+        "thousands": args.thousands,
+        "currency_symbols": args.currency_symbols,
+        "fx": str(Path(args.fx).resolve()) if args.fx else None,
+        "fx_mode": args.fx_mode,
+        "currency": args.currency,
+        "as_of": args.as_of,
+        "lenient": args.lenient,
+        "period": args.period,
+        "netting": args.netting,
+        "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
+        "segment": args.segment,
+        "filters": _filters(args.filter),
+        "start": args.start,
+        "end": args.end,
+        "title": args.title,
+        "company": args.company,
+        "anonymise": args.anonymise,
+    }
+    return validate_parameters({k: v for k, v in values.items() if v is not None})
+
+
+def _filters(values: list[str] | None) -> dict[str, list[str]]:
+    """``["region=EMEA", "region=NA"]`` -> ``{"region": ["EMEA", "NA"]}``."""
+    out: dict[str, list[str]] = {}
+    for value in values or []:
+        for key, val in _pairs([value], "--filter").items():
+            out.setdefault(key, []).append(val)
+    return out
+
+
 def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool = True) -> None:
     if data_required:
         parser.add_argument("data", help="CSV, Parquet, Excel or SQLite file, or a SQLAlchemy URL")
@@ -140,7 +188,7 @@ def _check_output(path: Path) -> None:
 
 def cmd_report(args) -> int:
     """Render one report to HTML."""
-    from kit.report import parameters_from_args, render_report
+    from kit.report import render_report
 
     result = render_report(parameters_from_args(args), output_dir=args.output_dir, name=args.name)
     print(f"wrote {result}")

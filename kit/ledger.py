@@ -33,7 +33,6 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 
 from __future__ import annotations
 
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -45,7 +44,7 @@ import pandas as pd
 
 from kit import parse
 from kit.errors import LoadError, ParameterError, ValidationError
-from kit.sources import RawTable, normalise_column, read_source
+from kit.sources import RawTable, categorical_of, normalise_column, read_source
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -1208,16 +1207,7 @@ def _categorical(codes: np.ndarray, categories: pd.Index, *, ascending: bool = F
     if used is not None:
         codes = (np.cumsum(used) - 1)[codes]
         categories = categories[used]
-    return _categorical_of(codes, categories)
-
-
-def _categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
-    """A categorical of valid codes into categories known to be distinct (neither is checked again)."""
-    try:  # checking a million categories for duplicates costs more than building the categorical
-        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
-    except (AttributeError, TypeError):  # a pandas without it
-        dtype = pd.CategoricalDtype(categories)
-    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+    return categorical_of(codes, categories)
 
 
 def _sort_keys(key: np.ndarray, bound: int) -> tuple[np.ndarray, np.ndarray]:

@@ -90,22 +90,20 @@ def cards(items: list[tuple[str, str, str]]) -> str:
     return '<div class="kit-headline">' + "".join(parts) + "</div>"
 
 
-def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_columns=(), currency=None,
-               max_rows: int | None = None) -> str:  # fmt: skip
+def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_columns=(), currency=None) -> str:
     """
     Render a table for the report: money and rates formatted, every cell escaped.
 
     Money columns are integer cents; rates are fractions (NaN shows ``n/a``).
     """
-    shown = frame if max_rows is None else frame.head(max_rows)
     head = "".join(
         f'<th class="{"num" if c in (*money_columns, *rate_columns, *count_columns) else ""}">{esc(c)}</th>'
-        for c in shown.columns
+        for c in frame.columns
     )
     rows = []
-    for record in shown.itertuples(index=False):
+    for record in frame.itertuples(index=False):
         cells = []
-        for column, value in zip(shown.columns, record):
+        for column, value in zip(frame.columns, record):
             if column in money_columns:
                 cells.append(f'<td class="num">{esc(money(value, currency))}</td>')
             elif column in rate_columns:
@@ -128,7 +126,7 @@ def change_against(table: pd.DataFrame, column: str, offset: int):
 
 # --- report sections ------------------------------------------------------------------------
 
-PERIOD_WORDS = {"month": ("month", "monthly", 12), "quarter": ("quarter", "quarterly", 4), "year": ("year", "yearly", 1)}
+PERIOD_WORDS = {"month": ("month", 12), "quarter": ("quarter", 4), "year": ("year", 1)}  # word, periods per year
 
 
 def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | None) -> str:
@@ -140,7 +138,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
     if summary.empty:
         return paragraph(esc("The data window holds no complete period after the baseline, so there is nothing to "
                              "compare yet."))  # fmt: skip
-    word, _, per_year = PERIOD_WORDS[period]
+    word, per_year = PERIOD_WORDS[period]
     last = summary.iloc[-1]
     year_ago = per_year if per_year > 1 else 1
 

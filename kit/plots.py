@@ -96,19 +96,6 @@ def _thin_ticks(ax, labels: list[str], most: int = 12) -> None:
     ax.set_xticklabels(labels[::step], rotation=45, ha="right")
 
 
-def mrr_over_time(monthly: pd.DataFrame, *, currency: str | None = None, ax=None):
-    """Line of total MRR per month (``month, mrr_cents``)."""
-    ax = _ax(ax)
-    labels = monthly["month"].astype(str).tolist()
-    ax.plot(range(len(labels)), monthly["mrr_cents"], color=COLORS["mrr"], lw=2)
-    ax.fill_between(range(len(labels)), monthly["mrr_cents"], alpha=0.08, color=COLORS["mrr"])
-    _thin_ticks(ax, labels)
-    money_axis(ax, currency)
-    ax.set_title("MRR at the end of each month")
-    ax.set_ylim(bottom=0)
-    return ax
-
-
 def bridge_over_time(summary: pd.DataFrame, *, currency: str | None = None, ax=None):
     """Stacked bars of gains (up) and losses (down) per period, with net change as a line."""
     ax = _ax(ax)
@@ -150,7 +137,7 @@ def waterfall(row: pd.Series, *, currency: str | None = None, ax=None):
     steps += [(n, -row[n], n) for n in ("contraction", "churn")]
     level = 0.0
     tops = []
-    for i, (label, value, color) in enumerate(steps):
+    for i, (_label, value, color) in enumerate(steps):
         if i == 0:
             ax.bar(i, value, color=COLORS[color])
             level = value
@@ -214,8 +201,8 @@ def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = N
     return ax
 
 
-def retention_over_time(summary: pd.DataFrame, trailing: pd.DataFrame | None = None, *, ax=None):
-    """NRR and GRR per period, and the trailing-twelve-month NRR where given."""
+def retention_over_time(summary: pd.DataFrame, *, ax=None):
+    """NRR and GRR per period."""
     ax = _ax(ax)
     labels = summary["period"].astype(str).tolist()
     x = np.arange(len(labels))

@@ -18,7 +18,7 @@ from pathlib import Path
 from kit import config
 from kit.errors import ParameterError, ReportError
 from kit.export import write_atomic
-from kit.sources import shown_url
+from kit.sources import is_database_url, shown_url
 
 COMPLETE_MARKER = "report complete"
 #: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
@@ -101,55 +101,6 @@ def validate_parameters(values: dict) -> dict:
         raise ParameterError(f"report parameter start {out['start']} is after end {out['end']}")
     if out["reactivation_window"] < -1:
         raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
-    return out
-
-
-def parameters_from_args(args) -> dict:
-    """Turn parsed ``python -m kit report`` arguments into report parameters."""
-    from kit.cli import _pairs
-
-    values = {
-        "data": str(Path(args.data).resolve()) if args.data and not re.match(r"^\w[\w+]*://", args.data) else args.data,
-        "kind": args.kind,
-        "table": args.table,
-        "query": args.query,
-        "sheet": args.sheet,
-        "header_row": args.header_row - 1,
-        "sep": args.sep,
-        "encoding": args.encoding,
-        "mapping": _pairs(args.map, "--map"),
-        "defaults": _pairs(args.default, "--default"),
-        "date_format": args.date_format,
-        "decimal": args.decimal,
-        "thousands": args.thousands,
-        "currency_symbols": args.currency_symbols,
-        "fx": str(Path(args.fx).resolve()) if args.fx else None,
-        "fx_mode": args.fx_mode,
-        "currency": args.currency,
-        "as_of": args.as_of,
-        "lenient": args.lenient,
-        "period": args.period,
-        "netting": args.netting,
-        "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
-        "segment": args.segment,
-        "filters": _filters(args.filter),
-        "start": args.start,
-        "end": args.end,
-        "title": args.title,
-        "company": args.company,
-        "anonymise": args.anonymise,
-    }
-    return validate_parameters({k: v for k, v in values.items() if v is not None})
-
-
-def _filters(values: list[str] | None) -> dict[str, list[str]]:
-    """``["region=EMEA", "region=NA"]`` -> ``{"region": ["EMEA", "NA"]}``."""
-    from kit.cli import _pairs
-
-    out: dict[str, list[str]] = {}
-    for value in values or []:
-        for key, val in _pairs([value], "--filter").items():
-            out.setdefault(key, []).append(val)
     return out
 
 
@@ -317,7 +268,7 @@ def default_name(params: dict) -> str:
     data = params["data"]
     if not data:
         stem = "sample"
-    elif "://" in data:  # a database: name it by its table, or as a query, never as the sample
+    elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
         stem = params["table"] or "query"
     else:
         stem = Path(data).stem
@@ -360,7 +311,6 @@ def read_headline(executed: Path | str) -> dict | None:
 def export_html(nb, *, title: str = "Expansion revenue report") -> str:
     """Export an executed notebook to self-contained HTML with no code, prompts or run markers."""
     from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
     from traitlets.config import Config
 
     conf = Config()
@@ -370,6 +320,5 @@ def export_html(nb, *, title: str = "Expansion revenue report") -> str:
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
-    exporter.register_preprocessor(TagRemovePreprocessor(config=conf), enabled=True)
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})  # the page's <title>
     return body

@@ -539,11 +539,7 @@ def _encoded_halves(read, parts: list) -> pd.Series:
     else:
         convert(0)
     categories = pd.Index(pd.array(dictionary, dtype="str"))
-    try:  # a dictionary's values are distinct: checking a million of them again costs more than the rest
-        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
-    except (AttributeError, TypeError):  # a pandas without it
-        dtype = pd.CategoricalDtype(categories)
-    return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+    return pd.Series(categorical_of(codes, categories))  # a dictionary's values are distinct
 
 
 def _fixed_width(column):
@@ -639,3 +635,12 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
 
 def _safe_url(url) -> str:
     return url.render_as_string(hide_password=True)
+
+
+def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical of valid codes into categories known to be distinct (neither is checked again)."""
+    try:  # checking a million categories for duplicates costs more than building the categorical
+        dtype = pd.CategoricalDtype._from_fastpath(categories, False)
+    except (AttributeError, TypeError):  # a pandas without it
+        dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)

@@ -334,6 +334,22 @@ def test_a_notebook_that_exits_early_is_not_published(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["early.failed.ipynb"]
 
 
+def test_export_drops_tagged_cells_code_and_prompts():
+    """Cells tagged ``remove-cell`` vanish with their output; other cells keep their output but not their code."""
+    from kit.report import export_html
+
+    hidden = nbformat.v4.new_code_cell("print('setup')", metadata={"tags": ["remove-cell"]}, execution_count=1,
+                                       outputs=[nbformat.v4.new_output("stream", text="SETUP-OUTPUT")])  # fmt: skip
+    shown = nbformat.v4.new_code_cell("print('shown')", execution_count=2,
+                                      outputs=[nbformat.v4.new_output("stream", text="SHOWN-OUTPUT")])  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[hidden, shown])
+    page = export_html(nb, title="T")
+    assert "SHOWN-OUTPUT" in page
+    assert "SETUP-OUTPUT" not in page
+    for marker in ("highlight hl-ipython3", "[2]:"):  # highlighted code; the In [2]: and Out[2]: prompts
+        assert marker not in page, marker
+
+
 def test_chart_labels_are_never_read_as_maths():
     import matplotlib
 

@@ -151,3 +151,14 @@ def test_period_sums_equal_the_walk_summed(period, window):
     assert period_sums(shuffled, period=period) is None  # not sorted by customer: the walk's job
     assert kit.summarize(shuffled, period=period, reactivation_window=window).equals(
         kit.summarize(ledger, period=period, reactivation_window=window))
+
+
+def test_categoricals_without_the_pandas_fast_path_are_the_same(parquet_file, monkeypatch):
+    """``categorical_of`` uses a private pandas constructor when there is one; the public one gives the same."""
+    fast = kit.load_ledger(parquet_file, today=TODAY)
+    monkeypatch.delattr(pd.CategoricalDtype, "_from_fastpath", raising=False)
+    codes = np.array([2, 0, 1, 2])
+    made = sources.categorical_of(codes, pd.Index(["a", "b", "c"]))
+    assert list(made) == ["c", "a", "b", "c"] and list(made.categories) == ["a", "b", "c"]
+    plain = kit.load_ledger(parquet_file, today=TODAY)
+    pd.testing.assert_frame_equal(plain.frame, fast.frame)
