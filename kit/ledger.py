@@ -317,7 +317,7 @@ def load_ledger(
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
     else:
-        first, last = _subscription_window(rows, as_of_day, today)
+        first, last = _subscription_window(rows, as_of_day, today, ctx.raw.name)
         rows, months = _expand_subscriptions(ctx, rows, last)
     reporting, amounts = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
@@ -797,15 +797,19 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
     return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
 
 
-def _subscription_window(rows: pd.DataFrame, as_of_day, today):
+def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
     start = rows["start_date"]
+    given = as_of_day is not None
     if as_of_day is None:
         latest = pd.concat([start, rows["end_date"].dropna()])
         latest = latest[latest <= today]
         as_of_day = latest.max() if len(latest) else today
     first = pd.Period(start.min(), "M")
     last = pd.Period(as_of_day, "M")
-    return first, max(first, last)
+    if last < first:  # nothing was in force yet: an empty window, not the first month anyway
+        said = f"as_of {as_of_day.date()}" if given else f"today ({today.date()})"
+        raise LoadError(f"{name}: no subscription starts by {said} (the first starts in {first})")
+    return first, last
 
 
 def _ordinal_to_str(ordinal: int) -> str:
@@ -1253,8 +1257,22 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
         if column not in ledger.attributes:
             raise ParameterError(f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}")
         values = [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
-        keep &= latest[column].astype(str).isin(values)
+        held = latest[column].astype(str)
+        known = sorted(set(held.dropna()))
+        for value in values:  # a value no customer has is a typo, not an empty report
+            if value not in known:
+                alike = [k for k in known if k.casefold() == value.casefold()]
+                hint = f"; did you mean {alike[0]!r}?" if alike else ""
+                shown = ", ".join(known[:20]) + (f" and {len(known) - 20:,} more" if len(known) > 20 else "")
+                raise ParameterError(f"filter {column}={value} matches no customer{hint} ({column} values: {shown})")
+        keep &= held.isin(values)
+    if not keep.any():
+        wanted = "; ".join(f"{c}={'+'.join(map(str, v)) if isinstance(v, (list, tuple, set)) else v}"
+                           for c, v in filters.items())  # fmt: skip
+        raise ParameterError(f"no customer matches all the filters ({wanted})")
     customers = set(latest.loc[keep, "customer_id"].astype(str))
     subset = frame.loc[frame["customer_id"].astype(str).isin(customers)].reset_index(drop=True)
-    subset["customer_id"] = subset["customer_id"].cat.remove_unused_categories()
+    for column in ["customer_id", *ledger.attributes]:  # values only the other customers had are gone
+        if isinstance(subset[column].dtype, pd.CategoricalDtype):
+            subset[column] = subset[column].cat.remove_unused_categories()
     return Ledger(subset, ledger.kind, ledger.first_month, ledger.last_month, ledger.currency, ledger.quality)

@@ -291,3 +291,52 @@ def test_kind_detection_and_bad_parameters():
     with pytest.raises(ParameterError, match="on_invalid must be one of raise, quarantine"):
         kit.load_ledger(SNAPSHOT_ROWS, on_invalid="skip")
     assert np.issubdtype(kit.load_ledger(SNAPSHOT_ROWS, today=TODAY).frame["mrr_cents"].dtype, np.int64)
+
+
+# --- the window and the filters -------------------------------------------------------------
+
+
+def test_as_of_before_the_first_subscription_is_an_error_not_its_first_month():
+    rows = [("A", "P", "2024-03-01", "", "100", "month", "1")]
+    with pytest.raises(LoadError, match=r"no subscription starts by as_of 2024-01-31 \(the first starts in 2024-03\)"):
+        subscriptions(rows, as_of="2024-01-31")
+    assert subscriptions(rows, as_of="2024-03-31").frame["mrr_cents"].tolist() == [10000]
+
+
+def _with_regions():
+    frame = pd.DataFrame({
+        "customer_id": ["A", "A", "B", "C"],
+        "product": ["P", "P", "P", "P"],
+        "month": ["2024-01", "2024-02", "2024-02", "2024-02"],
+        "mrr": ["10", "20", "30", "40"],
+        "region": ["EMEA", "EMEA", "APAC", "North America"],
+        "size": ["SMB", "SMB", "SMB", "Enterprise"],
+    })  # fmt: skip
+    return kit.load_ledger(frame, kind="snapshots", today=TODAY)
+
+
+def test_a_filter_keeps_whole_customers_and_forgets_the_others_values():
+    from kit.ledger import filter_customers
+
+    kept = filter_customers(_with_regions(), {"region": ["EMEA"]})
+    assert kept.frame["customer_id"].astype(str).tolist() == ["A", "A"]
+    assert kept.frame["mrr_cents"].tolist() == [1000, 2000]
+    # values only the dropped customers had are gone, so no empty segment rows appear later
+    assert list(kept.frame["region"].cat.categories) == ["EMEA"]
+    assert list(kept.frame["size"].cat.categories) == ["SMB"]
+    by_region = kit.summarize(kept, by="region")
+    assert sorted(by_region["region"].astype(str).unique()) == ["EMEA"]
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"region": ["Mars"]}, r"filter region=Mars matches no customer \(region values: APAC, EMEA, North America\)"),
+    ({"size": ["smb"]}, r"filter size=smb matches no customer; did you mean 'SMB'\?"),
+    ({"region": ["EMEA", "Mars"]}, r"filter region=Mars matches no customer"),
+    ({"region": ["APAC"], "size": ["Enterprise"]},
+     r"no customer matches all the filters \(region=APAC; size=Enterprise\)"),
+], ids=["unknown-value", "wrong-case", "one-unknown-of-two", "empty-combination"])  # fmt: skip
+def test_a_filter_that_matches_nobody_is_an_error(filters, message):
+    from kit.ledger import filter_customers
+
+    with pytest.raises(ParameterError, match=message):
+        filter_customers(_with_regions(), filters)
