@@ -14,9 +14,11 @@ import sys
 import traceback
 from pathlib import Path
 
-from kit.errors import KitError, ParameterError
+from kit.errors import KitError, ParameterError, ReportError, ReportInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
+# Suffixes of formats that --output does not write: a CSV under such a name would mislead.
+NOT_CSV = {".xlsx", ".xls", ".xlsm", ".parquet", ".pq", ".json", ".html", ".htm", ".db", ".sqlite"}
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -77,6 +79,17 @@ def _filters(values: list[str] | None) -> dict[str, list[str]]:
     return out
 
 
+def _row_number(text: str) -> int:
+    """A 1-based row number of the command line."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a row number counts from 1, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a row number counts from 1, not {value}")
+    return value
+
+
 def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool = True) -> None:
     if data_required:
         parser.add_argument("data", help="CSV, Parquet, Excel or SQLite file, or a SQLAlchemy URL")
@@ -87,7 +100,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
     src.add_argument("--table", help="database table to read")
     src.add_argument("--query", help="database query to run (instead of --table)")
     src.add_argument("--sheet", help="Excel sheet name (default: the first)")
-    src.add_argument("--header-row", type=int, default=1, metavar="N", help="row of the header, 1-based (default 1)")
+    src.add_argument("--header-row", type=_row_number, default=1, metavar="N",
+                     help="row of the header, 1-based (default 1)")  # fmt: skip
     src.add_argument("--sep", help="CSV delimiter (default: detected)")
     src.add_argument("--encoding", default="utf-8", help="text encoding of a CSV file (default utf-8)")
     src.add_argument("--map", action="append", metavar="THEIRS=OURS", help="rename a column, e.g. monthly_amount=amount")
@@ -154,6 +168,9 @@ def cmd_summary(args) -> int:
     if quality.rows_excluded:  # never a silent drop: say what --lenient (or the window) left out
         reasons = "; ".join(f"{r.reason}: {r.rows:,}" for r in quality.excluded.itertuples())
         print(f"note: {quality.rows_excluded:,} of {quality.rows_read:,} rows excluded ({reasons})", file=sys.stderr)
+    for note in quality.notes.itertuples():  # valid rows worth a look (the report's appendix lists them too)
+        rows = f"{note.count:,} row{'s' if note.count != 1 else ''}"
+        print(f"note: {note.note}: {rows} (e.g. {note.examples})", file=sys.stderr)
     table = summarize(ledger, period=args.period, netting=args.netting,
                       reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
     if table.empty:
@@ -165,13 +182,15 @@ def cmd_summary(args) -> int:
     text = summary_csv(table)
     if args.output:
         write_atomic(args.output, text)
-        print(f"wrote {args.output} ({len(table)} rows)", file=sys.stderr)
+        print(f"wrote {args.output} ({len(table)} row{'s' if len(table) != 1 else ''})", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK
 
 
 def _check_output(path: Path) -> None:
+    if path.suffix.lower() in NOT_CSV:
+        raise ParameterError(f"{path}: --output writes CSV text; name the file .csv (not {path.suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise ParameterError(f"{path}: the folder {parent} does not exist")
@@ -205,9 +224,17 @@ def cmd_batch(args) -> int:
     return EXIT_FAILED if run_batch(batch, jobs=args.jobs, resume=args.resume) else EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as the kit's other errors (exit status 2)."""
+
+    def error(self, message: str):
+        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m kit``."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m kit",
         description="Expansion revenue and expansion rate from billing data.",
     )
@@ -266,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     _no_hugepage_advice()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a wrong option (2, said in one line): a status, as below
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_INPUT
@@ -279,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         if len(lines) > 2:  # a list of problems: the problems on one line, the advice on the next
             lines = [lines[0] + " " + " / ".join(line.strip() for line in lines[1:-1]), lines[-1]]
         print("error: " + "\n".join(lines), file=sys.stderr)
-        return EXIT_INPUT if not exc.__class__.__name__ == "ReportError" else EXIT_FAILED
+        failed_run = isinstance(exc, ReportError) and not isinstance(exc, ReportInputError)
+        return EXIT_FAILED if failed_run else EXIT_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -25,3 +25,7 @@ class ParameterError(KitError):
 
 class ReportError(KitError):
     """A report could not be executed, checked or published."""
+
+
+class ReportInputError(ReportError):
+    """A report stopped on its data or parameters (a :class:`LoadError` or :class:`ParameterError` in the notebook)."""

@@ -160,7 +160,7 @@ def read_source(
     if is_database_url(source) or (table or query):
         return read_database(source, table=table, query=query)
     path = Path(source)
-    _check_readable(path)
+    check_readable(path)
     suffix = path.suffix.lower()
     if suffix in SQLITE_SUFFIXES:
         return read_database(path, table=table, query=query)
@@ -171,7 +171,8 @@ def read_source(
     return read_csv(path, sep=sep, encoding=encoding, header_row=header_row)
 
 
-def _check_readable(path: Path) -> None:
+def check_readable(path: Path) -> None:
+    """Raise :class:`LoadError` with one sentence unless ``path`` is a file that can be read."""
     if not path.exists():
         raise LoadError(f"{path}: file not found")
     if path.is_dir():
@@ -231,7 +232,8 @@ def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", hea
     if wrong:
         examples = ", ".join(f"row {n} has {k}" for n, k in wrong[:5])
         raise LoadError(
-            f"{name}: the header has {width} fields but {len(wrong)} rows do not ({examples}); "
+            f"{name}: the header has {width} fields but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
+            f"not ({examples}); "
             f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header"
         )
     frame = pd.DataFrame(body, columns=header, dtype=object)
@@ -294,7 +296,8 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
         raise LoadError(f"{name}: no sheet {chosen!r}; the sheets are {', '.join(sheets)}")
     cells = pd.read_excel(workbook, sheet_name=chosen, header=None, dtype=object)
     if header_row >= len(cells):
-        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} (the sheet has {len(cells)} rows)")
+        rows = f"{len(cells)} row{'s' if len(cells) != 1 else ''}"
+        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} (the sheet has {rows})")
     header = ["" if pd.isna(v) else str(v) for v in cells.iloc[header_row]]
     body = cells.iloc[header_row + 1 :]
     body = body.loc[~body.isna().all(axis=1)]
@@ -591,7 +594,7 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         raise LoadError("a database source needs exactly one of table= or query= (CLI --table or --query)")
     if isinstance(source, Path) or not is_database_url(source):
         path = Path(source)
-        _check_readable(path)
+        check_readable(path)
         url = sa.engine.URL.create("sqlite", database=str(path))
     else:
         try:
@@ -603,8 +606,11 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
     shown = _safe_url(url)
     try:
         engine = sa.create_engine(url)
+    except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
+        raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
+                        f"installed; install it in the kit's environment or name another driver in the URL") from None
     except Exception as exc:
-        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__})") from None
+        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: {_first_sentence(exc)})") from None
     try:
         with engine.connect() as connection:
             if table is not None:
@@ -644,3 +650,9 @@ def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     except (AttributeError, TypeError):  # a pandas without it
         dtype = pd.CategoricalDtype(categories)
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _first_sentence(exc: BaseException) -> str:
+    """The first line of an exception's message, without a URL's password."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)

@@ -383,3 +383,46 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert err.rstrip().splitlines()[-1] == f"error: {tmp_path / 'none.csv'}: file not found"
     code, out, err = run(capsys, "summary", tmp_path / "none.csv")
     assert code == 2 and "Traceback" not in err and err == f"error: {tmp_path / 'none.csv'}: file not found\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["summary", "{data}", "--period", "week"], r"argument --period: invalid choice: 'week'"),
+    (["summary"], r"the following arguments are required: data"),
+    (["summary", "{data}", "--header-row", "0"], r"argument --header-row: a row number counts from 1, not 0"),
+    (["summary", "{data}", "--reactivation-window", "abc"], r"argument --reactivation-window: invalid int"),
+    (["summary", "{data}", "--output", "{tmp}/s.xlsx"], r"s\.xlsx: --output writes CSV text; name the file \.csv"),
+], ids=["bad-choice", "missing-data", "header-row-0", "not-a-number", "not-csv"])  # fmt: skip
+def test_option_errors_are_one_line_with_status_2(data_csv, tmp_path, capsys, argv, message):
+    code, out, err = run(capsys, *[a.format(data=data_csv, tmp=tmp_path) for a in argv])
+    lines = err.strip().splitlines()
+    assert code == 2 and out == "" and len(lines) == 1 and "usage:" not in err, err
+    assert re.match(r"error: .*" + message, lines[0]), err
+    assert not (tmp_path / "s.xlsx").exists()
+
+
+def test_help_is_status_0(capsys):
+    code, out, err = run(capsys, "summary", "--help")
+    assert code == 0 and "--period" in out and err == ""
+
+
+def test_a_missing_database_driver_is_named(capsys):
+    pytest.importorskip("sqlalchemy")
+    try:
+        import MySQLdb  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("the MySQL driver is installed here")
+    code, out, err = run(capsys, "summary", "mysql+mysqldb://me:s3cret@localhost/billing", "--table", "mrr")
+    assert code == 2 and "Traceback" not in err and "s3cret" not in err
+    assert err.startswith("error: mysql+mysqldb://me:***@localhost/billing: cannot open the database: its driver "
+                          "(Python module 'MySQLdb') is not installed")
+
+
+def test_summary_says_the_data_notes_on_stderr(tmp_path, capsys):
+    path = tmp_path / "subs.csv"
+    path.write_text("customer_id,start_date,end_date,amount,billing_period\n"
+                    "A,2024-01-01,,100,month\nB,2024-01-01,,0,month\nC,2024-02-01,,50,month\n")  # fmt: skip
+    code, out, err = run(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert code == 0 and out.splitlines()[2].startswith("2024-02,100.00,50.00,")  # 2024-01: A new
+    assert err == "note: rows with amount 0 (trials and free plans are not active): 1 row (e.g. row 3)\n"

@@ -440,7 +440,7 @@ CASES = [
     case(31, "wrong-sep-names-columns", "s.csv", {"s.csv": "customer_id;month;product;mrr\nA;2024-01;P;1\n"},
          options={"sep": ","}, error=LoadError, match=r"columns found: customer_id;month;product;mrr"),
     case(31, "field-count", "s.csv", {"s.csv": "customer_id,month,product,mrr\nA,2024-01,P,1,5\n"},
-         error=LoadError, match=r"s\.csv: the header has 4 fields but 1 rows do not \(row 2 has 5\).*delimiter"),
+         error=LoadError, match=r"s\.csv: the header has 4 fields but 1 row does not \(row 2 has 5\).*delimiter"),
     case(31, "bad-sep-option", "s.csv", {"s.csv": SNAP + "A,2024-01,P,1\n"}, options={"sep": ";;"},
          error=ParameterError, match=r"sep must be one character"),
     # 32 binary garbage / a zip renamed .csv
