@@ -68,6 +68,11 @@ class Analysis:
         window = f"{self.ledger.first_month} to {self.ledger.last_month}"
         shown = self.shown
         span = f"{shown['period'].iloc[0]} to {shown['period'].iloc[-1]}" if len(shown) else "none"
+        asked = [(name, p[name]) for name in ("start", "end") if p[name]]  # labels sort as periods do
+        outside = [f"{name} {label}" for name, label in asked if len(shown) and
+                   (label < shown["period"].iloc[0] if name == "start" else label > shown["period"].iloc[-1])]
+        if outside:  # a range wider than the data is cut to it, and said
+            span += f" ({' and '.join(outside)} asked; the data has no period beyond these)"
         parts = [f"<h1>{nv.esc(p['title'])}</h1>"]
         if p["company"]:
             parts.append(f"<p><strong>{nv.esc(p['company'])}</strong></p>")
@@ -299,6 +304,9 @@ class Analysis:
             f"{nv.pct(share)} of all expansion MRR ({nv.money(total, self.currency)})."
             + (f" In {last['period']} alone: {nv.pct(last['top_share'])} from {int(last['top_expanders']):,} of "
                f"{int(last['expanders']):,} expanders." if last is not None else "")
+            + (" Under product netting an expander is any customer with expansion MRR on some product, also one "
+               "whose MRR fell overall, so these counts can exceed the customers counted as expanded above."
+               if self.params["netting"] == "product" else "")
         )  # fmt: skip
         return '<div class="kit-report"><h4>Concentration of expansion</h4>' + nv.paragraph(text) + "</div>"
 
@@ -353,7 +361,7 @@ class Analysis:
                          ": the rates of that period are undefined (n/a), not zero.")  # fmt: skip
         notes = q.notes
         for note in notes.itertuples():
-            items.append(f"Data note: {note.note}: {note.count:,} rows.")
+            items.append(f"Data note: {note.note}: {note.count:,} row{'s' if note.count != 1 else ''}.")
         if not items:
             items.append("No further limitation was found in this data set.")
         return '<div class="kit-report"><h4>In this data set</h4><ul>' + "".join(

@@ -34,7 +34,7 @@ is checked before any report runs, and any problem is one error (exit status 2):
   joined by ``+``), ``{start}``, ``{end}`` and ``{range}`` (``2025-Q1``, or
   ``2025-Q1 to 2025-Q4``); in names they are made file-safe. Write ``{{`` for a brace.
 * Without ``name``, a report is named from its parameters
-  (:func:`kit.report.default_name` plus its start and end). Names are letters, digits,
+  (:func:`kit.report.default_name`). Names are letters, digits,
   ``-``, ``_``, ``.``, unique ignoring case; ``index`` and ``*.failed`` are reserved.
 
 Reports run in parallel (``--jobs``, default and at most the number of cores), each
@@ -181,7 +181,7 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
     for name, params, where in jobs:
         params = _resolve_paths(params, base, where, fail)
         params = _check_parameters(params, where, fail)
-        name = name if name is not None else auto_name(params)
+        name = name if name is not None else default_name(params)
         try:
             safe_name(name)
         except ParameterError as exc:
@@ -203,23 +203,6 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
     else:
         folder = config.REPORTS_DIR / path.stem
     return Batch(path, check_output_dir(folder), tuple(checked))
-
-
-def auto_name(params: dict) -> str:
-    """
-    Name a report from its parameters: :func:`kit.report.default_name` plus start and end.
-
-    >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
-    >>> auto_name(p), auto_name({**p, "end": "2025-Q1"}), auto_name({**p, "end": "2025-Q4"})
-    ('expansion-sample-quarter-size-SMB-2025-Q1-last', 'expansion-sample-quarter-size-SMB-2025-Q1', \
-'expansion-sample-quarter-size-SMB-2025-Q1-2025-Q4')
-    """
-    parts = [default_name(params)]
-    if params["start"] or params["end"]:
-        parts.append(params["start"] or "first")
-        if params["end"] != params["start"]:
-            parts.append(params["end"] or "last")
-    return _slug("-".join(parts))
 
 
 def _slug(text: str) -> str:
@@ -431,7 +414,8 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     index = write_atomic(batch.output_dir / INDEX, index_html(ordered, source=batch.source.name))
     failed = sum(r["status"] != "ok" for r in ordered)
     kept = sum(bool(r.get("kept")) for r in ordered)
-    print(f"batch {batch.source.name}: {len(ordered)} reports: {len(ordered) - failed - kept} written, "
+    reports = f"{len(ordered)} report{'s' if len(ordered) != 1 else ''}"
+    print(f"batch {batch.source.name}: {reports}: {len(ordered) - failed - kept} written, "
           + (f"{kept} kept from an earlier run, " if resume else "")
           + f"{failed} failed, in {time.monotonic() - started:.0f} s; index: {index}", file=stream)  # fmt: skip
     return 1 if failed else 0
@@ -568,7 +552,8 @@ def index_html(records: list[dict], *, source: str = "") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Expansion reports{esc(': ' + source if source else '')}</title><style>{_STYLE}</style></head><body>",
         "<h1>Expansion reports</h1>",
-        f'<p class="muted">{esc(source + ": " if source else "")}{len(records)} reports, {len(ok)} published, '
+        f'<p class="muted">{esc(source + ": " if source else "")}{len(records)} '
+        f'report{"s" if len(records) != 1 else ""}, {len(ok)} published, '
         f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
         f"Updated {esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
     ]

@@ -96,9 +96,9 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
 
     Money columns are integer cents; rates are fractions (NaN shows ``n/a``).
     """
-    head = "".join(
-        f'<th class="{"num" if c in (*money_columns, *rate_columns, *count_columns) else ""}">{esc(c)}</th>'
-        for c in frame.columns
+    numeric = {*money_columns, *rate_columns, *count_columns}
+    head = "".join(  # long column names may break after an underscore
+        f'<th class="{"num" if c in numeric else ""}">{esc(c).replace("_", "_<wbr>")}</th>' for c in frame.columns
     )
     rows = []
     for record in frame.itertuples(index=False):

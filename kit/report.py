@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 from kit import config
-from kit.errors import ParameterError, ReportError
+from kit.errors import ParameterError, ReportError, ReportInputError
 from kit.export import write_atomic
-from kit.sources import is_database_url, shown_url
+from kit.sources import check_readable, is_database_url, shown_url
 
 COMPLETE_MARKER = "report complete"
 #: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
@@ -164,13 +164,19 @@ def check_output_dir(path: Path) -> Path:
     return path
 
 
+# Errors of the kit that mean the data or a parameter is wrong, not the report (exit status 2).
+INPUT_ERRORS = ("LoadError", "ValidationError", "ParameterError")
+
+
 def render_report(params: dict, *, output_dir: Path | None = None, name: str | None = None,
                   notebook: Path = config.REPORT_NOTEBOOK) -> Path:  # fmt: skip
     """
     Execute the report notebook with ``params`` and publish ``NAME.html`` and ``NAME.ipynb``.
 
     Returns the path of the HTML file. Raises :class:`ReportError` when the notebook
-    fails (the failed notebook is kept as ``NAME.failed.ipynb``).
+    fails (the failed notebook is kept as ``NAME.failed.ipynb``), a
+    :class:`ReportInputError` when it stopped on the data or a parameter, and a
+    :class:`LoadError` without starting it when the data or FX file is missing.
     """
     import papermill as pm
 
@@ -183,10 +189,13 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     missing = sorted(set(params) - set(declared))
     if missing:
         raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+    for path in (params["data"], params["fx"]):  # a missing file is said before a kernel starts
+        if path and not is_database_url(path):
+            check_readable(Path(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes it private; the published notebook is not
-    def fail(message: str) -> ReportError:
+    def fail(message: str, kind: type[ReportError] = ReportError) -> ReportError:
         # No report under this name may survive a failed run: a stale one would be read as current.
         html_path.unlink(missing_ok=True)
         executed_path.unlink(missing_ok=True)
@@ -194,7 +203,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
             _hide_secrets(tmp, params)
             os.replace(tmp, failed_path)
             message += f" (the failed notebook is kept as {failed_path})"
-        return ReportError(message)
+        return kind(message)
 
     try:
         try:
@@ -203,6 +212,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
                      # the kernel's own log (TCP warning, shutdown interrupt) is noise here
                      extra_arguments=["--IPKernelApp.log_level=CRITICAL"])  # fmt: skip
         except pm.PapermillExecutionError as exc:
+            if exc.ename in INPUT_ERRORS:  # the data or a parameter: every problem, as `kit summary` says them
+                raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.strip()}",
+                           ReportInputError) from None  # fmt: skip
             raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}") from None
         except Exception as exc:  # the kernel died, timed out or did not start
             raise fail(f"report {name} could not be executed: {type(exc).__name__}: {_first_line(str(exc))}") from None
@@ -264,7 +276,19 @@ def _first_line(text: str) -> str:
 
 
 def default_name(params: dict) -> str:
-    """Name a report from its parameters: ``expansion-<data>-<period>[-<filters>]``."""
+    """
+    Name a report from the parameters that change what it shows, so different runs do not overwrite each other.
+
+    ``expansion-<data>-<period>``, then the filters, the range shown (start and end), and
+    any non-default netting, reactivation window, FX mode, as_of, segment and anonymising.
+
+    >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
+    >>> default_name(p), default_name({**p, "end": "2025-Q1"}), default_name({**p, "end": "2025-Q4"})
+    ('expansion-sample-quarter-size-SMB-2025-Q1-last', 'expansion-sample-quarter-size-SMB-2025-Q1', \
+'expansion-sample-quarter-size-SMB-2025-Q1-2025-Q4')
+    >>> default_name(validate_parameters({"netting": "product", "reactivation_window": 3, "fx_mode": "monthly"}))
+    'expansion-sample-month-product-netting-window-3-fx-monthly'
+    """
     data = params["data"]
     if not data:
         stem = "sample"
@@ -275,6 +299,20 @@ def default_name(params: dict) -> str:
     parts = ["expansion", stem or "data", params["period"]]
     for key, value in sorted(params["filters"].items()):
         parts.append(f"{key}-{'+'.join(map(str, value)) if isinstance(value, list) else value}")
+    if params["start"] or params["end"]:
+        parts.append(params["start"] or "first")
+        if params["end"] != params["start"]:
+            parts.append(params["end"] or "last")
+    defaults = {name: default for name, (_, default, _) in PARAMETERS.items()}
+    options = {  # the parameters that change the numbers or the content, when not at their default
+        "netting": f"{params['netting']}-netting",
+        "reactivation_window": f"window-{params['reactivation_window']}",
+        "fx_mode": f"fx-{params['fx_mode']}",
+        "as_of": f"as-of-{params['as_of']}",
+        "segment": f"by-{params['segment']}",
+        "anonymise": "anonymised",
+    }
+    parts += [text for name, text in options.items() if params[name] != defaults[name]]
     return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.")
 
 

@@ -192,23 +192,44 @@ def test_wrong_parameters_stop_before_any_work(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_failing_notebook_publishes_no_html_and_keeps_the_failure(tmp_path):
+def test_a_missing_file_is_said_before_a_kernel_starts(tmp_path, capsys):
     missing = tmp_path / "missing.csv"
-    with pytest.raises(kit.ReportError, match=r"failed in cell .*LoadError") as info:
+    with pytest.raises(kit.LoadError, match=r"missing\.csv: file not found"):
         render_report({"data": str(missing)}, output_dir=tmp_path, name="broken")
-    assert "broken.failed.ipynb" in str(info.value)
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["broken.failed.ipynb"]
-    failed = nbformat.read(tmp_path / "broken.failed.ipynb", as_version=4)
-    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
-    assert errors and str(missing.name) in errors[0]["evalue"]
-
-
-def test_report_cli_names_errors_without_traceback(tmp_path, capsys):
+    with pytest.raises(kit.LoadError, match=r"fx\.csv: file not found"):
+        render_report({"fx": str(tmp_path / "fx.csv")}, output_dir=tmp_path, name="broken")
+    assert list(tmp_path.iterdir()) == []
     status = cli.main(["report", str(tmp_path / "nope.csv"), "--output-dir", str(tmp_path)])
     err = capsys.readouterr().err
-    assert status == cli.EXIT_FAILED
-    assert err.startswith("error: report") and "nope.csv" in err and "Traceback" not in err
+    assert status == cli.EXIT_INPUT and err == f"error: {tmp_path / 'nope.csv'}: file not found\n"
+
+
+def test_bad_data_stops_the_report_with_every_problem_and_status_2(tmp_path, capsys):
+    """Invalid rows found in the notebook: the whole message, as ``kit summary`` gives it; exit status 2."""
+    data = tmp_path / "neg.csv"
+    data.write_text("customer_id,month,product,mrr\nA,2024-01,P,10\nB,2024-01,P,-5\nC,2024-02,P,abc\n")
+    with pytest.raises(kit.ReportInputError) as info:
+        render_report({"data": str(data)}, output_dir=tmp_path, name="broken")
+    message = str(info.value)
+    assert "failed in cell" in message and "ValidationError: neg.csv: 2 invalid rows; nothing was loaded." in message
+    assert "row 3" in message and "row 4" in message and "mrr" in message and "lenient" in message
+    assert "broken.failed.ipynb" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.failed.ipynb", "neg.csv"]
+    failed = nbformat.read(tmp_path / "broken.failed.ipynb", as_version=4)
+    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and errors[0]["ename"] == "ValidationError"
+
+    status = cli.main(["report", str(data), "--output-dir", str(tmp_path), "--name", "broken"])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_INPUT and err.startswith("error: report broken failed in cell") and "row 3" in err
+    assert "Traceback" not in err
+
+
+def test_a_filter_value_no_customer_has_stops_the_report_with_status_2(tmp_path, capsys):
+    status = cli.main(["report", "--filter", "size=smb", "--output-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_INPUT and "filter size=smb matches no customer; did you mean 'SMB'?" in err
+    assert not list(tmp_path.glob("*.html"))
 
 
 def test_notebook_parameters_cell_matches_the_kit():
@@ -383,3 +404,8 @@ def test_a_range_or_segment_the_data_lacks_is_named():
     with pytest.raises(kit.ParameterError, match="segment 'tier' is not a customer attribute.*size"):
         kit.analyse(ledger, validate_parameters({"segment": "tier"}))
     assert load_options(validate_parameters({}))["fx_mode"] == "constant"
+    wide = kit.analyse(ledger, validate_parameters({"start": "2020-01", "end": "2030-01"})).header_html()
+    assert ("periods reported: 2023-01 to 2025-12 (start 2020-01 and end 2030-01 asked; the data has no period "
+            "beyond these)") in wide
+    inside = kit.analyse(ledger, validate_parameters({"start": "2024-01", "end": "2024-06"})).header_html()
+    assert "periods reported: 2024-01 to 2024-06." in inside
