@@ -234,8 +234,11 @@ def cohort_heatmap(table: pd.DataFrame, *, value: str = "nrr", unit: str = "peri
     """Heatmap of a cohort measure (rows: cohort, columns: periods since signup)."""
     ax = _ax(ax)
     grid = table.pivot(index="cohort", columns="age", values=value)
+    values = grid.to_numpy(dtype=float)
+    span = float(np.nanmax(values) - np.nanmin(values)) if np.isfinite(values).any() else 1.0
+    decimals = 0 if span >= 0.05 else 1 if span >= 0.005 else 2  # colour-bar ticks that differ from each other
     sns.heatmap(grid, ax=ax, cmap="RdYlGn", center=1.0 if value == "nrr" else None, annot=grid.shape[1] <= 14,
-                fmt=".0%", cbar_kws={"format": PercentFormatter(1.0, decimals=0)}, linewidths=0.3)  # fmt: skip
+                fmt=".0%", cbar_kws={"format": PercentFormatter(1.0, decimals=decimals)}, linewidths=0.3)  # fmt: skip
     ax.set_xlabel(f"{unit}s since signup")
     ax.set_ylabel("signup cohort")
     ax.set_title("NRR by signup cohort" if value == "nrr" else f"{value} by signup cohort")

@@ -9,6 +9,7 @@ been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -347,7 +348,7 @@ def read_headline(executed: Path | str) -> dict | None:
 
 
 def export_html(nb, *, title: str = "Expansion revenue report") -> str:
-    """Export an executed notebook to self-contained HTML with no code, prompts or run markers."""
+    """Export an executed notebook to self-contained HTML with no code, prompts, run markers or stderr."""
     from nbconvert import HTMLExporter
     from traitlets.config import Config
 
@@ -358,5 +359,9 @@ def export_html(nb, *, title: str = "Expansion revenue report") -> str:
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:  # warnings and logs (local paths among them) stay in the kept notebook, not the page
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if (o.get("output_type"), o.get("name")) != ("stream", "stderr")]
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})  # the page's <title>
     return body

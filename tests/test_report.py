@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from conftest import PLAYBOOK
 
@@ -355,7 +356,7 @@ def test_a_notebook_that_exits_early_is_not_published(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["early.failed.ipynb"]
 
 
-def test_export_drops_tagged_cells_code_and_prompts():
+def test_export_drops_tagged_cells_code_prompts_and_stderr():
     """Cells tagged ``remove-cell`` vanish with their output; other cells keep their output but not their code."""
     from kit.report import export_html
 
@@ -363,10 +364,14 @@ def test_export_drops_tagged_cells_code_and_prompts():
                                        outputs=[nbformat.v4.new_output("stream", text="SETUP-OUTPUT")])  # fmt: skip
     shown = nbformat.v4.new_code_cell("print('shown')", execution_count=2,
                                       outputs=[nbformat.v4.new_output("stream", text="SHOWN-OUTPUT")])  # fmt: skip
-    nb = nbformat.v4.new_notebook(cells=[hidden, shown])
+    warned = nbformat.v4.new_code_cell("plot()", execution_count=3, outputs=[
+        nbformat.v4.new_output("stream", name="stderr", text="/home/me/x.py:1: UserWarning: STDERR-OUTPUT"),
+        nbformat.v4.new_output("stream", text="AFTER-WARNING")])  # fmt: skip
+    nb = nbformat.v4.new_notebook(cells=[hidden, shown, warned])
     page = export_html(nb, title="T")
-    assert "SHOWN-OUTPUT" in page
-    assert "SETUP-OUTPUT" not in page
+    assert "SHOWN-OUTPUT" in page and "AFTER-WARNING" in page
+    assert "SETUP-OUTPUT" not in page and "STDERR-OUTPUT" not in page
+    assert len(nb.cells[2].outputs) == 2  # the notebook itself keeps them
     for marker in ("highlight hl-ipython3", "[2]:"):  # highlighted code; the In [2]: and Out[2]: prompts
         assert marker not in page, marker
 
@@ -409,3 +414,19 @@ def test_a_range_or_segment_the_data_lacks_is_named():
             "beyond these)") in wide
     inside = kit.analyse(ledger, validate_parameters({"start": "2024-01", "end": "2024-06"})).header_html()
     assert "periods reported: 2024-01 to 2024-06." in inside
+
+
+@pytest.mark.parametrize("values", [[1.11, 1.10, 1.07], [0.5, 1.0, 1.3], [1.001, 1.002, 1.0025]])
+def test_cohort_colour_bar_ticks_are_distinct(values):
+    import matplotlib.pyplot as plt
+
+    from kit import plots
+
+    table = pd.DataFrame({"cohort": ["2023", "2023", "2024"], "age": [1, 2, 1], "nrr": values})
+    ax = plots.cohort_heatmap(table)
+    try:
+        ax.figure.canvas.draw()
+        ticks = [label.get_text() for label in ax.figure.axes[-1].get_yticklabels() if label.get_text()]
+        assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
+    finally:
+        plt.close(ax.figure)
