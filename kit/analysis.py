@@ -528,7 +528,6 @@ def _short(path: str) -> str:
 
 
 def _source_name(params: dict) -> str:
-
     data = params["data"]
     if not data:
         return "bundled sample (data/sample_subscriptions.csv)"

@@ -17,8 +17,8 @@ from pathlib import Path
 from kit.errors import KitError, ParameterError, ReportError, ReportInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
-# Suffixes of formats that --output does not write: a CSV under such a name would mislead.
-NOT_CSV = {".xlsx", ".xls", ".xlsm", ".parquet", ".pq", ".json", ".html", ".htm", ".db", ".sqlite"}
+# Names --output accepts: it writes CSV text, which under another format's suffix would mislead.
+CSV_SUFFIXES = {".csv", ".txt", ""}
 
 
 def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
@@ -34,7 +34,7 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 def parameters_from_args(args) -> dict:
     """Turn parsed ``python -m kit report`` arguments into report parameters."""
     from kit.report import validate_parameters
-    from kit.sources import is_database_url
+    from kit.sources import is_database_url  # imports pandas: not at the CLI's start
 
     values = {
         "data": str(Path(args.data).resolve()) if args.data and not is_database_url(args.data) else args.data,
@@ -189,7 +189,7 @@ def cmd_summary(args) -> int:
 
 
 def _check_output(path: Path) -> None:
-    if path.suffix.lower() in NOT_CSV:
+    if path.suffix.lower() not in CSV_SUFFIXES:
         raise ParameterError(f"{path}: --output writes CSV text; name the file .csv (not {path.suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():

@@ -28,4 +28,9 @@ class ReportError(KitError):
 
 
 class ReportInputError(ReportError):
-    """A report stopped on its data or parameters (a :class:`LoadError` or :class:`ParameterError` in the notebook)."""
+    """
+    A report stopped on its data or parameters (exit status 2, as for a bad input file).
+
+    Raised for a :class:`LoadError`, :class:`ValidationError` or :class:`ParameterError`
+    in the notebook, recognised by the exception's name papermill reports.
+    """

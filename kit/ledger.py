@@ -1258,12 +1258,13 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
             raise ParameterError(f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}")
         values = [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
         held = latest[column].astype(str)
-        known = sorted(set(held.dropna()))
+        known = sorted(held.unique())
         for value in values:  # a value no customer has is a typo, not an empty report
             if value not in known:
                 alike = [k for k in known if k.casefold() == value.casefold()]
                 hint = f"; did you mean {alike[0]!r}?" if alike else ""
-                shown = ", ".join(known[:20]) + (f" and {len(known) - 20:,} more" if len(known) > 20 else "")
+                named = [k if k.strip() else "(empty)" for k in known[:20]]
+                shown = ", ".join(named) + (f" and {len(known) - 20:,} more" if len(known) > 20 else "")
                 raise ParameterError(f"filter {column}={value} matches no customer{hint} ({column} values: {shown})")
         keep &= held.isin(values)
     if not keep.any():
@@ -1272,7 +1273,7 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
         raise ParameterError(f"no customer matches all the filters ({wanted})")
     customers = set(latest.loc[keep, "customer_id"].astype(str))
     subset = frame.loc[frame["customer_id"].astype(str).isin(customers)].reset_index(drop=True)
-    for column in ["customer_id", *ledger.attributes]:  # values only the other customers had are gone
+    for column in ["customer_id", "product", *ledger.attributes]:  # values only the other customers had are gone
         if isinstance(subset[column].dtype, pd.CategoricalDtype):
             subset[column] = subset[column].cat.remove_unused_categories()
     return Ledger(subset, ledger.kind, ledger.first_month, ledger.last_month, ledger.currency, ledger.quality)

@@ -10,6 +10,7 @@ been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from kit import config
-from kit.errors import ParameterError, ReportError, ReportInputError
+from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
 from kit.export import write_atomic
 from kit.sources import check_readable, is_database_url, shown_url
 
@@ -182,6 +183,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     import papermill as pm
 
     params = validate_parameters(params)
+    for key in ("data", "fx"):  # files relative to where the caller is, not to the notebook's folder
+        if params[key] and not is_database_url(params[key]):
+            params[key] = str(Path(params[key]).resolve())
     output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
@@ -190,9 +194,14 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     missing = sorted(set(params) - set(declared))
     if missing:
         raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
-    for path in (params["data"], params["fx"]):  # a missing file is said before a kernel starts
-        if path and not is_database_url(path):
-            check_readable(Path(path))
+    try:  # a missing file is said before a kernel starts
+        for key in ("data", "fx"):
+            if params[key] and not is_database_url(params[key]):
+                check_readable(Path(params[key]))
+    except LoadError:
+        for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
+            stale.unlink(missing_ok=True)
+        raise
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes it private; the published notebook is not
@@ -280,8 +289,11 @@ def default_name(params: dict) -> str:
     """
     Name a report from the parameters that change what it shows, so different runs do not overwrite each other.
 
-    ``expansion-<data>-<period>``, then the filters, the range shown (start and end), and
-    any non-default netting, reactivation window, FX mode, as_of, segment and anonymising.
+    ``expansion-<data>[-<table>][-query-<digest>][-sheet-<sheet>]-<period>``, then the
+    filters, the range shown (start and end), and any non-default reporting currency, FX
+    file, netting, reactivation window, FX mode, as_of, segment, leniency and anonymising.
+    Values that differ only in characters a file name cannot hold (``North America``,
+    ``North-America``) give one name; choose names then.
 
     >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
     >>> default_name(p), default_name({**p, "end": "2025-Q1"}), default_name({**p, "end": "2025-Q4"})
@@ -289,15 +301,26 @@ def default_name(params: dict) -> str:
 'expansion-sample-quarter-size-SMB-2025-Q1-2025-Q4')
     >>> default_name(validate_parameters({"netting": "product", "reactivation_window": 3, "fx_mode": "monthly"}))
     'expansion-sample-month-product-netting-window-3-fx-monthly'
+    >>> default_name(validate_parameters({"data": "b.db", "table": "mrr", "currency": "EUR", "lenient": True}))
+    'expansion-b-mrr-month-in-EUR-lenient'
+    >>> default_name(validate_parameters({"data": "sqlite:///b.db", "query": "select * from mrr"}))
+    'expansion-query-d7fb4cd4-month'
+    >>> default_name(validate_parameters({"data": "my..data.xlsx", "sheet": "2025"}))
+    'expansion-my.data-sheet-2025-month'
     """
     data = params["data"]
     if not data:
         stem = "sample"
     elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
-        stem = params["table"] or "query"
+        stem = params["table"] or ""
     else:
-        stem = Path(data).stem
-    parts = ["expansion", stem or "data", params["period"]]
+        stem = "-".join(filter(None, [Path(data).stem, params["table"]]))  # an SQLite file: its table too
+    if params["query"]:  # queries differ in ways no short name tells: a digest of the text
+        stem = "-".join(filter(None, [stem, "query", hashlib.sha1(params["query"].encode()).hexdigest()[:8]]))
+    parts = ["expansion", stem or "data"]
+    if params["sheet"]:
+        parts.append(f"sheet-{params['sheet']}")
+    parts.append(params["period"])
     for key, value in sorted(params["filters"].items()):
         parts.append(f"{key}-{'+'.join(map(str, value)) if isinstance(value, list) else value}")
     if params["start"] or params["end"]:
@@ -306,15 +329,18 @@ def default_name(params: dict) -> str:
             parts.append(params["end"] or "last")
     defaults = {name: default for name, (_, default, _) in PARAMETERS.items()}
     options = {  # the parameters that change the numbers or the content, when not at their default
+        "currency": f"in-{params['currency']}",
+        "fx": f"fx-{Path(params['fx']).stem}",
         "netting": f"{params['netting']}-netting",
         "reactivation_window": f"window-{params['reactivation_window']}",
         "fx_mode": f"fx-{params['fx_mode']}",
         "as_of": f"as-of-{params['as_of']}",
         "segment": f"by-{params['segment']}",
+        "lenient": "lenient",
         "anonymise": "anonymised",
     }
     parts += [text for name, text in options.items() if params[name] != defaults[name]]
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts)).strip("-.")
+    return re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts))).strip("-.")
 
 
 def completion_problem(nb) -> str | None:

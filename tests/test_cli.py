@@ -391,7 +391,8 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     (["summary", "{data}", "--header-row", "0"], r"argument --header-row: a row number counts from 1, not 0"),
     (["summary", "{data}", "--reactivation-window", "abc"], r"argument --reactivation-window: invalid int"),
     (["summary", "{data}", "--output", "{tmp}/s.xlsx"], r"s\.xlsx: --output writes CSV text; name the file \.csv"),
-], ids=["bad-choice", "missing-data", "header-row-0", "not-a-number", "not-csv"])  # fmt: skip
+    (["summary", "{data}", "--output", "{tmp}/s.sqlite3"], r"s\.sqlite3: --output writes CSV text"),
+], ids=["bad-choice", "missing-data", "header-row-0", "not-a-number", "not-csv", "not-csv-2"])  # fmt: skip
 def test_option_errors_are_one_line_with_status_2(data_csv, tmp_path, capsys, argv, message):
     code, out, err = run(capsys, *[a.format(data=data_csv, tmp=tmp_path) for a in argv])
     lines = err.strip().splitlines()
@@ -400,9 +401,11 @@ def test_option_errors_are_one_line_with_status_2(data_csv, tmp_path, capsys, ar
     assert not (tmp_path / "s.xlsx").exists()
 
 
-def test_help_is_status_0(capsys):
-    code, out, err = run(capsys, "summary", "--help")
-    assert code == 0 and "--period" in out and err == ""
+@pytest.mark.parametrize(("command", "option"), [("summary", "--period"), ("report", "--output-dir"),
+                                                 ("batch", "--jobs")])  # fmt: skip
+def test_help_is_status_0(capsys, command, option):
+    code, out, err = run(capsys, command, "--help")
+    assert code == 0 and option in out and err == ""
 
 
 def test_a_missing_database_driver_is_named(capsys):

@@ -305,12 +305,12 @@ def test_as_of_before_the_first_subscription_is_an_error_not_its_first_month():
 
 def _with_regions():
     frame = pd.DataFrame({
-        "customer_id": ["A", "A", "B", "C"],
-        "product": ["P", "P", "P", "P"],
-        "month": ["2024-01", "2024-02", "2024-02", "2024-02"],
-        "mrr": ["10", "20", "30", "40"],
-        "region": ["EMEA", "EMEA", "APAC", "North America"],
-        "size": ["SMB", "SMB", "SMB", "Enterprise"],
+        "customer_id": ["A", "A", "B", "C", "D"],
+        "product": ["P", "P", "P", "Q", "Q"],
+        "month": ["2024-01", "2024-02", "2024-02", "2024-02", "2024-02"],
+        "mrr": ["10", "20", "30", "40", "5"],
+        "region": ["EMEA", "EMEA", "APAC", "North America", ""],
+        "size": ["SMB", "SMB", "SMB", "Enterprise", "SMB"],
     })  # fmt: skip
     return kit.load_ledger(frame, kind="snapshots", today=TODAY)
 
@@ -324,12 +324,14 @@ def test_a_filter_keeps_whole_customers_and_forgets_the_others_values():
     # values only the dropped customers had are gone, so no empty segment rows appear later
     assert list(kept.frame["region"].cat.categories) == ["EMEA"]
     assert list(kept.frame["size"].cat.categories) == ["SMB"]
+    assert list(kept.frame["product"].cat.categories) == ["P"]
     by_region = kit.summarize(kept, by="region")
     assert sorted(by_region["region"].astype(str).unique()) == ["EMEA"]
 
 
 @pytest.mark.parametrize(("filters", "message"), [
-    ({"region": ["Mars"]}, r"filter region=Mars matches no customer \(region values: APAC, EMEA, North America\)"),
+    ({"region": ["Mars"]},
+     r"filter region=Mars matches no customer \(region values: \(empty\), APAC, EMEA, North America\)"),
     ({"size": ["smb"]}, r"filter size=smb matches no customer; did you mean 'SMB'\?"),
     ({"region": ["EMEA", "Mars"]}, r"filter region=Mars matches no customer"),
     ({"region": ["APAC"], "size": ["Enterprise"]},

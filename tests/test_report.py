@@ -205,6 +205,15 @@ def test_a_missing_file_is_said_before_a_kernel_starts(tmp_path, capsys):
     assert status == cli.EXIT_INPUT and err == f"error: {tmp_path / 'nope.csv'}: file not found\n"
 
 
+def test_a_missing_file_removes_the_earlier_report_of_that_name(sample_report, tmp_path, monkeypatch):
+    for suffix in (".html", ".ipynb", ".failed.ipynb"):
+        shutil.copy(sample_report, tmp_path / f"weekly{suffix}")
+    monkeypatch.chdir(tmp_path)  # a relative path is the caller's, not the notebook folder's
+    with pytest.raises(kit.LoadError, match=rf"{re.escape(str(tmp_path / 'gone.csv'))}: file not found"):
+        render_report({"data": "gone.csv"}, output_dir=tmp_path, name="weekly")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bad_data_stops_the_report_with_every_problem_and_status_2(tmp_path, capsys):
     """Invalid rows found in the notebook: the whole message, as ``kit summary`` gives it; exit status 2."""
     data = tmp_path / "neg.csv"
