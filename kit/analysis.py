@@ -361,7 +361,7 @@ class Analysis:
                          ": the rates of that period are undefined (n/a), not zero.")  # fmt: skip
         notes = q.notes
         for note in notes.itertuples():
-            items.append(f"Data note: {note.note}: {note.count:,} row{'s' if note.count != 1 else ''}.")
+            items.append(f"Data note: {note.note}: {nv.plural(note.count, 'row')}.")
         if not items:
             items.append("No further limitation was found in this data set.")
         return '<div class="kit-report"><h4>In this data set</h4><ul>' + "".join(

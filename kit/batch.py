@@ -373,6 +373,8 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
 
     from tqdm import tqdm
 
+    from kit import narrative as nv
+
     stream = stream or sys.stderr
     cores = os.cpu_count() or 1
     jobs = cores if jobs is None else jobs
@@ -414,8 +416,7 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     index = write_atomic(batch.output_dir / INDEX, index_html(ordered, source=batch.source.name))
     failed = sum(r["status"] != "ok" for r in ordered)
     kept = sum(bool(r.get("kept")) for r in ordered)
-    reports = f"{len(ordered)} report{'s' if len(ordered) != 1 else ''}"
-    print(f"batch {batch.source.name}: {reports}: {len(ordered) - failed - kept} written, "
+    print(f"batch {batch.source.name}: {nv.plural(len(ordered), 'report')}: {len(ordered) - failed - kept} written, "
           + (f"{kept} kept from an earlier run, " if resume else "")
           + f"{failed} failed, in {time.monotonic() - started:.0f} s; index: {index}", file=stream)  # fmt: skip
     return 1 if failed else 0
@@ -552,9 +553,8 @@ def index_html(records: list[dict], *, source: str = "") -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Expansion reports{esc(': ' + source if source else '')}</title><style>{_STYLE}</style></head><body>",
         "<h1>Expansion reports</h1>",
-        f'<p class="muted">{esc(source + ": " if source else "")}{len(records)} '
-        f'report{"s" if len(records) != 1 else ""}, {len(ok)} published, '
-        f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
+        f'<p class="muted">{esc(source + ": " if source else "")}{nv.plural(len(records), "report")}, '
+        f"{len(ok)} published, {len(failed)} failed. Headline numbers are those of each report's latest period shown. "
         f"Updated {esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
     ]
     if ok:

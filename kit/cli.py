@@ -32,12 +32,11 @@ def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
 
 
 def parameters_from_args(args) -> dict:
-    """Turn parsed ``python -m kit report`` arguments into report parameters."""
+    """Turn parsed ``python -m kit report`` arguments into report parameters (paths as given: see render_report)."""
     from kit.report import validate_parameters
-    from kit.sources import is_database_url  # imports pandas: not at the CLI's start
 
     values = {
-        "data": str(Path(args.data).resolve()) if args.data and not is_database_url(args.data) else args.data,
+        "data": args.data,
         "kind": args.kind,
         "table": args.table,
         "query": args.query,
@@ -51,7 +50,7 @@ def parameters_from_args(args) -> dict:
         "decimal": args.decimal,
         "thousands": args.thousands,
         "currency_symbols": args.currency_symbols,
-        "fx": str(Path(args.fx).resolve()) if args.fx else None,
+        "fx": args.fx,
         "fx_mode": args.fx_mode,
         "currency": args.currency,
         "as_of": args.as_of,
@@ -160,6 +159,7 @@ def cmd_summary(args) -> int:
     """Print or write the period summary as CSV."""
     from kit.export import summary_csv, write_atomic
     from kit.metrics import summarize
+    from kit.narrative import plural
 
     if args.output:
         _check_output(Path(args.output))
@@ -169,8 +169,7 @@ def cmd_summary(args) -> int:
         reasons = "; ".join(f"{r.reason}: {r.rows:,}" for r in quality.excluded.itertuples())
         print(f"note: {quality.rows_excluded:,} of {quality.rows_read:,} rows excluded ({reasons})", file=sys.stderr)
     for note in quality.notes.itertuples():  # valid rows worth a look (the report's appendix lists them too)
-        rows = f"{note.count:,} row{'s' if note.count != 1 else ''}"
-        print(f"note: {note.note}: {rows} (e.g. {note.examples})", file=sys.stderr)
+        print(f"note: {note.note}: {plural(note.count, 'row')} (e.g. {note.examples})", file=sys.stderr)
     table = summarize(ledger, period=args.period, netting=args.netting,
                       reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
     if table.empty:
@@ -182,7 +181,7 @@ def cmd_summary(args) -> int:
     text = summary_csv(table)
     if args.output:
         write_atomic(args.output, text)
-        print(f"wrote {args.output} ({len(table)} row{'s' if len(table) != 1 else ''})", file=sys.stderr)
+        print(f"wrote {args.output} ({plural(len(table), 'row')})", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -70,6 +70,16 @@ def number(value) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{int(value):,}"
 
 
+def plural(count: int, noun: str) -> str:
+    """
+    A count with its noun, singular for one.
+
+    >>> plural(1, "row"), plural(1234, "report")
+    ('1 row', '1,234 reports')
+    """
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def esc(text) -> str:
     """Escape text for HTML (quotes included)."""
     return html.escape("" if text is None else str(text), quote=True)

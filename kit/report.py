@@ -183,9 +183,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     import papermill as pm
 
     params = validate_parameters(params)
-    for key in ("data", "fx"):  # files relative to where the caller is, not to the notebook's folder
-        if params[key] and not is_database_url(params[key]):
-            params[key] = str(Path(params[key]).resolve())
+    files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
+    for key in files:  # relative to where the caller is, not to the notebook's folder
+        params[key] = str(Path(params[key]).resolve())
     output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
@@ -195,9 +195,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     if missing:
         raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
     try:  # a missing file is said before a kernel starts
-        for key in ("data", "fx"):
-            if params[key] and not is_database_url(params[key]):
-                check_readable(Path(params[key]))
+        for key in files:
+            check_readable(Path(params[key]))
     except LoadError:
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)

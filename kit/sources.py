@@ -296,8 +296,10 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
         raise LoadError(f"{name}: no sheet {chosen!r}; the sheets are {', '.join(sheets)}")
     cells = pd.read_excel(workbook, sheet_name=chosen, header=None, dtype=object)
     if header_row >= len(cells):
-        rows = f"{len(cells)} row{'s' if len(cells) != 1 else ''}"
-        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} (the sheet has {rows})")
+        from kit.narrative import plural
+
+        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} "
+                        f"(the sheet has {plural(len(cells), 'row')})")  # fmt: skip
     header = ["" if pd.isna(v) else str(v) for v in cells.iloc[header_row]]
     body = cells.iloc[header_row + 1 :]
     body = body.loc[~body.isna().all(axis=1)]
@@ -610,7 +612,7 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
                         f"installed; install it in the kit's environment or name another driver in the URL") from None
     except Exception as exc:
-        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: {_first_sentence(exc)})") from None
+        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: {_first_line_hidden(exc)})") from None
     try:
         with engine.connect() as connection:
             if table is not None:
@@ -652,7 +654,7 @@ def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 
 
-def _first_sentence(exc: BaseException) -> str:
+def _first_line_hidden(exc: BaseException) -> str:
     """The first line of an exception's message, without a URL's password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
