@@ -716,7 +716,9 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
     ordinals = np.where(missing, np.iinfo(np.int32).min, _month_ordinals(known)).astype(np.int32)  # invalid: unused
     present = ~missing
     if len(np.unique(days[present])) > len(np.unique(ordinals[present])):  # a month with several dates
-        ctx.snapshot_days = (codes.astype(np.int32, copy=True), days)  # which date each row has (for _snapshot_dates)
+        dated = np.append(~_month_only(uniques, date_format), False)  # rows written as a month name no date
+        full = np.where(dated, days, np.datetime64("NaT", "D").astype(days.dtype))
+        ctx.snapshot_days = (codes.astype(np.int32, copy=True), full)  # which date each row has (for _snapshot_dates)
     codes = codes.astype(np.int32, copy=False)  # ours: the months replace the codes, a chunk at a time
 
     def months_of(part):
@@ -726,6 +728,16 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
 
     _in_halves(months_of, len(codes))
     return codes
+
+
+def _month_only(values: pd.Series, date_format) -> np.ndarray:
+    """Which values name a month, not a day: ``YYYY-MM`` text, or any text under a ``date_format`` without a day."""
+    if date_format is not None and not any(d in date_format for d in ("%d", "%j", "%e")):
+        return np.ones(len(values), dtype=bool)
+    if values.dtype.kind in "mM" or values.dtype == "object" and not len(values):
+        return np.zeros(len(values), dtype=bool)
+    texts = values.map(lambda v: v if isinstance(v, str) else "") if values.dtype == object else values.astype(str)
+    return texts.str.fullmatch(r"\s*\d{4}[-/.]\d{1,2}\s*").to_numpy(dtype=bool, na_value=False)
 
 
 def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:

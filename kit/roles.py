@@ -173,7 +173,7 @@ def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
 
 def distinct_flags(series: pd.Series, flag) -> np.ndarray:
     """Positions of the rows whose value, as text, ``flag`` marks; ``flag`` sees each distinct text once."""
-    if series.dtype.kind in "biufcmM":  # numbers, dates and flags hold no text
+    if series.dtype.kind in "biufcmM" or not _may_hold_text(series.dtype):  # numbers, dates and flags hold no text
         return np.empty(0, dtype=np.int64)
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, uniques = series.array.codes, pd.Series(series.cat.categories)
@@ -186,6 +186,17 @@ def distinct_flags(series: pd.Series, flag) -> np.ndarray:
     if not marked[:-1].any():
         return np.empty(0, dtype=np.int64)
     return np.flatnonzero(marked[codes])
+
+
+def _may_hold_text(dtype) -> bool:
+    """Whether a column of ``dtype`` can hold text (an Arrow column only if it is of strings)."""
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = dtype.pyarrow_dtype
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    return True
 
 
 def has_break(texts: pd.Series) -> np.ndarray:
