@@ -25,6 +25,12 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
   and counted; dates after today or before 1990 are counted as warnings;
 * customer attributes of a month are those of the customer's largest row that month,
   so every row of one customer · month carries the same segment;
+* which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
+  note), total rows and line breaks or NUL bytes in key fields: see :mod:`kit.roles`;
+* snapshot rows of one customer · product on different dates of one month (weekly or daily
+  snapshots) are an error by default; ``snapshot_dates="last"`` uses the rows of the
+  month's last date of that customer · product and excludes the others (counted). Rows
+  whose month is written ``YYYY-MM`` name no date and are always added;
 * ``fx_mode="constant"`` (the default) converts every month at the rate of the window's
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
