@@ -55,6 +55,7 @@ def parameters_from_args(args) -> dict:
         "currency": args.currency,
         "as_of": args.as_of,
         "lenient": args.lenient,
+        "snapshot_dates": args.snapshot_dates,
         "period": args.period,
         "netting": args.netting,
         "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
@@ -116,6 +117,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
     src.add_argument("--currency", help="reporting currency (default: inferred)")
     src.add_argument("--as-of", metavar="DATE", help="last day of the data window (YYYY-MM-DD)")
     src.add_argument("--lenient", action="store_true", help="exclude invalid rows (counted) instead of failing")
+    src.add_argument("--snapshot-dates", choices=["raise", "last"], default="raise",
+                     help="several snapshot dates of one customer · product in a month: raise (default), or use the last")
 
 
 def _add_metric_options(parser: argparse.ArgumentParser) -> None:
@@ -152,6 +155,7 @@ def _load(args):
         header_row=args.header_row - 1,
         sep=args.sep,
         encoding=args.encoding,
+        snapshot_dates=args.snapshot_dates,
     )
 
 

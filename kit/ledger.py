@@ -25,6 +25,12 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
   and counted; dates after today or before 1990 are counted as warnings;
 * customer attributes of a month are those of the customer's largest row that month,
   so every row of one customer · month carries the same segment;
+* which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
+  note), total rows and line breaks or NUL bytes in key fields: see :mod:`kit.roles`;
+* snapshot rows of one customer · product on different dates of one month (weekly or daily
+  snapshots) are an error by default; ``snapshot_dates="last"`` uses the rows of the
+  month's last date of that customer · product and excludes the others (counted). Rows
+  whose month is written ``YYYY-MM`` name no date and are always added;
 * ``fx_mode="constant"`` (the default) converts every month at the rate of the window's
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
@@ -42,8 +48,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from kit import parse
+from kit import parse, roles
 from kit.errors import LoadError, ParameterError, ValidationError
+from kit.roles import OPTIONAL, REQUIRED, SYNONYMS  # noqa: F401 - SYNONYMS: part of the API
 from kit.sources import RawTable, categorical_of, normalise_column, read_source
 
 if TYPE_CHECKING:
@@ -52,6 +59,7 @@ if TYPE_CHECKING:
 KINDS = ("snapshots", "subscriptions")
 ON_INVALID = ("raise", "quarantine")
 FX_MODES = ("monthly", "constant")
+SNAPSHOT_DATES = ("raise", "last")
 BILLING_PERIODS = ("day", "week", "month", "quarter", "half-year", "year")
 #: Months in one billing period, as a fraction (numerator, denominator).
 MONTHS_IN = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "quarter": (3, 1), "half-year": (6, 1), "year": (12, 1)}
@@ -61,25 +69,6 @@ _PERIOD_ALIASES = {
     "half-yearly": "half-year", "semiannual": "half-year", "semi-annual": "half-year", "semi-annually": "half-year",
     "annual": "year", "annually": "year", "yearly": "year", "years": "year",
 }  # fmt: skip
-REQUIRED = {
-    "snapshots": ["customer_id", "month", "product", "mrr"],
-    "subscriptions": ["customer_id", "start_date", "end_date", "amount", "billing_period"],
-}
-OPTIONAL = {
-    "snapshots": ["currency"],
-    "subscriptions": ["product", "quantity", "billing_interval_count", "currency", "subscription_id"],
-}
-#: Names often seen in exports, used to suggest a mapping when a required column is missing.
-SYNONYMS = {
-    "customer_id": ["customer", "account_id", "account", "client_id", "customerid", "cust_id", "user_id"],
-    "month": ["date", "period", "snapshot_month", "snapshot_date", "mrr_month"],
-    "product": ["product_name", "product_id", "item", "sku"],
-    "mrr": ["monthly_amount", "mrr_amount", "monthly_recurring_revenue", "amount", "revenue"],
-    "amount": ["monthly_amount", "price", "unit_amount", "plan_amount", "mrr"],
-    "start_date": ["start", "started_at", "period_start", "current_period_start", "date_start"],
-    "end_date": ["end", "ended_at", "period_end", "canceled_at", "date_end", "cancel_date"],
-    "billing_period": ["interval", "billing_interval", "plan_interval", "billing_cycle", "period"],
-}
 PRODUCT_DEFAULT = "all"
 #: The parsed rows' column of months since 1970-01 (a space: never the name of a normalised source column).
 MONTH_ORDINAL = "month ordinal"
@@ -239,6 +228,7 @@ def load_ledger(
     header_row: int = 0,
     sep: str | None = None,
     encoding: str = "utf-8",
+    snapshot_dates: str = "raise",
     today: date | None = None,
 ) -> Ledger:
     """
@@ -272,6 +262,10 @@ def load_ledger(
         How to read text amounts; see :func:`kit.parse.parse_money`.
     table, query, sheet, header_row, sep, encoding
         How to read the source; see :func:`kit.sources.read_source`.
+    snapshot_dates : {"raise", "last"}
+        Snapshot rows of one customer · product on different dates of one month (weekly or
+        daily snapshots): an error (default), or only the rows of the month's last snapshot
+        date of that customer · product are used, the others excluded and counted.
     today : date, optional
         The run date (for the as_of cap and future-date warnings); tests pin it.
 
@@ -294,14 +288,19 @@ def load_ledger(
         raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
     if kind is not None and kind not in KINDS:
         raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if snapshot_dates not in SNAPSHOT_DATES:
+        raise ParameterError(f"snapshot_dates must be one of {', '.join(SNAPSHOT_DATES)}, not {snapshot_dates!r}")
     today = pd.Timestamp(today or date.today())
     as_of_day = _as_of_day(as_of)
 
     raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
-    frame = _apply_mapping(raw, mapping, defaults)
+    frame, explicit = _apply_mapping(raw, mapping, defaults)
     kind = kind or _detect_kind(raw.name, frame)
+    frame, column_notes = roles.take_synonyms(raw.name, frame, kind, explicit)
     _check_columns(raw.name, frame, kind)
     ctx = _Context(raw, frame, kind, on_invalid, today)
+    for text in column_notes:  # said once per column; counted over the rows it concerns (all)
+        ctx.note(text, np.arange(ctx.n))
     if kind == "snapshots":
         rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols)
     else:
@@ -313,6 +312,7 @@ def load_ledger(
     if not len(rows):
         raise ctx.no_valid_rows()
     if kind == "snapshots":
+        rows = _snapshot_dates(ctx, rows, snapshot_dates)
         months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
@@ -356,8 +356,10 @@ def _as_of_day(as_of):
         raise ParameterError(f"as_of {as_of!r} is not a date (use YYYY-MM-DD)") from None
 
 
-def _apply_mapping(raw: RawTable, mapping, defaults) -> pd.DataFrame:
+def _apply_mapping(raw: RawTable, mapping, defaults) -> tuple[pd.DataFrame, set[str]]:
+    """Rename mapped columns and add defaults; return the frame and the names the caller chose (not to be guessed)."""
     frame = raw.frame
+    explicit: set[str] = set()
     if mapping:
         mapping = {normalise_column(k): normalise_column(v) for k, v in mapping.items()}
         absent = [k for k in mapping if k not in frame.columns]
@@ -367,6 +369,7 @@ def _apply_mapping(raw: RawTable, mapping, defaults) -> pd.DataFrame:
                 f"(columns found: {', '.join(frame.columns)})"
             )
         frame = frame.rename(columns=mapping)
+        explicit |= set(mapping) | set(mapping.values())
         if frame.columns.duplicated().any():
             dup = sorted(set(frame.columns[frame.columns.duplicated()]))
             raise LoadError(f"{raw.name}: after the mapping, several columns are named {', '.join(dup)}")
@@ -374,7 +377,8 @@ def _apply_mapping(raw: RawTable, mapping, defaults) -> pd.DataFrame:
         column = normalise_column(column)
         if column not in frame.columns:
             frame = frame.assign(**{column: value})
-    return frame
+            explicit.add(column)
+    return frame, explicit
 
 
 def _detect_kind(name: str, frame: pd.DataFrame) -> str:
@@ -382,6 +386,9 @@ def _detect_kind(name: str, frame: pd.DataFrame) -> str:
         return "subscriptions"
     if "month" in frame.columns:
         return "snapshots"
+    guessed = roles.kind_from_synonyms(frame.columns)
+    if guessed:
+        return guessed
     raise LoadError(
         f"{name}: cannot tell the kind of data: snapshots need {', '.join(REQUIRED['snapshots'])}; "
         f"subscriptions need {', '.join(REQUIRED['subscriptions'])} (columns found: {', '.join(frame.columns)}); "
@@ -394,12 +401,7 @@ def _check_columns(name: str, frame: pd.DataFrame, kind: str) -> None:
     missing = [c for c in REQUIRED[kind] if c not in frame.columns]
     if not missing:
         return
-    suggestions = {}
-    for column in missing:
-        for candidate in SYNONYMS.get(column, []):
-            if candidate in frame.columns and candidate not in suggestions:
-                suggestions[candidate] = column
-                break
+    suggestions = roles.suggestions(frame, missing)
     message = (
         f"{name}: missing required columns for {kind}: {', '.join(missing)} "
         f"(columns found: {', '.join(frame.columns)})"
@@ -434,6 +436,7 @@ class _Context:
         self.window_excluded: dict[str, np.ndarray] = {}
         self.notes: list[tuple[str, int, str]] = []
         self.currencies: list[str] = []
+        self.snapshot_days: tuple[np.ndarray, np.ndarray] | None = None  # row codes and dates, if a month has several
         known = set(REQUIRED[kind]) | set(OPTIONAL[kind])
         self.attributes = [c for c in frame.columns if c not in known]
 
@@ -629,9 +632,31 @@ def _source_column(column, check) -> str | None:
 # --- parsing each kind -------------------------------------------------------------------
 
 
+_TOTAL_ROW = "a total row, not a customer (remove it)"
+_BROKEN_KEY = "a line break or NUL byte in a key field (a quoting fault? fix the file)"
+_NUL_TEXT = "a NUL byte in the text (fix the file)"
+
+
+def _check_text(ctx: _Context) -> None:
+    """Record total rows, and line breaks or NUL bytes in key fields or NUL bytes in attributes (see kit.roles)."""
+    frame = ctx.frame
+    for column in frame.columns:
+        key = column in roles.KEY_COLUMNS
+        flag = roles.has_break if key else roles.has_nul
+        ctx.add_problems(column, *_same(roles.distinct_flags(frame[column], flag), _BROKEN_KEY if key else _NUL_TEXT))
+    for column in ("customer_id", "product"):
+        if column in frame.columns:
+            ctx.add_problems(column, *_same(roles.distinct_flags(frame[column], roles.is_total), _TOTAL_ROW))
+
+
+def _same(positions: np.ndarray, reason: str) -> tuple[np.ndarray, np.ndarray]:
+    return positions, np.full(len(positions), reason, dtype=object)
+
+
 def _parse_common(ctx: _Context) -> pd.DataFrame:
     """Parse the columns both kinds share: ids, product, currency, attributes."""
     frame = ctx.frame
+    _check_text(ctx)
     ids = parse.clean_text(frame["customer_id"])
     ctx.cleaned_ids = ids
     blank = (ids == "").to_numpy()
@@ -695,6 +720,11 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
     missing = np.isnat(days)
     known = np.where(missing, np.datetime64("1970-01-01", "D").astype(days.dtype), days)
     ordinals = np.where(missing, np.iinfo(np.int32).min, _month_ordinals(known)).astype(np.int32)  # invalid: unused
+    present = ~missing
+    if len(np.unique(days[present])) > len(np.unique(ordinals[present])):  # a month with several dates
+        dated = np.append(~_month_only(uniques, date_format), False)  # rows written as a month name no date
+        full = np.where(dated, days, np.datetime64("NaT", "D").astype(days.dtype))
+        ctx.snapshot_days = (codes.astype(np.int32, copy=True), full)  # which date each row has (for _snapshot_dates)
     codes = codes.astype(np.int32, copy=False)  # ours: the months replace the codes, a chunk at a time
 
     def months_of(part):
@@ -704,6 +734,16 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
 
     _in_halves(months_of, len(codes))
     return codes
+
+
+def _month_only(values: pd.Series, date_format) -> np.ndarray:
+    """Which values name a month, not a day: ``YYYY-MM`` text, or any text under a ``date_format`` without a day."""
+    if date_format is not None and not any(d in date_format for d in ("%d", "%j", "%e")):
+        return np.ones(len(values), dtype=bool)
+    if values.dtype.kind in "mM" or values.dtype == "object" and not len(values):
+        return np.zeros(len(values), dtype=bool)
+    texts = values.map(lambda v: v if isinstance(v, str) else "") if values.dtype == object else values.astype(str)
+    return texts.str.fullmatch(r"\s*\d{4}[-/.]\d{1,2}\s*").to_numpy(dtype=bool, na_value=False)
 
 
 def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
@@ -781,6 +821,62 @@ def _month_ordinals(days) -> np.ndarray:
             months[missing] = np.iinfo(np.int64).min
             return months
     return np.asarray(values, dtype="datetime64[M]").astype("int64")
+
+
+def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """
+    Find customer · product · months whose snapshot rows carry different dates; raise, or keep the last date's rows.
+
+    Rows of one key on one date, and months written ``YYYY-MM``, are added as DESIGN.md says;
+    only full dates that differ within a month for one key are weekly or daily snapshots, whose
+    sum would be a fake level. Costs nothing unless some month of the file holds several dates
+    (``_months`` keeps the rows' dates only then); then only the rows of those months are compared.
+    """
+    if ctx.snapshot_days is None:
+        return rows
+    codes, days = ctx.snapshot_days
+    ctx.snapshot_days = None
+    positions = ctx.frame.index.get_indexer(rows.index)
+    day = days.astype("datetime64[D]").view(np.int64)
+    month = _month_ordinals(days)
+    valid = ~np.isnat(days)
+    dates_in_month = pd.Series(day[valid]).groupby(month[valid]).nunique()
+    several = np.zeros(len(days), dtype=bool)
+    several[valid] = np.isin(month[valid], dates_in_month.index[dates_in_month.to_numpy() > 1])
+    candidates = np.flatnonzero(several[codes[positions]])
+    if not len(candidates):
+        return rows
+    sub = rows.iloc[candidates]
+    keys = pd.DataFrame({
+        "customer": pd.factorize(sub["customer_id"].astype(str).to_numpy())[0],
+        "product": pd.factorize(sub["product"].astype(str).to_numpy())[0],
+        "month": sub[MONTH_ORDINAL].to_numpy(),
+        "day": day[codes[positions[candidates]]],
+    })  # fmt: skip
+    group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
+    dates = group.transform("nunique").to_numpy()
+    if not (dates > 1).any():
+        return rows
+    if mode == "raise":
+        first = int(np.flatnonzero(dates > 1)[0])
+        same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
+                              .all(axis=1).to_numpy())  # fmt: skip
+        shown = sorted({str(np.datetime64(int(d), "D")) for d in keys["day"].to_numpy()[same]})
+        keys_hit = int(group.nunique().gt(1).sum())
+        row = sub.iloc[first]
+        raise LoadError(
+            f"{ctx.raw.name}, column month: customer {row['customer_id']!r}, product {row['product']!r} has "
+            f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
+            f"{', …' if len(shown) > 6 else ''}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
+            f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "
+            "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
+            "month's last snapshot date, or give one row per customer · product · month."
+        )
+    latest = group.transform("max").to_numpy()
+    earlier = candidates[keys["day"].to_numpy() < latest]
+    ctx.exclude_window("snapshot rows before the last snapshot date of their month (snapshot_dates='last')",
+                       positions[earlier])  # fmt: skip
+    return rows.loc[ctx.valid[rows.index]]
 
 
 def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):

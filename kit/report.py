@@ -51,6 +51,7 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
     "currency": (str, "", "reporting currency; empty: inferred"),
     "as_of": (str, "", "last day of the data window, YYYY-MM-DD; empty: the latest date in the data"),
     "lenient": (bool, False, "exclude invalid rows (counted in the appendix) instead of stopping"),
+    "snapshot_dates": (str, "raise", "several snapshot dates of one customer · product in a month: raise, or last"),
     "period": (str, "month", "month, quarter or year"),
     "netting": (str, "customer", "customer (one movement per customer) or product (gross per product)"),
     "reactivation_window": (int, -1, "returns after more than N inactive periods count as new; -1: no limit"),
@@ -91,7 +92,8 @@ def validate_parameters(values: dict) -> dict:
             raise ParameterError(f"report parameter {name} must be {kind.__name__}, not {value!r}")
         out[name] = value
     choices = {"period": ("month", "quarter", "year"), "netting": ("customer", "product"),
-               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions")}  # fmt: skip
+               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions"),
+               "snapshot_dates": ("raise", "last")}  # fmt: skip
     for name, allowed in choices.items():
         if out[name] not in allowed:
             raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
@@ -130,6 +132,7 @@ def load_options(params: dict) -> dict:
         "currency": params["currency"] or None,
         "as_of": params["as_of"] or None,
         "on_invalid": "quarantine" if params["lenient"] else "raise",
+        "snapshot_dates": params["snapshot_dates"],
     }
 
 
@@ -336,6 +339,7 @@ def default_name(params: dict) -> str:
         "as_of": f"as-of-{params['as_of']}",
         "segment": f"by-{params['segment']}",
         "lenient": "lenient",
+        "snapshot_dates": "last-snapshot",
         "anonymise": "anonymised",
     }
     parts += [text for name, text in options.items() if params[name] != defaults[name]]

@@ -180,6 +180,11 @@ def _money_check(expected: dict):
     return check
 
 
+def _check_r04_synonym(ledger):  # row 49 supersedes row 4 for plain synonyms: taken, with a note
+    assert cents(ledger) == {("A", "2024-01"): 100}
+    assert notes(ledger) == {"column 'monthly_amount' taken as mrr": 1}
+
+
 def _check_r10(ledger):
     assert cents(ledger) == {("A", "2024-01"): 12, ("B", "2024-01"): 14, ("C", "2024-01"): 268}
     assert notes(ledger)["mrr with more than 2 decimals (rounded half-even to the cent)"] == 3
@@ -291,8 +296,9 @@ CASES = [
     # 4 column named differently
     case(4, "case-and-spaces", "m.csv", {"m.csv": " Customer_ID ,MONTH, Product ,  MRR \nA,2024-01,P,1\n"},
          check=_money_check({("A", "2024-01"): 100})),
-    case(4, "other-name-suggests-mapping", "m.csv", {"m.csv": OTHER_NAME}, error=LoadError,
-         match=r"missing required columns for snapshots: mrr .*mapping=\{'monthly_amount': 'mrr'\}"),
+    case(4, "plain-synonym-taken-with-note", "m.csv", {"m.csv": OTHER_NAME}, check=_check_r04_synonym),
+    case(4, "other-name-suggests-mapping", "m.csv", {"m.csv": OTHER_NAME.replace("monthly_amount", "revenue")},
+         error=LoadError, match=r"missing required columns for snapshots: mrr .*mapping=\{'revenue': 'mrr'\}"),
     case(4, "other-name-with-mapping", "m.csv", {"m.csv": OTHER_NAME},
          options={"mapping": {"monthly_amount": "mrr"}}, check=_money_check({("A", "2024-01"): 100})),
     # 5 duplicated column names

@@ -31,7 +31,8 @@ def _snapshot_table(seed: int = 0, rows: int = 3000) -> pa.Table:
     cents[rng.random(rows) < 0.05] = 0  # zero rows: used, but no MRR
     ids = [f"C{c:04d}" if c % 7 else f" C{c:04d}" for c in customers]  # some ids with a space to strip
     ids[5] = "c0001"  # differs from C0001 only by case
-    day = (np.datetime64("2024-01-01", "M") + months).astype("datetime64[D]") + rng.integers(0, 27, rows)
+    # any day of the month, one per customer · month (several dates of one key in a month are weekly snapshots)
+    day = (np.datetime64("2024-01-01", "M") + months).astype("datetime64[D]") + (customers * 7 + months) % 27
     return pa.table({
         "customer_id": pa.array(ids),
         "month": pa.array(day.astype("datetime64[D]"), pa.date32()),

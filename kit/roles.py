@@ -1,0 +1,223 @@
+"""
+Which source column plays which role, and which rows are not customers.
+
+Rules (see RELIABILITY.md rows 4, 47–49):
+
+* **Roles and synonyms.** Each role of a kind (``customer_id``, ``month``, ``mrr``, …,
+  see :data:`ROLES`) is filled, in this order, by: a column the caller mapped to it
+  (``mapping=`` / ``--map``), or a default the caller gave (``defaults=`` / ``--default``);
+  else the column of the role's own name (case, spaces and punctuation aside); else a
+  column named by one of the role's plain synonyms (:data:`SYNONYMS`: ``seats``,
+  ``licenses``, ``users``, ``qty`` … for ``quantity``), matched with case, spaces and
+  punctuation ignored (``Seat count``, ``no. of seats``). A synonym taken is said in a
+  data-quality note (``column 'seats' taken as quantity``). A synonym that is not
+  taken because the role is filled otherwise stays a customer attribute, also with a
+  note. Two synonyms for one unfilled role are an error that names both and asks for a
+  mapping. Names that often but not always mean a role (``amount`` or ``revenue`` for
+  ``mrr``, ``date`` or ``period`` for ``month``, Stripe's ``unit_amount`` in cents,
+  ``canceled_at`` for ``end_date``, :data:`SUGGESTED`) are never taken: when the role is
+  required and missing, the error suggests the mapping. To keep a synonym as an
+  attribute, map it to itself (``--map users=users``).
+* **Total rows.** A ``customer_id`` or ``product`` that is only a total word (``Total``,
+  ``Totals``, ``Grand total``, ``Subtotal``, ``Sub-total``, ``Sum``, ``Overall total``, in
+  any case and spacing, with trailing punctuation such as ``Total:``) marks a total row
+  of a spreadsheet, not a customer: an invalid row (an error by default, excluded and
+  counted under ``on_invalid="quarantine"``). A name that goes on after the word is a
+  name (``Total Wine & More``, ``Sum Labs``), never refused.
+* **Line breaks and NUL.** A line break (``\\n``, ``\\r``) or a NUL byte anywhere in a
+  key field (``customer_id``, ``product``, the month or dates, ``currency``,
+  ``billing_period``, ``billing_interval_count``, ``quantity``, ``plan``,
+  ``subscription_id``, and the amount) is an invalid row: it shows a quoting fault that
+  merged lines, and a stripped or guessed value could join two customers. Attribute
+  text (segment, region, names) may hold line breaks, but a NUL byte there is invalid
+  too (never removed silently: that would change the data).
+
+Checks run on each distinct value once, so millions of rows with a few thousand
+distinct values cost one pass over integer codes.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from kit import parse
+from kit.errors import LoadError
+
+REQUIRED = {
+    "snapshots": ["customer_id", "month", "product", "mrr"],
+    "subscriptions": ["customer_id", "start_date", "end_date", "amount", "billing_period"],
+}
+OPTIONAL = {
+    "snapshots": ["currency"],
+    "subscriptions": ["product", "quantity", "billing_interval_count", "currency", "subscription_id"],
+}
+#: Every role a column can play, by kind: the required and optional columns, and the
+#: attributes with a meaning of their own (``plan``; ``quantity`` of snapshots).
+ROLES = {
+    "snapshots": [*REQUIRED["snapshots"], *OPTIONAL["snapshots"], "quantity", "plan"],
+    "subscriptions": [*REQUIRED["subscriptions"], *OPTIONAL["subscriptions"], "plan"],
+}
+#: Plain synonyms, taken for their role (with a note) when the role has no column.
+SYNONYMS = {
+    "customer_id": ["customer", "customerid", "cust_id", "customer_no", "customer_number", "customer_key",
+                    "account_id", "client_id"],
+    "month": ["snapshot_month", "mrr_month", "billing_month", "revenue_month", "month_start", "snapshot_date",
+              "month_of"],
+    "product": ["product_name", "product_id", "product_line", "product_code"],
+    "mrr": ["monthly_amount", "mrr_amount", "monthly_recurring_revenue", "mrr_value", "monthly_revenue"],
+    "amount": ["price", "unit_price", "price_per_unit", "unit_cost", "price_each"],
+    "quantity": ["seats", "seat_count", "number_of_seats", "num_seats", "no_of_seats", "nr_of_seats", "seat_quantity",
+                 "licenses", "licences", "license_count", "licence_count", "number_of_licenses", "users",
+                 "user_count", "number_of_users", "num_users", "units", "unit_count", "qty"],
+    "billing_period": ["interval", "billing_interval", "plan_interval", "recurring_interval", "billing_cycle",
+                       "billing_frequency", "billing_period", "frequency"],
+    "billing_interval_count": ["interval_count", "billing_interval_count", "plan_interval_count",
+                               "recurring_interval_count"],
+    "start_date": ["start", "started_at", "starts_at", "start_at", "date_start", "start_date", "subscription_start",
+                   "period_start", "begin_date", "valid_from"],
+    "end_date": ["end", "ended_at", "ends_at", "end_at", "date_end", "end_date", "subscription_end", "period_end",
+                 "valid_to", "valid_until"],
+    "plan": ["plan_name", "plan_id", "tier", "plan_tier", "pricing_plan", "price_plan", "subscription_plan"],
+    "currency": ["currency_code", "ccy", "curr", "iso_currency", "currency_iso"],
+    "subscription_id": ["subscription", "sub_id", "subscriptionid", "subscription_number"],
+}  # fmt: skip
+#: Names that may mean a role but need the caller's word: only suggested in errors.
+SUGGESTED = {
+    "customer_id": ["account", "client", "user_id"],
+    "month": ["date", "period"],
+    "product": ["item", "sku"],
+    "mrr": ["amount", "revenue", "mrr_cents"],
+    "amount": ["monthly_amount", "unit_amount", "plan_amount", "mrr"],
+    "start_date": ["current_period_start"],
+    "end_date": ["canceled_at", "cancel_date", "cancelled_at", "current_period_end"],
+    "billing_period": ["period"],
+}
+#: Columns whose values are keys: a line break or NUL in them is an invalid row.
+KEY_COLUMNS = ["customer_id", "product", "month", "start_date", "end_date", "currency", "billing_period",
+               "billing_interval_count", "quantity", "plan", "subscription_id", "mrr", "amount"]  # fmt: skip
+_TOTAL = re.compile(r"\s*((grand|sub|overall)[\s\-]*)?(total|totals|sum)[\s:.=\-–—*]*", re.IGNORECASE)
+_BREAK = re.compile(r"[\r\n\x00]")
+
+
+def squash(name: object) -> str:
+    """
+    A column name with case, spaces and punctuation ignored: how synonyms are matched.
+
+    >>> squash("No. of Seats"), squash("Seat-count"), squash(" qty ")
+    ('noofseats', 'seatcount', 'qty')
+    """
+    return re.sub(r"[\W_]+", "", str(name).casefold())
+
+
+def kind_from_synonyms(columns) -> str | None:
+    """The kind whose date role a synonym names (``started_at``: subscriptions), if exactly one does."""
+    found = {squash(c) for c in columns}
+    starts = {squash(s) for s in SYNONYMS["start_date"]} & found
+    months = {squash(s) for s in [*SYNONYMS["month"], "month"]} & found
+    if starts and not months:
+        return "subscriptions"
+    if months and not starts:
+        return "snapshots"
+    return None
+
+
+def take_synonyms(name: str, frame: pd.DataFrame, kind: str, explicit: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    """
+    Rename unmapped synonym columns to their roles; return the frame and the notes to make.
+
+    ``explicit`` holds the roles the caller filled (mapping or defaults) and the source
+    columns the caller named in the mapping: neither is touched.
+    """
+    columns = list(frame.columns)
+    renames: dict[str, str] = {}
+    notes: list[str] = []
+    for role in ROLES[kind]:
+        words = {squash(s) for s in [role, *SYNONYMS.get(role, [])]}
+        found = [c for c in columns if c != role and c not in explicit and c not in renames
+                 and squash(c) in words and c not in ROLES[kind]]  # fmt: skip
+        if not found:
+            continue
+        if role in columns or role in explicit:
+            by = "given by the mapping or a default" if role in explicit else f"column {role!r}"
+            notes += [f"column {c!r} kept as an attribute ({role} is {by})" for c in found]
+            continue
+        if len(found) > 1:
+            shown = " and ".join(repr(c) for c in found)
+            raise LoadError(
+                f"{name}: columns {shown} could each be {role}; say which with mapping={{{found[0]!r}: {role!r}}} "
+                f"(CLI --map {found[0]}={role}), or map the other to itself to keep it as an attribute"
+            )
+        renames[found[0]] = role
+        notes.append(f"column {found[0]!r} taken as {role}")
+    return (frame.rename(columns=renames) if renames else frame), notes
+
+
+def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
+    """``{source column: role}`` for missing roles a column name may mean (see :data:`SUGGESTED`)."""
+    out: dict[str, str] = {}
+    squashed = {squash(c): c for c in frame.columns}
+    for role in missing:
+        for candidate in SUGGESTED.get(role, []):
+            column = squashed.get(squash(candidate))
+            if column is not None and column not in out:
+                out[column] = role
+                break
+    return out
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def distinct_flags(series: pd.Series, flag) -> np.ndarray:
+    """Positions of the rows whose value, as text, ``flag`` marks; ``flag`` sees each distinct text once."""
+    if series.dtype.kind in "biufcmM" or not _may_hold_text(series.dtype):  # numbers, dates and flags hold no text
+        return np.empty(0, dtype=np.int64)
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniques = series.array.codes, pd.Series(series.cat.categories)
+    else:
+        codes, uniques = parse.factorize(series)
+    if not len(uniques):
+        return np.empty(0, dtype=np.int64)
+    texts = uniques.astype(str) if uniques.dtype != object else uniques.map(str)
+    marked = np.append(np.asarray(flag(texts), dtype=bool), False)  # the last entry: missing values (code -1)
+    if not marked[:-1].any():
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(marked[codes])
+
+
+def _may_hold_text(dtype) -> bool:
+    """Whether a column of ``dtype`` can hold text (an Arrow column only if it is of strings)."""
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = dtype.pyarrow_dtype
+        kind = kind.value_type if pa.types.is_dictionary(kind) else kind
+        return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    return True
+
+
+def has_break(texts: pd.Series) -> np.ndarray:
+    """Which texts hold a line break or a NUL byte."""
+    return texts.str.contains(_BREAK).to_numpy(dtype=bool, na_value=False)
+
+
+def has_nul(texts: pd.Series) -> np.ndarray:
+    """Which texts hold a NUL byte."""
+    return texts.str.contains("\x00", regex=False).to_numpy(dtype=bool, na_value=False)
+
+
+def is_total(texts: pd.Series) -> np.ndarray:
+    """
+    Which texts are a total word only (a spreadsheet's total row), not a name.
+
+    >>> is_total(pd.Series(["Total", " grand TOTAL: ", "Sub-total", "Sum", "Total Wine & More", "Summit"])).tolist()
+    [True, True, True, True, False, False]
+    """
+    short = texts.str.len().to_numpy(dtype=np.int64, na_value=0) <= 40
+    out = np.zeros(len(texts), dtype=bool)
+    if short.any():
+        out[short] = texts[short].str.fullmatch(_TOTAL).to_numpy(dtype=bool, na_value=False)
+    return out
