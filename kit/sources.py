@@ -359,7 +359,7 @@ def _decode_error(path: Path, name: str, encoding: str, codec: str) -> LoadError
 
 def _header(head_text: str, header_row: int, delimiter: str, name: str) -> list[str]:
     """The header record (record ``header_row`` of the head, read with Python's csv module)."""
-    reader = csv.reader(io.StringIO(head_text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
     try:
         for number, record in enumerate(reader):
             if number == header_row:
