@@ -225,3 +225,22 @@ def test_money_problems_of_text_equal_parse_money(values, categorical):
     assert fast_cents.tolist() == cents.tolist()
     assert positions.tolist() == np.flatnonzero(pd.notna(reasons)).tolist()
     assert fast_reasons.tolist() == reasons[positions].tolist()
+
+
+# --- the benchmark's DuckDB SQL over the CSV and the kit agree ---------------------------------
+
+
+def test_bench_csv_duckdb_and_kit_give_the_same_summary(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("duckdb")
+    root = Path(__file__).resolve().parent.parent
+    figures = tmp_path / "figures.json"
+    result = subprocess.run([sys.executable, str(root / "bench" / "bench_csv.py"), "--customers", "2000", "--repeat", "1",
+                             "--data-dir", str(tmp_path), "--json", str(figures)],
+                            capture_output=True, text=True, timeout=120, cwd=root)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = json.loads(figures.read_text())
+    assert out["equal"] is True and out["rows"] > 20_000
