@@ -672,8 +672,9 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
         cur = parse.clean_text(frame["currency"]).astype(str).str.upper()
         ctx.add_reason_where("currency", (cur == "").to_numpy(), "missing currency")
         rows["currency"] = cur
-    for attribute in ctx.attributes:
-        rows[attribute] = parse.clean_text(frame[attribute])
+    if ctx.attributes:  # at once: one column at a time fragments the frame (a warning a column past 100)
+        attributes = {attribute: parse.clean_text(frame[attribute]) for attribute in ctx.attributes}
+        rows = pd.concat([rows, pd.DataFrame(attributes, index=rows.index)], axis=1)
     return rows
 
 
@@ -786,10 +787,14 @@ def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -
 def _note_rounding(ctx: _Context, column: str) -> None:
     values = ctx.frame[column]
     if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
+        codes = None
+        if isinstance(values.dtype, pd.CategoricalDtype):  # the distinct values, then the rows by their codes
+            codes, values = values.cat.codes.to_numpy(), pd.Series(values.cat.categories, dtype=object)
         text = parse.clean_text(values).astype(str)
-        fine = text.str.fullmatch(r"[^.]*(\.\d{0,2})?[^\d]*")
+        fine = text.str.fullmatch(r"[^.]*(\.\d{0,2})?[^\d]*").to_numpy(dtype=bool)
+        fine = fine if codes is None else np.append(fine, True)[codes]  # code -1 (missing): nothing to round
         ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
-                 np.flatnonzero(~fine.to_numpy()))  # fmt: skip
+                 np.flatnonzero(~fine))  # fmt: skip
 
 
 def _note_date_range(ctx: _Context, days: np.ndarray) -> None:

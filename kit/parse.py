@@ -199,9 +199,27 @@ def parse_money_problems(
         cents, missing = _money_from_small_decimals(*small)
         positions = np.flatnonzero(missing)
         return cents, positions, np.full(len(positions), "missing amount", dtype=object)
+    dtype = series.dtype
+    if dtype == object or isinstance(dtype, pd.CategoricalDtype):  # text: each distinct value parsed once
+        options = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols}
+        return _money_problems_by_distinct(series, options)
     cents, reasons = parse_money(series, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols)
     positions = np.flatnonzero(pd.notna(reasons))
     return cents, positions, reasons[positions]
+
+
+def _money_problems_by_distinct(series: pd.Series, options: dict):
+    """
+    :func:`parse_money_problems` of a text column (object or categorical), as :func:`parse_money` would
+    give it, without a per-row array of objects: each distinct value's cents and reason are
+    taken by the rows' codes (integers), and only the failing rows get a reason.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    parsed = [_money_from_value(u, **options) for u in uniques]
+    cents_u = np.array([p[0] for p in parsed] + [0], dtype=np.int64)
+    reasons_u = np.array([p[1] for p in parsed] + ["missing amount"], dtype=object)  # code -1: the last
+    positions = np.flatnonzero(pd.notna(reasons_u)[codes])
+    return cents_u[codes], positions, reasons_u[codes[positions]]
 
 
 def _money_from_value(value, *, decimal: str, thousands: str | None, currency_symbols: bool):

@@ -56,7 +56,7 @@ class RawTable:
 
 class RowNumbers:
     """
-    The row numbers ``1 … n`` of a source without a header row, computed when indexed.
+    The row numbers ``first … first + n - 1`` of a source (1 … n by default), computed when indexed.
 
     Indexed like the array it stands for (an int, or an array of positions), without
     holding it: at tens of millions of rows that array costs memory and time for nothing.
@@ -66,8 +66,9 @@ class RowNumbers:
     (1, [5, 5], 5)
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, first: int = 1):
         self.n = int(n)
+        self.first = int(first)
 
     def __len__(self) -> int:
         return self.n
@@ -76,18 +77,18 @@ class RowNumbers:
         if isinstance(index, (int, np.integer)):
             if not -self.n <= index < self.n:
                 raise IndexError(f"row {index} out of range")
-            return int(index) % self.n + 1
-        return np.arange(1, self.n + 1)[index] if isinstance(index, slice) else self._numbers(np.asarray(index))
+            return int(index) % self.n + self.first
+        return np.arange(self.first, self.first + self.n)[index] if isinstance(index, slice) else self._numbers(np.asarray(index))
 
     def _numbers(self, positions: np.ndarray) -> np.ndarray:
         if positions.dtype == bool:
-            return np.flatnonzero(positions) + 1
+            return np.flatnonzero(positions) + self.first
         if len(positions) and (positions.min() < -self.n or positions.max() >= self.n):
             raise IndexError("row positions out of range")
-        return np.where(positions < 0, positions + self.n, positions).astype(np.int64) + 1
+        return np.where(positions < 0, positions + self.n, positions).astype(np.int64) + self.first
 
     def __array__(self, dtype=None, copy=None):
-        return np.arange(1, self.n + 1, dtype=dtype)
+        return np.arange(self.first, self.first + self.n, dtype=dtype)
 
 
 def normalise_column(name: object) -> str:
@@ -200,68 +201,298 @@ def _with_normalised_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 # --- CSV ---------------------------------------------------------------------------
+#
+# The reader is pyarrow's CSV engine: multi-threaded, reading the file block by block, every
+# column typed as text (no inference: ``00123`` and ``NA`` stay as written). Each text column is
+# then dictionary-encoded into a categorical (each distinct string once, as for Parquet) and
+# its Arrow form released before the next: the file's text is never held whole, let alone copied.
+#
+# Rules, all kept from the reader before (Python's csv module over the whole decoded text):
+#
+# * The header row (``header_row``, 0-based; rows above are titles) is read from the first
+#   MiB of the file with Python's csv module; the delimiter, unless given with ``sep``, is the
+#   most frequent of ``, ; tab |`` on that line (comma when none is).
+# * Row numbers are the file's 1-based record numbers, header included, as a spreadsheet
+#   shows them: a quoted field running over several lines is one record.
+# * Blank rows (no field holds more than spaces) are skipped; they still count in the numbers.
+# * A row with a different number of fields than the header is an error naming the rows (the
+#   first five) and the delimiter. A quote opened and never closed is an error naming its row:
+#   the field runs to the end of the file, whether the row then has too few fields or (a quote
+#   opened in the last column) the right number. Quoted line breaks are otherwise legal.
+# * ``encoding``: a UTF-8 byte-order mark is always accepted; any Python codec can be named
+#   (``utf-16`` with its BOM, ``utf-16-le``, ``latin-1``, …); bytes that are not valid in it
+#   are an error naming the byte, its line and the ``--encoding`` option. LF, CRLF and CR-only
+#   (old Mac) line ends are all read.
+# * Zip archives (xlsx), gzip, OLE (xls), Parquet and other binary files are refused, as is
+#   text whose first 8 KiB are mostly NUL characters (UTF-16 read as UTF-8, which is named).
+#   A NUL *inside* a field is passed through as text for the ledger's checks of key columns.
+
+#: Bytes of the head read (and decoded) to find the header and the delimiter.
+_HEAD_BYTES = 1 << 20
+#: pyarrow's block size: each block is parsed by one thread.
+_BLOCK_BYTES = 1 << 24
+_BINARY_MAGIC = {b"\x1f\x8b": "a gzip file", b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or other OLE file",
+                 b"PAR1": "a Parquet file; it needs the .parquet suffix", b"%PDF": "a PDF document",
+                 b"SQLite format 3": "an SQLite database; it needs the .db or .sqlite suffix"}  # fmt: skip
 
 
 def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", header_row: int = 0) -> RawTable:
-    """Read a delimited text file with every field as text; see :func:`read_source`."""
+    """Read a delimited text file with every field as text; see :func:`read_source` and the rules above."""
     name = path.name
-    data = path.read_bytes()
-    _reject_binary(data, name)
-    text = _decode(data, name, encoding)
-    lines = text.splitlines()
-    if not any(line.strip() for line in lines):
+    codec = _codec(encoding, name)
+    with path.open("rb") as handle:
+        head = handle.read(_HEAD_BYTES)
+        whole = not handle.read(1)
+    _reject_binary(head, name, codec)
+    head_text = _decode_head(path, head, whole, name, encoding, codec)
+    lines = head_text.splitlines()
+    if whole and not any(line.strip() for line in lines):
         raise LoadError(f"{name}: the file is empty (no rows)")
-    if header_row >= len(lines):
-        raise LoadError(f"{name}: header_row={header_row} but the file has only {len(lines)} lines")
-    header_line = lines[header_row]
-    delimiter = sep or _sniff_delimiter(header_line)
-    try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    except csv.Error as exc:
-        raise LoadError(f"{name}: not a readable CSV file ({exc})") from None
-    header = rows[header_row]
-    body = rows[header_row + 1 :]
-    numbers = np.arange(header_row + 2, header_row + 2 + len(body))
-    keep = np.array([any(cell.strip() for cell in row) for row in body], dtype=bool)
-    body = [row for row, k in zip(body, keep) if k]
-    numbers = numbers[keep] if len(keep) else numbers
-    if not body:
+    if header_row >= len(lines) - (0 if whole else 1):
+        if whole:
+            raise LoadError(f"{name}: header_row={header_row} but the file has only {len(lines)} lines")
+        raise LoadError(f"{name}: header_row={header_row} is not within the first MiB of the file")
+    delimiter = sep or _sniff_delimiter(lines[header_row])
+    header = _header(head_text, header_row, delimiter, name)
+    if not whole or any(line.strip() for line in lines[header_row + 1 :]):
+        table, skipped = _read_body(path, name, encoding, codec, delimiter, header_row, len(header))
+    else:
+        table, skipped = None, []
+    if table is None or table.num_rows == 0:
         raise LoadError(f"{name}: the file has a header but no rows")
-    width = len(header)
-    wrong = [(int(n), len(row)) for n, row in zip(numbers, body) if len(row) != width]
-    if wrong:
-        examples = ", ".join(f"row {n} has {k}" for n, k in wrong[:5])
-        raise LoadError(
-            f"{name}: the header has {width} fields but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
-            f"not ({examples}); "
-            f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header"
-        )
-    frame = pd.DataFrame(body, columns=header, dtype=object)
+    first = header_row + 2  # the first record after the header, 1-based
+    n = table.num_rows
+    columns = []
+    for _ in range(len(header)):  # column by column, each Arrow column released once encoded
+        columns.append(_text_categorical(table.column(0)))
+        table = table.remove_column(0)
+    del table
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    _check_closed_quotes(path, name, codec, header, columns, first + n - 1 + len(skipped))
+    blank = _blank_rows(columns)
+    frame = pd.DataFrame(dict(enumerate(columns)), copy=False)
+    frame.columns = header
+    if skipped or blank is not None:
+        numbers = np.setdiff1d(np.arange(first, first + n + len(skipped)), np.asarray(skipped, dtype=np.int64))
+        if blank is not None:
+            frame = frame.loc[~blank].reset_index(drop=True)
+            numbers = numbers[~blank]
+        if len(frame) == 0:
+            raise LoadError(f"{name}: the file has a header but no rows")
+    else:
+        numbers = RowNumbers(n, first=first)
     frame = _with_normalised_columns(frame, name)
     details = {"format": "CSV", "delimiter": _delimiter_name(delimiter), "encoding": encoding}
     return RawTable(frame, name, numbers, details)
 
 
-def _reject_binary(data: bytes, name: str) -> None:
-    head = data[:8192]
-    if head.startswith(b"PK\x03\x04"):
-        raise LoadError(f"{name}: not a readable CSV file (it is a zip archive; an .xlsx file needs its own suffix)")
-    if b"\x00" in head:
-        raise LoadError(f"{name}: not a readable CSV file (binary content)")
+def _codec(encoding: str, name: str) -> str:
+    """The Python codec of ``encoding`` (UTF-8 as ``utf-8-sig``: a byte-order mark accepted)."""
+    import codecs
 
-
-def _decode(data: bytes, name: str, encoding: str) -> str:
-    codec = "utf-8-sig" if encoding.lower().replace("_", "-") in {"utf-8", "utf8"} else encoding
     try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise LoadError(
-            f"{name}: not valid {encoding} text (byte 0x{data[exc.start]:02x} on line {line}); "
-            "if the file uses another encoding, pass it, e.g. encoding='latin-1' (CLI --encoding latin-1)"
-        ) from None
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise LoadError(f"{name}: unknown encoding {encoding!r}") from None
+    return "utf-8-sig" if codec == "utf-8" else codec
+
+
+def _reject_binary(head: bytes, name: str, codec: str) -> None:
+    if head.startswith(b"PK\x03\x04"):
+        raise LoadError(f"{name}: not a readable CSV file (it is a zip archive; an .xlsx file needs its own suffix)")
+    for magic, what in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            raise LoadError(f"{name}: not a readable CSV file (it is {what})")
+    sample = head[:8192]
+    wide = codec.startswith(("utf-16", "utf-32"))
+    if not wide and sample.count(b"\x00") * 4 > len(sample):  # text has few NULs; UTF-16 half of them
+        if sample.startswith((b"\xff\xfe", b"\xfe\xff")) or sample[1::2].count(0) * 2 > len(sample[1::2]):
+            raise LoadError(f"{name}: not a readable CSV file (it looks like UTF-16 text; "
+                            "pass encoding='utf-16' (CLI --encoding utf-16))")  # fmt: skip
+        raise LoadError(f"{name}: not a readable CSV file (binary content)")
+    if not wide and b"\x00" in sample:  # a NUL in text is passed through; with other control bytes, binary
+        controls = sum(sample.count(bytes([c])) for c in (*range(1, 9), *range(14, 27), *range(28, 32)))
+        if controls:
+            raise LoadError(f"{name}: not a readable CSV file (binary content)")
+
+
+def _decode_head(path: Path, head: bytes, whole: bool, name: str, encoding: str, codec: str) -> str:
+    import codecs
+
+    try:
+        return codecs.getincrementaldecoder(codec)().decode(head, final=whole)
+    except UnicodeDecodeError:
+        raise _decode_error(path, name, encoding, codec) from None
+    except UnicodeError as exc:  # utf-16 without a byte-order mark, …
+        raise LoadError(f"{name}: not valid {encoding} text ({exc}); pass the encoding that names the byte order, "
+                        f"e.g. encoding='utf-16-le' (CLI --encoding utf-16-le)") from None  # fmt: skip
+
+
+def _decode_error(path: Path, name: str, encoding: str, codec: str) -> LoadError:
+    """The error naming the first byte of the file that is not valid in ``codec``, and its line (a streaming scan)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(codec)()
+    lines, at = 1, 0
+    with path.open("rb") as handle:
+        while True:
+            block = handle.read(_HEAD_BYTES)
+            try:
+                decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                # the decoder's position counts from the bytes it still held from the block before
+                held = len(exc.object) - len(block)
+                start = max(exc.start - held, 0)
+                lines += block[:start].count(b"\n") if b"\n" in block[:start] else block[:start].count(b"\r")
+                byte = exc.object[exc.start]
+                return LoadError(
+                    f"{name}: not valid {encoding} text (byte 0x{byte:02x} on line {lines}); "
+                    "if the file uses another encoding, pass it, e.g. encoding='latin-1' (CLI --encoding latin-1)"
+                )
+            if not block:
+                return LoadError(f"{name}: not valid {encoding} text")
+            lines += block.count(b"\n") if b"\n" in block else block.count(b"\r")
+            at += len(block)
+
+
+def _header(head_text: str, header_row: int, delimiter: str, name: str) -> list[str]:
+    """The header record (record ``header_row`` of the head, read with Python's csv module)."""
+    reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
+    try:
+        for number, record in enumerate(reader):
+            if number == header_row:
+                if not any(field.strip() for field in record):
+                    raise LoadError(f"{name}: the header (row {header_row + 1}) is blank; if the header is lower, "
+                                    "pass header_row= (CLI --header-row, counted from 1)")  # fmt: skip
+                return record
+    except csv.Error as exc:
+        raise LoadError(f"{name}: not a readable CSV file ({exc})") from None
+    raise LoadError(f"{name}: header_row={header_row} but the file has fewer records")
+
+
+def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str, header_row: int, width: int):
+    """
+    The records after the header as an Arrow table of text, and the numbers of the blank records skipped.
+
+    First multi-threaded; rows with another number of fields (pyarrow does not number them
+    then) make a second, single-threaded pass that numbers them, skipping lines of spaces only.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    names = [str(i) for i in range(width)]
+    seen: list = []
+
+    def threaded(row):
+        seen.append(row.text)
+        return "skip"
+
+    numbered: list = []
+    blank: list = []
+
+    def single(row):
+        (blank if not row.text.strip() else numbered).append((row.number, row.actual_columns, row.text))
+        return "skip"
+
+    def read(use_threads: bool, handler):
+        arrow_encoding = "utf8" if codec == "utf-8-sig" else codec
+        try:
+            return pacsv.read_csv(
+                path,
+                read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=_BLOCK_BYTES,
+                                               skip_rows=header_row + 1, column_names=names, encoding=arrow_encoding),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
+                                                 invalid_row_handler=handler),
+                convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )  # fmt: skip
+        except UnicodeDecodeError:
+            raise _decode_error(path, name, encoding, codec) from None
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                raise _decode_error(path, name, encoding, codec) from None
+            if "Empty CSV file" in str(exc):
+                return None
+            raise LoadError(f"{name}: not a readable CSV file ({str(exc).splitlines()[0]})") from None
+        except (UnicodeError, OSError) as exc:
+            raise LoadError(f"{name}: not a readable CSV file ({exc})") from None
+
+    table = read(True, threaded)
+    if not seen:
+        return table, []
+    del table
+    table = read(False, single)
+    if numbered:
+        raise _width_error(name, width, delimiter, numbered)
+    return table, sorted(number for number, _, _ in blank)
+
+
+def _width_error(name: str, width: int, delimiter: str, wrong: list) -> LoadError:
+    spanning = [(n, k) for n, k, text in wrong if "\n" in text or "\r" in text]
+    if spanning:
+        n, k = spanning[0]
+        return LoadError(f"{name}: row {n}: a quote opens in this row and is not closed where it should be "
+                         f"(the row runs over several lines and has {k} fields, the header {width}); "
+                         f"check the quotes of row {n}")  # fmt: skip
+    examples = ", ".join(f"row {n} has {k}" for n, k, _ in wrong[:5])
+    return LoadError(
+        f"{name}: the header has {width} fields but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
+        f"not ({examples}); "
+        f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header"
+    )
+
+
+def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], columns: list, last: int) -> None:
+    """
+    Refuse a quote opened in the last column and never closed: the field then runs to the
+    end of the file, so the last row's last field holds a line break and the file ends with
+    that field's text, not a closing quote.
+    """
+    values = columns[-1]
+    value = values.iloc[-1]
+    if not isinstance(value, str) or ("\n" not in value and "\r" not in value):
+        return
+    raw = value.replace('"', '""')
+    size = path.stat().st_size
+    tail_bytes = min(size, 4 * len(raw) + 16)
+    with path.open("rb") as handle:
+        handle.seek(size - tail_bytes)
+        tail = handle.read()
+    tail_codec = codec
+    if codec.startswith(("utf-16", "utf-32")):
+        step = 2 if codec.startswith("utf-16") else 4
+        tail = tail[len(tail) % step :]
+        if codec in ("utf-16", "utf-32"):  # the byte order of the BOM
+            with path.open("rb") as handle:
+                bom = handle.read(4)
+            little = bom.startswith(b"\xff\xfe")
+            tail_codec = f"{codec}-{'le' if little else 'be'}"
+    text = tail.decode(tail_codec, errors="replace")
+    if text.endswith(raw) and text[: len(text) - len(raw)].endswith('"'):
+        spans = raw.count("\n") or raw.count("\r")
+        raise LoadError(f"{name}: row {last}, column {header[-1]}: a quote opens and is never closed (the field runs "
+                        f"to the end of the file, over {spans + 1} lines); close or remove the quote")  # fmt: skip
+
+
+def _blank_rows(columns: list) -> np.ndarray | None:
+    """Rows where no field holds more than spaces (a bool per row), or None when there are none."""
+    candidates = None
+    for series in columns:
+        categories = series.cat.categories
+        blank = np.asarray(categories.str.strip() == "", dtype=bool)
+        codes = series.cat.codes.to_numpy()
+        if candidates is None:
+            rows = np.flatnonzero(np.append(blank, True)[codes])
+        else:
+            rows = candidates[np.append(blank, True)[codes[candidates]]]
+        if not len(rows):
+            return None
+        candidates = rows
+    out = np.zeros(len(columns[0]), dtype=bool)
+    out[candidates] = True
+    return out
 
 
 def _sniff_delimiter(header_line: str) -> str:
