@@ -470,7 +470,14 @@ def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], c
             little = bom.startswith(b"\xff\xfe")
             tail_codec = f"{codec}-{'le' if little else 'be'}"
     text = tail.decode(tail_codec, errors="replace")
-    if text.endswith(raw) and text[: len(text) - len(raw)].endswith('"'):
+    closed = text
+    for end in ("\r\n", "\n", "\r"):  # the last record's line end, if the file has one
+        if closed.endswith(end):
+            closed = closed[: -len(end)]
+            break
+    if closed.endswith('"' + raw + '"'):  # the quote is closed: the field's own text ends in a line break
+        return
+    if text.endswith('"' + raw):
         spans = raw.count("\n") or raw.count("\r")
         raise LoadError(f"{name}: row {last}, column {header[-1]}: a quote opens and is never closed (the field runs "
                         f"to the end of the file, over {spans + 1} lines); close or remove the quote")  # fmt: skip
