@@ -197,6 +197,11 @@ def _check_output(path: Path) -> None:
         raise ParameterError(f"{path}: is a directory")
     import tempfile
 
+    from kit.export import check_target, clean_stale_temporaries
+
+    check_target(path)  # a symlink, FIFO or device is refused, as is a name too long
+    clean_stale_temporaries(parent)  # what a killed earlier run left there
+
     try:  # before any work: can a file be created there?
         with tempfile.TemporaryFile(dir=parent):
             pass
