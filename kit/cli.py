@@ -199,14 +199,13 @@ def _check_output(path: Path) -> None:
 
     from kit.export import check_target, clean_stale_temporaries
 
-    check_target(path)  # a symlink, FIFO or device is refused, as is a name too long
-    clean_stale_temporaries(parent)  # what a killed earlier run left there
-
     try:  # before any work: can a file be created there?
         with tempfile.TemporaryFile(dir=parent):
             pass
     except OSError as exc:
         raise ParameterError(f"{path}: cannot write in the folder {parent} ({exc.strerror or exc})") from None
+    check_target(path)  # a symlink, FIFO or device is refused, as is a name too long
+    clean_stale_temporaries(parent)  # what a killed earlier run left there
 
 
 def cmd_report(args) -> int:
