@@ -193,11 +193,12 @@ def _check_output(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise ParameterError(f"{path}: the folder {parent} does not exist")
+    from kit.export import check_name_length, check_target, clean_stale_temporaries
+
+    check_name_length(path)
     if path.is_dir():
         raise ParameterError(f"{path}: is a directory")
     import tempfile
-
-    from kit.export import check_target, clean_stale_temporaries
 
     try:  # before any work: can a file be created there?
         with tempfile.TemporaryFile(dir=parent):

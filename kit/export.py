@@ -102,6 +102,17 @@ def name_max(folder: Path) -> int:
         return 255
 
 
+def check_name_length(path: Path | str) -> Path:
+    """Refuse a file name longer than its folder's file system takes (:class:`OutputError`)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    limit = name_max(folder) if folder.is_dir() else 255
+    if len(os.fsencode(path.name)) > limit:
+        raise OutputError(f"{path.name[:40]}…: the file name is too long ({len(os.fsencode(path.name))} bytes; "
+                          f"the file system takes {limit}); choose a shorter name")
+    return path
+
+
 def check_target(path: Path | str) -> Path:
     """
     Refuse an output path that is not a regular file or absent, or whose name is too long.
@@ -111,12 +122,7 @@ def check_target(path: Path | str) -> Path:
     OutputError
         Naming the path and what is there (a symlink, FIFO, device, socket or folder).
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    limit = name_max(folder) if folder.is_dir() else 255
-    if len(os.fsencode(path.name)) > limit:
-        raise OutputError(f"{path.name[:40]}…: the file name is too long ({len(os.fsencode(path.name))} bytes; "
-                          f"the file system takes {limit}); choose a shorter name")
+    path = check_name_length(path)
     try:
         mode = os.lstat(path).st_mode
     except FileNotFoundError:
