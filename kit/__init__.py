@@ -5,7 +5,7 @@ The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
 :func:`summarize` / the tables of :mod:`kit.metrics` → notebook → HTML report.
 """
 
-from kit.errors import KitError, LoadError, ParameterError, ReportError, ReportInputError, ValidationError
+from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
 from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
 from kit.metrics import (
     SUMMARY_COLUMNS,
@@ -42,6 +42,7 @@ __all__ = [
     "LoadError",
     "ParameterError",
     "ReportError",
+    "OutputError",
     "ReportInputError",
     "ValidationError",
     "cohorts",

@@ -49,6 +49,16 @@ Re-running a batch renders every report again. With ``--resume``, a report whose
 ``NAME.html`` exists and whose ``NAME.json`` records a success with the same
 parameters is kept as is (a change of the data file's contents or of the kit is not
 detected: run without ``--resume`` then).
+
+Writing: every file of the batch must be a regular file or absent (a symlink, FIFO or
+device at ``NAME.html``, ``NAME.ipynb``, ``NAME.json``, ``NAME.failed.ipynb`` or
+``index.html`` is refused when the config is checked, before any report runs), and
+names are at most :data:`kit.report.MAX_NAME` characters. A run, resumed or not, first
+removes the kit's temporary files that killed runs left in the output folder (only
+those whose process is gone: a concurrent batch's are kept). Workers end when the batch
+process dies (Linux: ``PR_SET_PDEATHSIG``; elsewhere a thread that watches the parent
+process id), and a worker whose parent is gone publishes nothing. A full disk is an
+:class:`~kit.errors.OutputError` (exit status 2) when the index cannot be written.
 """
 
 from __future__ import annotations
@@ -67,7 +77,7 @@ from urllib.parse import quote
 
 from kit import config
 from kit.errors import KitError, ParameterError
-from kit.export import write_atomic
+from kit.export import check_target, clean_stale_temporaries, write_atomic
 from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
 from kit.sources import is_database_url, shown_url
 
@@ -202,7 +212,12 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
         folder = base / data["output_dir"]
     else:
         folder = config.REPORTS_DIR / path.stem
-    return Batch(path, check_output_dir(folder), tuple(checked))
+    folder = check_output_dir(folder)
+    check_target(folder / INDEX)  # every file the batch will write: regular or absent, before any work
+    for job in checked:
+        for suffix in (".html", ".ipynb", ".json", ".failed.ipynb"):
+            check_target(folder / f"{job.name}{suffix}")
+    return Batch(path, folder, tuple(checked))
 
 
 def _slug(text: str) -> str:
@@ -380,6 +395,7 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     jobs = cores if jobs is None else jobs
     if jobs < 1:
         raise ParameterError(f"--jobs must be 1 or more, not {jobs}")
+    clean_stale_temporaries(batch.output_dir)  # what killed runs left behind
     records: dict[str, dict] = {}
     todo = []
     for job in batch.jobs:
@@ -392,7 +408,8 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     if todo:
         workers = min(jobs, cores, len(todo))
         # spawn: fresh workers, no state (threads, sockets) copied from this process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool, \
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=end_with_parent,
+                                 initargs=(os.getpid(),)) as pool, \
                 tqdm(total=len(todo), desc="reports", unit="report", file=stream, disable=None) as bar:  # fmt: skip
             futures = {pool.submit(run_one, job.name, job.params, str(batch.output_dir), str(notebook)): job
                        for job in todo}  # fmt: skip
@@ -404,7 +421,10 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
                     except Exception as exc:  # the worker process died (killed, out of memory)
                         record = _record(job.name, job.params, error=f"the process running it stopped: "
                                          f"{type(exc).__name__}: {exc}")  # fmt: skip
-                        _write_record(batch.output_dir, record)
+                        try:
+                            _write_record(batch.output_dir, record)
+                        except KitError as write_error:  # e.g. a full disk: said, and the index says it too
+                            bar.write(f"warning: {write_error}", file=stream)
                     records[job.name] = record
                     if record["status"] != "ok":
                         bar.write(f"failed: {job.name}: {record['error']}", file=stream)
@@ -422,6 +442,47 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     return 1 if failed else 0
 
 
+_PARENT: int | None = None
+
+
+def end_with_parent(parent: int) -> None:
+    """
+    Initialise a worker so that it ends when the batch process ``parent`` dies.
+
+    On Linux the kernel sends it SIGKILL (``prctl(PR_SET_PDEATHSIG)``); elsewhere, or if
+    that fails, a daemon thread polls the parent's process id every half second. A
+    notebook kernel the worker started ends by itself when its parent changes (ipykernel).
+    """
+    global _PARENT
+    import signal
+    import threading
+
+    _PARENT = parent
+    done = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            done = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            done = False
+    if _orphaned():  # the parent died before the line above: end now
+        os._exit(1)
+    if not done:
+        def watch():
+            while not _orphaned():
+                time.sleep(0.5)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="kit-parent-watch").start()
+
+
+def _orphaned() -> bool:
+    """Whether this is a worker whose batch process is gone."""
+    return _PARENT is not None and os.getppid() != _PARENT
+
+
 def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
     """
     Render one report (in a worker process); write and return its record ``NAME.json``.
@@ -433,6 +494,8 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
 
     folder = Path(output_dir)
     failed = folder / f"{name}.failed.ipynb"
+    if _orphaned():
+        os._exit(1)  # the batch is gone: publish nothing
     failed.unlink(missing_ok=True)  # a failure record from an earlier run is no longer true
     try:
         render_report(params, output_dir=folder, name=name, notebook=Path(notebook))
@@ -493,6 +556,8 @@ def _record(name: str, params: dict, *, error: str | None = None, failed_noteboo
 
 
 def _write_record(folder: Path, record: dict) -> dict:
+    if _orphaned():
+        os._exit(1)  # the batch is gone: publish nothing
     write_atomic(folder / f"{record['name']}.json", json.dumps(record, indent=2, ensure_ascii=False, allow_nan=False))
     return record
 

@@ -197,6 +197,9 @@ def _check_output(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise ParameterError(f"{path}: the folder {parent} does not exist")
+    from kit.export import check_name_length, check_target, clean_stale_temporaries
+
+    check_name_length(path)
     if path.is_dir():
         raise ParameterError(f"{path}: is a directory")
     import tempfile
@@ -206,6 +209,8 @@ def _check_output(path: Path) -> None:
             pass
     except OSError as exc:
         raise ParameterError(f"{path}: cannot write in the folder {parent} ({exc.strerror or exc})") from None
+    check_target(path)  # a symlink, FIFO or device is refused, as is a name too long
+    clean_stale_temporaries(parent)  # what a killed earlier run left there
 
 
 def cmd_report(args) -> int:

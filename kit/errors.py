@@ -34,3 +34,11 @@ class ReportInputError(ReportError):
     Raised for a :class:`LoadError`, :class:`ValidationError` or :class:`ParameterError`
     in the notebook, recognised by the exception's name papermill reports.
     """
+
+
+class OutputError(KitError):
+    """
+    An output cannot be written where it was asked: the path is not a regular file (a
+    symlink, FIFO, device or folder), its name is too long, or the disk is full or the
+    file-size limit reached (exit status 2; nothing is left half-written).
+    """

@@ -5,6 +5,20 @@ A report is published only when papermill finished without error, every code cel
 and the last cell printed :data:`COMPLETE_MARKER`. Otherwise no HTML is written: the
 executed notebook is kept as ``NAME.failed.ipynb`` beside where the report would have
 been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
+
+Writing: the report's files (``NAME.html``, ``NAME.ipynb``, ``NAME.failed.ipynb``) must
+be regular files or absent, and the name at most :data:`MAX_NAME` characters (a default
+name longer than that is cut and ends with a digest of the whole, so it stays distinct
+and the same run to run); both are checked before a kernel starts. The notebook runs in
+a private (0600) temporary file of the kit (:func:`kit.export.private_temporary`),
+published by a rename only when complete; stale temporaries of killed runs are removed
+from the output folder when a report starts. A full disk or a file-size limit is an
+:class:`~kit.errors.OutputError` (exit status 2) and leaves no part of a report.
+
+Secrets: a database URL's password never reaches the notebook. Papermill is given the
+URL with its secrets hidden (:func:`kit.sources.shown_url`); the real URL reaches the
+kernel in the environment variable :data:`DATA_URL_ENV`, which :func:`load_options`
+reads back when the hidden form matches.
 """
 
 from __future__ import annotations
@@ -14,15 +28,19 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
-from kit.export import write_atomic
+from kit.errors import OutputError
+from kit.export import check_target, clean_stale_temporaries, output_error, private_temporary, write_atomic
 from kit.sources import check_readable, is_database_url, shown_url
 
 COMPLETE_MARKER = "report complete"
+#: Longest report name: room for ``.failed.ipynb`` within the 255 bytes of a file name, and to spare.
+MAX_NAME = 200
+#: Environment variable that carries a database URL with its password to the report's kernel.
+DATA_URL_ENV = "EXPANSION_KIT_DATA_URL"
 #: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
 CELL_TIMEOUT = 1800
 #: The MIME type of the headline numbers the notebook's last (hidden) cell displays.
@@ -111,6 +129,9 @@ def validate_parameters(values: dict) -> dict:
 def load_options(params: dict) -> dict:
     """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger`."""
     data = params["data"] or str(config.SAMPLE_SUBSCRIPTIONS)
+    secret = os.environ.get(DATA_URL_ENV, "")
+    if secret and is_database_url(data) and shown_url(secret) == data:  # the URL papermill was given hidden
+        data = secret
     fx = params["fx"] or (str(config.SAMPLE_FX) if not params["data"] else None)
     return {
         "source": data,
@@ -155,6 +176,9 @@ def safe_name(name: str) -> str:
     """Check a report file name: letters, digits, ``-``, ``_`` and ``.``; no folders."""
     if not name or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or ".." in name:
         raise ParameterError(f"report name {name!r} must be letters, digits, '-', '_' or '.', with no folders")
+    if len(name) > MAX_NAME:
+        raise ParameterError(f"report name {name[:40]}… is too long ({len(name)} characters, at most {MAX_NAME}: "
+                             "the file system must hold NAME.failed.ipynb)")  # fmt: skip
     return name
 
 
@@ -193,6 +217,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
     failed_path = output_dir / f"{name}.failed.ipynb"
+    for path in (html_path, executed_path, failed_path):  # only regular files are replaced
+        check_target(path)
+    clean_stale_temporaries(output_dir)  # notebooks of runs that were killed
     declared = pm.inspect_notebook(str(notebook))
     missing = sorted(set(params) - set(declared))
     if missing:
@@ -204,19 +231,25 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)
         raise
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".ipynb", dir=output_dir)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes it private; the published notebook is not
+    secret = params["data"] if is_database_url(params["data"]) and shown_url(params["data"]) != params["data"] else ""
+    params = {**params, "data": shown_url(params["data"])} if secret else params
+    try:
+        tmp = str(private_temporary(output_dir, ".ipynb"))  # private until published
+    except OSError as exc:
+        raise output_error(executed_path, exc) from None
+
     def fail(message: str, kind: type[ReportError] = ReportError) -> ReportError:
         # No report under this name may survive a failed run: a stale one would be read as current.
         html_path.unlink(missing_ok=True)
         executed_path.unlink(missing_ok=True)
         if Path(tmp).stat().st_size:  # papermill saves after every cell: keep what ran, with its error
-            _hide_secrets(tmp, params)
-            os.replace(tmp, failed_path)
+            _publish(tmp, failed_path, params)
             message += f" (the failed notebook is kept as {failed_path})"
         return kind(message)
 
+    saved = os.environ.get(DATA_URL_ENV)
+    if secret:
+        os.environ[DATA_URL_ENV] = secret  # the kernel inherits it; no file holds it
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
@@ -228,6 +261,10 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
                 raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.strip()}",
                            ReportInputError) from None  # fmt: skip
             raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}") from None
+        except OSError as exc:  # the notebook could not be saved: a full disk, a size limit
+            html_path.unlink(missing_ok=True)
+            executed_path.unlink(missing_ok=True)
+            raise output_error(executed_path, exc) from None
         except Exception as exc:  # the kernel died, timed out or did not start
             raise fail(f"report {name} could not be executed: {type(exc).__name__}: {_first_line(str(exc))}") from None
         import nbformat
@@ -236,13 +273,24 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         problem = completion_problem(executed)
         if problem:
             raise fail(f"report {name} did not complete: {problem}")
-        _hide_secrets(tmp, params)
         write_atomic(html_path, export_html(executed, title=params["title"]))
-        os.replace(tmp, executed_path)
+        _publish(tmp, executed_path, params)
         failed_path.unlink(missing_ok=True)
     finally:
         Path(tmp).unlink(missing_ok=True)
+        if secret:
+            os.environ.pop(DATA_URL_ENV, None) if saved is None else os.environ.__setitem__(DATA_URL_ENV, saved)
     return html_path
+
+
+def _publish(tmp: str, path: Path, params: dict) -> None:
+    """Publish an executed notebook: any secret hidden, readable by others, renamed into place."""
+    _hide_secrets(tmp, params)
+    try:
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(path, exc) from None
 
 
 def _execute(pm, *args, **kwargs) -> None:
@@ -278,9 +326,13 @@ def _hide_secrets(path: Path | str, params: dict) -> None:
     """
     data = params.get("data") or ""
     hidden = shown_url(data)
-    if hidden != data:
-        path = Path(path)
-        path.write_text(path.read_text(encoding="utf-8").replace(data, hidden), encoding="utf-8")
+    secret = os.environ.get(DATA_URL_ENV, "")
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    new = text.replace(data, hidden) if hidden != data else text
+    new = new.replace(secret, shown_url(secret)) if secret and shown_url(secret) != secret else new
+    if new != text:
+        write_atomic(path, new, mode=0o600)
 
 
 def _first_line(text: str) -> str:
@@ -309,6 +361,12 @@ def default_name(params: dict) -> str:
     'expansion-query-d7fb4cd4-month'
     >>> default_name(validate_parameters({"data": "my..data.xlsx", "sheet": "2025"}))
     'expansion-my.data-sheet-2025-month'
+
+    A name longer than :data:`MAX_NAME` is cut and ends with a digest of the whole:
+
+    >>> long = default_name(validate_parameters({"filters": {"region": ["x" * 300]}}))
+    >>> len(long), long[:30], long[-9:]
+    (200, 'expansion-sample-month-region-', '-79e0abd0')
     """
     data = params["data"]
     if not data:
@@ -343,7 +401,10 @@ def default_name(params: dict) -> str:
         "anonymise": "anonymised",
     }
     parts += [text for name, text in options.items() if params[name] != defaults[name]]
-    return re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts))).strip("-.")
+    name = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", "-".join(parts))).strip("-.")
+    if len(name) > MAX_NAME:  # long filter values: cut, and a digest of the whole keeps names apart
+        name = name[: MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
+    return name
 
 
 def completion_problem(nb) -> str | None:

@@ -107,13 +107,15 @@ def shown_url(source: str) -> str:
 
     >>> shown_url("postgresql://me:s3cret@db.example/sales"), shown_url("data/x.csv")
     ('postgresql://me:***@db.example/sales', 'data/x.csv')
+    >>> shown_url("postgresql://me@db.example/sales?sslmode=require&password=s3cret")
+    'postgresql://me@db.example/sales?password=***&sslmode=require'
     """
     if not is_database_url(source):
         return source
     import sqlalchemy as sa
 
     try:
-        return sa.engine.make_url(source).render_as_string(hide_password=True)
+        return _safe_url(sa.engine.make_url(source))
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: keep the scheme only
         return source.split("://", 1)[0] + "://…"
 
@@ -821,12 +823,116 @@ def _one_dictionary(encoded) -> bool:
 # --- Databases -----------------------------------------------------------------------
 
 
+#: Words of a query that are not a plain read: refused before the query runs. Quoted
+#: names and string literals are not words here (``"update"`` is a column name).
+_WRITE_WORDS = frozenset("""
+    insert update delete merge upsert replace drop create alter truncate rename comment attach detach pragma vacuum
+    reindex analyze analyse grant revoke copy call exec execute do load lock unlock begin commit rollback savepoint
+    release set reset into returning handler prepare deallocate notify listen discard checkpoint refresh cluster
+    import export install outfile dumpfile
+""".split())  # fmt: skip
+_QUERY_STARTS = ("select", "with", "values")
+_SQL_TOKEN = re.compile(r"""
+    (?P<space>\s+) | (?P<line>--[^\n]*) | (?P<block>/\*.*?(\*/|\Z)) | (?P<text>'(?:[^']|'')*'?) |
+    (?P<name>"(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?) | (?P<word>[A-Za-z_][A-Za-z0-9_$]*) | (?P<semi>;) | (?P<other>.)
+""", re.S | re.X)  # fmt: skip
+
+
+def check_query(query: str) -> None:
+    """
+    Refuse a query that is not one plain read (SELECT, WITH … SELECT, VALUES), before it runs.
+
+    A careful tokenizer, not a parser: comments, string literals and quoted names are
+    skipped; then the first word must be ``select``, ``with`` or ``values`` (after any
+    opening brackets), no ``;`` may be followed by another statement, and no word of
+    :data:`_WRITE_WORDS` may occur (so ``WITH … DELETE``, ``SELECT … INTO``, ``… FOR UPDATE``
+    and ``… RETURNING`` are refused too; a column named like one must be quoted). The
+    database is opened read-only as well: this check gives the clear message.
+
+    >>> check_query("select * from mrr -- where x; drop table mrr")
+    >>> check_query("WITH t AS (SELECT 1) DELETE FROM mrr")
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: the query is not a plain read: 'DELETE' is not allowed (only one SELECT, WITH … SELECT or VALUES statement runs)
+    """
+    words, statements, pending = [], 0, True
+    for match in _SQL_TOKEN.finditer(query):
+        kind = match.lastgroup
+        if kind == "word":
+            if pending:
+                statements, pending = statements + 1, False
+            words.append(match.group())
+            if len(words) == 1 and words[0].lower() not in _QUERY_STARTS:
+                break
+        elif kind == "semi":
+            pending = True
+        elif kind in ("text", "name", "other") and pending:
+            if not (kind == "other" and match.group() == "("):
+                statements, pending = statements + 1, False
+    advice = "(only one SELECT, WITH … SELECT or VALUES statement runs)"
+    if not words or words[0].lower() not in _QUERY_STARTS:
+        first = words[0] if words else "nothing"
+        raise ParameterError(f"the query is not a plain read: it starts with {first!r} {advice}")
+    if statements > 1:
+        raise ParameterError(f"the query holds more than one statement {advice}")
+    bad = next((w for w in words if w.lower() in _WRITE_WORDS), None)
+    if bad:
+        raise ParameterError(f"the query is not a plain read: {bad!r} is not allowed {advice}")
+
+
+def _sqlite_read_only(path: str):
+    """A ``creator`` for SQLAlchemy: the SQLite file opened read-only, queries only, reads only."""
+    import sqlite3
+    from urllib.parse import quote
+
+    def creator():
+        connection = sqlite3.connect(f"file:{quote(str(Path(path).absolute()))}?mode=ro", uri=True)
+        connection.execute("PRAGMA query_only = ON")
+        connection.set_authorizer(_sqlite_authorizer)
+        return connection
+
+    return creator
+
+
+def _sqlite_authorizer(action, arg1, arg2, database, trigger):
+    """Allow reading and the schema look-ups of SQLAlchemy; deny everything else (writes, ATTACH, PRAGMA x=y)."""
+    import sqlite3
+
+    if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE):
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_FUNCTION:
+        return sqlite3.SQLITE_DENY if (arg2 or "").lower() in ("load_extension", "readfile", "writefile") else \
+            sqlite3.SQLITE_OK  # fmt: skip
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _READ_PRAGMAS:
+        return sqlite3.SQLITE_OK  # table_info(x) and friends: how SQLAlchemy reads the schema (none writes)
+    return sqlite3.SQLITE_DENY
+
+
+_READ_PRAGMAS = {"table_info", "table_xinfo", "table_list", "index_list", "index_info", "index_xinfo",
+                 "foreign_key_list", "database_list", "read_uncommitted"}  # fmt: skip
+#: Statements that make a server database's session read-only, by SQLAlchemy backend name.
+_READ_ONLY_SESSION = {
+    "postgresql": "SET TRANSACTION READ ONLY",  # the first statement of the transaction that reads
+    "mysql": "SET SESSION TRANSACTION READ ONLY",
+    "mariadb": "SET SESSION TRANSACTION READ ONLY",
+    "mssql": None,
+    "oracle": "SET TRANSACTION READ ONLY",
+}
+
+
 def read_database(source, *, table: str | None = None, query: str | None = None) -> RawTable:
     """
-    Read a table or the result of a query from a database.
+    Read a table or the result of a query from a database, read-only.
 
     ``source`` is a SQLAlchemy URL or the path of an SQLite file. The password of a URL
-    never appears in a message.
+    (``user:pass@`` or a ``password=`` query parameter) never appears in a message.
+
+    Nothing is written to the database: a query must be one plain read
+    (:func:`check_query`, before it runs); an SQLite file is opened read-only
+    (``mode=ro``, ``PRAGMA query_only``, an authorizer that allows only reads), and a
+    PostgreSQL, MySQL/MariaDB or Oracle session runs in a read-only transaction. Other
+    server databases rely on the query check and on the account's rights: give the kit
+    an account that may only read.
     """
     import sqlalchemy as sa
 
@@ -844,15 +950,28 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
             raise LoadError(f"{_safe_url(url)}: SQLite file not found")
     shown = _safe_url(url)
+    secrets = _secrets(url)
+    if query is not None:
+        try:
+            check_query(query)
+        except ParameterError as exc:
+            raise ParameterError(f"{shown}: {exc}") from None
+    options = {}
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        options["creator"] = _sqlite_read_only(url.database)
     try:
-        engine = sa.create_engine(url)
+        engine = sa.create_engine(url, **options)
     except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
         raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
                         f"installed; install it in the kit's environment or name another driver in the URL") from None
     except Exception as exc:
-        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: {_first_line_hidden(exc)})") from None
+        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
+                        f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip
     try:
         with engine.connect() as connection:
+            read_only = _READ_ONLY_SESSION.get(url.get_backend_name())
+            if read_only:
+                connection.exec_driver_sql(read_only)
             if table is not None:
                 inspector = sa.inspect(connection)
                 if not inspector.has_table(table):
@@ -862,12 +981,14 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
             else:
                 statement = sa.text(query)
             frame = pd.read_sql_query(statement, connection, dtype=object)
+            connection.rollback()  # a read leaves nothing to keep
     except LoadError:
         raise
     except Exception as exc:
-        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        detail = detail.replace(str(url.password), "***") if url.password else detail
+        detail = _hidden(_first_line_hidden(getattr(exc, "orig", None) or exc), secrets)
         what = f"table {table!r}" if table is not None else "the query"
+        if "authoriz" in detail or "readonly" in detail or "read-only" in detail or "query_only" in detail:
+            detail += " (the kit opens databases read-only: a query may only read)"
         raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
     finally:
         engine.dispose()
@@ -879,8 +1000,29 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
     return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL"})
 
 
+#: Query parameters of a database URL that hold secrets (case and ``-``/``_`` ignored).
+_SECRET_KEYS = re.compile(r"(pass(word)?|passwd|pwd|secret|token|api_?key|access_?key|credentials?|auth)", re.I)
+
+
 def _safe_url(url) -> str:
-    return url.render_as_string(hide_password=True)
+    """A URL as it may be shown: its password and every secret query parameter as ``***``."""
+    query = {k: ("***" if _SECRET_KEYS.search(k) else v) for k, v in url.query.items()}
+    return url.set(query=query).render_as_string(hide_password=True).replace("=%2A%2A%2A", "=***")
+
+
+def _secrets(url) -> list[str]:
+    """The secret texts of a URL (password, secret query values), to hide in any message."""
+    values = [url.password] if url.password else []
+    for key, value in url.query.items():
+        if _SECRET_KEYS.search(key):
+            values += [value] if isinstance(value, str) else list(value)
+    return sorted({str(v) for v in values if v}, key=len, reverse=True)
+
+
+def _hidden(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
@@ -895,4 +1037,6 @@ def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
 def _first_line_hidden(exc: BaseException) -> str:
     """The first line of an exception's message, without a URL's password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+    return re.sub(r"(?i)\b((?:pass(?:word)?|passwd|pwd|secret|token|api_?key)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
+                  r"\1***", text)
