@@ -511,6 +511,10 @@ def read_parquet(path: Path) -> RawTable:
     try:
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
+    _check_parquet_types(name, schema, pa)
+    try:
         few = _few_distinct(path, parquet, [f.name for f in schema if _is_text(f.type)])
         reader = pq.ParquetFile(path, read_dictionary=few)
         rows = parquet.metadata.num_rows
@@ -521,7 +525,8 @@ def read_parquet(path: Path) -> RawTable:
         raise LoadError(f"{name}: the file has columns but no rows")
     names = schema.names
     columns = {}
-    if len(set(names)) == len(names) and not any(pa.types.is_nested(f.type) for f in schema):
+    decoded: list[str] = []  # binary columns read as UTF-8 text
+    if len(set(names)) == len(names):
         for i, column_name in enumerate(names):
             kind = schema.field(i).type
             if _is_text(kind) and column_name not in few and rows >= PARALLEL_TEXT_ROWS and row_groups >= 2:
@@ -530,18 +535,88 @@ def read_parquet(path: Path) -> RawTable:
                 halves = [list(range(middle)), list(range(middle, row_groups))]
                 columns[i] = _encoded_halves(partial(_read_row_groups, path, name, column_name), halves)
             else:
-                columns[i] = _column_to_pandas(_read_column(reader, name, column_name, kind, pa), pa)
+                column = _read_column(reader, name, column_name, kind, pa)
+                columns[i] = _column_to_pandas(_flat_column(name, column_name, column, pa, decoded), pa)
     else:
         arrow_table = _read_columns(reader, name, None)
         while arrow_table.num_columns:  # column by column, each Arrow column released once converted
-            columns[len(columns)] = _column_to_pandas(arrow_table.column(0), pa)
+            column_name = names[len(columns)]
+            column = _flat_column(name, column_name, arrow_table.column(0), pa, decoded)
+            columns[len(columns)] = _column_to_pandas(column, pa)
             arrow_table = arrow_table.remove_column(0)
     # give the memory of the read (the strings, above all) back, for the steps after to reuse
     pa.default_memory_pool().release_unused()
     frame = pd.DataFrame(columns, copy=False)
     frame.columns = names
     frame = _with_normalised_columns(frame, name)
-    return RawTable(frame, name, RowNumbers(len(frame)), {"format": "Parquet"})
+    details = {"format": "Parquet"}
+    if decoded:
+        details["columns note"] = f"binary columns read as UTF-8 text: {', '.join(decoded)}"
+    return RawTable(frame, name, RowNumbers(len(frame)), details)
+
+
+def _check_parquet_types(name: str, schema, pa) -> None:
+    """
+    Refuse columns the kit cannot read exactly, before any is read.
+
+    Nested values (list, struct, map, union, a dictionary of them) are no cell the kit can
+    read, and half-precision floats (``float16``, about 3 significant digits) hold no
+    amount exactly: both are a LoadError naming the column and its type, whether or not
+    the kit needs the column (leaving one out silently would drop data).
+    """
+    for field_ in schema:
+        kind = field_.type
+        value = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if pa.types.is_nested(value):
+            raise LoadError(
+                f"{name}: column {field_.name!r} holds nested values ({kind}), which the kit cannot read; "
+                "the kit reads columns of text, numbers and dates: write the file without it, or flatten it")
+        if pa.types.is_float16(value):
+            raise LoadError(
+                f"{name}: column {field_.name!r} is float16 (half precision, about 3 significant digits), "
+                "too coarse to be read exactly; write it as float64 or decimal")
+
+
+#: Integers beyond this magnitude are not exact in float64 (pandas' form of an integer column with nulls).
+_FLOAT_EXACT = 2**53
+
+
+def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
+    """
+    A flat Arrow column in a form :func:`_column_to_pandas` keeps exact.
+
+    Binary columns (writers that do not mark text as UTF-8) are decoded as UTF-8 text, and
+    listed in ``decoded``; bytes that are not UTF-8 are a LoadError. ``uint64`` columns are
+    read as ``int64`` when they fit; integers that neither ``int64`` nor (with nulls) float64
+    holds exactly are read as Python integers.
+    """
+    import pyarrow.compute as pc
+
+    kind = column.type
+    value = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if pa.types.is_binary(value) or pa.types.is_large_binary(value) or pa.types.is_fixed_size_binary(value):
+        text = pa.large_string() if pa.types.is_large_binary(value) else pa.string()
+        try:
+            if pa.types.is_dictionary(kind):
+                column = column.cast(pa.dictionary(kind.index_type, text))
+            else:
+                column = column.cast(pa.binary() if pa.types.is_fixed_size_binary(value) else value).cast(text)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise LoadError(f"{name}: column {column_name!r} holds bytes ({kind}) that are not UTF-8 text; "
+                            "the kit reads columns of text, numbers and dates") from None  # fmt: skip
+        decoded.append(column_name)
+        return column
+    if pa.types.is_integer(kind) and len(column):
+        low, high = pc.min_max(column).values()
+        low, high = low.as_py(), high.as_py()
+        if low is None:  # only nulls
+            return column
+        beyond = max(abs(low), abs(high))
+        if beyond > np.iinfo(np.int64).max or (column.null_count and beyond > _FLOAT_EXACT):
+            return pd.Series(column.to_pylist(), dtype=object)  # None where null (read as empty)
+        if pa.types.is_uint64(kind):
+            return column.cast(pa.int64())
+    return column
 
 
 def _balanced_cut(sizes: list[int]) -> int:
@@ -619,6 +694,8 @@ def _column_to_pandas(column, pa) -> pd.Series:
     One Arrow column as pandas: text as a categorical, decimals exact and dates (``date32``)
     as they are (Arrow dtypes, no copy; :mod:`kit.parse` reads them), times as datetime64.
     """
+    if isinstance(column, pd.Series):  # already pandas (see _flat_column)
+        return column
     if _is_text(column.type):
         return _text_categorical(column)
     if pa.types.is_dictionary(column.type):
