@@ -890,7 +890,7 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         raise LoadError(f"{name}: no rows")
     frame = _with_normalised_columns(frame, name)
     frame = frame.where(frame.notna(), "")
-    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL"})
+    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL", **_bytes_as_text(frame, name)})
 
 
 def _safe_url(url) -> str:
@@ -910,3 +910,31 @@ def _first_line_hidden(exc: BaseException) -> str:
     """The first line of an exception's message, without a URL's password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
+
+
+def _bytes_as_text(frame: pd.DataFrame, name: str) -> dict:
+    """
+    Decode values that are bytes (SQL ``BLOB``) as UTF-8 text in place; return the details note naming the columns.
+
+    ``b'A'`` is never read as the text ``"b'A'"``: bytes that are not UTF-8 are a LoadError
+    naming the column and the row.
+    """
+    decoded = []
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("bytes", "mixed"):
+            continue
+        texts, changed = [], False
+        for row, value in enumerate(values.tolist(), start=1):
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                try:
+                    value = bytes(value).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise LoadError(f"{name}: column {column!r} holds bytes that are not UTF-8 text "
+                                    f"(row {row}); the kit reads columns of text, numbers and dates") from None
+                changed = True
+            texts.append(value)
+        if changed:
+            frame[column] = pd.Series(texts, index=frame.index, dtype=object)
+            decoded.append(column)
+    return {"columns note": f"binary columns read as UTF-8 text: {', '.join(decoded)}"} if decoded else {}

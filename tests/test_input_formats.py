@@ -338,3 +338,269 @@ def test_every_sheet_hidden_reads_the_first_with_a_note(tmp_path):
     ledger = kit.load_ledger(path, today=TODAY, as_of="2024-01-31")
     assert cents(ledger) == {("HIDDEN", "2024-01"): 99900}
     assert ledger.quality.details["sheet note"] == "every sheet is hidden; the first, '0 Old', was read"
+
+
+# --- Parquet: nested columns and unusual types -------------------------------------------------------
+
+
+def parquet(path: Path, **changes) -> Path:
+    """The small data set as Parquet, columns replaced or added by ``changes`` (Arrow arrays)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = {"customer_id": pa.array([r[0] for r in ROWS]), "month": pa.array([r[1] for r in ROWS]),
+               "product": pa.array([r[2] for r in ROWS]), "mrr": pa.array([float(r[3]) for r in ROWS])}  # fmt: skip
+    columns.update(changes)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def _nested_cases():
+    import pyarrow as pa
+
+    return {
+        "id-list": ("customer_id", pa.array([["A"], ["A"], ["B"]]), r"list<element: string>"),
+        "id-struct": ("customer_id", pa.array([{"x": "A"}, {"x": "A"}, {"x": "B"}]), r"struct<x: string>"),
+        "amount-map": ("mrr", pa.array([[("k", 1.0)]] * 3, type=pa.map_(pa.string(), pa.float64())),
+                       r"map<string, double"),
+        "month-large-list": ("month", pa.array([["2024-01"]] * 3, type=pa.large_list(pa.string())), r"large_list<"),
+        "extra-list": ("tags", pa.array([["a"], ["b"], []]), r"list<element: string>"),
+        "extra-struct": ("meta", pa.array([{"x": 1}, {"x": 2}, {"x": 3}]), r"struct<x: int64>"),
+    }
+
+
+@pytest.mark.parametrize("case", ["id-list", "id-struct", "amount-map", "month-large-list", "extra-list",
+                                  "extra-struct"])  # fmt: skip
+def test_nested_parquet_columns_are_refused_by_name_and_type(tmp_path, capsys, case):
+    column, values, kind = _nested_cases()[case]
+    path = parquet(tmp_path / "n.parquet", **{column: values})
+    match = rf"n\.parquet: column '{column}' holds nested values \({kind}.*\), which the kit cannot read.*write the file without it"
+    with pytest.raises(LoadError, match=match):
+        load(path)
+    assert_cli_error(capsys, path, match)
+
+
+def test_a_dictionary_of_structs_is_refused_before_reading(tmp_path):
+    import pyarrow as pa
+
+    from kit.sources import _check_parquet_types
+
+    kind = pa.dictionary(pa.int8(), pa.struct([("x", pa.string())]))
+    with pytest.raises(LoadError, match=r"d\.parquet: column 'customer_id' holds nested values \(dictionary<"):
+        _check_parquet_types("d.parquet", pa.schema([("customer_id", kind)]), pa)
+
+
+def test_float16_amounts_are_refused(tmp_path, capsys):
+    import pyarrow as pa
+
+    path = parquet(tmp_path / "h.parquet", mrr=pa.array([10.0, 12.5, 1234.56], type=pa.float32()).cast(pa.float16()))
+    match = r"h\.parquet: column 'mrr' is float16 \(half precision, about 3 significant digits\)"
+    with pytest.raises(LoadError, match=match):
+        load(path)
+    assert_cli_error(capsys, path, match)
+
+
+def _exact_cases():
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    day = [dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1), dt.datetime(2024, 2, 1)]
+    return {
+        "large-string-ids": {"customer_id": pa.array(["A", "A", "B"], type=pa.large_string())},
+        "dictionary-int8-ids": {"customer_id": pa.array(["A", "A", "B"]).dictionary_encode().cast(
+            pa.dictionary(pa.int8(), pa.string()))},
+        "binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"])},
+        "fixed-binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"], type=pa.binary(1))},
+        "dictionary-binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"]).dictionary_encode()},
+        "timestamp-utc-months": {"month": pa.array(day, type=pa.timestamp("us", tz="UTC"))},
+        "timestamp-tz-months": {"month": pa.array(day, type=pa.timestamp("ms", tz="UTC")).cast(
+            pa.timestamp("ms", tz="America/New_York"))},  # the same instants: the date in UTC
+        "date64-months": {"month": pa.array([d.date() for d in day], type=pa.date64())},
+        "large-string-months": {"month": pa.array(["2024-01", "2024-02", "2024-02"], type=pa.large_string())},
+        "decimal256-amounts": {"mrr": pa.array([Decimal("10.00"), Decimal("12.50"), Decimal("20.00")],
+                                               type=pa.decimal256(40, 2))},
+        "uint64-amounts-in-cents-of-major-units": {"mrr": pa.array([10, 12, 20], type=pa.uint64())},
+    }
+
+
+@pytest.mark.parametrize("case", list(_exact_cases()))
+def test_unusual_parquet_types_read_exactly(tmp_path, capsys, case):
+    path = parquet(tmp_path / "u.parquet", **_exact_cases()[case])
+    expected = dict(CENTS)
+    if case.startswith("uint64"):
+        expected[("A", "2024-02")] = 1200  # 12, an integer amount: 12.00
+    ledger = load(path)
+    assert cents(ledger) == expected
+    if "binary" in case:
+        assert ledger.quality.details["columns note"] == "binary columns read as UTF-8 text: customer_id"
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("2024-02,10.00,20.00,")
+
+
+def test_a_timestamp_with_a_time_zone_is_dated_in_utc(tmp_path):
+    """RELIABILITY row 13: 2024-02-01 08:30 in Tokyo is 2024-01-31 23:30 UTC, a January month."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    instants = pa.array([dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1), dt.datetime(2024, 1, 31, 23, 30)],
+                        type=pa.timestamp("us", tz="UTC")).cast(pa.timestamp("us", tz="Asia/Tokyo"))  # fmt: skip
+    assert instants[2].as_py().day == 1  # in Tokyo, February
+    ledger = load(parquet(tmp_path / "t.parquet", month=instants))
+    assert cents(ledger) == {("A", "2024-01"): 1000, ("A", "2024-02"): 1250, ("B", "2024-01"): 2000}
+
+
+def test_binary_that_is_not_utf8_is_refused(tmp_path, capsys):
+    import pyarrow as pa
+
+    path = parquet(tmp_path / "b.parquet", customer_id=pa.array([b"\xff\xfe", b"A", b"B"]))
+    match = r"b\.parquet: column 'customer_id' holds bytes \(binary\) that are not UTF-8 text"
+    with pytest.raises(LoadError, match=match):
+        load(path)
+    assert_cli_error(capsys, path, match)
+
+
+def test_large_integers_read_exactly_even_with_nulls(tmp_path):
+    import pyarrow as pa
+
+    big = 2**60 + 1  # float64 would make it 2**60
+    path = parquet(tmp_path / "i.parquet", customer_id=pa.array([big, big, 2**64 - 1], type=pa.uint64()),
+                   seats=pa.array([big, None, 3]))  # fmt: skip
+    ledger = load(path, on_invalid="quarantine")
+    ids = set(ledger.frame["customer_id"].astype(str))
+    assert ids == {str(big), str(2**64 - 1)}
+    assert set(ledger.frame["seats"].astype(str)) == {str(big), "", "3"}
+
+
+def test_uint64_amounts_beyond_int64_are_too_large_not_negative(tmp_path):
+    import pyarrow as pa
+
+    path = parquet(tmp_path / "a.parquet", mrr=pa.array([10, 12, 2**64 - 1], type=pa.uint64()))
+    with pytest.raises(kit.ValidationError, match=r"amount above 1,000,000,000,000: 1 row, e.g. row 3"):
+        load(path)
+
+
+# --- integer months: never an Excel serial outside Excel ------------------------------------------------------
+
+
+@pytest.mark.parametrize("months, shown", [([202401, 202402, 202402], "202401"), ([45292, 45323, 45323], "45292"),
+                                           ([1, 2, 2], "1")])  # fmt: skip
+def test_integer_months_from_parquet_are_an_error(tmp_path, capsys, months, shown):
+    import pyarrow as pa
+
+    path = parquet(tmp_path / "m.parquet", month=pa.array(months))
+    match = (rf"m\.parquet, column month: holds numbers \(e\.g\. {shown}\), which are not read as dates outside Excel"
+             r".*store dates, or text YYYY-MM or YYYY-MM-DD.*date_format='%Y%m' \(CLI --date-format %Y%m\)")
+    with pytest.raises(LoadError, match=match):
+        load(path)
+    assert_cli_error(capsys, path, match)
+
+
+def test_integer_yyyymm_months_read_with_date_format(tmp_path, capsys):
+    import pyarrow as pa
+
+    path = parquet(tmp_path / "m.parquet", month=pa.array([202401, 202402, 202402]))
+    assert cents(load(path, date_format="%Y%m")) == CENTS
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29", "--date-format", "%Y%m")
+    assert code == 0 and out.splitlines()[1].startswith("2024-02,10.00,20.00,"), err
+    bad = parquet(tmp_path / "bad.parquet", month=pa.array([202401, 202413, 202402]))
+    with pytest.raises(kit.ValidationError, match=r"row 2, column month: '202413'"):
+        load(bad, date_format="%Y%m")
+
+
+def test_integer_months_in_a_dataframe_are_an_error(capsys):
+    frame = pd.DataFrame({"customer_id": ["A", "A", "B"], "month": [202401, 202402, 202402],
+                          "product": "P", "mrr": ["10", "12.5", "20"]})  # fmt: skip
+    with pytest.raises(LoadError, match=r"the DataFrame, column month: holds numbers \(e\.g\. 202401\)"):
+        load(frame)
+    assert cents(load(frame, date_format="%Y%m")) == CENTS
+
+
+def test_integer_dates_in_subscriptions_are_an_error(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"customer_id": ["A"], "product": ["P"], "start_date": pa.array([20240101]),
+                      "end_date": pa.array([None], type=pa.int64()), "amount": [10.0], "billing_period": ["month"]})
+    pq.write_table(table, tmp_path / "s.parquet")
+    with pytest.raises(LoadError, match=r"s\.parquet, column start_date: holds numbers \(e\.g\. 20240101\)"):
+        load(tmp_path / "s.parquet")
+    ledger = load(tmp_path / "s.parquet", date_format="%Y%m%d")
+    assert cents(ledger) == {("A", "2024-01"): 1000, ("A", "2024-02"): 1000}
+
+
+def test_excel_serial_dates_still_read_in_excel(tmp_path):
+    rows = [("A", 45292, "P", 10), ("A", 45323, "P", 12.5), ("B", 45323.5, "P", 20)]  # 2024-01-01, 2024-02-01
+    path = workbook(tmp_path / "s.xlsx", rows)
+    assert cents(load(path)) == CENTS
+
+
+def test_excel_numbers_shaped_like_yyyymm_are_an_error(tmp_path, capsys):
+    rows = [("A", 202401, "P", 10), ("A", 202402, "P", 12.5), ("B", 202402, "P", 20)]
+    path = workbook(tmp_path / "y.xlsx", rows)
+    match = (r"y\.xlsx \(sheet 'Data'\), column month: holds numbers like 202401, which look like dates written as "
+             r"digits \(YYYYMM or YYYYMMDD\), not Excel dates; pass date_format=, e\.g\. '%Y%m'")
+    with pytest.raises(LoadError, match=match):
+        load(path)
+    assert_cli_error(capsys, path, match)
+    assert cents(load(path, date_format="%Y%m")) == CENTS
+
+
+def test_numbers_in_the_month_column_of_an_fx_table_outside_excel(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"currency": ["EUR"], "month": [202401], "rate": [1.1]}), tmp_path / "fx.parquet")
+    with pytest.raises(LoadError, match=r"fx\.parquet, column month: holds numbers \(e\.g\. 202401\)"):
+        kit.ledger.load_fx(tmp_path / "fx.parquet")
+
+
+# --- SQLite columns of odd types -----------------------------------------------------------------------------
+
+
+def sqlite_table(path: Path, rows, declared="customer_id BLOB, month TEXT, product TEXT, mrr REAL") -> Path:
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"create table t ({declared})")
+        connection.executemany("insert into t values (?, ?, ?, ?)", rows)
+    return path
+
+
+def test_sqlite_blob_ids_and_real_amounts(tmp_path, capsys):
+    rows = [(b"A", "2024-01", "P", 10.0), (b"A", "2024-02", "P", 12.5), (b"B", "2024-02", "P", 20.0)]
+    path = sqlite_table(tmp_path / "s.db", rows)
+    ledger = load(path, table="t")
+    assert cents(ledger) == CENTS  # ids "A", "B": never "b'A'"
+    assert ledger.quality.details["columns note"] == "binary columns read as UTF-8 text: customer_id"
+    code, out, err = run_cli(capsys, "summary", path, "--table", "t", "--as-of", "2024-02-29")
+    assert code == 0 and out.splitlines()[1].startswith("2024-02,10.00,20.00,"), err
+    assert "note: binary columns read as UTF-8 text: customer_id" in err
+
+
+def test_sqlite_real_amounts_round_to_the_nearest_cent(tmp_path):
+    rows = [("A", "2024-01", "P", 0.1 + 0.2), ("A", "2024-02", "P", 12.345), ("B", "2024-02", "P", 2.675)]
+    ledger = load(sqlite_table(tmp_path / "r.db", rows, "customer_id, month, product, mrr REAL"), table="t")
+    # 0.30000000000000004 -> 30; 12.345 and 2.675 are stored as 12.3449… and 2.67499…: their shortest text rounds
+    # half-even to 12.34 and 2.68 (the kit's float rule, kit/parse.py)
+    assert cents(ledger) == {("A", "2024-01"): 30, ("A", "2024-02"): 1234, ("B", "2024-02"): 268}
+
+
+def test_sqlite_blob_that_is_not_utf8(tmp_path, capsys):
+    rows = [(b"\xff", "2024-01", "P", 10.0), (b"A", "2024-02", "P", 12.5), (b"B", "2024-02", "P", 20.0)]
+    path = sqlite_table(tmp_path / "s.db", rows)
+    match = r"s\.db \(table t\): column 'customer_id' holds bytes that are not UTF-8 text \(row 1\)"
+    with pytest.raises(LoadError, match=match):
+        load(path, table="t")
+    assert_cli_error(capsys, path, match, "--table", "t")
+
+
+def test_sqlite_integer_months(tmp_path, capsys):
+    rows = [("A", 202401, "P", 10), ("A", 202402, "P", 12.5), ("B", 202402, "P", 20)]
+    path = sqlite_table(tmp_path / "m.db", rows, "customer_id TEXT, month INTEGER, product TEXT, mrr NUMERIC")
+    match = r"m\.db \(table t\), column month: holds numbers \(e\.g\. 202401\)"
+    with pytest.raises(LoadError, match=match):
+        load(path, table="t")
+    assert_cli_error(capsys, path, match, "--table", "t")
+    assert cents(load(path, table="t", date_format="%Y%m")) == CENTS
