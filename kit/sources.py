@@ -7,6 +7,15 @@ source (a spreadsheet row for CSV and Excel, the 1-based result row for Parquet 
 and text columns read as text (``00123`` stays ``00123``, ``NA`` stays ``NA``).
 Structural faults (missing file, unreadable bytes, no header, no rows, duplicated
 columns) raise :class:`~kit.errors.LoadError` with one sentence naming the source.
+
+Typed sources are read exactly or refused: a damaged workbook, an Excel error value or a
+formula without a saved value, a nested (list, struct, map) or ``float16`` Parquet
+column, bytes that are not UTF-8 are each a LoadError naming the file and the cell or
+column. Binary text (Parquet ``binary``, SQL ``BLOB``) is decoded as UTF-8 and named in
+the details (``columns note``); so are a hidden sheet passed over and cells right of an
+Excel header. Details whose key ends in ``note`` are printed by the CLI and shown in the
+report's data-quality table. Excel workbooks are read cell by cell as stored, never
+through the ``<dimension>`` they claim (see the Excel section).
 """
 
 from __future__ import annotations

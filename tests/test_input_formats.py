@@ -604,3 +604,34 @@ def test_sqlite_integer_months(tmp_path, capsys):
         load(path, table="t")
     assert_cli_error(capsys, path, match, "--table", "t")
     assert cents(load(path, table="t", date_format="%Y%m")) == CENTS
+
+
+# --- properties of numbers in date columns ----------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kit import parse  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), min_size=1, max_size=5))
+def test_numbers_are_never_dates_outside_excel(values):
+    with pytest.raises(parse.MixedDateFormats, match=r"not read as dates outside Excel"):
+        parse.parse_dates(pd.Series(values), what="month")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1900, max_value=2261), st.integers(min_value=1, max_value=12))  # within datetime64[ns]
+def test_yyyymm_integers_with_date_format_are_that_month(year, month):
+    days, reasons = parse.parse_dates(pd.Series([year * 100 + month]), what="month", date_format="%Y%m")
+    assert reasons[0] is None
+    assert str(days[0])[:10] == f"{year:04d}-{month:02d}-01"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=1, max_value=109_574))  # 1900-01-01 … 2199-12-31
+def test_excel_serials_count_from_1899_12_30(serial):
+    days, reasons = parse.parse_dates(pd.Series([serial]), what="month", serial_dates=True)
+    expected = np.datetime64("1899-12-30") + np.timedelta64(serial, "D")
+    assert reasons[0] is None and days[0] == expected.astype("datetime64[ns]")
