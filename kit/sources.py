@@ -470,9 +470,9 @@ def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, o
         raise LoadError(f"{where}: {_cells_listed(errors)} hold{'s' if len(errors) == 1 else ''} an Excel error "
                         "value, not data; correct the formulas (or clear the cells) in the workbook")
     if formulas:
-        raise LoadError(f"{where}: {_cells_listed(formulas)} {'has a formula' if len(formulas) == 1 else 'have formulas'}"
-                        " without a saved value (the program that wrote the file does not calculate); "
-                        "open and save the file in Excel or LibreOffice")
+        verb = "has a formula" if len(formulas) == 1 else "have formulas"
+        raise LoadError(f"{where}: {_cells_listed(formulas)} {verb} without a saved value (the program that "
+                        "wrote the file does not calculate); open and save the file in Excel or LibreOffice")
     return rows
 
 
