@@ -174,6 +174,9 @@ def cmd_summary(args) -> int:
         print(f"note: {quality.rows_excluded:,} of {quality.rows_read:,} rows excluded ({reasons})", file=sys.stderr)
     for note in quality.notes.itertuples():  # valid rows worth a look (the report's appendix lists them too)
         print(f"note: {note.note}: {plural(note.count, 'row')} (e.g. {note.examples})", file=sys.stderr)
+    for key, value in quality.details.items():  # what the source said of itself (a hidden sheet skipped, …)
+        if key.endswith(" note") and value:
+            print(f"note: {value}", file=sys.stderr)
     table = summarize(ledger, period=args.period, netting=args.netting,
                       reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
     if table.empty:

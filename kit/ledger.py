@@ -699,7 +699,8 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
     """
     codes, uniques = parse.factorize(ctx.frame[column])
     try:
-        days, positions, reasons = parse.parse_dates_problems(uniques, what=column, date_format=date_format)
+        days, positions, reasons = parse.parse_dates_problems(uniques, what=column, date_format=date_format,
+                                                              serial_dates=_serial_dates(ctx.raw))  # fmt: skip
     except ValueError as exc:  # MixedDateFormats, or a bad date_format directive ('%Q')
         raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
     # one more entry, last, for the missing values (code -1)
@@ -773,11 +774,17 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
     return rows
 
 
+def _serial_dates(raw) -> bool:
+    """Whether numbers in the source's date columns are dates (Excel serial days): in Excel only."""
+    return raw.details.get("format") == "Excel"
+
+
 def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -> np.ndarray:
     """Parse a date column into ``datetime64[D]`` days, recording its problems."""
     try:
-        days, positions, reasons = parse.parse_dates_problems(ctx.frame[column], what=column,
-                                                              date_format=date_format, allow_empty=allow_empty)  # fmt: skip
+        days, positions, reasons = parse.parse_dates_problems(ctx.frame[column], what=column, date_format=date_format,
+                                                              allow_empty=allow_empty,
+                                                              serial_dates=_serial_dates(ctx.raw))  # fmt: skip
     except ValueError as exc:  # MixedDateFormats, or a bad date_format directive ('%Q')
         raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
     ctx.add_problems(column, positions, reasons)
@@ -1077,7 +1084,7 @@ def load_fx(fx) -> pd.DataFrame:
         )
     frame = raw.frame
     try:
-        days, reasons = parse.parse_dates(frame["month"], what="month")
+        days, reasons = parse.parse_dates(frame["month"], what="month", serial_dates=_serial_dates(raw))
     except parse.MixedDateFormats as exc:
         raise LoadError(f"{raw.name}, column month: {exc}") from None
     problems = [f"row {raw.row_numbers[i]}, column month: {frame['month'].iloc[i]!r} {reasons[i]}"

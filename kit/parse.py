@@ -408,16 +408,27 @@ def parse_count(series: pd.Series, *, default: int = 1) -> tuple[np.ndarray, np.
 
 
 def parse_dates(
-    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False
+    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False,
+    serial_dates: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     Parse dates or months into ``datetime64[ns]`` days.
 
     Accepted without a format: ``YYYY-MM`` (the first of the month), ``YYYY-MM-DD``, ISO
     date-times with or without a time zone (normalised to the date in UTC), and native
-    dates from Parquet, Excel or SQL (Excel serial numbers counted from 1899-12-30).
-    Any other form needs ``date_format`` (a ``strftime`` pattern): ``03/04/2024`` is never
-    guessed as March or April.
+    dates from Parquet, Excel or SQL (time-zone-aware ones normalised to the date in UTC
+    too). Any other form needs ``date_format`` (a ``strftime`` pattern): ``03/04/2024`` is
+    never guessed as March or April.
+
+    Numbers are dates only where a source stores dates as numbers: with ``serial_dates``
+    (Excel cells), whole numbers are Excel serial days counted from 1899-12-30 (45292 is
+    2024-01-01). Anywhere else (Parquet, SQL, a DataFrame) a number in a date column is
+    not taken for a date: ``202401`` would be a serial of the year 2454, ``1`` of 1899.
+    With ``date_format`` a whole number is read as the text of its digits, so
+    ``date_format="%Y%m"`` reads months stored as the integer ``202401`` explicitly.
+    Without it, :class:`MixedDateFormats` names the numbers and the forms accepted; so it
+    does in Excel for whole numbers shaped like ``YYYYMM`` or ``YYYYMMDD`` (serials of
+    years after 2170, never meant as such).
 
     Returns
     -------
@@ -432,14 +443,16 @@ def parse_dates(
         When the column mixes ISO and other formats, or uses a non-ISO format
         without ``date_format``.
     """
-    days, positions, reasons = parse_dates_problems(series, what=what, date_format=date_format, allow_empty=allow_empty)
+    days, positions, reasons = parse_dates_problems(series, what=what, date_format=date_format, allow_empty=allow_empty,
+                                                    serial_dates=serial_dates)  # fmt: skip
     dense = np.full(len(days), None, dtype=object)
     dense[positions] = reasons
     return days_to_ns(days), dense
 
 
 def parse_dates_problems(
-    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False
+    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False,
+    serial_dates: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     Parse like :func:`parse_dates`, returning ``datetime64[D]`` days and only the problems.
@@ -456,7 +469,7 @@ def parse_dates_problems(
         return days, positions, reasons.astype(object)
 
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format)
+    parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format, serial_dates)
     parsed, early = _bounded(parsed)
     reasons_u = [f"date before {FIRST_DAY} (out of range)" if e and r is None else r for r, e in zip(reasons_u, early)]
     parsed = np.append(parsed, np.datetime64("NaT", "D"))
@@ -545,30 +558,43 @@ def _bounded(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days, early
 
 
-def _parse_distinct_dates(uniques: list, what: str, date_format: str | None):
+def _parse_distinct_dates(uniques: list, what: str, date_format: str | None, serial_dates: bool = False):
     n = len(uniques)
     out = np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]")  # days: no overflow before bounding
     reasons: list = [None] * n
     texts: dict[int, str] = {}
+    numbers: list = []
     for i, value in enumerate(uniques):
         if isinstance(value, (pd.Timestamp, datetime, date)):
             stamp = pd.Timestamp(value)
             if stamp.tzinfo is not None:
                 stamp = stamp.tz_convert("UTC").tz_localize(None)
             out[i] = stamp.normalize().to_datetime64()
-        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
             if np.isnan(value):
                 reasons[i] = "empty"
-            elif 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
-                out[i] = _EXCEL_ORIGIN + int(value)
+            elif date_format:  # the digits of a whole number are the text the format reads
+                if float(value).is_integer():
+                    texts[i] = str(int(value))
+                else:
+                    reasons[i] = f"a number with decimals ({value}), not a date in the format {date_format!r}"
+            elif serial_dates and _looks_like_digits_date(value):
+                numbers.append(value)
+            elif serial_dates:
+                if 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
+                    out[i] = _EXCEL_ORIGIN + int(value)
+                else:
+                    reasons[i] = "not a date"
             else:
-                reasons[i] = "not a date"
+                numbers.append(value)
         else:
             text = str(value).strip()
             if text == "":
                 reasons[i] = "empty"
             else:
                 texts[i] = text
+    if numbers:
+        raise MixedDateFormats(_numbers_are_not_dates(numbers, serial_dates))
     if date_format:
         for i, text in texts.items():
             stamp = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
@@ -598,6 +624,32 @@ def _parse_distinct_dates(uniques: list, what: str, date_format: str | None):
             "pass date_format=, e.g. '%d/%m/%Y' (CLI --date-format)"
         )
     return out, reasons
+
+
+def _looks_like_digits_date(value) -> bool:
+    """Whether a number is a whole ``YYYYMM`` or ``YYYYMMDD`` of a year 1900 … 2999 (no plausible Excel serial)."""
+    if not float(value).is_integer():
+        return False
+    digits = str(int(value))
+    if len(digits) not in (6, 8) or not "1900" <= digits[:4] <= "2999":
+        return False
+    try:
+        date(int(digits[:4]), int(digits[4:6]), int(digits[6:] or 1))
+    except ValueError:
+        return False
+    return True
+
+
+def _numbers_are_not_dates(numbers: list, serial_dates: bool) -> str:
+    """The message for numbers in a date column that are not read as dates (see :func:`parse_dates`)."""
+    example = sorted(numbers)[0]
+    shown = str(int(example)) if float(example).is_integer() else str(example)
+    if serial_dates:
+        return (f"holds numbers like {shown}, which look like dates written as digits (YYYYMM or YYYYMMDD), "
+                "not Excel dates; pass date_format=, e.g. '%Y%m' (CLI --date-format %Y%m)")
+    return (f"holds numbers (e.g. {shown}), which are not read as dates outside Excel (an Excel serial day "
+            "would be a guess); store dates, or text YYYY-MM or YYYY-MM-DD, or, for months written as "
+            "digits like 202401, pass date_format='%Y%m' (CLI --date-format %Y%m)")
 
 
 def _parse_iso(text: str):

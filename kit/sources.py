@@ -7,6 +7,15 @@ source (a spreadsheet row for CSV and Excel, the 1-based result row for Parquet 
 and text columns read as text (``00123`` stays ``00123``, ``NA`` stays ``NA``).
 Structural faults (missing file, unreadable bytes, no header, no rows, duplicated
 columns) raise :class:`~kit.errors.LoadError` with one sentence naming the source.
+
+Typed sources are read exactly or refused: a damaged workbook, an Excel error value or a
+formula without a saved value, a nested (list, struct, map) or ``float16`` Parquet
+column, bytes that are not UTF-8 are each a LoadError naming the file and the cell or
+column. Binary text (Parquet ``binary``, SQL ``BLOB``) is decoded as UTF-8 and named in
+the details (``columns note``); so are a hidden sheet passed over and cells right of an
+Excel header. Details whose key ends in ``note`` are printed by the CLI and shown in the
+report's data-quality table. Excel workbooks are read cell by cell as stored, never
+through the ``<dimension>`` they claim (see the Excel section).
 """
 
 from __future__ import annotations
@@ -515,43 +524,218 @@ def _delimiter_name(delimiter: str) -> str:
 
 
 # --- Excel -------------------------------------------------------------------------
+#
+# Workbooks are read by openpyxl in read-only mode, cell by cell as the worksheet XML holds
+# them: the ``<dimension>`` a file claims (``A1:XFD1048576`` in a 1.6 KB file) is never
+# trusted, so memory follows the cells that exist. Rules:
+#
+# * the sheet read by default is the first *visible* one; hidden sheets before it are
+#   named in the details (``sheet note``), and a hidden sheet named by the user is read
+#   with a note;
+# * cells keep their Excel types: numbers, text, and datetimes for date-formatted cells;
+# * a damaged file (not a zip, cut or invalid XML, a sheet part missing, no worksheet,
+#   manifest that does not describe the parts) is one LoadError naming the file;
+# * a cell holding an Excel error (``#REF!``, ``#N/A``, …) or a formula without a saved
+#   value, from the header row down, is a LoadError naming the cells: such a value is not
+#   data and would otherwise pass for text or an empty cell;
+# * values in columns right of the last header cell are not read, and named in the details
+#   (``columns note``): never dropped silently.
+
+#: Cells named in one Excel error message.
+_EXCEL_EXAMPLES = 3
 
 
 def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 0) -> RawTable:
     """Read one sheet of an Excel workbook; cells keep their Excel types (dates as datetimes)."""
+    import warnings
+
     name = path.name
+    with warnings.catch_warnings():  # openpyxl warns of styles and extensions it drops: not about data
+        warnings.simplefilter("ignore")
+        reader = _open_workbook(path, name)
+        try:
+            worksheet, details = _choose_sheet(reader, name, sheet)
+            chosen = worksheet.title
+            where = f"{name}, sheet {chosen!r}"
+            rows = _sheet_rows(worksheet, where, header_row)
+        finally:
+            reader.archive.close()
+    header_cells = rows.pop(header_row + 1, None) if rows else None
+    from kit.narrative import plural
+
+    if header_cells is None or not any(_filled(v) for v in header_cells.values()):
+        last = max(rows, default=0)
+        if last <= header_row:
+            raise LoadError(f"{where}: no header at row {header_row + 1} (the sheet has {plural(last, 'row')})")
+        raise LoadError(f"{where}: no header at row {header_row + 1} (the row is empty); "
+                        "pass header_row= (CLI --header-row) for the row of the column names")  # fmt: skip
+    width = max(c for c, v in header_cells.items() if _filled(v))
+    header = ["" if not _filled(header_cells.get(c)) else str(header_cells[c]) for c in range(1, width + 1)]
+    numbers, body, outside = [], [], []
+    for number in sorted(r for r in rows if r > header_row + 1):
+        cells = rows[number]
+        if not any(_filled(v) for v in cells.values()):
+            continue
+        outside += [(number, c, "") for c, v in cells.items() if c > width and _filled(v)]
+        numbers.append(number)
+        body.append([cells.get(c, "") if _filled(cells.get(c)) else "" for c in range(1, width + 1)])
+    if not body:
+        raise LoadError(f"{where}: the sheet has a header but no rows")
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame = _with_normalised_columns(frame, where)
+    if outside:  # a value without a column name is not read, and said so
+        details["columns note"] = (f"{plural(len(outside), 'cell')} right of the header (column "
+                                   f"{_column_letter(width)}) not read: {_cells_listed(outside, prefix=False)}")
+    return RawTable(frame, f"{name} (sheet {chosen!r})", np.array(numbers, dtype=np.int64), details)
+
+
+def _open_workbook(path: Path, name: str):
+    """An openpyxl reader of the workbook (read-only, saved values), its every declared sheet present."""
+    import zipfile
+
+    import defusedxml  # noqa: F401  (openpyxl uses it against XML bombs when installed)
+    from openpyxl.reader.excel import ExcelReader
+
+    if not zipfile.is_zipfile(path):
+        raise LoadError(f"{name}: not a readable Excel workbook (not a zip archive; an .xlsx file is one)")
     try:
-        import defusedxml  # noqa: F401  (openpyxl uses it against XML bombs when installed)
+        reader = ExcelReader(str(path), read_only=True, data_only=True, keep_links=False)
+    except Exception as exc:  # noqa: BLE001 - zipfile and openpyxl raise many types for a damaged file
+        raise LoadError(f"{name}: not a readable Excel workbook ({_excel_fault(exc)})") from None
+    try:
+        reader.read()
+        for declared in reader.parser.sheets:
+            rel = reader.parser.rels.get(declared.id) if declared.id else None
+            if rel is None or rel.target not in reader.valid_files:
+                part = f" ({rel.target} is missing)" if rel is not None else ""
+                raise LoadError(f"{name}: not a readable Excel workbook (sheet {declared.name!r} has no worksheet "
+                                f"part in the file{part}); the file is damaged: save it again from Excel")
+    except LoadError:
+        reader.archive.close()
+        raise
+    except Exception as exc:  # noqa: BLE001
+        reader.archive.close()
+        raise LoadError(f"{name}: not a readable Excel workbook ({_excel_fault(exc)})") from None
+    return reader
 
-        workbook = pd.ExcelFile(path, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many types for a damaged file
-        raise LoadError(f"{name}: not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
-    sheets = workbook.sheet_names
-    chosen = sheets[0] if sheet is None else sheet
-    if isinstance(chosen, int):
-        if not 0 <= chosen < len(sheets):
-            raise LoadError(f"{name}: no sheet number {chosen}; the sheets are {', '.join(sheets)}")
-        chosen = sheets[chosen]
-    if chosen not in sheets:
-        raise LoadError(f"{name}: no sheet {chosen!r}; the sheets are {', '.join(sheets)}")
-    cells = pd.read_excel(workbook, sheet_name=chosen, header=None, dtype=object)
-    if header_row >= len(cells):
-        from kit.narrative import plural
 
-        raise LoadError(f"{name}, sheet {chosen!r}: no header at row {header_row + 1} "
-                        f"(the sheet has {plural(len(cells), 'row')})")  # fmt: skip
-    header = ["" if pd.isna(v) else str(v) for v in cells.iloc[header_row]]
-    body = cells.iloc[header_row + 1 :]
-    body = body.loc[~body.isna().all(axis=1)]
-    if body.empty:
-        raise LoadError(f"{name}, sheet {chosen!r}: the sheet has a header but no rows")
-    width = max((i + 1 for i, h in enumerate(header) if h.strip()), default=0)
-    frame = body.iloc[:, :width].copy()
-    frame.columns = header[:width]
-    numbers = body.index.to_numpy() + 1  # spreadsheet row numbers are 1-based
-    frame = _with_normalised_columns(frame.reset_index(drop=True), f"{name}, sheet {chosen!r}")
-    frame = frame.astype(object).where(frame.notna(), "")
-    return RawTable(frame, f"{name} (sheet {chosen!r})", numbers, {"format": "Excel", "sheet": chosen})
+def _excel_fault(exc: BaseException) -> str:
+    """What went wrong in a damaged workbook, in one short line (the cause of openpyxl's own wrapper)."""
+    cause = exc.__cause__ or exc
+    text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
+    text = text if len(text) <= 160 else text[:157] + "…"
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
+
+
+def _choose_sheet(reader, name: str, sheet):
+    """The worksheet to read and the details naming it (see the rules above)."""
+    worksheets = reader.wb.worksheets  # chart sheets hold no cells
+    names = [ws.title for ws in worksheets]
+    if not worksheets:
+        raise LoadError(f"{name}: the workbook has no worksheet")
+    hidden = [ws.title for ws in worksheets if ws.sheet_state != "visible"]
+    note = None
+    if sheet is None:
+        visible = [ws for ws in worksheets if ws.sheet_state == "visible"]
+        chosen = visible[0] if visible else worksheets[0]
+        skipped = [t for t in hidden if names.index(t) < names.index(chosen.title)]
+        if skipped:
+            note = (f"hidden sheet{'s' if len(skipped) > 1 else ''} {', '.join(map(repr, skipped))} not read; "
+                    f"the first visible sheet {chosen.title!r} was (name a sheet with sheet=, CLI --sheet)")
+        elif not visible:
+            note = f"every sheet is hidden; the first, {chosen.title!r}, was read"
+    else:
+        if isinstance(sheet, int):
+            if not 0 <= sheet < len(names):
+                raise LoadError(f"{name}: no sheet number {sheet}; the sheets are {', '.join(names)}")
+            chosen = worksheets[sheet]
+        elif sheet in names:
+            chosen = worksheets[names.index(sheet)]
+        else:
+            raise LoadError(f"{name}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
+        if chosen.title in hidden:
+            note = f"sheet {chosen.title!r} is hidden in the workbook (read because it was named)"
+    details = {"format": "Excel", "sheet": chosen.title}
+    if note:
+        details["sheet note"] = note
+    return chosen, details
+
+
+def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, object]]:
+    """
+    The cells of a sheet, ``{row: {column: value}}`` (1-based), as the XML holds them.
+
+    Rows above the header (titles) are kept only to find the header; from the header row
+    down, error values and formulas without a saved value are refused.
+    """
+    from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+
+    workbook = worksheet.parent
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            cell = super().parse_cell(element)
+            # no saved value: no <v>, or an empty one where the value is not text (``t="str"``: an empty result)
+            if (cell["value"] is None and element.find(FORMULA_TAG) is not None
+                    and (element.find(VALUE_TAG) is None or element.get("t", "n") not in ("str", "s", "inlineStr"))):
+                cell["data_type"] = "formula without value"
+                cell["value"] = "=" + (element.findtext(FORMULA_TAG) or "")
+            return cell
+
+    rows: dict[int, dict[int, object]] = {}
+    errors: list[tuple[int, int, str]] = []
+    formulas: list[tuple[int, int, str]] = []
+    try:
+        with worksheet._get_source() as source:
+            parser = Parser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                            date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+            for number, cells in parser.parse():
+                values = {}
+                for cell in cells:
+                    value = cell["value"]
+                    if value is None:
+                        continue
+                    if number > header_row:
+                        if cell["data_type"] == "e":
+                            errors.append((number, cell["column"], str(value)))
+                        elif cell["data_type"] == "formula without value":
+                            formulas.append((number, cell["column"], str(value)))
+                    values[cell["column"]] = value
+                if values or number == header_row + 1:
+                    rows[number] = values
+    except Exception as exc:  # noqa: BLE001 - cut or invalid XML, a bad cell reference, …
+        raise LoadError(f"{where}: not a readable worksheet ({_excel_fault(exc)}); "
+                        "the file is damaged: save it again from Excel") from None  # fmt: skip
+    if errors:
+        raise LoadError(f"{where}: {_cells_listed(errors)} hold{'s' if len(errors) == 1 else ''} an Excel error "
+                        "value, not data; correct the formulas (or clear the cells) in the workbook")
+    if formulas:
+        verb = "has a formula" if len(formulas) == 1 else "have formulas"
+        raise LoadError(f"{where}: {_cells_listed(formulas)} {verb} without a saved value (the program that "
+                        "wrote the file does not calculate); open and save the file in Excel or LibreOffice")
+    return rows
+
+
+def _cells_listed(cells: list[tuple[int, int, str]], prefix: bool = True) -> str:
+    """``cells B3 (#REF!), C4 (#N/A) and 2 more``: the first few ``(row, column, value)`` by name."""
+    shown = ", ".join(f"{_cell_name(c, r)}" + (f" ({v})" if v else "") for r, c, v in cells[:_EXCEL_EXAMPLES])
+    more = len(cells) - _EXCEL_EXAMPLES
+    listed = shown + (f" and {more} more" if more > 0 else "")
+    return f"cell{'s' if len(cells) > 1 else ''} {listed}" if prefix else listed
+
+
+def _filled(value) -> bool:
+    return value is not None and not (isinstance(value, str) and value == "")
+
+
+def _column_letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(column)
+
+
+def _cell_name(column: int, row: int) -> str:
+    return f"{_column_letter(column)}{row}"
 
 
 # --- Parquet -----------------------------------------------------------------------
@@ -576,6 +760,10 @@ def read_parquet(path: Path) -> RawTable:
     try:
         parquet = pq.ParquetFile(path)
         schema = parquet.schema_arrow
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise LoadError(f"{name}: not a readable Parquet file ({exc})") from None
+    _check_parquet_types(name, schema, pa)
+    try:
         few = _few_distinct(path, parquet, [f.name for f in schema if _is_text(f.type)])
         reader = pq.ParquetFile(path, read_dictionary=few)
         rows = parquet.metadata.num_rows
@@ -586,7 +774,8 @@ def read_parquet(path: Path) -> RawTable:
         raise LoadError(f"{name}: the file has columns but no rows")
     names = schema.names
     columns = {}
-    if len(set(names)) == len(names) and not any(pa.types.is_nested(f.type) for f in schema):
+    decoded: list[str] = []  # binary columns read as UTF-8 text
+    if len(set(names)) == len(names):
         for i, column_name in enumerate(names):
             kind = schema.field(i).type
             if _is_text(kind) and column_name not in few and rows >= PARALLEL_TEXT_ROWS and row_groups >= 2:
@@ -595,18 +784,88 @@ def read_parquet(path: Path) -> RawTable:
                 halves = [list(range(middle)), list(range(middle, row_groups))]
                 columns[i] = _encoded_halves(partial(_read_row_groups, path, name, column_name), halves)
             else:
-                columns[i] = _column_to_pandas(_read_column(reader, name, column_name, kind, pa), pa)
+                column = _read_column(reader, name, column_name, kind, pa)
+                columns[i] = _column_to_pandas(_flat_column(name, column_name, column, pa, decoded), pa)
     else:
         arrow_table = _read_columns(reader, name, None)
         while arrow_table.num_columns:  # column by column, each Arrow column released once converted
-            columns[len(columns)] = _column_to_pandas(arrow_table.column(0), pa)
+            column_name = names[len(columns)]
+            column = _flat_column(name, column_name, arrow_table.column(0), pa, decoded)
+            columns[len(columns)] = _column_to_pandas(column, pa)
             arrow_table = arrow_table.remove_column(0)
     # give the memory of the read (the strings, above all) back, for the steps after to reuse
     pa.default_memory_pool().release_unused()
     frame = pd.DataFrame(columns, copy=False)
     frame.columns = names
     frame = _with_normalised_columns(frame, name)
-    return RawTable(frame, name, RowNumbers(len(frame)), {"format": "Parquet"})
+    details = {"format": "Parquet"}
+    if decoded:
+        details["columns note"] = f"binary columns read as UTF-8 text: {', '.join(decoded)}"
+    return RawTable(frame, name, RowNumbers(len(frame)), details)
+
+
+def _check_parquet_types(name: str, schema, pa) -> None:
+    """
+    Refuse columns the kit cannot read exactly, before any is read.
+
+    Nested values (list, struct, map, union, a dictionary of them) are no cell the kit can
+    read, and half-precision floats (``float16``, about 3 significant digits) hold no
+    amount exactly: both are a LoadError naming the column and its type, whether or not
+    the kit needs the column (leaving one out silently would drop data).
+    """
+    for field_ in schema:
+        kind = field_.type
+        value = kind.value_type if pa.types.is_dictionary(kind) else kind
+        if pa.types.is_nested(value):
+            raise LoadError(
+                f"{name}: column {field_.name!r} holds nested values ({kind}), which the kit cannot read; "
+                "the kit reads columns of text, numbers and dates: write the file without it, or flatten it")
+        if pa.types.is_float16(value):
+            raise LoadError(
+                f"{name}: column {field_.name!r} is float16 (half precision, about 3 significant digits), "
+                "too coarse to be read exactly; write it as float64 or decimal")
+
+
+#: Integers beyond this magnitude are not exact in float64 (pandas' form of an integer column with nulls).
+_FLOAT_EXACT = 2**53
+
+
+def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
+    """
+    A flat Arrow column in a form :func:`_column_to_pandas` keeps exact.
+
+    Binary columns (writers that do not mark text as UTF-8) are decoded as UTF-8 text, and
+    listed in ``decoded``; bytes that are not UTF-8 are a LoadError. ``uint64`` columns are
+    read as ``int64`` when they fit; integers that neither ``int64`` nor (with nulls) float64
+    holds exactly are read as Python integers.
+    """
+    import pyarrow.compute as pc
+
+    kind = column.type
+    value = kind.value_type if pa.types.is_dictionary(kind) else kind
+    if pa.types.is_binary(value) or pa.types.is_large_binary(value) or pa.types.is_fixed_size_binary(value):
+        text = pa.large_string() if pa.types.is_large_binary(value) else pa.string()
+        try:
+            if pa.types.is_dictionary(kind):
+                column = column.cast(pa.dictionary(kind.index_type, text))
+            else:
+                column = column.cast(pa.binary() if pa.types.is_fixed_size_binary(value) else value).cast(text)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise LoadError(f"{name}: column {column_name!r} holds bytes ({kind}) that are not UTF-8 text; "
+                            "the kit reads columns of text, numbers and dates") from None  # fmt: skip
+        decoded.append(column_name)
+        return column
+    if pa.types.is_integer(kind) and len(column):
+        low, high = pc.min_max(column).values()
+        low, high = low.as_py(), high.as_py()
+        if low is None:  # only nulls
+            return column
+        beyond = max(abs(low), abs(high))
+        if beyond > np.iinfo(np.int64).max or (column.null_count and beyond > _FLOAT_EXACT):
+            return pd.Series(column.to_pylist(), dtype=object)  # None where null (read as empty)
+        if pa.types.is_uint64(kind):
+            return column.cast(pa.int64())
+    return column
 
 
 def _balanced_cut(sizes: list[int]) -> int:
@@ -684,6 +943,8 @@ def _column_to_pandas(column, pa) -> pd.Series:
     One Arrow column as pandas: text as a categorical, decimals exact and dates (``date32``)
     as they are (Arrow dtypes, no copy; :mod:`kit.parse` reads them), times as datetime64.
     """
+    if isinstance(column, pd.Series):  # already pandas (see _flat_column)
+        return column
     if _is_text(column.type):
         return _text_categorical(column)
     if pa.types.is_dictionary(column.type):
@@ -997,7 +1258,7 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         raise LoadError(f"{name}: no rows")
     frame = _with_normalised_columns(frame, name)
     frame = frame.where(frame.notna(), "")
-    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL"})
+    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL", **_bytes_as_text(frame, name)})
 
 
 #: Query parameters of a database URL that hold secrets (case and ``-``/``_`` ignored).
@@ -1040,3 +1301,31 @@ def _first_line_hidden(exc: BaseException) -> str:
     text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
     return re.sub(r"(?i)\b((?:pass(?:word)?|passwd|pwd|secret|token|api_?key)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
                   r"\1***", text)
+
+
+def _bytes_as_text(frame: pd.DataFrame, name: str) -> dict:
+    """
+    Decode values that are bytes (SQL ``BLOB``) as UTF-8 text in place; return the details note naming the columns.
+
+    ``b'A'`` is never read as the text ``"b'A'"``: bytes that are not UTF-8 are a LoadError
+    naming the column and the row.
+    """
+    decoded = []
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        if values.dtype != object or pd.api.types.infer_dtype(values, skipna=True) not in ("bytes", "mixed"):
+            continue
+        texts, changed = [], False
+        for row, value in enumerate(values.tolist(), start=1):
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                try:
+                    value = bytes(value).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise LoadError(f"{name}: column {column!r} holds bytes that are not UTF-8 text "
+                                    f"(row {row}); the kit reads columns of text, numbers and dates") from None
+                changed = True
+            texts.append(value)
+        if changed:
+            frame[column] = pd.Series(texts, index=frame.index, dtype=object)
+            decoded.append(column)
+    return {"columns note": f"binary columns read as UTF-8 text: {', '.join(decoded)}"} if decoded else {}
