@@ -470,11 +470,11 @@ def test_large_integers_read_exactly_even_with_nulls(tmp_path):
 
     big = 2**60 + 1  # float64 would make it 2**60
     path = parquet(tmp_path / "i.parquet", customer_id=pa.array([big, big, 2**64 - 1], type=pa.uint64()),
-                   seats=pa.array([big, None, 3]))  # fmt: skip
+                   score=pa.array([big, None, 3]))  # fmt: skip
     ledger = load(path, on_invalid="quarantine")
     ids = set(ledger.frame["customer_id"].astype(str))
     assert ids == {str(big), str(2**64 - 1)}
-    assert set(ledger.frame["seats"].astype(str)) == {str(big), "", "3"}
+    assert set(ledger.frame["score"].astype(str)) == {str(big), "", "3"}
 
 
 def test_uint64_amounts_beyond_int64_are_too_large_not_negative(tmp_path):
