@@ -233,6 +233,7 @@ def load_ledger(
     decimal: str = ".",
     thousands: str | None = None,
     currency_symbols: bool = False,
+    thousands_grouping: str = "western",
     table: str | None = None,
     query: str | None = None,
     sheet: str | int | None = None,
@@ -268,8 +269,9 @@ def load_ledger(
         Invalid rows are an error listing every problem, or excluded and counted.
     date_format : str, optional
         ``strftime`` pattern for non-ISO dates (never guessed).
-    decimal, thousands, currency_symbols
-        How to read text amounts; see :func:`kit.parse.parse_money`.
+    decimal, thousands, currency_symbols, thousands_grouping
+        How to read text amounts; see :func:`kit.parse.parse_money`
+        (``thousands_grouping="indian"`` accepts ``12,34,567.00``).
     table, query, sheet, header_row, sep, encoding
         How to read the source; see :func:`kit.sources.read_source`.
     today : date, optional
@@ -290,6 +292,12 @@ def load_ledger(
         raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
     if thousands and thousands == decimal:
         raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
+        raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
+                             f"not {thousands_grouping!r}")  # fmt: skip
+    if thousands_grouping != "western" and not thousands:
+        raise ParameterError(f"thousands_grouping={thousands_grouping!r} needs a thousands separator (thousands=, "
+                             "CLI --thousands)")  # fmt: skip
     if fx_mode not in FX_MODES:
         raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
     if kind is not None and kind not in KINDS:
@@ -303,9 +311,9 @@ def load_ledger(
     _check_columns(raw.name, frame, kind)
     ctx = _Context(raw, frame, kind, on_invalid, today)
     if kind == "snapshots":
-        rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols)
+        rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     else:
-        rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
+        rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     ctx.validate(rows, kind)
     ctx.settle()  # raises in strict mode; drops invalid rows in quarantine mode
     if not ctx.valid.all():
@@ -652,14 +660,15 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
     return rows
 
 
-def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
     rows = _parse_common(ctx)
     months = _months(ctx, "month", date_format)
-    cents, positions, reasons = parse.parse_money_problems(ctx.frame["mrr"], decimal=decimal, thousands=thousands,
-                                                           currency_symbols=currency_symbols)  # fmt: skip
+    money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
+             "thousands_grouping": thousands_grouping}  # fmt: skip
+    cents, positions, reasons = parse.parse_money_problems(ctx.frame["mrr"], **money)
     ctx.add_problems("mrr", positions, reasons)
     rows["mrr_cents"] = pd.Series(cents, index=rows.index, copy=False)  # an array would be copied
-    _note_rounding(ctx, "mrr")
+    _note_rounding(ctx, "mrr", money)
     rows[MONTH_ORDINAL] = pd.Series(months, index=rows.index, copy=False)
     return rows
 
@@ -706,17 +715,18 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
     return codes
 
 
-def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
     rows = _parse_common(ctx)
     frame = ctx.frame
     start = parse.days_to_ns(_dates(ctx, "start_date", date_format))
     end = parse.days_to_ns(_dates(ctx, "end_date", date_format, allow_empty=True))
     rows["start_date"], rows["end_date"] = start, end
-    cents, reasons = parse.parse_money(frame["amount"], decimal=decimal, thousands=thousands,
-                                       currency_symbols=currency_symbols)  # fmt: skip
+    money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
+             "thousands_grouping": thousands_grouping}  # fmt: skip
+    cents, reasons = parse.parse_money(frame["amount"], **money)
     ctx.add_reasons("amount", reasons)
     rows["amount_cents"] = cents
-    _note_rounding(ctx, "amount")
+    _note_rounding(ctx, "amount", money)
     period = parse.clean_text(frame["billing_period"]).astype(str).str.lower()
     rows["billing_period"] = period.map(lambda p: _PERIOD_ALIASES.get(p, p))
     for column in ("quantity", "billing_interval_count"):
@@ -743,13 +753,10 @@ def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -
     return days
 
 
-def _note_rounding(ctx: _Context, column: str) -> None:
-    values = ctx.frame[column]
-    if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
-        text = parse.clean_text(values).astype(str)
-        fine = text.str.fullmatch(r"[^.]*(\.\d{0,2})?[^\d]*")
-        ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
-                 np.flatnonzero(~fine.to_numpy()))  # fmt: skip
+def _note_rounding(ctx: _Context, column: str, money: dict) -> None:
+    """Note the amounts with more than two decimals under the parse options in use (``money``)."""
+    ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
+             parse.rounded_positions(ctx.frame[column], **money))  # fmt: skip
 
 
 def _note_date_range(ctx: _Context, days: np.ndarray) -> None:

@@ -45,6 +45,7 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
     "date_format": (str, "", "strftime pattern of non-ISO dates; empty: ISO only"),
     "decimal": (str, ".", "decimal mark of amounts"),
     "thousands": (str, "", "thousands separator accepted in amounts; empty: none"),
+    "thousands_grouping": (str, "western", "groups of the thousands separator: western 1,234,567 or indian 12,34,567"),
     "currency_symbols": (bool, False, "accept currency symbols around amounts"),
     "fx": (str, "", "FX table (currency, month, rate); empty: none (the sample uses its own)"),
     "fx_mode": (str, "constant", "constant: each currency at its last month's rate; monthly: each month at its rate"),
@@ -91,7 +92,8 @@ def validate_parameters(values: dict) -> dict:
             raise ParameterError(f"report parameter {name} must be {kind.__name__}, not {value!r}")
         out[name] = value
     choices = {"period": ("month", "quarter", "year"), "netting": ("customer", "product"),
-               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions")}  # fmt: skip
+               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions"),
+               "thousands_grouping": ("western", "indian")}  # fmt: skip
     for name, allowed in choices.items():
         if out[name] not in allowed:
             raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
@@ -124,6 +126,7 @@ def load_options(params: dict) -> dict:
         "date_format": params["date_format"] or None,
         "decimal": params["decimal"],
         "thousands": params["thousands"] or None,
+        "thousands_grouping": params["thousands_grouping"],
         "currency_symbols": params["currency_symbols"],
         "fx": fx,
         "fx_mode": params["fx_mode"],

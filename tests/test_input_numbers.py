@@ -1,0 +1,248 @@
+"""
+RELIABILITY.md rows 10 and 51–54: amounts, exchange rates, dates and integer limits.
+
+Each class runs through the Python API (:func:`kit.load_ledger`, :mod:`kit.parse`) and
+through the CLI (``python -m kit summary`` in-process: exit status 2 and a one- or
+two-line ``error:`` for bad input). Numbers are worked by hand in the comments; the
+number grammar and the integer bounds also have hypothesis properties.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TODAY
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_reliability import assert_cli_error, cents, excluded, notes, run_cli
+
+import kit
+from kit import parse
+from kit.errors import ParameterError, ValidationError
+from kit.report import load_options, validate_parameters
+
+SNAP = "customer_id,month,product,mrr\n"
+CURR = "customer_id,month,product,mrr,currency\n"
+SUBS = "customer_id,product,start_date,end_date,amount,billing_period,quantity,billing_interval_count\n"
+ROUNDING = "mrr with more than 2 decimals (rounded half-even to the cent)"
+LIMIT = parse.MAX_AMOUNT * 100
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def one_amount(tmp_path, value: str):
+    """A snapshot file with one customer over two months, the second month's MRR being ``value``."""
+    return write(tmp_path, "m.csv", SNAP + f'A,2024-01,P,1\nA,2024-02,P,"{value}"\n')
+
+
+def money(values, **options) -> tuple[list[int], list]:
+    amounts, reasons = parse.parse_money(pd.Series(values, dtype=object), **options)
+    return amounts.tolist(), reasons.tolist()
+
+
+# --- 51: thousands separators in groups of three (or the Indian 2-2-3 form, when asked) ---------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("1,234", 123400), ("12,345,678.90", 1234567890), ("999", 99900), ("1234", 123400), ("1,000,000", 100000000),
+    ("123,456.789", 12345679),  # three decimals: half-even to the cent
+], ids=["one-group", "three-groups-and-cents", "no-group-needed", "no-separator-at-all", "a-million", "rounded"])  # fmt: skip
+def test_well_formed_western_groups_are_read(text, expected):
+    assert money([text], thousands=",") == ([expected], [None])
+
+
+@pytest.mark.parametrize("text", ["1,2", "12,00,0", "1,23", "1234,567", "0,123", ",123", "1,,234", "1,234.5,6",
+                                  "1,2345", "12,34,567.00"])  # fmt: skip
+def test_malformed_groups_are_row_errors(text):
+    amounts, reasons = money([text], thousands=",")
+    assert amounts == [0]
+    assert reasons[0].startswith("not a number (thousands separator ',' in malformed groups; expected e.g. 1,234,567")
+
+
+def test_indian_grouping_only_where_asked_for():
+    _, (reason,) = money(["12,34,567.00"], thousands=",")
+    assert "for Indian grouping pass thousands_grouping='indian', CLI --thousands-grouping indian" in reason
+    indian = {"thousands": ",", "thousands_grouping": "indian"}
+    assert money(["12,34,567.00", "1,234", "1,00,00,000", "999"], **indian) == (
+        [123456700, 123400, 1000000000, 99900], [None] * 4)  # fmt: skip
+    amounts, reasons = money(["1,234,567", "123,456", "1,2,345"], **indian)
+    assert amounts == [0, 0, 0] and all("expected e.g. 12,34,567" in r for r in reasons)
+
+
+def test_dot_groups_with_a_decimal_comma():
+    assert money(["1.234,56", "12.345.678,9", "1234,5"], decimal=",", thousands=".") == (
+        [123456, 1234567890, 123450], [None] * 3)  # fmt: skip
+    amounts, reasons = money(["1.2,00", "12.00.0"], decimal=",", thousands=".")
+    assert amounts == [0, 0] and all("thousands separator '.' in malformed groups" in r for r in reasons)
+
+
+def test_malformed_group_through_the_api_names_row_value_and_hint(tmp_path):
+    path = one_amount(tmp_path, "12,00,0")
+    with pytest.raises(ValidationError, match=r"malformed groups; expected e\.g\. 1,234,567\): 1 row, e\.g\. row 3, "
+                                              r"column mrr: '12,00,0'"):  # fmt: skip
+        kit.load_ledger(path, thousands=",", today=TODAY)
+    ledger = kit.load_ledger(path, thousands=",", on_invalid="quarantine", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 100}
+    assert sum(excluded(ledger).values()) == 1 and ledger.quality.rows_read == 2
+
+
+def test_malformed_group_through_the_cli(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "summary", one_amount(tmp_path, "1,2"), "--thousands", ",")
+    assert_cli_error(code, out, err, r"malformed groups.*row 3, column mrr: '1,2'")
+
+
+def test_indian_grouping_through_the_cli(tmp_path, capsys):
+    path = one_amount(tmp_path, "12,34,567.00")
+    code, out, err = run_cli(capsys, "summary", path, "--thousands", ",")
+    assert_cli_error(code, out, err, r"--thousands-grouping indian")
+    code, out, err = run_cli(capsys, "summary", path, "--thousands", ",", "--thousands-grouping", "indian")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("2024-02,1.00,0.00,0.00,1234566.00,")  # upsell 1,234,567.00 − 1.00
+
+
+def test_grouping_option_is_checked(tmp_path, capsys):
+    path = one_amount(tmp_path, "1")
+    with pytest.raises(ParameterError, match=r"thousands_grouping='indian' needs a thousands separator"):
+        kit.load_ledger(path, thousands_grouping="indian", today=TODAY)
+    with pytest.raises(ParameterError, match=r"thousands_grouping must be one of western, indian, not 'swiss'"):
+        kit.load_ledger(path, thousands=",", thousands_grouping="swiss", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--thousands-grouping", "swiss")
+    assert_cli_error(code, out, err, r"invalid choice: 'swiss'")
+    with pytest.raises(ParameterError, match=r"thousands_grouping must be one of western, indian"):
+        validate_parameters({"thousands_grouping": "swiss"})
+    params = validate_parameters({"thousands": ",", "thousands_grouping": "indian"})
+    assert load_options(params)["thousands_grouping"] == "indian"
+
+
+def _indian(whole: int) -> str:
+    text = str(whole)
+    if len(text) <= 3:
+        return text
+    head, tail = text[:-3], text[-3:]
+    pairs = []
+    while len(head) > 2:
+        head, pairs = head[:-2], [head[-2:], *pairs]
+    return ",".join([head, *pairs, tail])
+
+
+AMOUNTS = st.decimals(min_value=0, max_value=parse.MAX_AMOUNT, places=2, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount=AMOUNTS, sign=st.sampled_from(["", "-", "+"]))
+def test_property_formatted_amounts_read_back_to_the_same_cents(amount, sign):
+    expected = int(amount * 100) * (-1 if sign == "-" else 1)
+    western = sign + f"{amount:,.2f}"
+    assert money([western], thousands=",") == ([expected], [None])
+    european = western.replace(",", " ").replace(".", ",").replace(" ", ".")
+    assert money([european], decimal=",", thousands=".") == ([expected], [None])
+    whole, _, fraction = f"{amount:.2f}".partition(".")
+    indian = sign + _indian(int(whole)) + "." + fraction
+    assert money([indian], thousands=",", thousands_grouping="indian") == ([expected], [None])
+
+
+@st.composite
+def malformed(draw):
+    """Digit groups joined by commas where at least one group is not a well-formed western group."""
+    lead = draw(st.text("0123456789", min_size=1, max_size=4))
+    rest = draw(st.lists(st.text("0123456789", min_size=0, max_size=5), min_size=1, max_size=4))
+    well_formed = 1 <= len(lead) <= 3 and lead[0] != "0" and all(len(g) == 3 for g in rest)
+    if well_formed:  # break one group
+        rest[draw(st.integers(0, len(rest) - 1))] += "4"  # four digits
+    tail = draw(st.sampled_from(["", ".5", ".50", ",5"]))
+    return ",".join([lead, *rest]) + tail
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=malformed())
+def test_property_malformed_groups_are_rejected(text):
+    amounts, reasons = money([text], thousands=",")
+    assert amounts == [0] and reasons[0].startswith("not a number"), (text, reasons)
+
+
+# --- 10: the rounding note counts decimals under the parse options ----------------------------------------
+
+
+@pytest.mark.parametrize(("values", "options", "expected", "rounded"), [
+    (["1.200,00", "3,5"], {"decimal": ",", "thousands": "."}, [120000, 350], 0),
+    (["2,675", "1,5"], {"decimal": ","}, [268, 150], 1),  # 2.675 is three decimals: 2.68
+    (["1,234.567", "1,234.5"], {"thousands": ","}, [123457, 123450], 1),
+    (["$1,000.125", "$2"], {"thousands": ",", "currency_symbols": True}, [100012, 200], 1),  # half-even: .12
+    (["12,34,567.005", "1"], {"thousands": ",", "thousands_grouping": "indian"}, [123456700, 100], 1),
+    (["2.500", "0.125", "1.2", "abc,123"], {}, [250, 12, 120, 0], 2),  # the invalid one is not counted
+], ids=["groups-not-decimals", "decimal-comma", "thousands-comma", "currency-symbols", "indian", "plain"])  # fmt: skip
+def test_rounding_note_counts_exactly_the_values_with_more_than_two_decimals(values, options, expected, rounded):
+    assert parse.parse_money(pd.Series(values), **options)[0].tolist() == expected
+    assert len(parse.rounded_positions(pd.Series(values), **options)) == rounded
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(values))], "month": "2024-01", "product": "P",
+                          "mrr": values})  # fmt: skip
+    ledger = kit.load_ledger(frame, on_invalid="quarantine", today=TODAY, **options)
+    assert notes(ledger).get(ROUNDING, 0) == rounded
+
+
+def test_rounding_note_through_the_cli(tmp_path, capsys):
+    path = write(tmp_path, "m.csv", SNAP + 'A,2024-01,P,"1.200,00"\nA,2024-02,P,"2,675"\n')
+    code, out, err = run_cli(capsys, "summary", path, "--decimal", ",", "--thousands", ".")
+    assert code == 0, err
+    assert f"note: {ROUNDING}: 1 row (e.g. row 3)" in err
+    assert out.splitlines()[1].startswith("2024-02,1200.00,0.00,0.00,0.00,0.00,0.00,1197.32,")  # 1200 − 2.68
+
+
+def test_rounding_note_for_subscription_amounts():
+    frame = pd.DataFrame({"customer_id": ["A", "B"], "start_date": "2024-01-01", "end_date": "",
+                          "amount": ["1.234,5", "9,999"], "billing_period": "month"})  # fmt: skip
+    ledger = kit.load_ledger(frame, decimal=",", thousands=".", as_of="2024-01-31", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 123450, ("B", "2024-01"): 1000}
+    assert notes(ledger)["amount with more than 2 decimals (rounded half-even to the cent)"] == 1
+
+
+# --- 54: integer amounts beyond int64 ---------------------------------------------------------------------
+
+
+def frame_of(mrr, **columns) -> pd.DataFrame:
+    n = len(mrr)
+    base = {"customer_id": [f"C{i}" for i in range(n)], "month": "2024-01", "product": "P"}
+    return pd.DataFrame({**base, **columns, "mrr": mrr})
+
+
+@pytest.mark.parametrize(("values", "dtype", "reason"), [
+    ([5, -(2**63)], "int64", "negative amount (credits and refunds are not MRR)"),
+    ([5, 2**63 - 1], "int64", "amount above 1,000,000,000,000"),
+    ([5, 2**64 - 1], "uint64", "amount above 1,000,000,000,000"),
+    ([5, -(2**63)], "Int64", "negative amount (credits and refunds are not MRR)"),
+    ([5, None], "Int64", "missing amount"),
+    ([5, -(2**63)], "int64[pyarrow]", "negative amount (credits and refunds are not MRR)"),
+], ids=["int64-min", "int64-max", "uint64-max", "nullable-int64-min", "nullable-missing", "arrow-int64-min"])  # fmt: skip
+def test_extreme_integer_amounts_are_row_errors_never_wrapped(values, dtype, reason):
+    column = np.array(values, dtype=dtype) if dtype in ("int64", "uint64") else pd.array(values, dtype=dtype)
+    frame = frame_of(column)
+    with pytest.raises(ValidationError, match=rf"{re.escape(reason)}: 1 row, e\.g\. row 2, column mrr"):
+        kit.load_ledger(frame, today=TODAY)
+    ledger = kit.load_ledger(frame, on_invalid="quarantine", today=TODAY)
+    assert cents(ledger) == {("C0", "2024-01"): 500} and excluded(ledger) == {reason: 1}
+
+
+def test_int64_minimum_in_parquet_through_the_cli(tmp_path, capsys):
+    # before: -2**63 × 100 wrapped round to 0 cents, and the customer silently churned (Parquet rows count from 1)
+    path = tmp_path / "m.parquet"
+    pd.DataFrame({"customer_id": ["A", "A"], "month": ["2024-01", "2024-02"], "product": "P",
+                  "mrr": np.array([100, -(2**63)], dtype=np.int64)}).to_parquet(path)  # fmt: skip
+    code, out, err = run_cli(capsys, "summary", path)
+    assert_cli_error(code, out, err, r"negative amount .*row 2, column mrr: '-9223372036854775808'")
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.integers(-(2**63), 2**63 - 1))
+def test_property_int64_amounts_scale_exactly_or_are_flagged(value):
+    (got,), _ = parse.parse_money(pd.Series([value], dtype="int64"))
+    if abs(value) <= parse.MAX_AMOUNT:
+        assert got == value * 100
+    else:
+        assert got == (parse.TOO_LARGE_CENTS if value > 0 else -parse.TOO_LARGE_CENTS)
