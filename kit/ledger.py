@@ -23,6 +23,8 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 * the window never runs past the day the kit runs: the default ``as_of`` is the latest
   date in the file but not after today, and snapshot rows after ``as_of`` are excluded
   and counted; dates after today or before 1990 are counted as warnings;
+* ``as_of`` is ISO ``YYYY-MM-DD`` text (or a date through the API), never guessed; an
+  ``as_of`` after today is an error: the window never runs into the future;
 * customer attributes of a month are those of the customer's largest row that month,
   so every row of one customer · month carries the same segment;
 * ``fx_mode="constant"`` (the default) converts every month at the rate of the window's
@@ -33,6 +35,7 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -256,8 +259,9 @@ def load_ledger(
         Source column → kit column, e.g. ``{"monthly_amount": "amount"}``.
     defaults : dict, optional
         Constant values for columns the source lacks, e.g. ``{"billing_period": "month"}``.
-    as_of : date-like, optional
-        Last day of the window (its month is the last month).
+    as_of : str or date, optional
+        Last day of the window (its month is the last month): ``YYYY-MM-DD`` text or a
+        ``date``/``Timestamp``; not after ``today``.
     fx : str, Path or DataFrame, optional
         FX table ``currency, month, rate``: one unit of ``currency`` is ``rate`` units of
         the reporting currency.
@@ -303,7 +307,7 @@ def load_ledger(
     if kind is not None and kind not in KINDS:
         raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     today = pd.Timestamp(today or date.today())
-    as_of_day = _as_of_day(as_of)
+    as_of_day = _as_of_day(as_of, today)
 
     raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
     frame = _apply_mapping(raw, mapping, defaults)
@@ -355,13 +359,39 @@ def _release_arrow_memory() -> None:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
-def _as_of_day(as_of):
+def _as_of_day(as_of, today: pd.Timestamp):
+    """
+    The last day of the window as a Timestamp: ISO ``YYYY-MM-DD`` text or a date, not after today.
+
+    Other text (``03/04/2024``, ``2024-03``) is refused, never guessed, as dates are elsewhere.
+    """
     if as_of is None:
         return None
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
-        raise ParameterError(f"as_of {as_of!r} is not a date (use YYYY-MM-DD)") from None
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        if not _ISO_DAY.fullmatch(text):
+            raise ParameterError(f"as_of {as_of!r} is not a date in the form YYYY-MM-DD "
+                                 "(other forms are never guessed)")  # fmt: skip
+        try:
+            day = pd.Timestamp(date.fromisoformat(text))
+        except (ValueError, OverflowError):
+            raise ParameterError(f"as_of {as_of!r} is not a valid date (YYYY-MM-DD)") from None
+    elif isinstance(as_of, (date, np.datetime64)) and not pd.isna(as_of):  # datetime and Timestamp are dates
+        day = pd.Timestamp(as_of)
+        if day.tzinfo is not None:
+            day = day.tz_convert("UTC").tz_localize(None)
+        day = day.normalize()
+    else:
+        raise ParameterError(f"as_of must be YYYY-MM-DD text or a date, not {as_of!r}")
+    if day > today.normalize():
+        raise ParameterError(f"as_of {day.date()} is after today ({today.date()}): "
+                             "the window cannot run into the future")  # fmt: skip
+    if day < pd.Timestamp(str(parse.FIRST_DAY)):
+        raise ParameterError(f"as_of {day.date()} is before {parse.FIRST_DAY}, the earliest date the kit can hold")
+    return day.as_unit("ns")
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _apply_mapping(raw: RawTable, mapping, defaults) -> pd.DataFrame:

@@ -10,6 +10,7 @@ number grammar and the integer bounds also have hypothesis properties.
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -201,6 +202,61 @@ def test_rounding_note_for_subscription_amounts():
     ledger = kit.load_ledger(frame, decimal=",", thousands=".", as_of="2024-01-31", today=TODAY)
     assert cents(ledger) == {("A", "2024-01"): 123450, ("B", "2024-01"): 1000}
     assert notes(ledger)["amount with more than 2 decimals (rounded half-even to the cent)"] == 1
+
+
+# --- 53: as_of in ISO form only, and never in the future ----------------------------------------------------
+
+AS_OF_DATA = SNAP + "A,2024-01,P,1\nA,2024-02,P,2\nA,2024-03,P,3\n"
+
+
+@pytest.mark.parametrize("as_of", ["03/04/2024", "2024-3-4", "2024-03", "20240304", "2024/03/04", "4 March 2024",
+                                   "2024-03-04T00:00"])  # fmt: skip
+def test_as_of_not_iso_is_a_parameter_error(tmp_path, capsys, as_of):
+    path = write(tmp_path, "m.csv", AS_OF_DATA)
+    message = rf"as_of {re.escape(repr(as_of))} is not a date in the form YYYY-MM-DD \(other forms are never guessed\)"
+    with pytest.raises(ParameterError, match=message):
+        kit.load_ledger(path, as_of=as_of, today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", as_of)
+    assert_cli_error(code, out, err, message)
+
+
+def test_as_of_impossible_or_of_another_type_is_a_parameter_error(tmp_path):
+    path = write(tmp_path, "m.csv", AS_OF_DATA)
+    with pytest.raises(ParameterError, match=r"as_of '2024-02-30' is not a valid date \(YYYY-MM-DD\)"):
+        kit.load_ledger(path, as_of="2024-02-30", today=TODAY)
+    for value in (20240229, pd.NaT, 2024.5):
+        with pytest.raises(ParameterError, match=r"as_of must be YYYY-MM-DD text or a date"):
+            kit.load_ledger(path, as_of=value, today=TODAY)
+
+
+def test_as_of_as_a_date_or_timestamp_through_the_api(tmp_path):
+    path = write(tmp_path, "m.csv", AS_OF_DATA)
+    text = kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
+    assert cents(text) == {("A", "2024-01"): 100, ("A", "2024-02"): 200} and str(text.last_month) == "2024-02"
+    for value in (date(2024, 2, 29), pd.Timestamp("2024-02-29 13:00"), np.datetime64("2024-02-29")):
+        assert cents(kit.load_ledger(path, as_of=value, today=TODAY)) == cents(text)
+
+
+@pytest.mark.parametrize("kind", ["snapshots", "subscriptions"])
+def test_as_of_after_today_is_an_error(tmp_path, capsys, kind):
+    text = AS_OF_DATA if kind == "snapshots" else SUBS + "A,P,2024-01-01,,10,month,1,1\n"
+    path = write(tmp_path, "d.csv", text)
+    tomorrow = TODAY + timedelta(days=1)
+    with pytest.raises(ParameterError, match=rf"as_of {tomorrow} is after today \({TODAY}\): the window cannot run "
+                                             "into the future"):  # fmt: skip
+        kit.load_ledger(path, as_of=str(tomorrow), today=TODAY)
+    assert kit.load_ledger(path, as_of=str(TODAY), today=TODAY).last_month == pd.Period(TODAY, "M")  # today itself
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2205-01-31")  # the CLI's today is the real one
+    assert_cli_error(code, out, err, rf"as_of 2205-01-31 is after today \({date.today()}\)")
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", str(date.today() + timedelta(days=1)))
+    assert_cli_error(code, out, err, r"is after today")
+
+
+def test_default_as_of_is_unchanged(tmp_path):
+    # the default: the latest date in the file not after today (the 2027 end is a future note, not the window)
+    path = write(tmp_path, "s.csv", SUBS + "A,P,2024-01-01,2027-01-01,10,month,1,1\nB,P,2024-03-05,,10,month,1,1\n")
+    ledger = kit.load_ledger(path, today=TODAY)
+    assert str(ledger.last_month) == "2024-03"
 
 
 # --- 54: integer amounts beyond int64 ---------------------------------------------------------------------
