@@ -31,6 +31,16 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
   rate (what the billing was worth that month); the report shows the difference.
+
+FX tables and their base. A table's rates say what one unit of a currency is worth in the
+table's *base*: the currency whose rate is 1 in every month it is listed. When the base
+is the reporting currency (or the table lists neither a base nor the reporting currency,
+and is then read as based on the reporting currency, as its rates are documented), an
+amount is ``amount × rate[currency, month]``. Otherwise the reporting currency must be in
+the table and amounts are converted through the base:
+``amount × rate[currency, month] / rate[reporting, month]``, in exact fractions, rounded
+half-even to the cent once, and noted. A table based on another currency that does not list
+the reporting currency (or with several currencies at 1 and not the reporting one) is refused.
 """
 
 from __future__ import annotations
@@ -331,7 +341,7 @@ def load_ledger(
     else:
         first, last = _subscription_window(rows, as_of_day, today, ctx.raw.name)
         rows, months = _expand_subscriptions(ctx, rows, last)
-    reporting, amounts = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
+    reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
     del months  # _build_frame takes the months out of rows, and frees them once used
@@ -568,6 +578,22 @@ class _Context:
             "in the data-quality table."
         )
         return "\n".join(lines)
+
+    def refuse_late(self, column: str, positions: np.ndarray, reasons) -> pd.Index:
+        """
+        Record problems found after validation (conversions, sums) on the rows at ``positions``.
+
+        Strict: raise as :meth:`settle` does. Quarantine: exclude those rows and return their
+        labels, for the caller to drop what it built from them.
+        """
+        positions = np.asarray(positions)
+        reasons = np.broadcast_to(np.asarray(reasons, dtype=object), positions.shape).copy()
+        positions, first = np.unique(positions, return_index=True)
+        self._add(positions, column, reasons[first])
+        if self.on_invalid == "raise":
+            raise ValidationError(self._error_message(pd.concat(self.problem_parts, ignore_index=True)), self.problems)
+        self.valid.iloc[positions] = False
+        return self.frame.index[positions]
 
     def no_valid_rows(self) -> LoadError:
         return LoadError(f"{self.raw.name}: no valid rows ({self.n:,} read, all excluded as invalid)")
@@ -939,16 +965,23 @@ def _note_overlaps(ctx, rows, start_m, end_m, positions) -> None:
 
 
 def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
+    """
+    Convert the rows' MRR into the reporting currency; return ``reporting, amounts, rows, months``.
+
+    See the module docstring ("FX tables and their base") for the rule. Rows whose converted
+    amount passes the amount limit are row errors (in quarantine: excluded, and dropped
+    from the returned rows).
+    """
     amounts = rows["mrr_cents"].to_numpy(dtype=np.int64)
     if "currency" not in rows.columns:
         if fx is not None:
             raise ParameterError(f"{ctx.raw.name}: an FX table was given but the data has no currency column")
-        return currency, amounts
+        return currency, amounts, rows, months
     present = sorted(set(rows["currency"].astype(str)))
     ctx.currencies = present
     if fx is None:
         if len(present) == 1 and (currency is None or currency.upper() == present[0]):
-            return present[0], amounts
+            return present[0], amounts, rows, months
         raise LoadError(
             f"{ctx.raw.name}: several currencies ({', '.join(present)}) and no FX table; "
             "pass fx= a table of currency, month, rate (CLI --fx FILE)"
@@ -957,30 +990,81 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
         )
     rates = load_fx(fx)
     reporting = (currency or _infer_reporting(rates, present)).upper()
+    through = _fx_base(rates, reporting, _fx_name(fx))  # None: the table is based on the reporting currency
     last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
     need_months = np.full(len(months), last_m) if fx_mode == "constant" else months
     need = pd.DataFrame({"currency": rows["currency"].astype(str).to_numpy(), "m": need_months})
-    foreign = need["currency"] != reporting
+    foreign = (need["currency"] != reporting).to_numpy()
     pairs = need.loc[foreign].drop_duplicates()
     table = rates.set_index(["currency", "m"])["rate"]
     missing = [(c, m) for c, m in pairs.itertuples(index=False) if (c, m) not in table.index]
+    if through is not None:  # the reporting currency's rate is needed in each month converted
+        missing += [(reporting, m) for m in sorted(set(pairs["m"])) if (reporting, m) not in table.index]
     if missing:
         shown = ", ".join(f"{c} {_ordinal_to_str(m)}" for c, m in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting})")
+        how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
+        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
     converted = amounts.copy()
-    idx = np.flatnonzero(foreign.to_numpy())
+    idx = np.flatnonzero(foreign)
     if len(idx):
-        keys = pd.MultiIndex.from_arrays([need["currency"].to_numpy()[idx], need["m"].to_numpy()[idx]])
-        rate = table.reindex(keys).to_numpy()
-        converted[idx] = [_convert(int(a), r) for a, r in zip(amounts[idx], rate)]
-    return reporting, converted
+        factors = {}  # (currency, month) -> (numerator, denominator) of the exact conversion factor
+        for c, m in pairs.itertuples(index=False):
+            num, den = table[(c, m)].as_integer_ratio()
+            if through is not None:
+                r_num, r_den = table[(reporting, m)].as_integer_ratio()
+                num, den = num * r_den, den * r_num
+            factors[(c, m)] = (num, den)
+        keys = zip(need["currency"].to_numpy()[idx].tolist(), need["m"].to_numpy()[idx].tolist())
+        values = [divide_half_even(a * factors[k][0], factors[k][1]) for a, k in zip(amounts[idx].tolist(), keys)]
+        values = np.array(values, dtype=object)
+        over = values > parse.MAX_AMOUNT * 100
+        values[over] = 0
+        converted[idx] = values.astype(np.int64)
+        if through is not None:
+            label = f"the FX table's base {through}" if through != "(none)" else "the FX table's cross rates"
+            ctx.note(f"amounts converted to {reporting} through {label} (amount × rate of its currency / rate of "
+                     f"{reporting})", np.unique(ctx.frame.index.get_indexer(rows.index[idx])))  # fmt: skip
+        if over.any():
+            positions = ctx.frame.index.get_indexer(rows.index[idx[over]])
+            dropped = ctx.refuse_late("mrr" if "mrr" in ctx.frame.columns else "amount", positions,
+                                      f"amount above {parse.MAX_AMOUNT:,} after conversion to {reporting}")  # fmt: skip
+            keep = ~rows.index.isin(dropped)
+            rows, converted, months = rows.loc[keep], converted[keep], np.asarray(months)[keep]
+    return reporting, converted, rows, months
 
 
-def _convert(cents: int, rate: Decimal) -> int:
-    """Convert cents at an exact decimal rate, half-even to the cent."""
-    numerator, denominator = rate.as_integer_ratio()
-    return divide_half_even(cents * numerator, denominator)
+def _fx_name(fx) -> str:
+    return "FX table" if isinstance(fx, pd.DataFrame) else f"FX table {fx}"
+
+
+def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
+    """
+    The currency to convert through, or None where rates are already in the reporting currency.
+
+    None when the reporting currency is at 1 wherever the table lists it, or when the table
+    lists neither it nor any currency at 1 in every month. Otherwise the table's base (the
+    one currency at 1 in every month), or ``"(none)"`` for a table without one: amounts
+    convert at cross rates through the reporting currency's own rates, which must be listed.
+    """
+    at_one = rates.groupby("currency")["rate"].apply(lambda r: bool((r == 1).all()))
+    ones = sorted(at_one[at_one].index)
+    if reporting in at_one.index:
+        if at_one[reporting]:
+            return None
+        return ones[0] if len(ones) == 1 else "(none)"
+    if not ones:
+        return None
+    if len(ones) == 1:
+        raise LoadError(
+            f"{name}: the table is based on {ones[0]} (rate 1 in every month) and has no rates for {reporting}, "
+            f"the reporting currency; add {reporting} rates (the value of one {reporting} in {ones[0]}) "
+            f"or report in {ones[0]} (currency=, CLI --currency)"
+        )
+    raise LoadError(
+        f"{name}: no consistent base: {', '.join(ones)} are all at rate 1 and {reporting}, the reporting currency, "
+        f"is not listed; add {reporting} rates or report in one of them (currency=, CLI --currency)"
+    )
 
 
 def _infer_reporting(rates: pd.DataFrame, present: list[str]) -> str:

@@ -22,7 +22,7 @@ from test_reliability import assert_cli_error, cents, excluded, notes, run_cli
 
 import kit
 from kit import parse
-from kit.errors import ParameterError, ValidationError
+from kit.errors import LoadError, ParameterError, ValidationError
 from kit.report import load_options, validate_parameters
 
 SNAP = "customer_id,month,product,mrr\n"
@@ -204,6 +204,85 @@ def test_rounding_note_for_subscription_amounts():
     assert notes(ledger)["amount with more than 2 decimals (rounded half-even to the cent)"] == 1
 
 
+# --- 52: an FX table based on another currency than the reporting one --------------------------------------
+
+DATA = CURR + "A,2024-01,P,100,USD\nA,2024-02,P,100,USD\nB,2024-01,P,100,EUR\nB,2024-02,P,100,EUR\n"
+USD_BASED = "currency,month,rate\nUSD,2024-01,1.0\nUSD,2024-02,1.0\nEUR,2024-01,1.3\nEUR,2024-02,1.25\n"
+THROUGH_USD = ("amounts converted to EUR through the FX table's base USD (amount × rate of its currency / rate of "
+               "EUR)")  # fmt: skip
+
+
+@pytest.mark.parametrize(("mode", "expected"), [
+    # constant: both months at February's rates, USD 100 = EUR 100 × 1.0 / 1.25 = 80.00
+    ("constant", {("A", "2024-01"): 8000, ("A", "2024-02"): 8000, ("B", "2024-01"): 10000, ("B", "2024-02"): 10000}),
+    # monthly: January 100 / 1.3 = 76.923… → 76.92; February 100 / 1.25 = 80.00
+    ("monthly", {("A", "2024-01"): 7692, ("A", "2024-02"): 8000, ("B", "2024-01"): 10000, ("B", "2024-02"): 10000}),
+])  # fmt: skip
+def test_fx_table_based_on_usd_reported_in_eur_converts_through_usd(tmp_path, mode, expected):
+    data, fx = write(tmp_path, "d.csv", DATA), write(tmp_path, "fx.csv", USD_BASED)
+    ledger = kit.load_ledger(data, fx=fx, fx_mode=mode, currency="EUR", today=TODAY)
+    assert ledger.currency == "EUR" and cents(ledger) == expected
+    assert notes(ledger)[THROUGH_USD] == 2
+    usd = kit.load_ledger(data, fx=fx, fx_mode=mode, today=TODAY)  # the table's own base: as before
+    assert usd.currency == "USD" and THROUGH_USD not in notes(usd)
+    assert cents(usd)[("B", "2024-01")] == (12500 if mode == "constant" else 13000)
+
+
+def test_fx_through_the_base_through_the_cli(tmp_path, capsys):
+    data, fx = write(tmp_path, "d.csv", DATA), write(tmp_path, "fx.csv", USD_BASED)
+    code, out, err = run_cli(capsys, "summary", data, "--fx", fx, "--currency", "EUR", "--fx-mode", "monthly")
+    assert code == 0, err
+    assert f"note: {THROUGH_USD}: 2 rows" in err
+    # January 76.92 + 100.00; February 80.00 + 100.00: upsell 3.08 (the euro's move)
+    assert out.splitlines()[1].startswith("2024-02,176.92,0.00,0.00,3.08,0.00,3.08,0.00,0.00,180.00,")
+
+
+def test_fx_conversion_is_exact_and_half_even(tmp_path):
+    data = write(tmp_path, "d.csv", CURR + "A,2024-01,P,0.05,USD\nB,2024-01,P,0.07,USD\nC,2024-01,P,1,EUR\n")
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,2\n")
+    ledger = kit.load_ledger(data, fx=fx, currency="EUR", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 2, ("B", "2024-01"): 4, ("C", "2024-01"): 100}  # 2.5 → 2, 3.5 → 4
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,3\n")
+    ledger = kit.load_ledger(write(tmp_path, "d.csv", CURR + "A,2024-01,P,100,USD\n"), fx=fx, currency="EUR",
+                             today=TODAY)  # fmt: skip
+    assert cents(ledger) == {("A", "2024-01"): 3333}  # 10000 / 3 = 3333.33…, never a float's 3333.3333333333335
+
+
+def test_fx_cross_rates_without_a_listed_base(tmp_path):
+    # rates against an unlisted base (USD): GBP 100 in EUR is 100 × 1.3 / 1.1 = 118.1818… → 118.18
+    data = write(tmp_path, "d.csv", CURR + "A,2024-01,P,100,GBP\nB,2024-01,P,100,EUR\n")
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nEUR,2024-01,1.1\nGBP,2024-01,1.3\n")
+    ledger = kit.load_ledger(data, fx=fx, currency="EUR", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 11818, ("B", "2024-01"): 10000}
+    assert notes(ledger)["amounts converted to EUR through the FX table's cross rates (amount × rate of its currency "
+                         "/ rate of EUR)"] == 1  # fmt: skip
+
+
+@pytest.mark.parametrize(("table", "match"), [
+    ("GBP,2024-01,1.3\nGBP,2024-02,1.3\nUSD,2024-01,1\nUSD,2024-02,1\n",
+     r"the table is based on USD \(rate 1 in every month\) and has no rates for EUR, the reporting currency"),
+    ("USD,2024-01,1\nUSD,2024-02,1\nGBP,2024-01,1\nGBP,2024-02,1\n",
+     r"no consistent base: GBP, USD are all at rate 1 and EUR, the reporting currency, is not listed"),
+    ("USD,2024-01,1\nUSD,2024-02,1\nEUR,2024-01,1.3\n",
+     r"no rate for EUR 2024-02 \(reporting currency EUR; the table is based on USD"),
+], ids=["reporting-currency-absent", "no-consistent-base", "reporting-rate-missing-in-a-month"])
+def test_fx_table_that_cannot_convert_to_the_reporting_currency_is_refused(tmp_path, capsys, table, match):
+    data = write(tmp_path, "d.csv", DATA)
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\n" + table)
+    with pytest.raises(LoadError, match=match):
+        kit.load_ledger(data, fx=fx, currency="EUR", fx_mode="monthly", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", data, "--fx", fx, "--currency", "EUR", "--fx-mode", "monthly")
+    assert_cli_error(code, out, err, match)
+
+
+def test_fx_base_for_subscriptions(tmp_path):
+    data = write(tmp_path, "s.csv", "customer_id,start_date,end_date,amount,billing_period,currency\n"
+                                    "A,2024-01-01,,120,year,USD\n")  # fmt: skip
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,1.25\n")
+    ledger = kit.load_ledger(data, fx=fx, currency="EUR", as_of="2024-01-31", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 800}  # USD 120 a year = 10.00 a month = EUR 8.00
+
+
 # --- 53: as_of in ISO form only, and never in the future ----------------------------------------------------
 
 AS_OF_DATA = SNAP + "A,2024-01,P,1\nA,2024-02,P,2\nA,2024-03,P,3\n"
@@ -302,3 +381,19 @@ def test_property_int64_amounts_scale_exactly_or_are_flagged(value):
         assert got == value * 100
     else:
         assert got == (parse.TOO_LARGE_CENTS if value > 0 else -parse.TOO_LARGE_CENTS)
+
+
+def test_amount_times_rate_beyond_the_limit_is_a_row_error(tmp_path, capsys):
+    data = write(tmp_path, "d.csv", CURR + "A,2024-01,P,900000000000,EUR\nB,2024-01,P,1,EUR\nC,2024-01,P,5,USD\n")
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,1.5\n")
+    reason = "amount above 1,000,000,000,000 after conversion to USD"
+    with pytest.raises(ValidationError, match=rf"{re.escape(reason)}: 1 row, e\.g\. row 2, column mrr"):
+        kit.load_ledger(data, fx=fx, today=TODAY)
+    ledger = kit.load_ledger(data, fx=fx, on_invalid="quarantine", today=TODAY)
+    assert cents(ledger) == {("B", "2024-01"): 150, ("C", "2024-01"): 500} and excluded(ledger) == {reason: 1}
+    assert ledger.quality.rows_read == ledger.quality.rows_used + ledger.quality.rows_excluded == 3
+    code, out, err = run_cli(capsys, "summary", data, "--fx", fx)
+    assert_cli_error(code, out, err, re.escape(reason))
+    rate = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,1e30\n")
+    with pytest.raises(ValidationError, match=r"after conversion to USD: 2 rows"):  # never an OverflowError
+        kit.load_ledger(data, fx=rate, today=TODAY)
