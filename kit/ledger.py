@@ -41,6 +41,12 @@ the table and amounts are converted through the base:
 ``amount × rate[currency, month] / rate[reporting, month]``, in exact fractions, rounded
 half-even to the cent once, and noted. A table based on another currency that does not list
 the reporting currency (or with several currencies at 1 and not the reporting one) is refused.
+
+Integer limits. Amounts are at most :data:`kit.parse.MAX_AMOUNT` in major units, and so is
+the MRR of one subscription (amount × quantity per month) and an amount after conversion;
+larger ones are row errors. The rows of one customer · product · month are added in
+int64; a key whose sum would pass 2**53 cents (beyond which the engine's sums are not
+exact) is an error naming the key and its rows. Nothing wraps round.
 """
 
 from __future__ import annotations
@@ -344,6 +350,7 @@ def load_ledger(
     reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
+    rows, amounts = _check_key_sums(ctx, rows, amounts)
     del months  # _build_frame takes the months out of rows, and frees them once used
     ledger_frame, shared = _build_frame(rows, amounts, ctx.attributes)
     # identical snapshot rows share their customer · product · month: only those need comparing
@@ -794,8 +801,35 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols,
         rows[column] = values
     if "subscription_id" in frame.columns:
         rows["subscription_id"] = parse.clean_text(frame["subscription_id"])
+    _check_subscription_mrr(ctx, rows)
     _note_date_range(ctx, np.concatenate([start, end]))
     return rows
+
+
+def _check_subscription_mrr(ctx: _Context, rows: pd.DataFrame) -> None:
+    """
+    Record rows whose MRR (amount × quantity per month) would pass the amount limit.
+
+    A float estimate finds the candidates (vectorised); only rows near the limit are
+    computed exactly. Rows already invalid in these columns are left to their own reasons.
+    """
+    limit = parse.MAX_AMOUNT * 100
+    amount = rows["amount_cents"].to_numpy(dtype=np.float64)
+    quantity = rows["quantity"].to_numpy(dtype=np.float64)
+    interval = rows["billing_interval_count"].to_numpy(dtype=np.float64)
+    period = rows["billing_period"]
+    num = period.map({p: v[0] for p, v in MONTHS_IN.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+    den = period.map({p: v[1] for p, v in MONTHS_IN.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+    fine = (amount >= 0) & (amount <= limit) & (quantity >= 0) & (interval >= 1) & ~np.isnan(num)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        estimate = amount * quantity * den / (num * interval)
+    candidates = np.flatnonzero(fine & (estimate > limit * (1 - 1e-9)))
+    if not len(candidates):
+        return
+    exact = _subscription_mrr(rows.iloc[candidates], exact=True)
+    over = candidates[[value > limit for value in exact]]
+    reason = f"MRR (amount × quantity per month) above {parse.MAX_AMOUNT:,}"
+    ctx.add_problems("amount", over, np.full(len(over), reason, dtype=object))  # rows share the frame's positions
 
 
 def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -> np.ndarray:
@@ -906,8 +940,13 @@ def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period):
     return expanded, months
 
 
-def _subscription_mrr(rows: pd.DataFrame) -> np.ndarray:
-    """MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even."""
+def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
+    """
+    MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even.
+
+    int64 (the rows passed :func:`_check_subscription_mrr`, so each fits), or with ``exact``
+    a list of Python integers.
+    """
     num_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][0]).to_numpy(dtype=object)
     den_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][1]).to_numpy(dtype=object)
     amount = rows["amount_cents"].to_numpy(dtype=object)
@@ -915,7 +954,8 @@ def _subscription_mrr(rows: pd.DataFrame) -> np.ndarray:
     interval = rows["billing_interval_count"].to_numpy(dtype=object)
     numerator = amount * quantity * den_months  # Python integers: exact, no overflow
     denominator = num_months * interval
-    return np.array([divide_half_even(a, b) for a, b in zip(numerator, denominator)], dtype=np.int64)
+    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator)]
+    return values if exact else np.array(values, dtype=np.int64)
 
 
 def divide_half_even(numerator: int, denominator: int) -> int:
@@ -925,7 +965,8 @@ def divide_half_even(numerator: int, denominator: int) -> int:
     >>> divide_half_even(200000, 12), divide_half_even(5, 2), divide_half_even(7, 2)
     (16667, 2, 4)
     """
-    quotient, remainder = divmod(numerator, denominator)
+    quotient, remainder = divmod(int(numerator), int(denominator))  # Python integers: NumPy's would wrap
+    denominator = int(denominator)
     twice = 2 * remainder
     if twice > denominator or (twice == denominator and quotient % 2 == 1):
         quotient += 1
@@ -1128,6 +1169,51 @@ def load_fx(fx) -> pd.DataFrame:
 
 
 # --- the ledger frame ------------------------------------------------------------------------
+
+
+#: Sums of cents beyond this are not exact in the engine (float64 bincounts); a key's sum must stay below.
+EXACT_SUM = 2**53
+
+
+def _check_key_sums(ctx: _Context, rows: pd.DataFrame, amounts: np.ndarray):
+    """
+    Refuse customer · product · month keys whose rows add up to 2**53 cents or more.
+
+    Each row is at most the amount limit, so only a ledger whose total reaches 2**53 can
+    hold such a key: below that (one vectorised sum) nothing is looked at. Above it the keys
+    are summed (floats find the candidates, Python integers decide), and each bad key is
+    named with its rows. Returns the rows and amounts without them (quarantine).
+    """
+    amounts = np.asarray(amounts, dtype=np.int64)
+    if not len(amounts) or float(amounts.sum(dtype=np.float64)) < EXACT_SUM * (1 - 1e-9):
+        return rows, amounts
+    keys = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(),
+                         "product": rows["product"].astype(str).to_numpy(), "m": rows[MONTH_ORDINAL].to_numpy(),
+                         "cents": amounts.astype(np.float64)})  # fmt: skip
+    estimate = keys.groupby(["customer_id", "product", "m"], sort=False)["cents"].transform("sum").to_numpy()
+    candidates = np.flatnonzero(estimate >= EXACT_SUM * (1 - 1e-9))
+    if not len(candidates):
+        return rows, amounts
+    positions, reasons = [], []
+    for (customer, product, m), group in keys.iloc[candidates].groupby(["customer_id", "product", "m"], sort=False):
+        at = group.index.to_numpy()  # positions in rows (keys has a default index)
+        total = sum(int(a) for a in amounts[at])
+        if total < EXACT_SUM:
+            continue
+        inputs = np.unique(ctx.frame.index.get_indexer(rows.index[at]))
+        shown = ", ".join(str(r) for r in ctx.raw.row_numbers[inputs[:5]])
+        shown += f" and {len(inputs) - 5:,} more" if len(inputs) > 5 else ""
+        reason = (f"customer {customer} · product {product} · {_ordinal_to_str(m)}: its {len(inputs):,} rows "
+                  f"(rows {shown}) add up to {total:,} cents, beyond 2**53 cents, the limit of exact sums")  # fmt: skip
+        positions.append(inputs)
+        reasons.append(np.full(len(inputs), reason, dtype=object))
+    if not positions:
+        return rows, amounts
+    column = "mrr" if "mrr" in ctx.frame.columns else "amount"
+    dropped = ctx.refuse_late(column, np.concatenate(positions), np.concatenate(reasons))
+    keep = ~rows.index.isin(dropped)
+    return rows.loc[keep], amounts[keep]
+
 
 
 def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,7 @@ from test_reliability import assert_cli_error, cents, excluded, notes, run_cli
 
 import kit
 from kit import parse
-from kit.errors import LoadError, ParameterError, ValidationError
+from kit.errors import KitError, LoadError, ParameterError, ValidationError
 from kit.report import load_options, validate_parameters
 
 SNAP = "customer_id,month,product,mrr\n"
@@ -338,7 +339,7 @@ def test_default_as_of_is_unchanged(tmp_path):
     assert str(ledger.last_month) == "2024-03"
 
 
-# --- 54: integer amounts beyond int64 ---------------------------------------------------------------------
+# --- 54: amounts, sums and products beyond int64 --------------------------------------------------------------
 
 
 def frame_of(mrr, **columns) -> pd.DataFrame:
@@ -383,6 +384,60 @@ def test_property_int64_amounts_scale_exactly_or_are_flagged(value):
         assert got == (parse.TOO_LARGE_CENTS if value > 0 else -parse.TOO_LARGE_CENTS)
 
 
+def subscription_frame(amount, quantity, interval=1, period="month") -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": ["A", "B"], "start_date": "2024-01-01", "end_date": "",
+                         "amount": ["10", amount], "billing_period": ["month", period],
+                         "quantity": pd.array([1, quantity], dtype="int64"),
+                         "billing_interval_count": pd.array([1, interval], dtype="int64")})  # fmt: skip
+
+
+@pytest.mark.parametrize(("amount", "quantity", "interval", "column", "reason"), [
+    ("1", 2**62, 1, "quantity", "implausibly large"),
+    ("1", 1, 2**62, "billing_interval_count", "implausibly large"),
+    ("1000000000000", 2, 1, "amount", "MRR (amount × quantity per month) above 1,000,000,000,000"),
+    ("1000000", 1_000_000_000, 1, "amount", "MRR (amount × quantity per month) above 1,000,000,000,000"),
+], ids=["quantity-2**62", "interval-2**62", "amount-times-quantity", "million-times-billion"])  # fmt: skip
+def test_huge_quantities_and_products_are_row_errors(amount, quantity, interval, column, reason):
+    frame = subscription_frame(amount, quantity, interval)
+    with pytest.raises(ValidationError, match=rf"{re.escape(reason)}: 1 row, e\.g\. row 2, column {column}"):
+        kit.load_ledger(frame, as_of="2024-01-31", today=TODAY)
+    ledger = kit.load_ledger(frame, as_of="2024-01-31", on_invalid="quarantine", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 1000} and excluded(ledger) == {reason: 1}
+
+
+def test_mrr_at_the_limit_is_accepted():
+    # 1,000,000,000,000 a year × 12 seats = exactly 1,000,000,000,000 a month: at the limit, not above
+    frame = subscription_frame("1000000000000", 12, period="year")
+    assert cents(kit.load_ledger(frame, as_of="2024-01-31", today=TODAY))[("B", "2024-01")] == LIMIT
+
+
+def test_huge_quantity_through_the_cli(tmp_path, capsys):
+    path = write(tmp_path, "s.csv", SUBS + "A,P,2024-01-01,,1000000000000,month,10,1\n")
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-01-31")
+    assert_cli_error(code, out, err, r"MRR \(amount × quantity per month\) above 1,000,000,000,000: 1 row, "
+                                     r"e\.g\. row 2, column amount")  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(amount=st.integers(0, LIMIT), quantity=st.integers(0, 10**9), interval=st.integers(1, 10**9),
+       period=st.sampled_from(sorted(kit.ledger.MONTHS_IN)))  # fmt: skip
+def test_property_subscription_mrr_is_exact_or_a_row_error(amount, quantity, interval, period):
+    frame = pd.DataFrame({"customer_id": ["A"], "start_date": "2024-01-01", "end_date": "",
+                          "amount": [str(Decimal(amount) / 100)], "billing_period": period,
+                          "quantity": [quantity], "billing_interval_count": [interval]})  # fmt: skip
+    num, den = kit.ledger.MONTHS_IN[period]
+    exact = (Decimal(amount) * quantity * den / (num * interval)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+    try:
+        ledger = kit.load_ledger(frame, as_of="2024-01-31", today=TODAY)
+    except ValidationError as exc:
+        assert exact > LIMIT and "above 1,000,000,000,000" in str(exc)
+        return
+    except LoadError:  # every row's MRR rounds to zero or quantity 0: nothing active, never a wrapped number
+        assert exact == 0 or quantity == 0
+        return
+    assert exact <= LIMIT and cents(ledger).get(("A", "2024-01"), 0) == int(exact)
+
+
 def test_amount_times_rate_beyond_the_limit_is_a_row_error(tmp_path, capsys):
     data = write(tmp_path, "d.csv", CURR + "A,2024-01,P,900000000000,EUR\nB,2024-01,P,1,EUR\nC,2024-01,P,5,USD\n")
     fx = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,1.5\n")
@@ -397,3 +452,28 @@ def test_amount_times_rate_beyond_the_limit_is_a_row_error(tmp_path, capsys):
     rate = write(tmp_path, "fx.csv", "currency,month,rate\nUSD,2024-01,1\nEUR,2024-01,1e30\n")
     with pytest.raises(ValidationError, match=r"after conversion to USD: 2 rows"):  # never an OverflowError
         kit.load_ledger(data, fx=rate, today=TODAY)
+
+
+def test_sum_of_many_huge_amounts_for_one_key_names_the_key_and_its_rows(tmp_path, capsys):
+    rows = "".join("A,2024-01,P,1000000000000\n" for _ in range(100)) + "B,2024-01,P,1\n"
+    path = write(tmp_path, "m.csv", SNAP + rows)
+    reason = ("customer A · product P · 2024-01: its 100 rows (rows 2, 3, 4, 5, 6 and 95 more) add up to "
+              "10,000,000,000,000,000 cents, beyond 2**53 cents, the limit of exact sums")  # fmt: skip
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        kit.load_ledger(path, today=TODAY)
+    ledger = kit.load_ledger(path, on_invalid="quarantine", today=TODAY)
+    assert cents(ledger) == {("B", "2024-01"): 100} and excluded(ledger) == {reason: 100}
+    code, out, err = run_cli(capsys, "summary", path)
+    assert_cli_error(code, out, err, re.escape("customer A · product P · 2024-01: its 100 rows"))
+
+
+def test_total_beyond_exact_sums_is_a_clear_error(tmp_path, capsys):
+    # 100 customers at the amount limit: each key is fine, the ledger's total (10**16 cents) is not
+    rows = "".join(f"C{i},2024-0{m},P,1000000000000\n" for i in range(100) for m in (1, 2))
+    path = write(tmp_path, "m.csv", SNAP + rows)
+    ledger = kit.load_ledger(path, today=TODAY)
+    assert sum(cents(ledger).values()) == 200 * LIMIT  # exact: no key wrapped
+    with pytest.raises(KitError, match=r"total MRR exceeds 2\*\*53 cents"):
+        kit.summarize(ledger)
+    code, out, err = run_cli(capsys, "summary", path)
+    assert_cli_error(code, out, err, r"total MRR exceeds 2\*\*53 cents")
