@@ -323,7 +323,7 @@ def load_ledger(
     if kind is not None and kind not in KINDS:
         raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     today = pd.Timestamp(today or date.today())
-    as_of_day = _as_of_day(as_of, today)
+    as_of_day = parse_as_of(as_of, today)
 
     raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
     frame = _apply_mapping(raw, mapping, defaults)
@@ -376,12 +376,16 @@ def _release_arrow_memory() -> None:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
-def _as_of_day(as_of, today: pd.Timestamp):
+def parse_as_of(as_of, today) -> pd.Timestamp | None:
     """
-    The last day of the window as a Timestamp: ISO ``YYYY-MM-DD`` text or a date, not after today.
+    Return the last day of the window: ISO ``YYYY-MM-DD`` text or a date, not after ``today``.
 
     Other text (``03/04/2024``, ``2024-03``) is refused, never guessed, as dates are elsewhere.
+
+    >>> parse_as_of("2024-02-29", today=date(2024, 3, 1))
+    Timestamp('2024-02-29 00:00:00')
     """
+    today = pd.Timestamp(today)
     if as_of is None:
         return None
     if isinstance(as_of, str):

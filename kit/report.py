@@ -103,6 +103,12 @@ def validate_parameters(values: dict) -> dict:
                                  f"{EXAMPLE_LABELS[out['period']]}")  # fmt: skip
     if out["start"] and out["end"] and out["start"] > out["end"]:
         raise ParameterError(f"report parameter start {out['start']} is after end {out['end']}")
+    if out["as_of"]:  # the form, and not after today, before a kernel starts (the load says it again)
+        from datetime import date
+
+        from kit.ledger import parse_as_of
+
+        parse_as_of(out["as_of"], today=date.today())
     if out["reactivation_window"] < -1:
         raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
     return out

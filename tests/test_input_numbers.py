@@ -477,3 +477,14 @@ def test_total_beyond_exact_sums_is_a_clear_error(tmp_path, capsys):
         kit.summarize(ledger)
     code, out, err = run_cli(capsys, "summary", path)
     assert_cli_error(code, out, err, r"total MRR exceeds 2\*\*53 cents")
+
+
+def test_as_of_report_parameter_is_checked_before_a_report_runs(tmp_path, capsys):
+    with pytest.raises(ParameterError, match=r"as_of '03/04/2024' is not a date in the form YYYY-MM-DD"):
+        validate_parameters({"as_of": "03/04/2024"})
+    with pytest.raises(ParameterError, match=r"as_of 2205-01-31 is after today"):
+        validate_parameters({"as_of": "2205-01-31"})
+    assert validate_parameters({"as_of": "2024-02-29"})["as_of"] == "2024-02-29"
+    code, out, err = run_cli(capsys, "report", "--as-of", "03/04/2024", "--output-dir", tmp_path)
+    assert_cli_error(code, out, err, r"as_of '03/04/2024' is not a date in the form YYYY-MM-DD")
+    assert not list(tmp_path.iterdir())  # stopped before any work
