@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -488,3 +489,23 @@ def test_as_of_report_parameter_is_checked_before_a_report_runs(tmp_path, capsys
     code, out, err = run_cli(capsys, "report", "--as-of", "03/04/2024", "--output-dir", tmp_path)
     assert_cli_error(code, out, err, r"as_of '03/04/2024' is not a date in the form YYYY-MM-DD")
     assert not list(tmp_path.iterdir())  # stopped before any work
+
+
+RATES = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("1000"), places=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(amount=st.integers(1, 10**9), usd_rate=RATES, eur_rate=RATES)
+def test_property_conversion_through_the_base_equals_decimal_arithmetic(amount, usd_rate, eur_rate):
+    # a table based on GBP (at 1): USD cents in EUR are amount × rate[USD] / rate[EUR], half-even to the cent
+    data = pd.DataFrame({"customer_id": ["A", "B"], "month": "2024-01", "product": "P",
+                         "mrr": [str(Decimal(amount) / 100), "1"], "currency": ["USD", "EUR"]})  # fmt: skip
+    fx = pd.DataFrame({"currency": ["GBP", "USD", "EUR"], "month": "2024-01",
+                       "rate": ["1", str(usd_rate), str(eur_rate)]})  # fmt: skip
+    expected = round(Fraction(amount) * Fraction(usd_rate) / Fraction(eur_rate))  # exact; round() is half-even
+    try:
+        ledger = kit.load_ledger(data, fx=fx, currency="EUR", today=TODAY)
+    except ValidationError as exc:
+        assert expected > LIMIT and "after conversion to EUR" in str(exc)
+        return
+    assert cents(ledger).get(("A", "2024-01"), 0) == int(expected)
