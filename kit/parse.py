@@ -467,21 +467,33 @@ def _money_from_small_decimals(chunked, scale: int):
             return cents, np.zeros(n, dtype=bool)
     cents = np.empty(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
+    wide = np.zeros(n, dtype=np.int8)  # decimal128 values that do not fit in 64 bits (data beyond its precision)
     at = 0
     for chunk in chunks:
         size = len(chunk)
         words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=stride * (chunk.offset + size))
-        cents[at : at + size] = words[stride * chunk.offset :: stride]
+        low = words[stride * chunk.offset :: stride]
+        cents[at : at + size] = low
+        if stride == 2:  # the high word must be the low word's sign extension, else the low word alone wraps
+            high = words[stride * chunk.offset + 1 :: stride]
+            beyond = high != (low >> 63)
+            if beyond.any():
+                wide[at : at + size][beyond] = np.where(high[beyond] < 0, -1, 1)
         if chunk.null_count:
             missing[at : at + size] = chunk.is_null().to_numpy(zero_copy_only=False)
         at += size
-    if scale < 2:
-        cents *= 10 ** (2 - scale)
     if missing.any():
         cents[missing] = 0
-    big = (cents > MAX_AMOUNT * 100) | (cents < -MAX_AMOUNT * 100)
+        wide[missing] = 0
+    limit = MAX_AMOUNT * 10**scale  # the bound before scaling to cents: the product cannot wrap
+    big = (cents > limit) | (cents < -limit) | (wide != 0)
+    sign = np.where(wide != 0, wide, np.sign(cents))
     if big.any():
-        cents[big] = np.sign(cents[big]) * TOO_LARGE_CENTS
+        cents[big] = 0
+    if scale < 2:
+        cents *= 10 ** (2 - scale)
+    if big.any():
+        cents[big] = sign[big] * TOO_LARGE_CENTS
     return cents, missing
 
 

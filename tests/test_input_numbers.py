@@ -509,3 +509,21 @@ def test_property_conversion_through_the_base_equals_decimal_arithmetic(amount, 
         assert expected > LIMIT and "after conversion to EUR" in str(exc)
         return
     assert cents(ledger).get(("A", "2024-01"), 0) == int(expected)
+
+
+def test_arrow_decimal_beyond_its_declared_precision_is_flagged_not_wrapped():
+    import pyarrow as pa
+
+    # a decimal128(18, 2) buffer holding ±(7 × 2**64 + 12345) cents (a writer that ignored the precision): read by
+    # its low word alone, that was 123.45 and −123.45
+    v = 7 * 2**64 + 12345
+    words = np.array([v % 2**64, v >> 64, -v % 2**64, (-v >> 64) % 2**64], dtype=np.uint64).view("<i8")
+    beyond = pa.Array.from_buffers(pa.decimal128(18, 2), 2, [None, pa.py_buffer(words.tobytes())])
+    series = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([beyond])))
+    assert parse.parse_money(series)[0].tolist() == [parse.TOO_LARGE_CENTS, -parse.TOO_LARGE_CENTS]
+    whole = pa.array([Decimal("12"), Decimal("-9"), None], type=pa.decimal128(10, 0))  # scaled by 100 after the bound
+    series = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([whole])))
+    assert parse.parse_money(series)[0].tolist() == [1200, -900, 0]
+    frame = frame_of(series.iloc[:2])
+    with pytest.raises(ValidationError, match=r"negative amount .*row 2, column mrr"):
+        kit.load_ledger(frame, today=TODAY)
