@@ -49,6 +49,7 @@ def parameters_from_args(args) -> dict:
         "date_format": args.date_format,
         "decimal": args.decimal,
         "thousands": args.thousands,
+        "thousands_grouping": args.thousands_grouping,
         "currency_symbols": args.currency_symbols,
         "fx": args.fx,
         "fx_mode": args.fx_mode,
@@ -110,6 +111,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
     src.add_argument("--date-format", help="strftime pattern of non-ISO dates, e.g. %%d/%%m/%%Y")
     src.add_argument("--decimal", default=".", help="decimal mark of amounts (default .)")
     src.add_argument("--thousands", help="thousands separator to accept in amounts")
+    src.add_argument("--thousands-grouping", choices=["western", "indian"], default="western",
+                     help="groups of --thousands: western 1,234,567 (default) or indian 12,34,567")  # fmt: skip
     src.add_argument("--currency-symbols", action="store_true", help="accept $, €, … around amounts")
     src.add_argument("--fx", metavar="FILE", help="FX table: currency, month, rate")
     src.add_argument("--fx-mode", choices=["constant", "monthly"], default="constant",
@@ -148,6 +151,7 @@ def _load(args):
         date_format=args.date_format,
         decimal=args.decimal,
         thousands=args.thousands,
+        thousands_grouping=args.thousands_grouping,
         currency_symbols=args.currency_symbols,
         table=args.table,
         query=args.query,

@@ -23,6 +23,8 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 * the window never runs past the day the kit runs: the default ``as_of`` is the latest
   date in the file but not after today, and snapshot rows after ``as_of`` are excluded
   and counted; dates after today or before 1990 are counted as warnings;
+* ``as_of`` is ISO ``YYYY-MM-DD`` text (or a date through the API), never guessed; an
+  ``as_of`` after today is an error: the window never runs into the future;
 * customer attributes of a month are those of the customer's largest row that month,
   so every row of one customer · month carries the same segment;
 * which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
@@ -35,10 +37,27 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
   rate (what the billing was worth that month); the report shows the difference.
+
+FX tables and their base. A table's rates say what one unit of a currency is worth in the
+table's *base*: the currency whose rate is 1 in every month it is listed. When the base
+is the reporting currency (or the table lists neither a base nor the reporting currency,
+and is then read as based on the reporting currency, as its rates are documented), an
+amount is ``amount × rate[currency, month]``. Otherwise the reporting currency must be in
+the table and amounts are converted through the base:
+``amount × rate[currency, month] / rate[reporting, month]``, in exact fractions, rounded
+half-even to the cent once, and noted. A table based on another currency that does not list
+the reporting currency (or with several currencies at 1 and not the reporting one) is refused.
+
+Integer limits. Amounts are at most :data:`kit.parse.MAX_AMOUNT` in major units, and so is
+the MRR of one subscription (amount × quantity per month) and an amount after conversion;
+larger ones are row errors. The rows of one customer · product · month are added in
+int64; a key whose sum would pass 2**53 cents (beyond which the engine's sums are not
+exact) is an error naming the key and its rows. Nothing wraps round.
 """
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -222,6 +241,7 @@ def load_ledger(
     decimal: str = ".",
     thousands: str | None = None,
     currency_symbols: bool = False,
+    thousands_grouping: str = "western",
     table: str | None = None,
     query: str | None = None,
     sheet: str | int | None = None,
@@ -245,8 +265,9 @@ def load_ledger(
         Source column → kit column, e.g. ``{"monthly_amount": "amount"}``.
     defaults : dict, optional
         Constant values for columns the source lacks, e.g. ``{"billing_period": "month"}``.
-    as_of : date-like, optional
-        Last day of the window (its month is the last month).
+    as_of : str or date, optional
+        Last day of the window (its month is the last month): ``YYYY-MM-DD`` text or a
+        ``date``/``Timestamp``; not after ``today``.
     fx : str, Path or DataFrame, optional
         FX table ``currency, month, rate``: one unit of ``currency`` is ``rate`` units of
         the reporting currency.
@@ -258,8 +279,9 @@ def load_ledger(
         Invalid rows are an error listing every problem, or excluded and counted.
     date_format : str, optional
         ``strftime`` pattern for non-ISO dates (never guessed).
-    decimal, thousands, currency_symbols
-        How to read text amounts; see :func:`kit.parse.parse_money`.
+    decimal, thousands, currency_symbols, thousands_grouping
+        How to read text amounts; see :func:`kit.parse.parse_money`
+        (``thousands_grouping="indian"`` accepts ``12,34,567.00``).
     table, query, sheet, header_row, sep, encoding
         How to read the source; see :func:`kit.sources.read_source`.
     snapshot_dates : {"raise", "last"}
@@ -284,6 +306,12 @@ def load_ledger(
         raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
     if thousands and thousands == decimal:
         raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
+        raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
+                             f"not {thousands_grouping!r}")  # fmt: skip
+    if thousands_grouping != "western" and not thousands:
+        raise ParameterError(f"thousands_grouping={thousands_grouping!r} needs a thousands separator (thousands=, "
+                             "CLI --thousands)")  # fmt: skip
     if fx_mode not in FX_MODES:
         raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
     if kind is not None and kind not in KINDS:
@@ -291,7 +319,7 @@ def load_ledger(
     if snapshot_dates not in SNAPSHOT_DATES:
         raise ParameterError(f"snapshot_dates must be one of {', '.join(SNAPSHOT_DATES)}, not {snapshot_dates!r}")
     today = pd.Timestamp(today or date.today())
-    as_of_day = _as_of_day(as_of)
+    as_of_day = parse_as_of(as_of, today)
 
     raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
     frame, explicit = _apply_mapping(raw, mapping, defaults)
@@ -302,9 +330,9 @@ def load_ledger(
     for text in column_notes:  # said once per column; counted over the rows it concerns (all)
         ctx.note(text, np.arange(ctx.n))
     if kind == "snapshots":
-        rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols)
+        rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     else:
-        rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
+        rows = _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     ctx.validate(rows, kind)
     ctx.settle()  # raises in strict mode; drops invalid rows in quarantine mode
     if not ctx.valid.all():
@@ -319,9 +347,10 @@ def load_ledger(
     else:
         first, last = _subscription_window(rows, as_of_day, today, ctx.raw.name)
         rows, months = _expand_subscriptions(ctx, rows, last)
-    reporting, amounts = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
+    reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
+    rows, amounts = _check_key_sums(ctx, rows, amounts)
     del months  # _build_frame takes the months out of rows, and frees them once used
     ledger_frame, shared = _build_frame(rows, amounts, ctx.attributes)
     # identical snapshot rows share their customer · product · month: only those need comparing
@@ -347,13 +376,43 @@ def _release_arrow_memory() -> None:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
-def _as_of_day(as_of):
+def parse_as_of(as_of, today) -> pd.Timestamp | None:
+    """
+    Return the last day of the window: ISO ``YYYY-MM-DD`` text or a date, not after ``today``.
+
+    Other text (``03/04/2024``, ``2024-03``) is refused, never guessed, as dates are elsewhere.
+
+    >>> parse_as_of("2024-02-29", today=date(2024, 3, 1))
+    Timestamp('2024-02-29 00:00:00')
+    """
+    today = pd.Timestamp(today)
     if as_of is None:
         return None
-    try:
-        return pd.Timestamp(as_of).normalize()
-    except (ValueError, TypeError):
-        raise ParameterError(f"as_of {as_of!r} is not a date (use YYYY-MM-DD)") from None
+    if isinstance(as_of, str):
+        text = as_of.strip()
+        if not _ISO_DAY.fullmatch(text):
+            raise ParameterError(f"as_of {as_of!r} is not a date in the form YYYY-MM-DD "
+                                 "(other forms are never guessed)")  # fmt: skip
+        try:
+            day = pd.Timestamp(date.fromisoformat(text))
+        except (ValueError, OverflowError):
+            raise ParameterError(f"as_of {as_of!r} is not a valid date (YYYY-MM-DD)") from None
+    elif isinstance(as_of, (date, np.datetime64)) and not pd.isna(as_of):  # datetime and Timestamp are dates
+        day = pd.Timestamp(as_of)
+        if day.tzinfo is not None:
+            day = day.tz_convert("UTC").tz_localize(None)
+        day = day.normalize()
+    else:
+        raise ParameterError(f"as_of must be YYYY-MM-DD text or a date, not {as_of!r}")
+    if day > today.normalize():
+        raise ParameterError(f"as_of {day.date()} is after today ({today.date()}): "
+                             "the window cannot run into the future")  # fmt: skip
+    if day < pd.Timestamp(str(parse.FIRST_DAY)):
+        raise ParameterError(f"as_of {day.date()} is before {parse.FIRST_DAY}, the earliest date the kit can hold")
+    return day.as_unit("ns")
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _apply_mapping(raw: RawTable, mapping, defaults) -> tuple[pd.DataFrame, set[str]]:
@@ -534,6 +593,22 @@ class _Context:
         )
         return "\n".join(lines)
 
+    def refuse_late(self, column: str, positions: np.ndarray, reasons) -> pd.Index:
+        """
+        Record problems found after validation (conversions, sums) on the rows at ``positions``.
+
+        Strict: raise as :meth:`settle` does. Quarantine: exclude those rows and return their
+        labels, for the caller to drop what it built from them.
+        """
+        positions = np.asarray(positions)
+        reasons = np.broadcast_to(np.asarray(reasons, dtype=object), positions.shape).copy()
+        positions, first = np.unique(positions, return_index=True)
+        self._add(positions, column, reasons[first])
+        if self.on_invalid == "raise":
+            raise ValidationError(self._error_message(pd.concat(self.problem_parts, ignore_index=True)), self.problems)
+        self.valid.iloc[positions] = False
+        return self.frame.index[positions]
+
     def no_valid_rows(self) -> LoadError:
         return LoadError(f"{self.raw.name}: no valid rows ({self.n:,} read, all excluded as invalid)")
 
@@ -678,14 +753,15 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
     return rows
 
 
-def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
     rows = _parse_common(ctx)
     months = _months(ctx, "month", date_format)
-    cents, positions, reasons = parse.parse_money_problems(ctx.frame["mrr"], decimal=decimal, thousands=thousands,
-                                                           currency_symbols=currency_symbols)  # fmt: skip
+    money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
+             "thousands_grouping": thousands_grouping}  # fmt: skip
+    cents, positions, reasons = parse.parse_money_problems(ctx.frame["mrr"], **money)
     ctx.add_problems("mrr", positions, reasons)
     rows["mrr_cents"] = pd.Series(cents, index=rows.index, copy=False)  # an array would be copied
-    _note_rounding(ctx, "mrr")
+    _note_rounding(ctx, "mrr", money)
     rows[MONTH_ORDINAL] = pd.Series(months, index=rows.index, copy=False)
     return rows
 
@@ -748,17 +824,18 @@ def _month_only(values: pd.Series, date_format) -> np.ndarray:
     return texts.str.fullmatch(r"\s*\d{4}[-/.]\d{1,2}\s*").to_numpy(dtype=bool, na_value=False)
 
 
-def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols) -> pd.DataFrame:
+def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
     rows = _parse_common(ctx)
     frame = ctx.frame
     start = parse.days_to_ns(_dates(ctx, "start_date", date_format))
     end = parse.days_to_ns(_dates(ctx, "end_date", date_format, allow_empty=True))
     rows["start_date"], rows["end_date"] = start, end
-    cents, reasons = parse.parse_money(frame["amount"], decimal=decimal, thousands=thousands,
-                                       currency_symbols=currency_symbols)  # fmt: skip
+    money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
+             "thousands_grouping": thousands_grouping}  # fmt: skip
+    cents, reasons = parse.parse_money(frame["amount"], **money)
     ctx.add_reasons("amount", reasons)
     rows["amount_cents"] = cents
-    _note_rounding(ctx, "amount")
+    _note_rounding(ctx, "amount", money)
     period = parse.clean_text(frame["billing_period"]).astype(str).str.lower()
     rows["billing_period"] = period.map(lambda p: _PERIOD_ALIASES.get(p, p))
     for column in ("quantity", "billing_interval_count"):
@@ -770,6 +847,7 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
         rows[column] = values
     if "subscription_id" in frame.columns:
         rows["subscription_id"] = parse.clean_text(frame["subscription_id"])
+    _check_subscription_mrr(ctx, rows)
     _note_date_range(ctx, np.concatenate([start, end]))
     return rows
 
@@ -777,6 +855,32 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols)
 def _serial_dates(raw) -> bool:
     """Whether numbers in the source's date columns are dates (Excel serial days): in Excel only."""
     return raw.details.get("format") == "Excel"
+
+
+def _check_subscription_mrr(ctx: _Context, rows: pd.DataFrame) -> None:
+    """
+    Record rows whose MRR (amount × quantity per month) would pass the amount limit.
+
+    A float estimate finds the candidates (vectorised); only rows near the limit are
+    computed exactly. Rows already invalid in these columns are left to their own reasons.
+    """
+    limit = parse.MAX_AMOUNT * 100
+    amount = rows["amount_cents"].to_numpy(dtype=np.float64)
+    quantity = rows["quantity"].to_numpy(dtype=np.float64)
+    interval = rows["billing_interval_count"].to_numpy(dtype=np.float64)
+    period = rows["billing_period"]
+    num = period.map({p: v[0] for p, v in MONTHS_IN.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+    den = period.map({p: v[1] for p, v in MONTHS_IN.items()}).to_numpy(dtype=np.float64, na_value=np.nan)
+    fine = (amount >= 0) & (amount <= limit) & (quantity >= 0) & (interval >= 1) & ~np.isnan(num)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        estimate = amount * quantity * den / (num * interval)
+    candidates = np.flatnonzero(fine & (estimate > limit * (1 - 1e-9)))
+    if not len(candidates):
+        return
+    exact = _subscription_mrr(rows.iloc[candidates], exact=True)
+    over = candidates[[value > limit for value in exact]]
+    reason = f"MRR (amount × quantity per month) above {parse.MAX_AMOUNT:,}"
+    ctx.add_problems("amount", over, np.full(len(over), reason, dtype=object))  # rows share the frame's positions
 
 
 def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -> np.ndarray:
@@ -791,17 +895,10 @@ def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -
     return days
 
 
-def _note_rounding(ctx: _Context, column: str) -> None:
-    values = ctx.frame[column]
-    if values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
-        codes = None
-        if isinstance(values.dtype, pd.CategoricalDtype):  # the distinct values, then the rows by their codes
-            codes, values = values.cat.codes.to_numpy(), pd.Series(values.cat.categories, dtype=object)
-        text = parse.clean_text(values).astype(str)
-        fine = text.str.fullmatch(r"[^.]*(\.\d{0,2})?[^\d]*").to_numpy(dtype=bool)
-        fine = fine if codes is None else np.append(fine, True)[codes]  # code -1 (missing): nothing to round
-        ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
-                 np.flatnonzero(~fine))  # fmt: skip
+def _note_rounding(ctx: _Context, column: str, money: dict) -> None:
+    """Note the amounts with more than two decimals under the parse options in use (``money``)."""
+    ctx.note(f"{column} with more than 2 decimals (rounded half-even to the cent)",
+             parse.rounded_positions(ctx.frame[column], **money))  # fmt: skip
 
 
 def _note_date_range(ctx: _Context, days: np.ndarray) -> None:
@@ -951,8 +1048,13 @@ def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period):
     return expanded, months
 
 
-def _subscription_mrr(rows: pd.DataFrame) -> np.ndarray:
-    """MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even."""
+def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
+    """
+    MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even.
+
+    int64 (the rows passed :func:`_check_subscription_mrr`, so each fits), or with ``exact``
+    a list of Python integers.
+    """
     num_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][0]).to_numpy(dtype=object)
     den_months = rows["billing_period"].map(lambda p: MONTHS_IN[p][1]).to_numpy(dtype=object)
     amount = rows["amount_cents"].to_numpy(dtype=object)
@@ -960,7 +1062,8 @@ def _subscription_mrr(rows: pd.DataFrame) -> np.ndarray:
     interval = rows["billing_interval_count"].to_numpy(dtype=object)
     numerator = amount * quantity * den_months  # Python integers: exact, no overflow
     denominator = num_months * interval
-    return np.array([divide_half_even(a, b) for a, b in zip(numerator, denominator)], dtype=np.int64)
+    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator)]
+    return values if exact else np.array(values, dtype=np.int64)
 
 
 def divide_half_even(numerator: int, denominator: int) -> int:
@@ -970,7 +1073,8 @@ def divide_half_even(numerator: int, denominator: int) -> int:
     >>> divide_half_even(200000, 12), divide_half_even(5, 2), divide_half_even(7, 2)
     (16667, 2, 4)
     """
-    quotient, remainder = divmod(numerator, denominator)
+    quotient, remainder = divmod(int(numerator), int(denominator))  # Python integers: NumPy's would wrap
+    denominator = int(denominator)
     twice = 2 * remainder
     if twice > denominator or (twice == denominator and quotient % 2 == 1):
         quotient += 1
@@ -1010,16 +1114,23 @@ def _note_overlaps(ctx, rows, start_m, end_m, positions) -> None:
 
 
 def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
+    """
+    Convert the rows' MRR into the reporting currency; return ``reporting, amounts, rows, months``.
+
+    See the module docstring ("FX tables and their base") for the rule. Rows whose converted
+    amount passes the amount limit are row errors (in quarantine: excluded, and dropped
+    from the returned rows).
+    """
     amounts = rows["mrr_cents"].to_numpy(dtype=np.int64)
     if "currency" not in rows.columns:
         if fx is not None:
             raise ParameterError(f"{ctx.raw.name}: an FX table was given but the data has no currency column")
-        return currency, amounts
+        return currency, amounts, rows, months
     present = sorted(set(rows["currency"].astype(str)))
     ctx.currencies = present
     if fx is None:
         if len(present) == 1 and (currency is None or currency.upper() == present[0]):
-            return present[0], amounts
+            return present[0], amounts, rows, months
         raise LoadError(
             f"{ctx.raw.name}: several currencies ({', '.join(present)}) and no FX table; "
             "pass fx= a table of currency, month, rate (CLI --fx FILE)"
@@ -1028,30 +1139,81 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
         )
     rates = load_fx(fx)
     reporting = (currency or _infer_reporting(rates, present)).upper()
+    through = _fx_base(rates, reporting, _fx_name(fx))  # None: the table is based on the reporting currency
     last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
     need_months = np.full(len(months), last_m) if fx_mode == "constant" else months
     need = pd.DataFrame({"currency": rows["currency"].astype(str).to_numpy(), "m": need_months})
-    foreign = need["currency"] != reporting
+    foreign = (need["currency"] != reporting).to_numpy()
     pairs = need.loc[foreign].drop_duplicates()
     table = rates.set_index(["currency", "m"])["rate"]
     missing = [(c, m) for c, m in pairs.itertuples(index=False) if (c, m) not in table.index]
+    if through is not None:  # the reporting currency's rate is needed in each month converted
+        missing += [(reporting, m) for m in sorted(set(pairs["m"])) if (reporting, m) not in table.index]
     if missing:
         shown = ", ".join(f"{c} {_ordinal_to_str(m)}" for c, m in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting})")
+        how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
+        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
     converted = amounts.copy()
-    idx = np.flatnonzero(foreign.to_numpy())
+    idx = np.flatnonzero(foreign)
     if len(idx):
-        keys = pd.MultiIndex.from_arrays([need["currency"].to_numpy()[idx], need["m"].to_numpy()[idx]])
-        rate = table.reindex(keys).to_numpy()
-        converted[idx] = [_convert(int(a), r) for a, r in zip(amounts[idx], rate)]
-    return reporting, converted
+        factors = {}  # (currency, month) -> (numerator, denominator) of the exact conversion factor
+        for c, m in pairs.itertuples(index=False):
+            num, den = table[(c, m)].as_integer_ratio()
+            if through is not None:
+                r_num, r_den = table[(reporting, m)].as_integer_ratio()
+                num, den = num * r_den, den * r_num
+            factors[(c, m)] = (num, den)
+        keys = zip(need["currency"].to_numpy()[idx].tolist(), need["m"].to_numpy()[idx].tolist())
+        values = [divide_half_even(a * factors[k][0], factors[k][1]) for a, k in zip(amounts[idx].tolist(), keys)]
+        values = np.array(values, dtype=object)
+        over = values > parse.MAX_AMOUNT * 100
+        values[over] = 0
+        converted[idx] = values.astype(np.int64)
+        if through is not None:
+            label = f"the FX table's base {through}" if through != "(none)" else "the FX table's cross rates"
+            ctx.note(f"amounts converted to {reporting} through {label} (amount × rate of its currency / rate of "
+                     f"{reporting})", np.unique(ctx.frame.index.get_indexer(rows.index[idx])))  # fmt: skip
+        if over.any():
+            positions = ctx.frame.index.get_indexer(rows.index[idx[over]])
+            dropped = ctx.refuse_late("mrr" if "mrr" in ctx.frame.columns else "amount", positions,
+                                      f"amount above {parse.MAX_AMOUNT:,} after conversion to {reporting}")  # fmt: skip
+            keep = ~rows.index.isin(dropped)
+            rows, converted, months = rows.loc[keep], converted[keep], np.asarray(months)[keep]
+    return reporting, converted, rows, months
 
 
-def _convert(cents: int, rate: Decimal) -> int:
-    """Convert cents at an exact decimal rate, half-even to the cent."""
-    numerator, denominator = rate.as_integer_ratio()
-    return divide_half_even(cents * numerator, denominator)
+def _fx_name(fx) -> str:
+    return "FX table" if isinstance(fx, pd.DataFrame) else f"FX table {fx}"
+
+
+def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
+    """
+    The currency to convert through, or None where rates are already in the reporting currency.
+
+    None when the reporting currency is at 1 wherever the table lists it, or when the table
+    lists neither it nor any currency at 1 in every month. Otherwise the table's base (the
+    one currency at 1 in every month), or ``"(none)"`` for a table without one: amounts
+    convert at cross rates through the reporting currency's own rates, which must be listed.
+    """
+    at_one = rates.groupby("currency")["rate"].apply(lambda r: bool((r == 1).all()))
+    ones = sorted(at_one[at_one].index)
+    if reporting in at_one.index:
+        if at_one[reporting]:
+            return None
+        return ones[0] if len(ones) == 1 else "(none)"
+    if not ones:
+        return None
+    if len(ones) == 1:
+        raise LoadError(
+            f"{name}: the table is based on {ones[0]} (rate 1 in every month) and has no rates for {reporting}, "
+            f"the reporting currency; add {reporting} rates (the value of one {reporting} in {ones[0]}) "
+            f"or report in {ones[0]} (currency=, CLI --currency)"
+        )
+    raise LoadError(
+        f"{name}: no consistent base: {', '.join(ones)} are all at rate 1 and {reporting}, the reporting currency, "
+        f"is not listed; add {reporting} rates or report in one of them (currency=, CLI --currency)"
+    )
 
 
 def _infer_reporting(rates: pd.DataFrame, present: list[str]) -> str:
@@ -1115,6 +1277,51 @@ def load_fx(fx) -> pd.DataFrame:
 
 
 # --- the ledger frame ------------------------------------------------------------------------
+
+
+#: Sums of cents beyond this are not exact in the engine (float64 bincounts); a key's sum must stay below.
+EXACT_SUM = 2**53
+
+
+def _check_key_sums(ctx: _Context, rows: pd.DataFrame, amounts: np.ndarray):
+    """
+    Refuse customer · product · month keys whose rows add up to 2**53 cents or more.
+
+    Each row is at most the amount limit, so only a ledger whose total reaches 2**53 can
+    hold such a key: below that (one vectorised sum) nothing is looked at. Above it the keys
+    are summed (floats find the candidates, Python integers decide), and each bad key is
+    named with its rows. Returns the rows and amounts without them (quarantine).
+    """
+    amounts = np.asarray(amounts, dtype=np.int64)
+    if not len(amounts) or float(amounts.sum(dtype=np.float64)) < EXACT_SUM * (1 - 1e-9):
+        return rows, amounts
+    keys = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(),
+                         "product": rows["product"].astype(str).to_numpy(), "m": rows[MONTH_ORDINAL].to_numpy(),
+                         "cents": amounts.astype(np.float64)})  # fmt: skip
+    estimate = keys.groupby(["customer_id", "product", "m"], sort=False)["cents"].transform("sum").to_numpy()
+    candidates = np.flatnonzero(estimate >= EXACT_SUM * (1 - 1e-9))
+    if not len(candidates):
+        return rows, amounts
+    positions, reasons = [], []
+    for (customer, product, m), group in keys.iloc[candidates].groupby(["customer_id", "product", "m"], sort=False):
+        at = group.index.to_numpy()  # positions in rows (keys has a default index)
+        total = sum(int(a) for a in amounts[at])
+        if total < EXACT_SUM:
+            continue
+        inputs = np.unique(ctx.frame.index.get_indexer(rows.index[at]))
+        shown = ", ".join(str(r) for r in ctx.raw.row_numbers[inputs[:5]])
+        shown += f" and {len(inputs) - 5:,} more" if len(inputs) > 5 else ""
+        reason = (f"customer {customer} · product {product} · {_ordinal_to_str(m)}: its {len(inputs):,} rows "
+                  f"(rows {shown}) add up to {total:,} cents, beyond 2**53 cents, the limit of exact sums")  # fmt: skip
+        positions.append(inputs)
+        reasons.append(np.full(len(inputs), reason, dtype=object))
+    if not positions:
+        return rows, amounts
+    column = "mrr" if "mrr" in ctx.frame.columns else "amount"
+    dropped = ctx.refuse_late(column, np.concatenate(positions), np.concatenate(reasons))
+    keep = ~rows.index.isin(dropped)
+    return rows.loc[keep], amounts[keep]
+
 
 
 def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:

@@ -10,6 +10,20 @@ Money is exact: text goes through :class:`decimal.Decimal` and is rounded half-e
 the cent; floats (Parquet, Excel) are scaled and rounded to the nearest cent, and only
 values near a half cent, where binary floating point could tip the rounding, go through
 their shortest decimal representation. No money ever passes ``int(float)``.
+
+Thousands separators are accepted only where asked for (``thousands=","``) and only in
+well-formed groups: western grouping (the default) is a leading group of 1–3 digits, then
+groups of exactly three (``1,234``, ``12,345,678.90``); Indian grouping
+(``thousands_grouping="indian"``) is a last group of three and groups of two before it
+(``12,34,567.00``). A grouped number starts with a digit other than 0, and no separator
+follows the decimal mark. An amount without any separator is read as it is (``1234``).
+Anything else (``1,2``, ``12,00,0``) is a row error naming the form, never a guess.
+
+Integer limits: amounts above :data:`MAX_AMOUNT` (either sign) become the sentinel
+:data:`TOO_LARGE_CENTS`, so the schema reports them as row errors; integer columns are
+bounded before they are scaled to cents (``-2**63`` never wraps round), and counts
+(``quantity``, ``billing_interval_count``) above :data:`MAX_COUNT` are row errors,
+whatever type they arrive in.
 """
 
 from __future__ import annotations
@@ -26,6 +40,10 @@ MAX_AMOUNT = 10**12
 #: Sentinel cents for an amount above the limit (kept so the schema reports it).
 TOO_LARGE_CENTS = MAX_AMOUNT * 100 + 1
 CENT = Decimal("0.01")
+#: Largest accepted ``quantity`` or ``billing_interval_count``; larger ones are row errors.
+MAX_COUNT = 10**9
+#: The ways ``thousands`` may group digits.
+THOUSANDS_GROUPINGS = ("western", "indian")
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
 _CURRENCY_MARKS = re.compile(r"^[\s$€£¥]*|[\s$€£¥]*$|^[A-Z]{3}\s+|\s+[A-Z]{3}$")
@@ -139,7 +157,12 @@ def _text_of(value) -> str:
 
 
 def parse_money(
-    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False
+    series: pd.Series,
+    *,
+    decimal: str = ".",
+    thousands: str | None = None,
+    currency_symbols: bool = False,
+    thousands_grouping: str = "western",
 ) -> tuple[np.ndarray, np.ndarray]:
     """
     Parse amounts in major units into integer cents, rounded half-even.
@@ -151,10 +174,12 @@ def parse_money(
     decimal : str
         The decimal mark of text amounts (``"."`` or ``","``).
     thousands : str, optional
-        A thousands separator to remove from text amounts (off by default, so
-        ``"1,200"`` is an error rather than a guess).
+        A thousands separator accepted in text amounts, in well-formed groups only (off
+        by default, so ``"1,200"`` is an error rather than a guess).
     currency_symbols : bool
         Accept and drop currency symbols or ISO codes around text amounts (``$1200``).
+    thousands_grouping : {"western", "indian"}
+        How ``thousands`` groups digits: ``1,234,567`` (default) or ``12,34,567``.
 
     Returns
     -------
@@ -167,17 +192,20 @@ def parse_money(
     --------
     >>> parse_money(pd.Series(["0.29", "2.675", "abc"]))[0].tolist()
     [29, 268, 0]
+    >>> parse_money(pd.Series(["1,234.50", "1,2"]), thousands=",")[0].tolist()
+    [123450, 0]
     """
     dtype = series.dtype
     if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype):
         return _money_from_arrow_decimal(series)
     if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        return _money_from_integers(series.to_numpy())
+        return _money_from_integers(series)
     if pd.api.types.is_float_dtype(dtype):
         return _money_from_floats(series.to_numpy(dtype=float, na_value=np.nan))
+    text = _TextOptions(decimal, thousands, currency_symbols, thousands_grouping)
 
     def one(value):
-        return _money_from_value(value, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols)
+        return _money_from_value(value, text)
 
     values, reasons, codes = _by_distinct(series, one)
     reasons[codes < 0] = "missing amount"
@@ -186,7 +214,12 @@ def parse_money(
 
 
 def parse_money_problems(
-    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False
+    series: pd.Series,
+    *,
+    decimal: str = ".",
+    thousands: str | None = None,
+    currency_symbols: bool = False,
+    thousands_grouping: str = "western",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     Parse like :func:`parse_money`, returning only the problems: ``cents, positions, reasons``.
@@ -201,28 +234,77 @@ def parse_money_problems(
         return cents, positions, np.full(len(positions), "missing amount", dtype=object)
     dtype = series.dtype
     if dtype == object or isinstance(dtype, pd.CategoricalDtype):  # text: each distinct value parsed once
-        options = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols}
+        options = _TextOptions(decimal, thousands, currency_symbols, thousands_grouping)
         return _money_problems_by_distinct(series, options)
-    cents, reasons = parse_money(series, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols)
+    cents, reasons = parse_money(series, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols,
+                                 thousands_grouping=thousands_grouping)  # fmt: skip
     positions = np.flatnonzero(pd.notna(reasons))
     return cents, positions, reasons[positions]
 
 
-def _money_problems_by_distinct(series: pd.Series, options: dict):
+def _money_problems_by_distinct(series: pd.Series, options: _TextOptions):
     """
     :func:`parse_money_problems` of a text column (object or categorical), as :func:`parse_money` would
     give it, without a per-row array of objects: each distinct value's cents and reason are
     taken by the rows' codes (integers), and only the failing rows get a reason.
     """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    parsed = [_money_from_value(u, **options) for u in uniques]
+    parsed = [_money_from_value(u, options) for u in uniques]
     cents_u = np.array([p[0] for p in parsed] + [0], dtype=np.int64)
     reasons_u = np.array([p[1] for p in parsed] + ["missing amount"], dtype=object)  # code -1: the last
     positions = np.flatnonzero(pd.notna(reasons_u)[codes])
     return cents_u[codes], positions, reasons_u[codes[positions]]
 
 
-def _money_from_value(value, *, decimal: str, thousands: str | None, currency_symbols: bool):
+class _TextOptions:
+    """How text amounts are written: decimal mark, thousands separator and grouping, currency marks."""
+
+    def __init__(self, decimal: str, thousands: str | None, currency_symbols: bool, grouping: str = "western"):
+        if grouping not in THOUSANDS_GROUPINGS:
+            raise ValueError(f"thousands_grouping must be one of {', '.join(THOUSANDS_GROUPINGS)}, not {grouping!r}")
+        self.decimal, self.thousands, self.currency_symbols = decimal, thousands, currency_symbols
+        self.grouping = grouping
+        self.groups = None
+        if thousands:
+            sep = re.escape(thousands)
+            lead, rest = (r"[1-9]\d?", rf"(?:{sep}\d\d)*{sep}\d{{3}}") if grouping == "indian" else (
+                r"[1-9]\d{0,2}", rf"(?:{sep}\d{{3}})+")  # fmt: skip
+            self.groups = re.compile(lead + rest)
+            example = f"12{thousands}34{thousands}567" if grouping == "indian" else f"1{thousands}234{thousands}567"
+            self.bad_groups = (f"not a number (thousands separator {thousands!r} in malformed groups; "
+                               f"expected e.g. {example})")  # fmt: skip
+            self.indian_hint = (f"{self.bad_groups[:-1]}; for Indian grouping pass thousands_grouping='indian', "
+                                "CLI --thousands-grouping indian)")  # fmt: skip
+            self.indian = re.compile(rf"[1-9]\d?(?:{sep}\d\d)+{sep}\d{{3}}")
+
+
+def _plain_number(text: str, options: _TextOptions):
+    """
+    Return ``(plain, reason)``: the text as a plain number (``-1234.5``), or ``None`` and why not.
+
+    ``text`` is stripped and not empty; the grouping rules are in the module docstring.
+    """
+    cleaned = text
+    if options.currency_symbols:
+        cleaned = _CURRENCY_MARKS.sub("", cleaned)
+    decimal, thousands = options.decimal, options.thousands
+    if thousands and thousands in cleaned:
+        sign = cleaned[:1] if cleaned[:1] in "+-" else ""
+        whole, mark, fraction = cleaned[len(sign) :].partition(decimal)
+        if thousands in fraction or not options.groups.fullmatch(whole):
+            western = options.grouping == "western" and options.indian.fullmatch(whole) and thousands not in fraction
+            return None, options.indian_hint if western else options.bad_groups
+        cleaned = sign + whole.replace(thousands, "") + mark + fraction
+    if decimal != ".":
+        if "." in cleaned and thousands != ".":
+            return None, f"not a number (the decimal mark is {decimal!r})"
+        cleaned = cleaned.replace(decimal, ".")
+    if not _PLAIN_NUMBER.match(cleaned):
+        return None, f"not a number{_money_hint(text, decimal, thousands, options.currency_symbols)}"
+    return cleaned, None
+
+
+def _money_from_value(value, options: _TextOptions):
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return _cents_of(Decimal(int(value)))
     if isinstance(value, (float, np.floating)):
@@ -238,18 +320,53 @@ def _money_from_value(value, *, decimal: str, thousands: str | None, currency_sy
         return 0, "missing amount"
     if text.lower().lstrip("+-") in {"inf", "infinity"}:
         return 0, "amount is not finite"
-    cleaned = text
-    if currency_symbols:
-        cleaned = _CURRENCY_MARKS.sub("", cleaned)
-    if thousands:
-        cleaned = cleaned.replace(thousands, "")
-    if decimal != ".":
-        if "." in cleaned and thousands != ".":
-            return 0, f"not a number (the decimal mark is {decimal!r})"
-        cleaned = cleaned.replace(decimal, ".")
-    if not _PLAIN_NUMBER.match(cleaned):
-        return 0, f"not a number{_money_hint(text, decimal, thousands, currency_symbols)}"
-    return _cents_of(Decimal(cleaned))
+    plain, reason = _plain_number(text, options)
+    if plain is None:
+        return 0, reason
+    return _cents_of(Decimal(plain))
+
+
+def rounded_positions(
+    series: pd.Series,
+    *,
+    decimal: str = ".",
+    thousands: str | None = None,
+    currency_symbols: bool = False,
+    thousands_grouping: str = "western",
+) -> np.ndarray:
+    """
+    Return the rows whose amount parses and has more than two decimals (so it is rounded to the cent).
+
+    Decimals are counted under the same options as :func:`parse_money`: ``1.200,00`` with
+    ``decimal=","`` and ``thousands="."`` has two, ``2,675`` with ``decimal=","`` three.
+    Text, and Python decimals or floats in a text column, are counted; numeric columns
+    (Parquet, Excel floats) are not.
+
+    >>> rounded_positions(pd.Series(["1.200,00", "2,675", "3"]), decimal=",", thousands=".").tolist()
+    [1]
+    """
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype) or (
+            pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)):  # fmt: skip
+        return np.empty(0, dtype=np.int64)
+    options = _TextOptions(decimal, thousands, currency_symbols, thousands_grouping)
+
+    def one(value) -> bool:
+        if isinstance(value, bool) or isinstance(value, (int, np.integer)):
+            return False
+        if isinstance(value, (float, np.floating)):
+            value = Decimal(repr(float(value))) if np.isfinite(value) else Decimal(0)
+        if isinstance(value, Decimal):
+            return value.is_finite() and value.as_tuple().exponent < -2
+        text = str(value).strip()
+        if not text:
+            return False
+        plain, reason = _plain_number(text, options)
+        return plain is not None and len(plain.partition(".")[2]) > 2
+
+    codes, uniques = factorize(series)  # each distinct value once (code -1: missing, the last entry)
+    flags = np.array([one(u) for u in uniques.tolist()] + [False], dtype=bool)
+    return np.flatnonzero(flags[codes])
 
 
 def _money_hint(text: str, decimal: str, thousands: str | None, currency_symbols: bool) -> str:
@@ -268,11 +385,25 @@ def _cents_of(amount: Decimal):
     return int(amount.quantize(CENT, rounding=ROUND_HALF_EVEN) * 100), None
 
 
-def _money_from_integers(values: np.ndarray):
-    values = values.astype(np.int64)
-    big = np.abs(values) > MAX_AMOUNT
-    cents = np.where(big, np.sign(values) * TOO_LARGE_CENTS, values * 100)
-    return cents.astype(np.int64), np.full(len(values), None, dtype=object)
+def _money_from_integers(series: pd.Series):
+    """
+    Cents of an integer column (any width, signed or not, nullable): bounded before scaling.
+
+    The bound is tested on the integers as they are, so ``-2**63`` (whose absolute value
+    int64 cannot hold) or a large unsigned value is a row error, never wrapped round.
+    """
+    unsigned = pd.api.types.is_unsigned_integer_dtype(series.dtype)
+    missing = series.isna().to_numpy()
+    values = series.to_numpy(dtype=np.uint64 if unsigned else np.int64, na_value=0)
+    high = values > MAX_AMOUNT
+    low = (values < -MAX_AMOUNT) if values.dtype.kind == "i" else np.zeros(len(values), dtype=bool)
+    bounded = np.where(high | low, 0, values).astype(np.int64)
+    cents = bounded * 100
+    cents[high] = TOO_LARGE_CENTS
+    cents[low] = -TOO_LARGE_CENTS
+    reasons = np.full(len(values), None, dtype=object)
+    reasons[missing] = "missing amount"
+    return cents, reasons
 
 
 def _money_from_floats(values: np.ndarray):
@@ -354,21 +485,33 @@ def _money_from_small_decimals(chunked, scale: int):
             return cents, np.zeros(n, dtype=bool)
     cents = np.empty(n, dtype=np.int64)
     missing = np.zeros(n, dtype=bool)
+    wide = np.zeros(n, dtype=np.int8)  # decimal128 values that do not fit in 64 bits (data beyond its precision)
     at = 0
     for chunk in chunks:
         size = len(chunk)
         words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=stride * (chunk.offset + size))
-        cents[at : at + size] = words[stride * chunk.offset :: stride]
+        low = words[stride * chunk.offset :: stride]
+        cents[at : at + size] = low
+        if stride == 2:  # the high word must be the low word's sign extension, else the low word alone wraps
+            high = words[stride * chunk.offset + 1 :: stride]
+            beyond = high != (low >> 63)
+            if beyond.any():
+                wide[at : at + size][beyond] = np.where(high[beyond] < 0, -1, 1)
         if chunk.null_count:
             missing[at : at + size] = chunk.is_null().to_numpy(zero_copy_only=False)
         at += size
-    if scale < 2:
-        cents *= 10 ** (2 - scale)
     if missing.any():
         cents[missing] = 0
-    big = (cents > MAX_AMOUNT * 100) | (cents < -MAX_AMOUNT * 100)
+        wide[missing] = 0
+    limit = MAX_AMOUNT * 10**scale  # the bound before scaling to cents: the product cannot wrap
+    big = (cents > limit) | (cents < -limit) | (wide != 0)
+    sign = np.where(wide != 0, wide, np.sign(cents))
     if big.any():
-        cents[big] = np.sign(cents[big]) * TOO_LARGE_CENTS
+        cents[big] = 0
+    if scale < 2:
+        cents *= 10 ** (2 - scale)
+    if big.any():
+        cents[big] = sign[big] * TOO_LARGE_CENTS
     return cents, missing
 
 
@@ -385,7 +528,7 @@ def parse_count(series: pd.Series, *, default: int = 1) -> tuple[np.ndarray, np.
 
     def one(value):
         if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            return int(value), None
+            return (int(value), None) if abs(int(value)) <= MAX_COUNT else (default, "implausibly large")
         text = _text_of(value)
         if text == "":
             return default, None
@@ -395,7 +538,7 @@ def parse_count(series: pd.Series, *, default: int = 1) -> tuple[np.ndarray, np.
             return default, "not a whole number"
         if not number.is_finite() or number != number.to_integral_value():
             return default, "not a whole number"
-        if abs(number) > 10**9:
+        if abs(number) > MAX_COUNT:
             return default, "implausibly large"
         return int(number), None
 

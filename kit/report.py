@@ -63,6 +63,7 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
     "date_format": (str, "", "strftime pattern of non-ISO dates; empty: ISO only"),
     "decimal": (str, ".", "decimal mark of amounts"),
     "thousands": (str, "", "thousands separator accepted in amounts; empty: none"),
+    "thousands_grouping": (str, "western", "groups of the thousands separator: western 1,234,567 or indian 12,34,567"),
     "currency_symbols": (bool, False, "accept currency symbols around amounts"),
     "fx": (str, "", "FX table (currency, month, rate); empty: none (the sample uses its own)"),
     "fx_mode": (str, "constant", "constant: each currency at its last month's rate; monthly: each month at its rate"),
@@ -111,7 +112,7 @@ def validate_parameters(values: dict) -> dict:
         out[name] = value
     choices = {"period": ("month", "quarter", "year"), "netting": ("customer", "product"),
                "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions"),
-               "snapshot_dates": ("raise", "last")}  # fmt: skip
+               "snapshot_dates": ("raise", "last"), "thousands_grouping": ("western", "indian")}  # fmt: skip
     for name, allowed in choices.items():
         if out[name] not in allowed:
             raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
@@ -121,6 +122,12 @@ def validate_parameters(values: dict) -> dict:
                                  f"{EXAMPLE_LABELS[out['period']]}")  # fmt: skip
     if out["start"] and out["end"] and out["start"] > out["end"]:
         raise ParameterError(f"report parameter start {out['start']} is after end {out['end']}")
+    if out["as_of"]:  # the form, and not after today, before a kernel starts (the load says it again)
+        from datetime import date
+
+        from kit.ledger import parse_as_of
+
+        parse_as_of(out["as_of"], today=date.today())
     if out["reactivation_window"] < -1:
         raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
     return out
@@ -147,6 +154,7 @@ def load_options(params: dict) -> dict:
         "date_format": params["date_format"] or None,
         "decimal": params["decimal"],
         "thousands": params["thousands"] or None,
+        "thousands_grouping": params["thousands_grouping"],
         "currency_symbols": params["currency_symbols"],
         "fx": fx,
         "fx_mode": params["fx_mode"],
