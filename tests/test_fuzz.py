@@ -48,7 +48,6 @@ import hashlib
 import io
 import os
 import pickle
-import random
 import resource
 import select
 import signal
@@ -61,8 +60,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from conftest import ROOT, TODAY
 from hypothesis import HealthCheck, given, settings
@@ -687,18 +684,12 @@ def _decimal_end_date() -> bytes:
 
 
 def _sqlite(rows: list[dict], mutations=(), declared=("TEXT",)) -> bytes:
-    folder = Path(tempfile_dir())
-    path = folder / "seed.db"
-    sqlite_file(path, rows, list(declared), list(mutations))
-    content = path.read_bytes()
-    path.unlink()
-    return content
-
-
-def tempfile_dir() -> str:
     import tempfile
 
-    return tempfile.mkdtemp(prefix="kit-fuzz-")
+    with tempfile.TemporaryDirectory(prefix="kit-fuzz-") as folder:
+        path = Path(folder) / "seed.db"
+        sqlite_file(path, rows, list(declared), list(mutations))
+        return path.read_bytes()
 
 
 #: name -> (file name, a function making the file's bytes, load options). Each is the shrunk
