@@ -611,7 +611,10 @@ def parse_dates_problems(
         reasons = np.where(early[positions], f"date before {FIRST_DAY} (out of range)", f"missing {what}")
         return days, positions, reasons.astype(object)
 
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    except (TypeError, NotImplementedError, ValueError):  # an Arrow type pandas cannot factorize (decimal64, …)
+        codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
     parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format, serial_dates)
     parsed, early = _bounded(parsed)
     reasons_u = [f"date before {FIRST_DAY} (out of range)" if e and r is None else r for r, e in zip(reasons_u, early)]
