@@ -81,6 +81,10 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     >>> codes.tolist(), uniques.tolist()
     ([0, 1, -1, 0], ['b', 'a'])
     """
+    if isinstance(series.dtype, pd.CategoricalDtype):  # already encoded: its codes and categories, if all are used
+        codes = series.cat.codes.to_numpy()
+        if np.bincount(codes + 1, minlength=len(series.cat.categories) + 1)[1:].all():
+            return codes, pd.Series(series.cat.categories)
     if isinstance(series.dtype, pd.ArrowDtype):
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -248,10 +252,18 @@ def _money_problems_by_distinct(series: pd.Series, options: _TextOptions):
     give it, without a per-row array of objects: each distinct value's cents and reason are
     taken by the rows' codes (integers), and only the failing rows get a reason.
     """
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    parsed = [_money_from_value(u, options) for u in uniques]
-    cents_u = np.array([p[0] for p in parsed] + [0], dtype=np.int64)
-    reasons_u = np.array([p[1] for p in parsed] + ["missing amount"], dtype=object)  # code -1: the last
+    codes, uniques = factorize(series)
+    cents_u = np.zeros(len(uniques) + 1, dtype=np.int64)
+    reasons_u = np.full(len(uniques) + 1, None, dtype=object)
+    reasons_u[-1] = "missing amount"  # code -1: the last
+    rest = np.arange(len(uniques))
+    if _plain_options(options) and _all_text(uniques):
+        simple, cents = _simple_amounts(uniques)
+        cents_u[: len(uniques)][simple] = cents
+        rest = np.flatnonzero(~simple)
+    values = uniques.tolist()
+    for i in rest.tolist():  # the others, one by one, as parse_money reads them
+        cents_u[i], reasons_u[i] = _money_from_value(values[i], options)
     positions = np.flatnonzero(pd.notna(reasons_u)[codes])
     return cents_u[codes], positions, reasons_u[codes[positions]]
 
@@ -365,8 +377,49 @@ def rounded_positions(
         return plain is not None and len(plain.partition(".")[2]) > 2
 
     codes, uniques = factorize(series)  # each distinct value once (code -1: missing, the last entry)
-    flags = np.array([one(u) for u in uniques.tolist()] + [False], dtype=bool)
+    if _plain_options(options) and _all_text(uniques):  # the same test, vectorised (see _rounded_plain)
+        flags = np.append(_rounded_plain(uniques), False)
+    else:
+        flags = np.array([one(u) for u in uniques.tolist()] + [False], dtype=bool)
     return np.flatnonzero(flags[codes])
+
+
+def _simple_amounts(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """
+    The texts written as plain ``-123.45`` (at most 12 digits and 2 decimals, spaces around),
+    and their cents, converted by Arrow: what :func:`_money_from_value` gives them, vectorised.
+
+    Any other text (more decimals, signs, separators, other digits) is left to it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    stripped = texts.astype(str).str.strip()
+    simple = stripped.str.fullmatch(r"-?[0-9]{1,12}(\.[0-9]{1,2})?").to_numpy(dtype=bool, na_value=False)
+    decimals = pc.cast(pa.array(stripped[simple].tolist(), type=pa.string()), pa.decimal128(16, 2))
+    low = np.frombuffer(decimals.buffers()[1], dtype="<i8")[2 * decimals.offset :: 2][: len(decimals)]
+    return simple, low.astype(np.int64)  # the unscaled value is the cents; under 10**14 it fits the low word
+
+
+def _plain_options(options: _TextOptions) -> bool:
+    """Whether text amounts are read with the default options (``.`` decimal mark, no separator, no marks)."""
+    return options.decimal == "." and not options.thousands and not options.currency_symbols
+
+
+def _all_text(values: pd.Series) -> bool:
+    return values.dtype != object or all(isinstance(v, str) for v in values.tolist())
+
+
+def _rounded_plain(texts: pd.Series) -> np.ndarray:
+    """
+    Under the default options, which texts are plain numbers with more than two decimals.
+
+    Equal to ``rounded_positions``' per-value test there: a plain number matches
+    ``_PLAIN_NUMBER`` once stripped, and has more than two decimals when more than two
+    digits follow its point (tested against it in tests/test_input_numbers.py).
+    """
+    stripped = texts.astype(str).str.strip()
+    return stripped.str.fullmatch(r"[+-]?(\d+\.\d{3,}|\.\d{3,})").to_numpy(dtype=bool, na_value=False)
 
 
 def _money_hint(text: str, decimal: str, thousands: str | None, currency_symbols: bool) -> str:

@@ -216,7 +216,9 @@ def test_the_reader_equals_pythons_csv_module(tmp_path_factory, rows, blanks, en
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.sampled_from(["1.00", "2.675", "-0.005", "abc", "", " 12 ", "1,200", "NA", "1e3", "9" * 16]),
+@given(st.lists(st.sampled_from(["1.00", "2.675", "-0.005", "abc", "", " 12 ", "1,200", "NA", "1e3", "9" * 16,
+                                 "12.5", "-3.25", "007.10", "999999999999.99", "1000000000000", "1000000000000.01",
+                                 "12.", ".5", "+5", "\u0661\u0662", "-0", "0.0", "1.2.3", "\t7.05\n"]),
                 min_size=1, max_size=30), st.booleans())  # fmt: skip
 def test_money_problems_of_text_equal_parse_money(values, categorical):
     series = pd.Series(values, dtype="category" if categorical else object)
