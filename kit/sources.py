@@ -282,6 +282,7 @@ def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", hea
 
     pa.default_memory_pool().release_unused()
     _check_closed_quotes(path, name, codec, header, columns, first + n - 1 + len(skipped))
+    _check_swallowed_rows(name, header, columns, delimiter, first, skipped)
     blank = _blank_rows(columns)
     frame = pd.DataFrame(dict(enumerate(columns)), copy=False)
     frame.columns = header
@@ -492,6 +493,43 @@ def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], c
         spans = raw.count("\n") or raw.count("\r")
         raise LoadError(f"{name}: row {last}, column {header[-1]}: a quote opens and is never closed (the field runs "
                         f"to the end of the file, over {spans + 1} lines); close or remove the quote")  # fmt: skip
+
+
+def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter: str, first: int,
+                          skipped: list) -> None:  # fmt: skip
+    """
+    Refuse a quoted field that holds whole rows: a quote opened and closed only by a later
+    row's quote swallows the rows between into one field of the right width.
+
+    A field's line (after its first) that splits into as many fields as the header is taken
+    for a swallowed row. A multi-line address or note rarely has that many delimiters on a
+    line; files of fewer than three columns are not checked (their rows are too alike to text).
+    """
+    width = len(header)
+    if width < 3:
+        return
+    for position, values in enumerate(columns):
+        categories = pd.Series(values.cat.categories, dtype=object)
+        spanning = np.flatnonzero(categories.str.contains("[\r\n]", regex=True).to_numpy(dtype=bool, na_value=False))
+        for code in spanning.tolist():
+            lines = str(categories.iloc[code]).splitlines()[1:]
+            rows = [next(csv.reader([line], delimiter=delimiter), []) for line in lines if line.strip()]
+            whole = sum(len(row) == width for row in rows)
+            if not whole:
+                continue
+            at = int(np.flatnonzero(values.cat.codes.to_numpy() == code)[0])
+            if skipped:
+                at = int(np.setdiff1d(np.arange(first, first + at + 1 + len(skipped)), skipped)[at])
+            else:
+                at += first
+            raise LoadError(f"{name}: row {at}, column {header[position]}: a quoted field holds "
+                            f"{plural_rows(whole)} of {width} fields (a quote opened in this row and closed only "
+                            f"by a later row's quote?); check the quotes of row {at}")  # fmt: skip
+
+
+def plural_rows(count: int) -> str:
+    """``1 line``, ``2 lines``: how many of a field's lines look like rows."""
+    return f"{count} line{'s' if count != 1 else ''} that look like rows"
 
 
 def _blank_rows(columns: list) -> np.ndarray | None:

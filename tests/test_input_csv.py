@@ -62,6 +62,27 @@ def test_unclosed_quote_in_a_middle_column_is_an_error_naming_its_row(tmp_path, 
     assert_cli_error(*run_cli(capsys, "summary", path), r"row 3: a quote opens in this row")
 
 
+def test_a_quote_closed_only_by_a_later_row_is_an_error_naming_its_row(tmp_path, capsys):
+    # the note of row 2 opens a quote that row 4's note closes: rows 3 and 4 would vanish into it
+    body = 'A,2024-01,Core,100.00,"hello\nB,2024-01,Core,200.00,x\nC,2024-01,Core,300.00,"\nA,2024-02,Core,100.00,ok\n'
+    path = write(tmp_path, "swallow.csv", ",".join([*HEADER, "note"]) + "\n" + body)
+    for on_invalid in ("raise", "quarantine"):  # structural: an error, lenient or not
+        with pytest.raises(LoadError, match=r"swallow\.csv: row 2, column note: a quoted field holds 2 lines that "
+                                            r"look like rows of 5 fields"):  # fmt: skip
+            kit.load_ledger(path, today=TODAY, on_invalid=on_invalid)
+    assert_cli_error(*run_cli(capsys, "summary", path), r"row 2, column note: a quoted field holds 2 lines")
+    assert_cli_error(*run_cli(capsys, "summary", path, "--lenient"), r"row 2, column note")
+
+
+def test_a_multi_line_address_with_commas_is_not_taken_for_rows(tmp_path):
+    body = 'A,2024-01,Core,100.00,"Main St, Suite 5\nSpringfield, IL 62701"\nA,2024-02,Core,120.00,x\n'
+    path = write(tmp_path, "addr2.csv", ",".join([*HEADER, "note"]) + "\n" + body)
+    ledger = kit.load_ledger(path, today=TODAY)
+    assert ledger.quality.rows_read == 2
+    assert cents(ledger) == {("A", "2024-01"): 10000, ("A", "2024-02"): 12000}
+    assert ledger.frame["note"].astype(str).iloc[0] == "Main St, Suite 5\nSpringfield, IL 62701"
+
+
 def test_quoted_line_breaks_in_an_attribute_are_legal_and_rows_are_counted_as_records(tmp_path, capsys):
     rows = [[*r, f'"{i} Main St\nSpringfield"'] for i, r in enumerate(ROWS)]
     rows[3][3] = "abc"  # record 5 of the file (header 1), on line 8
