@@ -509,7 +509,7 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
     if width < 3:
         return
     for position, values in enumerate(columns):
-        categories = pd.Series(values.cat.categories, dtype=object)
+        categories = pd.Series(values.cat.categories)  # Arrow strings: the search runs in Arrow
         spanning = np.flatnonzero(categories.str.contains("[\r\n]", regex=True).to_numpy(dtype=bool, na_value=False))
         for code in spanning.tolist():
             lines = str(categories.iloc[code]).splitlines()[1:]
