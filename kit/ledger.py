@@ -304,8 +304,7 @@ def load_ledger(
     """
     if on_invalid not in ON_INVALID:
         raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
-    if thousands and thousands == decimal:
-        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    thousands = _check_number_marks(decimal, thousands)
     if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
         raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
                              f"not {thousands_grouping!r}")  # fmt: skip
@@ -366,6 +365,37 @@ def load_ledger(
     del ctx, raw, frame, rows, amounts
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
     return Ledger(ledger_frame, kind, first, last, reporting, quality)
+
+
+#: Decimal marks of text amounts.
+DECIMAL_MARKS = (".", ",")
+_NOT_THOUSANDS = "+-()"  # signs and the brackets of negative amounts
+
+
+def _check_number_marks(decimal, thousands) -> str | None:
+    """
+    Check the decimal mark and the thousands separator; return the separator (``None``: none).
+
+    The decimal mark is ``.`` or ``,``. The thousands separator is empty or ``None`` (none) or
+    one character that is not a letter, digit, control character, sign or bracket, and not
+    the decimal mark: ``,`` ``.`` space ``'`` NBSP, narrow NBSP, ``_`` and the like.
+    """
+    import unicodedata
+
+    if not isinstance(decimal, str) or decimal not in DECIMAL_MARKS:
+        raise ParameterError(f"decimal must be '.' or ',' (the decimal mark of amounts), not {decimal!r} "
+                             "(CLI --decimal)")  # fmt: skip
+    if thousands is None or thousands == "":
+        return None
+    if not isinstance(thousands, str) or len(thousands) != 1:
+        raise ParameterError(f"thousands must be one character (the thousands separator of amounts, e.g. ',' "
+                             f"or ' '), not {thousands!r} (CLI --thousands)")  # fmt: skip
+    if unicodedata.category(thousands)[0] in "LNC" or thousands in _NOT_THOUSANDS:
+        raise ParameterError(f"thousands={thousands!r} cannot separate thousands (a letter, digit, control "
+                             "character, sign or bracket); pass one of , . ' _ space or NBSP (CLI --thousands)")  # fmt: skip
+    if thousands == decimal:
+        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    return thousands
 
 
 def _release_arrow_memory() -> None:
@@ -1152,6 +1182,8 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     if missing:
         shown = ", ".join(f"{c} {_ordinal_to_str(m)}" for c, m in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        if through == _CROSS_RATES:
+            raise LoadError(f"FX table: no rate for {shown}{more} " + _cross_rates_hint(rates, reporting, missing))
         how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
         raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
     converted = amounts.copy()
@@ -1171,7 +1203,7 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
         values[over] = 0
         converted[idx] = values.astype(np.int64)
         if through is not None:
-            label = f"the FX table's base {through}" if through != "(none)" else "the FX table's cross rates"
+            label = f"the FX table's base {through}" if through != _CROSS_RATES else "the FX table's cross rates"
             ctx.note(f"amounts converted to {reporting} through {label} (amount × rate of its currency / rate of "
                      f"{reporting})", np.unique(ctx.frame.index.get_indexer(rows.index[idx])))  # fmt: skip
         if over.any():
@@ -1183,8 +1215,26 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     return reporting, converted, rows, months
 
 
+def _cross_rates_hint(rates: pd.DataFrame, reporting: str, missing: list[tuple[str, int]]) -> str:
+    """What a table of cross rates (no currency at 1, the reporting one not at 1) is taken to mean, and what to fix."""
+    listed = rates.loc[rates["currency"] == reporting].sort_values("m")
+    shown = ", ".join(f"{r:g} in {_ordinal_to_str(m)}" for r, m in zip(listed["rate"].head(3), listed["m"].head(3)))
+    shown += ", …" if len(listed) > 3 else ""
+    absent = ", ".join(dict.fromkeys(c for c, _ in missing if c != reporting)) or reporting
+    return (
+        f"(reporting currency {reporting}): no currency is at rate 1 in every month and {reporting}'s rate is not 1 "
+        f"({shown}), so the rates are read as cross rates, each the value of one unit in a common base the table "
+        f"does not list, and amounts convert as amount × rate of their currency / rate of {reporting}.\n"
+        f"Add the missing rates ({absent}) in that same base; or, if the rates are the value of one unit in "
+        f"{reporting}, give {reporting} rate 1 in every month (or leave {reporting} out of the table)."
+    )
+
+
 def _fx_name(fx) -> str:
     return "FX table" if isinstance(fx, pd.DataFrame) else f"FX table {fx}"
+
+
+_CROSS_RATES = "(cross rates)"  # _fx_base: no listed base; amounts convert through the reporting currency's rates
 
 
 def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
@@ -1193,7 +1243,7 @@ def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
 
     None when the reporting currency is at 1 wherever the table lists it, or when the table
     lists neither it nor any currency at 1 in every month. Otherwise the table's base (the
-    one currency at 1 in every month), or ``"(none)"`` for a table without one: amounts
+    one currency at 1 in every month), or :data:`_CROSS_RATES` for a table without one: amounts
     convert at cross rates through the reporting currency's own rates, which must be listed.
     """
     at_one = rates.groupby("currency")["rate"].apply(lambda r: bool((r == 1).all()))
@@ -1201,7 +1251,7 @@ def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
     if reporting in at_one.index:
         if at_one[reporting]:
             return None
-        return ones[0] if len(ones) == 1 else "(none)"
+        return ones[0] if len(ones) == 1 else _CROSS_RATES
     if not ones:
         return None
     if len(ones) == 1:
