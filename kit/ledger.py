@@ -339,7 +339,7 @@ def load_ledger(
     if not len(rows):
         raise ctx.no_valid_rows()
     if kind == "snapshots":
-        rows = _snapshot_dates(ctx, rows, snapshot_dates)
+        rows = _snapshot_dates(ctx, rows, snapshot_dates, date_format)
         months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
@@ -962,7 +962,7 @@ def _month_ordinals(days) -> np.ndarray:
     return np.asarray(values, dtype="datetime64[M]").astype("int64")
 
 
-def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFrame:
+def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str, date_format=None) -> pd.DataFrame:
     """
     Find customer · product · months whose snapshot rows carry different dates; raise, or keep the last date's rows.
 
@@ -970,7 +970,12 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
     only full dates that differ within a month for one key are weekly or daily snapshots, whose
     sum would be a fake level. Costs nothing unless some month of the file holds several dates
     (``_months`` keeps the rows' dates only then); then only the rows of those months are compared.
+    The dates may also be in an attribute column beside ``month`` whose name means a date
+    (``snapshot_date``, ``date``, ``as_of``: :func:`kit.roles.month_date_columns`); see
+    :func:`_attribute_snapshot_dates`.
     """
+    for column in roles.month_date_columns(ctx.attributes):
+        rows = _attribute_snapshot_dates(ctx, rows, column, mode, date_format)
     if ctx.snapshot_days is None:
         return rows
     codes, days = ctx.snapshot_days
@@ -983,6 +988,58 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
     several = np.zeros(len(days), dtype=bool)
     several[valid] = np.isin(month[valid], dates_in_month.index[dates_in_month.to_numpy() > 1])
     candidates = np.flatnonzero(several[codes[positions]])
+    return _several_dates(ctx, rows, positions, candidates, day[codes[positions[candidates]]], mode, "month")
+
+
+def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mode: str, date_format) -> pd.DataFrame:
+    """
+    The several-snapshots check on an attribute column of dates beside ``month`` (weekly ``snapshot_date``).
+
+    The column counts only if every value in it is a full date (ISO, or under ``date_format``);
+    otherwise (text, months, a few dates among other values) it stays an attribute, as does a
+    column with one date per customer · product · month. Each distinct value is parsed once;
+    the months holding several of its dates are found on a bitmap of (month, date) codes, and
+    only their rows are compared by key.
+    """
+    codes, uniques = parse.factorize(ctx.frame[column])
+    if len(uniques) < 2 or _month_only(uniques, None).any():
+        return rows
+    days = None
+    for pattern in dict.fromkeys([None, date_format]):
+        try:
+            parsed, bad, _ = parse.parse_dates_problems(uniques, what=column, date_format=pattern)
+        except ValueError:  # mixed formats, a bad pattern: not a column of dates
+            continue
+        if not len(bad):
+            days = parse.as_days(np.asarray(parsed)).view(np.int64)
+            break
+    if days is None:
+        return rows
+    positions = ctx.frame.index.get_indexer(rows.index)
+    row_codes = codes[positions]
+    month = rows[MONTH_ORDINAL].to_numpy().astype(np.int64)
+    dated = row_codes >= 0
+    if not dated.any():
+        return rows
+    low, high = int(month[dated].min()), int(month[dated].max())
+    width = len(uniques)
+    if (high - low + 1) * width <= 50_000_000:  # which dates each month holds: a bitmap over (month, date)
+        seen = np.zeros((high - low + 1) * width, dtype=bool)
+        seen[(month[dated] - low) * width + row_codes[dated]] = True
+        per_month = seen.reshape(high - low + 1, width).sum(axis=1)
+        several = np.flatnonzero(per_month > 1) + low
+    else:
+        pairs = np.unique((month[dated] - low) * width + row_codes[dated])
+        counts = np.bincount(pairs // width)
+        several = np.flatnonzero(counts > 1) + low
+    if not len(several):
+        return rows
+    candidates = np.flatnonzero(dated & np.isin(month, several))
+    return _several_dates(ctx, rows, positions, candidates, days[row_codes[candidates]], mode, column)
+
+
+def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, column: str) -> pd.DataFrame:
+    """Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last."""
     if not len(candidates):
         return rows
     sub = rows.iloc[candidates]
@@ -990,7 +1047,7 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
         "customer": pd.factorize(sub["customer_id"].astype(str).to_numpy())[0],
         "product": pd.factorize(sub["product"].astype(str).to_numpy())[0],
         "month": sub[MONTH_ORDINAL].to_numpy(),
-        "day": day[codes[positions[candidates]]],
+        "day": candidate_days,
     })  # fmt: skip
     group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
     dates = group.transform("nunique").to_numpy()
@@ -1003,8 +1060,9 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
         shown = sorted({str(np.datetime64(int(d), "D")) for d in keys["day"].to_numpy()[same]})
         keys_hit = int(group.nunique().gt(1).sum())
         row = sub.iloc[first]
+        beside = " (beside column month, which gives the month)" if column != "month" else ""
         raise LoadError(
-            f"{ctx.raw.name}, column month: customer {row['customer_id']!r}, product {row['product']!r} has "
+            f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
             f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
             f"{', …' if len(shown) > 6 else ''}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
             f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "

@@ -175,6 +175,17 @@ def take_synonyms(name: str, frame: pd.DataFrame, kind: str, explicit: set[str])
     return (frame.rename(columns=renames) if renames else frame), notes
 
 
+#: Names of an attribute beside ``month`` that may hold each row's snapshot date.
+MONTH_DATE_NAMES = frozenset(squash(n) for n in [
+    *SYNONYMS["month"], *SUGGESTED["month"], "as_of", "as_of_date", "snapshot", "snapshot_day", "snapshot_at",
+    "report_date", "reporting_date", "day", "week", "week_start", "week_ending", "week_of"])  # fmt: skip
+
+
+def month_date_columns(attributes) -> list[str]:
+    """The attribute columns whose name means a date (``snapshot_date``, ``date``, ``as_of``), in order."""
+    return [c for c in attributes if squash(c) in MONTH_DATE_NAMES]
+
+
 def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
     """``{source column: role}`` for missing roles a column name may mean (see :data:`SUGGESTED`)."""
     out: dict[str, str] = {}

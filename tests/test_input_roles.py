@@ -466,3 +466,95 @@ def test_is_total_at_a_million_distinct_ids_is_prefiltered():
     flags = roles.is_total(ids)
     assert flags.sum() == 1 and flags[-1]
     assert time.perf_counter() - start < 10  # about half a second here; the pattern sees only "tot"/"sum" texts
+
+
+# --- review of issue 8: weekly snapshot dates in an attribute beside month --------------------------
+
+WEEKLY_BESIDE = ("customer_id,month,snapshot_date,product,mrr\n"
+                 "a,2024-01,2024-01-07,p,100\na,2024-01,2024-01-14,p,100\na,2024-01,2024-01-21,p,100\n"
+                 "a,2024-01,2024-01-28,p,100\na,2024-02,2024-02-04,p,100\n")  # fmt: skip
+
+
+def test_weekly_dates_beside_a_month_column_stop_naming_the_column(tmp_path, capsys):
+    path = write(tmp_path, "wk.csv", WEEKLY_BESIDE)
+    message = (r"wk\.csv, column snapshot_date \(beside column month, which gives the month\): customer 'a', product "
+               r"'p' has 4 snapshot dates in 2024-01 \(2024-01-07, 2024-01-14, 2024-01-21, 2024-01-28; rows 2, 3, 4, "
+               r"5\); 1 customer · product · month with several dates")  # fmt: skip
+    with pytest.raises(LoadError, match=r"(?s)" + message + r".*snapshot_dates='last' \(CLI --snapshot-dates last\)"):
+        kit.load_ledger(path, today=TODAY, as_of="2024-02-29")
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert_cli_error(code, out, err, message + r".*--snapshot-dates last")
+
+
+def test_last_date_beside_a_month_column_is_used_and_the_rest_counted(tmp_path, capsys):
+    path = write(tmp_path, "wk.csv", WEEKLY_BESIDE)
+    ledger = kit.load_ledger(path, today=TODAY, as_of="2024-02-29", snapshot_dates="last")
+    assert cents(ledger) == {("a", "2024-01"): 10000, ("a", "2024-02"): 10000}  # not 400.00 then a fake contraction
+    reason = "snapshot rows before the last snapshot date of their month (snapshot_dates='last')"
+    assert excluded(ledger) == {reason: 3}
+    assert ledger.quality.excluded.set_index("reason").loc[reason, "examples"] == "row 2, row 3, row 4"
+    accounted(ledger)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29", "--snapshot-dates", "last")
+    assert code == 0 and f"3 of 5 rows excluded ({reason}: 3)" in err
+    assert out.splitlines()[1].startswith("2024-02,100.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,100.00,")
+
+
+@pytest.mark.parametrize("column", ["date", "as_of", "Snapshot Date", "report_date"])
+def test_other_date_names_beside_month_are_checked_too(column):
+    frame = pd.DataFrame({"customer_id": "A", "month": ["2024-01", "2024-01", "2024-02"], column: ["2024-01-15",
+                          "2024-01-31", "2024-02-29"], "product": "P", "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+    shown = re.escape(kit.ledger.normalise_column(column))
+    with pytest.raises(LoadError, match=rf"column {shown} \(beside column month.*has 2 snapshot dates in 2024-01"):
+        kit.load_ledger(frame, today=TODAY)
+    assert cents(kit.load_ledger(frame, today=TODAY, snapshot_dates="last")) == {("A", "2024-01"): 200,
+                                                                                ("A", "2024-02"): 400}  # fmt: skip
+
+
+@pytest.mark.parametrize("values", [
+    ["2024-01-31", "2024-01-31", "2024-02-29", "2024-01-15"],  # one date per customer · product · month
+    ["2024-01-31", "2024-01-14", "2024-02-29", "2024-01-15"],  # two dates in January, but for two keys
+    ["week 1", "week 2", "week 1", "week 3"],  # not dates
+    ["2024-01", "2023-12", "2024-02", "2024-01"],  # months, not dates
+    ["2024-01-07", "n/a", "2024-02-04", "2024-01-14"],  # not all dates
+], ids=["one-date-per-key", "one-per-key-two-keys", "text", "months", "mixed"])  # fmt: skip
+def test_a_date_column_without_several_dates_per_key_stays_an_attribute(values):
+    frame = pd.DataFrame({"customer_id": ["A", "A", "A", "B"], "month": ["2024-01", "2024-01", "2024-02", "2024-01"],
+                          "product": ["P", "Q", "P", "P"], "snapshot_date": values,
+                          "mrr": ["1.00", "2.00", "4.00", "8.00"]})  # fmt: skip
+    ledger = kit.load_ledger(frame, today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 300, ("A", "2024-02"): 400, ("B", "2024-01"): 800}
+    assert notes(ledger)["column 'snapshot_date' kept as an attribute (month is column 'month')"] == 4
+    assert ledger.quality.rows_excluded == 0
+
+
+def test_a_date_column_of_parquet_dates_beside_month(tmp_path):
+    import datetime as dt
+
+    path = tmp_path / "w.parquet"
+    days = [dt.date(2024, 1, 7), dt.date(2024, 1, 14), dt.date(2024, 2, 4)]
+    pq.write_table(pa.table({"customer_id": ["A"] * 3, "month": ["2024-01", "2024-01", "2024-02"],
+                             "snapshot_date": pa.array(days, pa.date32()), "product": ["P"] * 3,
+                             "mrr": ["1.00", "2.00", "4.00"]}), path)  # fmt: skip
+    with pytest.raises(LoadError, match=r"column snapshot_date .*has 2 snapshot dates in 2024-01 \(2024-01-07, 2024-01-14"):
+        kit.load_ledger(path, today=TODAY)
+    ledger = kit.load_ledger(path, today=TODAY, snapshot_dates="last")
+    assert cents(ledger) == {("A", "2024-01"): 200, ("A", "2024-02"): 400}
+    accounted(ledger)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["P", "Q"]), st.integers(0, 2), st.integers(1, 28),
+                          st.integers(0, 10_000)), min_size=1, max_size=30))  # fmt: skip
+def test_last_beside_month_equals_a_plain_reference(rows):
+    frame = pd.DataFrame(rows, columns=["customer_id", "product", "m", "day", "cents"])
+    frame["date"] = pd.to_datetime({"year": 2024, "month": frame["m"] + 1, "day": frame["day"]})
+    data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
+                         "month": frame["date"].dt.strftime("%Y-%m"), "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
+                         "mrr": [f"{c // 100}.{c % 100:02d}" for c in frame["cents"]]})  # fmt: skip
+    ledger = kit.load_ledger(data, today=TODAY, snapshot_dates="last")
+    accounted(ledger)
+    latest = frame.groupby(["customer_id", "product", "m"])["date"].transform("max")
+    kept = frame[frame["date"] == latest]
+    expected = kept.assign(month=kept["date"].dt.strftime("%Y-%m")).groupby(["customer_id", "month"])["cents"].sum()
+    assert cents(ledger) == {k: int(v) for k, v in expected.items() if v > 0}
+    assert ledger.quality.rows_excluded == len(frame) - len(kept)
