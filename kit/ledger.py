@@ -304,8 +304,7 @@ def load_ledger(
     """
     if on_invalid not in ON_INVALID:
         raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
-    if thousands and thousands == decimal:
-        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    thousands = _check_number_marks(decimal, thousands)
     if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
         raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
                              f"not {thousands_grouping!r}")  # fmt: skip
@@ -340,7 +339,7 @@ def load_ledger(
     if not len(rows):
         raise ctx.no_valid_rows()
     if kind == "snapshots":
-        rows = _snapshot_dates(ctx, rows, snapshot_dates)
+        rows = _snapshot_dates(ctx, rows, snapshot_dates, date_format)
         months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
@@ -366,6 +365,37 @@ def load_ledger(
     del ctx, raw, frame, rows, amounts
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
     return Ledger(ledger_frame, kind, first, last, reporting, quality)
+
+
+#: Decimal marks of text amounts.
+DECIMAL_MARKS = (".", ",")
+_NOT_THOUSANDS = "+-()"  # signs and the brackets of negative amounts
+
+
+def _check_number_marks(decimal, thousands) -> str | None:
+    """
+    Check the decimal mark and the thousands separator; return the separator (``None``: none).
+
+    The decimal mark is ``.`` or ``,``. The thousands separator is empty or ``None`` (none) or
+    one character that is not a letter, digit, control character, sign or bracket, and not
+    the decimal mark: ``,`` ``.`` space ``'`` NBSP, narrow NBSP, ``_`` and the like.
+    """
+    import unicodedata
+
+    if not isinstance(decimal, str) or decimal not in DECIMAL_MARKS:
+        raise ParameterError(f"decimal must be '.' or ',' (the decimal mark of amounts), not {decimal!r} "
+                             "(CLI --decimal)")  # fmt: skip
+    if thousands is None or thousands == "":
+        return None
+    if not isinstance(thousands, str) or len(thousands) != 1:
+        raise ParameterError(f"thousands must be one character (the thousands separator of amounts, e.g. ',' "
+                             f"or ' '), not {thousands!r} (CLI --thousands)")  # fmt: skip
+    if unicodedata.category(thousands)[0] in "LNC" or thousands in _NOT_THOUSANDS:
+        raise ParameterError(f"thousands={thousands!r} cannot separate thousands (a letter, digit, control "
+                             "character, sign or bracket); pass one of , . ' _ space or NBSP (CLI --thousands)")  # fmt: skip
+    if thousands == decimal:
+        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+    return thousands
 
 
 def _release_arrow_memory() -> None:
@@ -932,7 +962,7 @@ def _month_ordinals(days) -> np.ndarray:
     return np.asarray(values, dtype="datetime64[M]").astype("int64")
 
 
-def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFrame:
+def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str, date_format=None) -> pd.DataFrame:
     """
     Find customer · product · months whose snapshot rows carry different dates; raise, or keep the last date's rows.
 
@@ -940,7 +970,12 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
     only full dates that differ within a month for one key are weekly or daily snapshots, whose
     sum would be a fake level. Costs nothing unless some month of the file holds several dates
     (``_months`` keeps the rows' dates only then); then only the rows of those months are compared.
+    The dates may also be in an attribute column beside ``month`` whose name means a date
+    (``snapshot_date``, ``date``, ``as_of``: :func:`kit.roles.month_date_columns`); see
+    :func:`_attribute_snapshot_dates`.
     """
+    for column in roles.month_date_columns(ctx.attributes):
+        rows = _attribute_snapshot_dates(ctx, rows, column, mode, date_format)
     if ctx.snapshot_days is None:
         return rows
     codes, days = ctx.snapshot_days
@@ -953,6 +988,58 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
     several = np.zeros(len(days), dtype=bool)
     several[valid] = np.isin(month[valid], dates_in_month.index[dates_in_month.to_numpy() > 1])
     candidates = np.flatnonzero(several[codes[positions]])
+    return _several_dates(ctx, rows, positions, candidates, day[codes[positions[candidates]]], mode, "month")
+
+
+def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mode: str, date_format) -> pd.DataFrame:
+    """
+    The several-snapshots check on an attribute column of dates beside ``month`` (weekly ``snapshot_date``).
+
+    The column counts only if every value in it is a full date (ISO, or under ``date_format``);
+    otherwise (text, months, a few dates among other values) it stays an attribute, as does a
+    column with one date per customer · product · month. Each distinct value is parsed once;
+    the months holding several of its dates are found on a bitmap of (month, date) codes, and
+    only their rows are compared by key.
+    """
+    codes, uniques = parse.factorize(ctx.frame[column])
+    if len(uniques) < 2 or _month_only(uniques, None).any():
+        return rows
+    days = None
+    for pattern in dict.fromkeys([None, date_format]):
+        try:
+            parsed, bad, _ = parse.parse_dates_problems(uniques, what=column, date_format=pattern)
+        except ValueError:  # mixed formats, a bad pattern: not a column of dates
+            continue
+        if not len(bad):
+            days = parse.as_days(np.asarray(parsed)).view(np.int64)
+            break
+    if days is None:
+        return rows
+    positions = ctx.frame.index.get_indexer(rows.index)
+    row_codes = codes[positions]
+    month = rows[MONTH_ORDINAL].to_numpy().astype(np.int64)
+    dated = row_codes >= 0
+    if not dated.any():
+        return rows
+    low, high = int(month[dated].min()), int(month[dated].max())
+    width = len(uniques)
+    if (high - low + 1) * width <= 50_000_000:  # which dates each month holds: a bitmap over (month, date)
+        seen = np.zeros((high - low + 1) * width, dtype=bool)
+        seen[(month[dated] - low) * width + row_codes[dated]] = True
+        per_month = seen.reshape(high - low + 1, width).sum(axis=1)
+        several = np.flatnonzero(per_month > 1) + low
+    else:
+        pairs = np.unique((month[dated] - low) * width + row_codes[dated])
+        counts = np.bincount(pairs // width)
+        several = np.flatnonzero(counts > 1) + low
+    if not len(several):
+        return rows
+    candidates = np.flatnonzero(dated & np.isin(month, several))
+    return _several_dates(ctx, rows, positions, candidates, days[row_codes[candidates]], mode, column)
+
+
+def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, column: str) -> pd.DataFrame:
+    """Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last."""
     if not len(candidates):
         return rows
     sub = rows.iloc[candidates]
@@ -960,7 +1047,7 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
         "customer": pd.factorize(sub["customer_id"].astype(str).to_numpy())[0],
         "product": pd.factorize(sub["product"].astype(str).to_numpy())[0],
         "month": sub[MONTH_ORDINAL].to_numpy(),
-        "day": day[codes[positions[candidates]]],
+        "day": candidate_days,
     })  # fmt: skip
     group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
     dates = group.transform("nunique").to_numpy()
@@ -973,8 +1060,9 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str) -> pd.DataFram
         shown = sorted({str(np.datetime64(int(d), "D")) for d in keys["day"].to_numpy()[same]})
         keys_hit = int(group.nunique().gt(1).sum())
         row = sub.iloc[first]
+        beside = " (beside column month, which gives the month)" if column != "month" else ""
         raise LoadError(
-            f"{ctx.raw.name}, column month: customer {row['customer_id']!r}, product {row['product']!r} has "
+            f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
             f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
             f"{', …' if len(shown) > 6 else ''}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
             f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "
@@ -1152,6 +1240,8 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     if missing:
         shown = ", ".join(f"{c} {_ordinal_to_str(m)}" for c, m in missing[:10])
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        if through == _CROSS_RATES:
+            raise LoadError(f"FX table: no rate for {shown}{more} " + _cross_rates_hint(rates, reporting, missing))
         how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
         raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
     converted = amounts.copy()
@@ -1171,7 +1261,7 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
         values[over] = 0
         converted[idx] = values.astype(np.int64)
         if through is not None:
-            label = f"the FX table's base {through}" if through != "(none)" else "the FX table's cross rates"
+            label = f"the FX table's base {through}" if through != _CROSS_RATES else "the FX table's cross rates"
             ctx.note(f"amounts converted to {reporting} through {label} (amount × rate of its currency / rate of "
                      f"{reporting})", np.unique(ctx.frame.index.get_indexer(rows.index[idx])))  # fmt: skip
         if over.any():
@@ -1183,8 +1273,26 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     return reporting, converted, rows, months
 
 
+def _cross_rates_hint(rates: pd.DataFrame, reporting: str, missing: list[tuple[str, int]]) -> str:
+    """What a table of cross rates (no currency at 1, the reporting one not at 1) is taken to mean, and what to fix."""
+    listed = rates.loc[rates["currency"] == reporting].sort_values("m")
+    shown = ", ".join(f"{r:g} in {_ordinal_to_str(m)}" for r, m in zip(listed["rate"].head(3), listed["m"].head(3)))
+    shown += ", …" if len(listed) > 3 else ""
+    absent = ", ".join(dict.fromkeys(c for c, _ in missing if c != reporting)) or reporting
+    return (
+        f"(reporting currency {reporting}): no currency is at rate 1 in every month and {reporting}'s rate is not 1 "
+        f"({shown}), so the rates are read as cross rates, each the value of one unit in a common base the table "
+        f"does not list, and amounts convert as amount × rate of their currency / rate of {reporting}.\n"
+        f"Add the missing rates ({absent}) in that same base; or, if the rates are the value of one unit in "
+        f"{reporting}, give {reporting} rate 1 in every month (or leave {reporting} out of the table)."
+    )
+
+
 def _fx_name(fx) -> str:
     return "FX table" if isinstance(fx, pd.DataFrame) else f"FX table {fx}"
+
+
+_CROSS_RATES = "(cross rates)"  # _fx_base: no listed base; amounts convert through the reporting currency's rates
 
 
 def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
@@ -1193,7 +1301,7 @@ def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
 
     None when the reporting currency is at 1 wherever the table lists it, or when the table
     lists neither it nor any currency at 1 in every month. Otherwise the table's base (the
-    one currency at 1 in every month), or ``"(none)"`` for a table without one: amounts
+    one currency at 1 in every month), or :data:`_CROSS_RATES` for a table without one: amounts
     convert at cross rates through the reporting currency's own rates, which must be listed.
     """
     at_one = rates.groupby("currency")["rate"].apply(lambda r: bool((r == 1).all()))
@@ -1201,7 +1309,7 @@ def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
     if reporting in at_one.index:
         if at_one[reporting]:
             return None
-        return ones[0] if len(ones) == 1 else "(none)"
+        return ones[0] if len(ones) == 1 else _CROSS_RATES
     if not ones:
         return None
     if len(ones) == 1:

@@ -19,11 +19,16 @@ Rules (see RELIABILITY.md rows 4, 47–49):
   required and missing, the error suggests the mapping. To keep a synonym as an
   attribute, map it to itself (``--map users=users``).
 * **Total rows.** A ``customer_id`` or ``product`` that is only a total word (``Total``,
-  ``Totals``, ``Grand total``, ``Subtotal``, ``Sub-total``, ``Sum``, ``Overall total``, in
-  any case and spacing, with trailing punctuation such as ``Total:``) marks a total row
-  of a spreadsheet, not a customer: an invalid row (an error by default, excluded and
-  counted under ``on_invalid="quarantine"``). A name that goes on after the word is a
-  name (``Total Wine & More``, ``Sum Labs``), never refused.
+  ``Totals``, ``Grand total``, ``Subtotal``, ``Sub-total``, ``Sum``, ``Sum total``,
+  ``Overall total``, in any case and spacing), possibly surrounded by punctuation,
+  asterisks or brackets (``Total:``, ``** Total **``, ``[Total]``), and optionally
+  followed by one bracketed remark (``Total (USD)``, ``Grand Total (all regions)``) or an
+  ISO 4217 currency code in capitals (``Total EUR``, :data:`CURRENCY_CODES`), marks a
+  total row of a spreadsheet, not a customer: an invalid row (an error by default,
+  excluded and counted under ``on_invalid="quarantine"``). A total word followed by other
+  words, or glued to more letters, is a name (``Total Wine & More``, ``Sum Labs``,
+  ``Totally Legit``, ``Total Gym``, ``Total usd``), never refused. Only texts of at most
+  80 characters that hold ``tot`` or ``sum`` (any case) reach the pattern.
 * **Line breaks and NUL.** A line break (``\\n``, ``\\r``) or a NUL byte anywhere in a
   key field (``customer_id``, ``product``, the month or dates, ``currency``,
   ``billing_period``, ``billing_interval_count``, ``quantity``, ``plan``,
@@ -98,7 +103,22 @@ SUGGESTED = {
 #: Columns whose values are keys: a line break or NUL in them is an invalid row.
 KEY_COLUMNS = ["customer_id", "product", "month", "start_date", "end_date", "currency", "billing_period",
                "billing_interval_count", "quantity", "plan", "subscription_id", "mrr", "amount"]  # fmt: skip
-_TOTAL = re.compile(r"\s*((grand|sub|overall)[\s\-]*)?(total|totals|sum)[\s:.=\-–—*]*", re.IGNORECASE)
+#: ISO 4217 codes of the currencies in use: ``Total USD`` is a total row, ``Total Gym`` a name.
+CURRENCY_CODES = frozenset((
+    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD "
+    "CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ "
+    "GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR "
+    "LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN "
+    "PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SYP SZL THB TJS "
+    "TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWG"
+).split())  # fmt: skip
+_TOTAL_MARKS = r"[\s:.,;=\-–—*#_~!|()\[\]{}<>]*"  # spacing, punctuation, asterisks and brackets around the word
+_TOTAL = re.compile(
+    rf"{_TOTAL_MARKS}(?:(?:(?:grand|sub|overall|sum)[\s\-]*)?totals?|sum){_TOTAL_MARKS}"
+    rf"(?:(?:\([^()]*\)|\[[^\[\]]*\]|(?-i:{'|'.join(sorted(CURRENCY_CODES))})){_TOTAL_MARKS})?",
+    re.IGNORECASE,
+)
+_TOTAL_LONGEST = 80  # longer texts are never a total word with a remark: not matched at all
 _BREAK = re.compile(r"[\r\n\x00]")
 
 
@@ -153,6 +173,17 @@ def take_synonyms(name: str, frame: pd.DataFrame, kind: str, explicit: set[str])
         renames[found[0]] = role
         notes.append(f"column {found[0]!r} taken as {role}")
     return (frame.rename(columns=renames) if renames else frame), notes
+
+
+#: Names of an attribute beside ``month`` that may hold each row's snapshot date.
+MONTH_DATE_NAMES = frozenset(squash(n) for n in [
+    *SYNONYMS["month"], *SUGGESTED["month"], "as_of", "as_of_date", "snapshot", "snapshot_day", "snapshot_at",
+    "report_date", "reporting_date", "day", "week", "week_start", "week_ending", "week_of"])  # fmt: skip
+
+
+def month_date_columns(attributes) -> list[str]:
+    """The attribute columns whose name means a date (``snapshot_date``, ``date``, ``as_of``), in order."""
+    return [c for c in attributes if squash(c) in MONTH_DATE_NAMES]
 
 
 def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
@@ -215,9 +246,19 @@ def is_total(texts: pd.Series) -> np.ndarray:
 
     >>> is_total(pd.Series(["Total", " grand TOTAL: ", "Sub-total", "Sum", "Total Wine & More", "Summit"])).tolist()
     [True, True, True, True, False, False]
+    >>> is_total(pd.Series(["Total (USD)", "** Total **", "Sum total", "Total EUR", "Grand Total (all regions)",
+    ...                     "Sum Labs", "Totally Legit", "Total Gym"])).tolist()
+    [True, True, True, True, True, False, False, False]
     """
-    short = texts.str.len().to_numpy(dtype=np.int64, na_value=0) <= 40
     out = np.zeros(len(texts), dtype=bool)
-    if short.any():
-        out[short] = texts[short].str.fullmatch(_TOTAL).to_numpy(dtype=bool, na_value=False)
+    short = texts.str.len().to_numpy(dtype=np.int64, na_value=0) <= _TOTAL_LONGEST
+    if not short.any():
+        return out
+    # the prefilter: only texts holding "tot" or "sum" (any case) can be a total word
+    lowered = texts[short].str.lower()
+    maybe = (lowered.str.contains("tot", regex=False) | lowered.str.contains("sum", regex=False)).to_numpy(
+        dtype=bool, na_value=False)  # fmt: skip
+    if maybe.any():
+        where = np.flatnonzero(short)[maybe]
+        out[where] = texts.iloc[where].str.fullmatch(_TOTAL).to_numpy(dtype=bool, na_value=False)
     return out

@@ -301,14 +301,26 @@ def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", hea
 
 
 def _codec(encoding: str, name: str) -> str:
-    """The Python codec of ``encoding`` (UTF-8 as ``utf-8-sig``: a byte-order mark accepted)."""
+    """
+    The Python codec of ``encoding`` (UTF-8 as ``utf-8-sig``: a byte-order mark accepted).
+
+    Only text encodings (bytes to text) are accepted: Python also registers codecs that
+    turn bytes into bytes (``base64``, ``zlib``, ``hex``) or text into text (``rot13``),
+    which cannot decode a file; naming one is an error, as an unknown name is.
+    """
     import codecs
 
     try:
-        codec = codecs.lookup(encoding).name
+        info = codecs.lookup(encoding) if isinstance(encoding, str) else None
     except LookupError:
-        raise LoadError(f"{name}: unknown encoding {encoding!r}") from None
-    return "utf-8-sig" if codec == "utf-8" else codec
+        info = None
+    if info is None:
+        raise LoadError(f"{name}: unknown encoding {encoding!r} (CLI --encoding); "
+                        "pass a text encoding such as utf-8, cp1252 or utf-16")  # fmt: skip
+    if not getattr(info, "_is_text_encoding", True):
+        raise LoadError(f"{name}: {encoding!r} is not a text encoding (it does not decode bytes to text) "
+                        "(CLI --encoding); pass a text encoding such as utf-8, cp1252 or utf-16")  # fmt: skip
+    return "utf-8-sig" if info.name == "utf-8" else info.name
 
 
 def _reject_binary(head: bytes, name: str, codec: str) -> None:

@@ -527,3 +527,81 @@ def test_arrow_decimal_beyond_its_declared_precision_is_flagged_not_wrapped():
     frame = frame_of(series.iloc[:2])
     with pytest.raises(ValidationError, match=r"negative amount .*row 2, column mrr"):
         kit.load_ledger(frame, today=TODAY)
+
+
+# --- review of issue 8: parse options, encodings, FX cross rates -------------------------------------
+
+
+@pytest.mark.parametrize(("options", "flag", "match"), [
+    ({"decimal": ""}, "--decimal=", r"decimal must be '\.' or ',' \(the decimal mark of amounts\), not '' \(CLI --decimal\)"),
+    ({"decimal": "x"}, "--decimal=x", r"decimal must be '\.' or ',' .*not 'x' \(CLI --decimal\)"),
+    ({"decimal": ";"}, "--decimal=;", r"not ';' \(CLI --decimal\)"),
+    ({"thousands": "ab"}, "--thousands=ab", r"thousands must be one character .*not 'ab' \(CLI --thousands\)"),
+    ({"thousands": "x"}, "--thousands=x", r"thousands='x' cannot separate thousands .*\(CLI --thousands\)"),
+    ({"thousands": "7"}, "--thousands=7", r"thousands='7' cannot separate thousands"),
+    ({"thousands": "-"}, "--thousands=-", r"thousands='-' cannot separate thousands .*sign or bracket"),
+    ({"thousands": "\t"}, "--thousands=\t", r"thousands='\\t' cannot separate thousands"),
+    ({"thousands": "."}, "--thousands=.", r"thousands='\.' is also the decimal mark; pass decimal= too \(CLI --decimal\)"),
+], ids=["decimal-empty", "decimal-letter", "decimal-semicolon", "thousands-two", "thousands-letter", "thousands-digit",
+        "thousands-minus", "thousands-tab", "thousands-is-decimal"])  # fmt: skip
+def test_decimal_and_thousands_options_are_checked(tmp_path, capsys, options, flag, match):
+    path = one_amount(tmp_path, "1,234.50")
+    with pytest.raises(ParameterError, match=match):
+        kit.load_ledger(path, today=TODAY, **options)
+    code, out, err = run_cli(capsys, "summary", path, flag)
+    assert_cli_error(code, out, err, match)
+
+
+@pytest.mark.parametrize(("thousands", "decimal", "text"), [
+    (",", ".", "1,234.50"), (".", ",", "1.234,50"), (" ", ".", "1 234.50"), ("'", ".", "1'234.50"),
+    ("\u00a0", ",", "1\u00a0234,50"), ("\u202f", ",", "1\u202f234,50"), ("_", ".", "1_234.50"), ("", ".", "1234.50"),
+], ids=["comma", "dot", "space", "apostrophe", "nbsp", "narrow-nbsp", "underscore", "empty-is-none"])  # fmt: skip
+def test_common_thousands_separators_are_accepted(tmp_path, capsys, thousands, decimal, text):
+    path = one_amount(tmp_path, text)
+    ledger = kit.load_ledger(path, today=TODAY, thousands=thousands, decimal=decimal)
+    assert cents(ledger) == {("A", "2024-01"): 100, ("A", "2024-02"): 123450}
+    code, out, err = run_cli(capsys, "summary", path, f"--thousands={thousands}", f"--decimal={decimal}")
+    assert code == 0, err
+    assert out.splitlines()[1].startswith("2024-02,1.00,0.00,0.00,1233.50,")
+
+
+@pytest.mark.parametrize("encoding", ["rot13", "base64", "zlib", "hex", "bz2", "uu", "quopri"])
+def test_codecs_that_are_not_text_encodings_are_refused(tmp_path, capsys, encoding):
+    path = one_amount(tmp_path, "12.50")
+    match = rf"m\.csv: '{encoding}' is not a text encoding \(it does not decode bytes to text\) \(CLI --encoding\)"
+    with pytest.raises(LoadError, match=match):
+        kit.load_ledger(path, today=TODAY, encoding=encoding)
+    code, out, err = run_cli(capsys, "summary", path, "--encoding", encoding)
+    assert_cli_error(code, out, err, match)
+
+
+def test_unknown_and_text_encodings(tmp_path, capsys):
+    path = one_amount(tmp_path, "12.50")
+    with pytest.raises(LoadError, match=r"m\.csv: unknown encoding 'nope' \(CLI --encoding\)"):
+        kit.load_ledger(path, today=TODAY, encoding="nope")
+    code, out, err = run_cli(capsys, "summary", path, "--encoding", "nope")
+    assert_cli_error(code, out, err, r"unknown encoding 'nope'")
+    for encoding in ("latin-1", "cp1252", "UTF8", "ascii"):
+        assert cents(kit.load_ledger(path, today=TODAY, encoding=encoding))[("A", "2024-02")] == 1250
+
+
+def test_fx_cross_rates_missing_a_currency_say_what_the_rates_mean(tmp_path, capsys):
+    # only EUR listed, at 1.3 and 1.25, reporting in EUR: no base, so cross rates, and USD has none
+    data = write(tmp_path, "d.csv", DATA)
+    fx = write(tmp_path, "fx.csv", "currency,month,rate\nEUR,2024-01,1.3\nEUR,2024-02,1.25\n")
+    match = (r"FX table: no rate for USD 2024-02 \(reporting currency EUR\): no currency is at rate 1 in every month "
+             r"and EUR's rate is not 1 \(1\.3 in 2024-01, 1\.25 in 2024-02\), so the rates are read as cross rates, "
+             r"each the value of one unit in a common base the table does not list, and amounts convert as "
+             r"amount × rate of their currency / rate of EUR\.\nAdd the missing rates \(USD\) in that same base; or, "
+             r"if the rates are the value of one unit in EUR, give EUR rate 1 in every month \(or leave EUR out")  # fmt: skip
+    with pytest.raises(LoadError, match=match) as caught:
+        kit.load_ledger(data, fx=fx, currency="EUR", today=TODAY)
+    assert "(none)" not in str(caught.value)
+    code, out, err = run_cli(capsys, "summary", data, "--fx", fx, "--currency", "EUR")
+    assert_cli_error(code, out, err, match)
+    assert "(none)" not in err
+    # the fix the message names: EUR at 1 (or left out) reads the USD rates as values in EUR
+    fixed = write(tmp_path, "fx2.csv", "currency,month,rate\nUSD,2024-01,0.9\nUSD,2024-02,0.8\n")
+    ledger = kit.load_ledger(data, fx=fixed, currency="EUR", today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 8000, ("A", "2024-02"): 8000,
+                             ("B", "2024-01"): 10000, ("B", "2024-02"): 10000}  # fmt: skip
