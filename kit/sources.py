@@ -513,8 +513,8 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
     Refuse a quoted field that holds whole rows: a quote opened and closed only by a later
     row's quote swallows the rows between into one field of the right width.
 
-    A field's line (after its first) that splits into as many fields as the header is taken
-    for a swallowed row. A multi-line address or note rarely has that many delimiters on a
+    A field's line (after its first) that splits into as many fields as the header, two of
+    them not blank, is taken for a swallowed row (:func:`looks_like_row`). A multi-line address or note rarely has that many delimiters on a
     line; files of fewer than three columns are not checked (their rows are too alike to text).
     """
     width = len(header)
@@ -524,9 +524,7 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
         categories = pd.Series(values.cat.categories)  # Arrow strings: the search runs in Arrow
         spanning = np.flatnonzero(categories.str.contains("[\r\n]", regex=True).to_numpy(dtype=bool, na_value=False))
         for code in spanning.tolist():
-            lines = str(categories.iloc[code]).splitlines()[1:]
-            rows = [next(csv.reader([line], delimiter=delimiter), []) for line in lines if line.strip()]
-            whole = sum(len(row) == width for row in rows)
+            whole = sum(looks_like_row(line, delimiter, width) for line in str(categories.iloc[code]).splitlines()[1:])
             if not whole:
                 continue
             at = int(np.flatnonzero(values.cat.codes.to_numpy() == code)[0])
@@ -537,6 +535,19 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
             raise LoadError(f"{name}: row {at}, column {header[position]}: a quoted field holds "
                             f"{plural_rows(whole)} of {width} fields (a quote opened in this row and closed only "
                             f"by a later row's quote?); check the quotes of row {at}")  # fmt: skip
+
+
+def looks_like_row(line: str, delimiter: str, width: int) -> bool:
+    """
+    Whether a line inside a quoted field looks like a whole row: ``width`` fields, two of them not blank.
+
+    >>> looks_like_row("B,2024-01,Core,200.00", ",", 4), looks_like_row("Springfield, IL", ",", 4)
+    (True, False)
+    >>> looks_like_row(",,", ",", 3)
+    False
+    """
+    fields = next(csv.reader([line], delimiter=delimiter), [])
+    return len(fields) == width and sum(bool(f.strip()) for f in fields) >= 2
 
 
 def plural_rows(count: int) -> str:

@@ -26,7 +26,7 @@ from test_reliability import assert_cli_error, run_cli
 import kit
 from kit import parse
 from kit.errors import LoadError
-from kit.sources import read_csv
+from kit.sources import looks_like_row, read_csv
 
 ROWS = [["A", "2024-01", "Core", "100.00"], ["A", "2024-02", "Core", "120.00"],
         ["B", "2024-01", "Core", "50.00"], ["B", "2024-02", "Core", "50.00"]]  # fmt: skip
@@ -222,10 +222,12 @@ def test_the_reader_equals_pythons_csv_module(tmp_path_factory, rows, blanks, en
         writer.writerow(row)
     data = out.getvalue()
     expected, numbers = _reference(data, ",")
+    # a field holding a line shaped like a whole row is refused on purpose (see the swallowed-rows tests)
+    swallowed = any(looks_like_row(line, ",", 3) for row in expected for f in row for line in f.splitlines()[1:])
     path = tmp_path_factory.mktemp("csv") / "h.csv"
     path.write_bytes(data.encode())
-    if not expected:
-        with pytest.raises(LoadError):
+    if not expected or swallowed:
+        with pytest.raises(LoadError, match="no rows" if not expected else "look like rows"):
             read_csv(path, sep=",")
         return
     raw = read_csv(path, sep=",")
