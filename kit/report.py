@@ -15,10 +15,14 @@ published by a rename only when complete; stale temporaries of killed runs are r
 from the output folder when a report starts. A full disk or a file-size limit is an
 :class:`~kit.errors.OutputError` (exit status 2) and leaves no part of a report.
 
-Secrets: a database URL's password never reaches the notebook. Papermill is given the
-URL with its secrets hidden (:func:`kit.sources.shown_url`); the real URL reaches the
-kernel in the environment variable :data:`DATA_URL_ENV`, which :func:`load_options`
-reads back when the hidden form matches.
+Secrets: a database URL's password never reaches the notebook. Every text parameter
+that is a database URL with a secret (``data``, ``fx``, any other) is given to papermill
+with its secrets hidden (:func:`kit.sources.shown_url`); the real URL reaches the kernel
+in an environment variable (:func:`url_env`: :data:`DATA_URL_ENV` for ``data``), which
+:func:`load_options` reads back when the hidden form matches. Before a notebook is kept
+(``NAME.ipynb``, ``NAME.failed.ipynb``) every string in it is searched for those URLs and
+their passwords (of 4 characters or more; a shorter one could be any text), which are
+replaced by the hidden form or ``***``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
 from kit.errors import OutputError
 from kit.export import check_target, clean_stale_temporaries, output_error, private_temporary, write_atomic
+from kit.sources import _secrets as url_secrets
 from kit.sources import check_readable, is_database_url, shown_url
 
 COMPLETE_MARKER = "report complete"
@@ -41,6 +46,31 @@ COMPLETE_MARKER = "report complete"
 MAX_NAME = 200
 #: Environment variable that carries a database URL with its password to the report's kernel.
 DATA_URL_ENV = "EXPANSION_KIT_DATA_URL"
+
+
+def url_env(key: str) -> str:
+    """
+    The environment variable that carries report parameter ``key``'s real URL to the kernel.
+
+    >>> url_env("data"), url_env("fx")
+    ('EXPANSION_KIT_DATA_URL', 'EXPANSION_KIT_FX_URL')
+    """
+    return DATA_URL_ENV if key == "data" else f"EXPANSION_KIT_{key.upper()}_URL"
+
+
+def secret_parameters(params: dict) -> dict[str, str]:
+    """The text parameters that are database URLs holding a secret: name -> the real URL."""
+    return {key: value for key, value in params.items()
+            if isinstance(value, str) and is_database_url(value) and shown_url(value) != value}  # fmt: skip
+
+
+def _with_secret(params: dict, key: str) -> str:
+    """Parameter ``key`` as given, or the real URL from the environment when papermill was given it hidden."""
+    value = params[key]
+    secret = os.environ.get(url_env(key), "")
+    if secret and value and is_database_url(value) and shown_url(secret) == value:
+        return secret
+    return value
 #: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
 CELL_TIMEOUT = 1800
 #: The MIME type of the headline numbers the notebook's last (hidden) cell displays.
@@ -135,11 +165,8 @@ def validate_parameters(values: dict) -> dict:
 
 def load_options(params: dict) -> dict:
     """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger`."""
-    data = params["data"] or str(config.SAMPLE_SUBSCRIPTIONS)
-    secret = os.environ.get(DATA_URL_ENV, "")
-    if secret and is_database_url(data) and shown_url(secret) == data:  # the URL papermill was given hidden
-        data = secret
-    fx = params["fx"] or (str(config.SAMPLE_FX) if not params["data"] else None)
+    data = _with_secret(params, "data") or str(config.SAMPLE_SUBSCRIPTIONS)  # the URL papermill was given hidden
+    fx = _with_secret(params, "fx") or (str(config.SAMPLE_FX) if not params["data"] else None)
     return {
         "source": data,
         "kind": params["kind"] or None,
@@ -239,8 +266,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)
         raise
-    secret = params["data"] if is_database_url(params["data"]) and shown_url(params["data"]) != params["data"] else ""
-    params = {**params, "data": shown_url(params["data"])} if secret else params
+    secrets = secret_parameters(params)
+    params = {**params, **{key: shown_url(value) for key, value in secrets.items()}}
     try:
         tmp = str(private_temporary(output_dir, ".ipynb"))  # private until published
     except OSError as exc:
@@ -251,13 +278,12 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         html_path.unlink(missing_ok=True)
         executed_path.unlink(missing_ok=True)
         if Path(tmp).stat().st_size:  # papermill saves after every cell: keep what ran, with its error
-            _publish(tmp, failed_path, params)
+            _publish(tmp, failed_path, secrets)
             message += f" (the failed notebook is kept as {failed_path})"
         return kind(message)
 
-    saved = os.environ.get(DATA_URL_ENV)
-    if secret:
-        os.environ[DATA_URL_ENV] = secret  # the kernel inherits it; no file holds it
+    saved = {key: os.environ.get(url_env(key)) for key in secrets}
+    os.environ.update({url_env(key): value for key, value in secrets.items()})  # the kernel inherits them; no file
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
@@ -277,23 +303,24 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
             raise fail(f"report {name} could not be executed: {type(exc).__name__}: {_first_line(str(exc))}") from None
         import nbformat
 
+        _hide_secrets(tmp, secrets)  # before the HTML is made from it
         executed = nbformat.read(tmp, as_version=4)
         problem = completion_problem(executed)
         if problem:
             raise fail(f"report {name} did not complete: {problem}")
         write_atomic(html_path, export_html(executed, title=params["title"]))
-        _publish(tmp, executed_path, params)
+        _publish(tmp, executed_path, secrets)
         failed_path.unlink(missing_ok=True)
     finally:
         Path(tmp).unlink(missing_ok=True)
-        if secret:
-            os.environ.pop(DATA_URL_ENV, None) if saved is None else os.environ.__setitem__(DATA_URL_ENV, saved)
+        for key, value in saved.items():
+            os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
     return html_path
 
 
-def _publish(tmp: str, path: Path, params: dict) -> None:
+def _publish(tmp: str, path: Path, secrets: dict[str, str]) -> None:
     """Publish an executed notebook: any secret hidden, readable by others, renamed into place."""
-    _hide_secrets(tmp, params)
+    _hide_secrets(tmp, secrets)
     try:
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
@@ -325,22 +352,62 @@ def kernel_start_failed(exc: BaseException) -> bool:
     return type(exc).__name__ == "ZMQError" or any(sign in text for sign in signs)
 
 
-def _hide_secrets(path: Path | str, params: dict) -> None:
+#: Shortest password hidden wherever it occurs in a kept notebook (a shorter one could be any text).
+MIN_HIDDEN_PASSWORD = 4
+
+
+def _replacements(secrets: dict[str, str]) -> list[tuple[str, str]]:
+    """What to hide in a notebook: each secret URL (and its password, percent-decoded too) -> its hidden form."""
+    from urllib.parse import unquote
+
+    from sqlalchemy.engine import make_url
+
+    pairs = []
+    for url in secrets.values():
+        pairs.append((url, shown_url(url)))
+        try:
+            parsed = make_url(url)
+        except Exception:  # noqa: BLE001 - shown_url keeps only the scheme of such a URL: hide it whole
+            continue
+        words = url_secrets(parsed)  # the password and every secret query value
+        for word in map(str, words):
+            pairs += [(w, "***") for w in {word, unquote(word)} if len(w) >= MIN_HIDDEN_PASSWORD]
+    return sorted(set(pairs), key=lambda pair: len(pair[0]), reverse=True)
+
+
+def _hide_secrets(path: Path | str, secrets: dict[str, str]) -> None:
     """
-    Hide a database password in a notebook file before it is kept or published.
+    Hide the secret URLs of a run (:func:`secret_parameters`) in a notebook file before it is kept or published.
 
     Papermill writes the parameters into the notebook (its metadata and the injected
-    cell), so a URL with a password would otherwise reach ``NAME.ipynb``.
+    cell), and an output or traceback may quote a URL: every string of the notebook is
+    searched, so a URL escaped in JSON is found too.
     """
-    data = params.get("data") or ""
-    hidden = shown_url(data)
-    secret = os.environ.get(DATA_URL_ENV, "")
+    for key in ("data", "fx"):  # a URL the kernel was given by an outer run (batch) is hidden too
+        outer = os.environ.get(url_env(key), "")
+        if outer and is_database_url(outer) and shown_url(outer) != outer:
+            secrets = {**secrets, f"outer {key}": outer}
+    if not secrets:
+        return
+    pairs = _replacements(secrets)
+
+    def hidden(value):
+        if isinstance(value, str):
+            for secret, shown in pairs:
+                value = value.replace(secret, shown)
+            return value
+        if isinstance(value, list):
+            return [hidden(v) for v in value]
+        if isinstance(value, dict):
+            return {hidden(k): hidden(v) for k, v in value.items()}
+        return value
+
     path = Path(path)
     text = path.read_text(encoding="utf-8")
-    new = text.replace(data, hidden) if hidden != data else text
-    new = new.replace(secret, shown_url(secret)) if secret and shown_url(secret) != secret else new
-    if new != text:
-        write_atomic(path, new, mode=0o600)
+    notebook = json.loads(text)
+    new = hidden(notebook)
+    if new != notebook:
+        write_atomic(path, json.dumps(new, indent=1, sort_keys=True, ensure_ascii=False) + "\n", mode=0o600)
 
 
 def _first_line(text: str) -> str:
@@ -398,7 +465,7 @@ def default_name(params: dict) -> str:
     defaults = {name: default for name, (_, default, _) in PARAMETERS.items()}
     options = {  # the parameters that change the numbers or the content, when not at their default
         "currency": f"in-{params['currency']}",
-        "fx": f"fx-{Path(params['fx']).stem}",
+        "fx": f"fx-{Path(shown_url(params['fx'])).stem}",  # a URL's password reaches no file name
         "netting": f"{params['netting']}-netting",
         "reactivation_window": f"window-{params['reactivation_window']}",
         "fx_mode": f"fx-{params['fx_mode']}",

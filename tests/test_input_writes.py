@@ -439,3 +439,220 @@ def test_an_orphaned_worker_publishes_nothing(tmp_path, monkeypatch):
     with pytest.raises(SystemExit):
         kit.batch.run_one("one", report.validate_parameters({}), str(tmp_path), str(ROOT / "nothing.ipynb"))
     assert exited == [1] and list(tmp_path.iterdir()) == []
+
+
+# --- 6. holes a reviewer found: server queries, WAL files, BLOBs, secrets of every parameter -------------
+
+SERVER_WRITES = {
+    "dollar-quote-commit": "select $a$'$a$; commit; drop table mrr; -- '",
+    "mysql-backslash": r"select 'a\' ' into outfile '/tmp/x' -- '",
+    "mysql-backslash-semicolon": r"select 'a\'; drop table mrr; -- '",
+    "postgres-e-string": r"select E'a\' ; drop table mrr; --'",
+    "mysql-hash-comment": "select 1 # '\n; drop table mrr; -- '",
+    "mysql-dash-no-space": "select 1 --'\n'; drop table mrr; -- '",
+    "mysql-executable-comment": "select 1 /*! ; drop table mrr */",
+    "dblink-exec": "select dblink_exec('dbname=billing', 'drop table mrr')",
+    "quoted-function": 'select "dblink_exec"(\'x\', \'drop table mrr\')',
+    "set-config": "select set_config('default_transaction_read_only', 'off', false)",
+    "lo-export": "select lo_export(1, '/tmp/x')",
+    "query-to-xml": "select query_to_xml('select 1', true, true, '')",
+    "unicode-name": 'select U&"d\\0062link_exec"(1)',
+    "end-alone": "select 1 end",
+    "commit": "select 1; commit",
+    "tsql-backup": "select 1 backup database billing to disk = 'x'",
+    "shutdown": "select 1 shutdown",
+    "oracle-package": "select dbms_pipe.send_message('x') from dual",
+}
+
+
+@pytest.mark.parametrize("key", SERVER_WRITES)
+def test_server_tricks_are_refused_by_the_query_check(key, database, capsys):
+    with pytest.raises(ParameterError, match=r"the query .*only one SELECT, WITH … SELECT or VALUES statement runs"):
+        sources.check_query(SERVER_WRITES[key])
+    digest = hashlib.sha256(database.read_bytes()).hexdigest()
+    code, out, err = run_cli(capsys, "summary", database, "--query", SERVER_WRITES[key])
+    assert_cli_error(code, out, err, r"billing\.db: the query ")
+    assert_untouched(database, digest)
+
+
+@pytest.mark.parametrize("query", [
+    "select case when mrr > 0 then 'up' else 'down' end as way from mrr",
+    "select * from t start with id = 1 connect by prior id = parent",
+    r"select 'C:\path' from t", "select [my col] from t", "select a[1] from t", 'select "commit" from t',
+    "select 'commit; drop table mrr' from t",
+])  # fmt: skip
+def test_reads_like_these_still_pass(query):
+    sources.check_query(query)
+
+
+def test_a_backslash_that_changes_the_reading_is_refused():
+    with pytest.raises(ParameterError, match=r"quote that is not closed when read with backslash escapes"):
+        sources.check_query(r"select 1 from t where x = '\'")
+
+
+def test_server_sessions_are_read_only_for_the_whole_connection():
+    assert sources._READ_ONLY_SESSION == {"postgresql": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+                                          "mysql": "SET SESSION TRANSACTION READ ONLY",
+                                          "mariadb": "SET SESSION TRANSACTION READ ONLY"}  # fmt: skip
+    assert set(sources.QUERY_BACKENDS) == {"sqlite", "postgresql", "mysql", "mariadb", "oracle"}
+
+
+@pytest.mark.parametrize("url", ["mssql+pymssql://reader:pw@127.0.0.1:1/billing",
+                                 "firebird://reader@127.0.0.1:1/billing"])  # fmt: skip
+def test_a_query_is_refused_where_no_read_only_session_exists(url, capsys):
+    with pytest.raises(ParameterError, match=r"--query is not run on (mssql|firebird): .*read-only session.*--table"):
+        sources.read_database(url, query="select * from mrr")
+    code, out, err = run_cli(capsys, "summary", url, "--query", "select * from mrr")
+    assert_cli_error(code, out, err, r"--query is not run on .*--table")
+    assert ":pw@" not in err
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture
+def postgres(tmp_path):
+    """A throw-away PostgreSQL server on a unix socket in tmp_path, with a table mrr (skipped without one)."""
+    pytest.importorskip("psycopg2")
+    binaries = _postgres_bin()
+    if binaries is None or os.geteuid() == 0:
+        pytest.skip("no PostgreSQL server binaries (or running as root)")
+    data, socket = tmp_path / "pg", tmp_path / "sock"
+    socket.mkdir()
+    subprocess.run([binaries / "initdb", "-D", data, "-U", "owner", "--auth=trust", "-E", "UTF8"], check=True,
+                   capture_output=True)  # fmt: skip
+    server = subprocess.Popen([binaries / "postgres", "-D", data, "-k", socket, "-c", "listen_addresses=",
+                               "-c", "fsync=off"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for _ in range(100):
+            if subprocess.run([binaries / "pg_isready", "-h", socket], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        setup = "create table mrr (customer_id text, month text, product text, mrr text); " \
+                "insert into mrr values ('A', '2024-01', 'P', '10.00'), ('B', '2024-02', 'P', '20.00')"  # fmt: skip
+        subprocess.run([binaries / "psql", "-h", socket, "-U", "owner", "-d", "postgres", "-c", setup], check=True,
+                       capture_output=True)  # fmt: skip
+        yield f"postgresql+psycopg2://owner@/postgres?host={socket}", (binaries, socket)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _mrr_rows(binaries, socket) -> str:
+    return subprocess.run([binaries / "psql", "-h", socket, "-U", "owner", "-d", "postgres", "-tAc",
+                           "select count(*) from mrr"], capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_real_postgresql_table_survives_commit_and_dollar_quotes(postgres, monkeypatch, capsys):
+    url, server = postgres
+    assert sources.read_database(url, query="select * from mrr").frame["mrr"].tolist() == ["10.00", "20.00"]
+    for query in ("select $a$'$a$; commit; drop table mrr; -- '", "select 1 as x; commit; drop table mrr"):
+        with pytest.raises(ParameterError, match="the query"):
+            sources.read_database(url, query=query)
+        code, out, err = run_cli(capsys, "summary", url, "--query", query)
+        assert_cli_error(code, out, err, "the query")
+    monkeypatch.setattr(sources, "check_query", lambda query: None)  # the session alone must stop them
+    for query in ("select $a$'$a$; commit; drop table mrr; -- '", "select 1 as x; rollback; drop table mrr",
+                  "select 1 as x; commit; drop table mrr"):  # fmt: skip
+        with pytest.raises(LoadError, match="read-only transaction"):
+            sources.read_database(url, query=query)
+    assert _mrr_rows(*server) == "2"
+
+
+@pytest.fixture
+def wal_database(tmp_path) -> tuple[Path, sqlite3.Connection]:
+    """A WAL-mode file whose second row is only in its -wal (no checkpoint), copied to a folder with no -shm."""
+    source = tmp_path / "source"
+    source.mkdir()
+    writer = sqlite3.connect(source / "billing.db")
+    writer.execute("PRAGMA journal_mode = WAL")
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("CREATE TABLE mrr (customer_id, month, product, mrr)")
+    writer.execute("INSERT INTO mrr VALUES ('A', '2024-01', 'P', '10.00')")
+    writer.commit()
+    writer.execute("INSERT INTO mrr VALUES ('B', '2024-02', 'P', '20.00')")
+    writer.commit()
+    user = tmp_path / "user"
+    user.mkdir()
+    for name in ("billing.db", "billing.db-wal"):
+        (user / name).write_bytes((source / name).read_bytes())
+    writer.close()
+    return user / "billing.db"
+
+
+def test_a_wal_database_is_read_without_writing_beside_it(wal_database, capsys):
+    folder = wal_database.parent
+    assert wal_database.read_bytes()[18:20] == b"\x02\x02"
+    before = files_in(folder)
+    assert sorted(before) == ["billing.db", "billing.db-wal"]
+    raw = sources.read_database(wal_database, table="mrr")
+    assert raw.frame["customer_id"].tolist() == ["A", "B"]  # B is only in the -wal file
+    assert sources.read_database(f"sqlite:///{wal_database}", query="select * from mrr").frame["mrr"].tolist() == \
+        ["10.00", "20.00"]  # fmt: skip
+    assert files_in(folder) == before
+    code, out, err = run_cli(capsys, "summary", wal_database, "--table", "mrr")
+    assert code == 0 and "2024-02" in out, err
+    assert files_in(folder) == before
+
+
+def test_blobs_among_numbers_are_decoded(tmp_path, capsys):
+    path = tmp_path / "blobs.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE mrr (customer_id, month, product, mrr)")
+        connection.executemany("INSERT INTO mrr VALUES (?, ?, ?, ?)", [
+            (7, "2024-01", "P", "10.00"), (b"A", "2024-01", "P", 5), (8, b"2024-02", b"P", b"20.00")])  # fmt: skip
+    raw = sources.read_database(path, table="mrr")
+    assert raw.frame["customer_id"].tolist() == [7, "A", 8]
+    assert raw.frame["month"].tolist() == ["2024-01", "2024-01", "2024-02"]
+    assert raw.frame["mrr"].tolist() == ["10.00", 5, "20.00"]
+    assert raw.details["columns note"] == "binary columns read as UTF-8 text: customer_id, month, product, mrr"
+    code, out, err = run_cli(capsys, "summary", path, "--table", "mrr")
+    assert "b'A'" not in out + err and "binary columns read as UTF-8 text" in err
+
+
+def test_every_url_parameter_is_hidden_from_the_notebook(tmp_path, monkeypatch):
+    """data and fx alike: papermill gets *** only, the kernel the real URLs through the environment."""
+    seen = {}
+    fx_url = f"postgresql://fx:{SECRET}@127.0.0.1:1/rates"
+
+    def fake(pm, notebook, tmp, *, parameters, **kwargs):
+        seen.update(parameters=parameters, options=report.load_options(parameters),
+                    env={key: os.environ.get(report.url_env(key)) for key in ("data", "fx")})  # fmt: skip
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(report, "_execute", fake)
+    with pytest.raises(kit.ReportError, match="stop here"):
+        report.render_report({"data": URLS[0], "table": "mrr", "fx": fx_url}, output_dir=tmp_path, name="db")
+    assert SECRET not in json.dumps(seen["parameters"]) and seen["parameters"]["fx"] == sources.shown_url(fx_url)
+    assert seen["env"] == {"data": URLS[0], "fx": fx_url}
+    assert seen["options"]["source"] == URLS[0] and seen["options"]["fx"] == fx_url
+    assert report.url_env("fx") not in os.environ and report.DATA_URL_ENV not in os.environ
+    assert SECRET not in report.default_name(report.validate_parameters({"fx": fx_url + "?password=" + SECRET}))
+
+
+def test_a_kept_notebook_is_searched_string_by_string(tmp_path):
+    fx_url = f"postgresql://fx:{SECRET}@127.0.0.1:1/rates"
+    path = tmp_path / "nb.ipynb"
+    notebook = {"cells": [{"outputs": [{"text": f"could not connect: password {SECRET} for fx"}],
+                           "source": json.dumps({"fx": fx_url})}], "metadata": {"fx": fx_url}}  # fmt: skip
+    path.write_text(json.dumps(notebook))
+    report._hide_secrets(path, {"fx": fx_url})
+    text = path.read_text()
+    assert SECRET not in text and "postgresql://fx:***@127.0.0.1:1/rates" in json.loads(text)["metadata"]["fx"]
+    assert "password *** for fx" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", ["data", "fx"])
+def test_a_password_of_any_url_parameter_reaches_no_file_of_a_real_report(key, tmp_path, capsys):
+    url = f"postgresql://analyst:{SECRET}@127.0.0.1:1/billing"
+    args = ["report", url, "--table", "mrr"] if key == "data" else ["report", SAMPLE, "--fx", url]
+    code, out, err = run_cli(capsys, *args, "--output-dir", tmp_path, "--name", "db")
+    assert code == 2 and SECRET not in out + err, err
+    left = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert [p.name for p in left] == ["db.failed.ipynb"]
+    for path in left:
+        assert SECRET not in path.read_text(encoding="utf-8")
