@@ -537,8 +537,9 @@ def headline(params: dict) -> dict:
 def public_parameters(params: dict) -> dict:
     """Parameters as stored in ``NAME.json``: JSON types, the password of a database URL hidden."""
     out = json.loads(json.dumps(params))
-    if isinstance(out.get("data"), str):
-        out["data"] = shown_url(out["data"])
+    for key, value in out.items():  # data, fx, …: any text that is a database URL
+        if isinstance(value, str):
+            out[key] = shown_url(value)
     return out
 
 

@@ -71,6 +71,8 @@ def _with_secret(params: dict, key: str) -> str:
     if secret and value and is_database_url(value) and shown_url(secret) == value:
         return secret
     return value
+
+
 #: Longest a notebook cell may run, in seconds (a hung database query must not hang a batch).
 CELL_TIMEOUT = 1800
 #: The MIME type of the headline numbers the notebook's last (hidden) cell displays.

@@ -656,3 +656,12 @@ def test_a_password_of_any_url_parameter_reaches_no_file_of_a_real_report(key, t
     assert [p.name for p in left] == ["db.failed.ipynb"]
     for path in left:
         assert SECRET not in path.read_text(encoding="utf-8")
+
+
+def test_a_batch_record_hides_the_secret_of_every_url_parameter():
+    params = {"data": "postgresql://me:s3cret@db.example/sales", "fx": "mysql://fx:t0psecret@db.example/rates?x=1",
+              "title": "plain text stays", "period": "month"}  # fmt: skip
+    out = kit.batch.public_parameters(params)
+    assert out["data"] == "postgresql://me:***@db.example/sales"
+    assert "t0psecret" not in out["fx"] and out["fx"].startswith("mysql://fx:***@db.example/rates")
+    assert out["title"] == "plain text stays" and out["period"] == "month"
