@@ -396,6 +396,9 @@ def _header(head_text: str, header_row: int, delimiter: str, name: str) -> list[
     raise LoadError(f"{name}: header_row={header_row} but the file has fewer records")
 
 
+_RESYNC = object()  # the first, fast read of a CSV body met a quoted line break where it cut a block
+
+
 def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str, header_row: int, width: int):
     """
     The records after the header as an Arrow table of text, and the numbers of the blank records skipped.
@@ -420,21 +423,23 @@ def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str,
         (blank if not row.text.strip() else numbered).append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    def read(use_threads: bool, handler):
+    def read(use_threads: bool, handler, newlines: bool = True):
         arrow_encoding = "utf8" if codec == "utf-8-sig" else codec
         try:
             return pacsv.read_csv(
                 path,
                 read_options=pacsv.ReadOptions(use_threads=use_threads, block_size=_BLOCK_BYTES,
                                                skip_rows=header_row + 1, column_names=names, encoding=arrow_encoding),
-                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False,
-                                                 invalid_row_handler=handler),
+                parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=newlines,
+                                                 ignore_empty_lines=False, invalid_row_handler=handler),
                 convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
                                                      strings_can_be_null=False, quoted_strings_can_be_null=False),
             )  # fmt: skip
         except UnicodeDecodeError:
             raise _decode_error(path, name, encoding, codec) from None
         except pa.ArrowInvalid as exc:
+            if not newlines and "out of sync with chunker" in str(exc):
+                return _RESYNC
             if "UTF8" in str(exc) or "UTF-8" in str(exc):
                 raise _decode_error(path, name, encoding, codec) from None
             if "Empty CSV file" in str(exc):
@@ -443,7 +448,13 @@ def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str,
         except (UnicodeError, OSError) as exc:
             raise LoadError(f"{name}: not a readable CSV file ({exc})") from None
 
-    table = read(True, threaded)
+    # Blocks are first cut at any line end (three times faster); a quoted line break at a cut
+    # makes Arrow report the parser out of sync with the cut, and the file is read again with
+    # quote-aware cuts. Inside a block quoted line breaks are read right either way.
+    table = read(True, threaded, newlines=False)
+    if table is _RESYNC:
+        seen.clear()
+        table = read(True, threaded)
     if not seen:
         return table, []
     del table
