@@ -1558,7 +1558,8 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
                 _read_only_on_connect(engine, _READ_ONLY_SESSION[backend])
         except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
             raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
-                            f"installed; install it in the kit's environment or name another driver in the URL") from None
+                            "installed; install it in the kit's environment or name another driver in the URL"
+                            ) from None  # fmt: skip
         except Exception as exc:
             raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
                             f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip

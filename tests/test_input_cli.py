@@ -121,7 +121,8 @@ def test_a_hidden_sheet_chosen_by_position_says_so(tmp_path, capsys):
 
 
 def test_no_such_sheet_or_position_is_one_line(years, capsys):
-    message = r"years\.xlsx: no sheet named '7' and no sheet at position 7 \(counted from 0\); the sheets are 1, 2023, 2024"
+    message = (r"years\.xlsx: no sheet named '7' and no sheet at position 7 \(counted from 0\); "
+               r"the sheets are 1, 2023, 2024")
     with pytest.raises(LoadError, match=message):
         load(years, sheet="7")
     with pytest.raises(LoadError, match=r"years\.xlsx: no sheet at position 3 \(counted from 0\)"):
