@@ -4,6 +4,11 @@ The command line: ``python -m kit COMMAND``.
 Argument parsing and exit codes only; the work is done by the kit's functions. Errors
 of the kit print as one or two lines (``error: …``) with exit status 2; ``--debug``
 shows the traceback too. A report that fails exits with status 1.
+
+``summary --output FILE`` writes the CSV atomically (:func:`kit.export.write_atomic`;
+a file replaced keeps its permission bits) and refuses, before any work, a FILE that is
+the data or the FX file; ``--output -`` prints to standard output. ``--sheet`` is passed
+as text: a sheet's name, or else digits as its 0-based position (see kit.sources).
 """
 
 from __future__ import annotations
@@ -100,7 +105,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
     src.add_argument("--kind", choices=["snapshots", "subscriptions"], help="input shape (default: detected)")
     src.add_argument("--table", help="database table to read")
     src.add_argument("--query", help="database query to run (instead of --table)")
-    src.add_argument("--sheet", help="Excel sheet name (default: the first)")
+    src.add_argument("--sheet", help="Excel sheet: its name, or else its position counted from 0 "
+                     "(default: the first visible)")
     src.add_argument("--header-row", type=_row_number, default=1, metavar="N",
                      help="row of the header, 1-based (default 1)")  # fmt: skip
     src.add_argument("--sep", help="CSV delimiter (default: detected)")
@@ -135,9 +141,6 @@ def _add_metric_options(parser: argparse.ArgumentParser) -> None:
 def _load(args):
     from kit.ledger import load_ledger
 
-    sheet = args.sheet
-    if sheet is not None and sheet.isdigit():
-        sheet = int(sheet)
     return load_ledger(
         args.data,
         kind=args.kind,
@@ -155,7 +158,7 @@ def _load(args):
         currency_symbols=args.currency_symbols,
         table=args.table,
         query=args.query,
-        sheet=sheet,
+        sheet=args.sheet,  # a name, or digits naming no sheet: a 0-based position (kit.sources)
         header_row=args.header_row - 1,
         sep=args.sep,
         encoding=args.encoding,
@@ -169,8 +172,9 @@ def cmd_summary(args) -> int:
     from kit.metrics import summarize
     from kit.narrative import plural
 
-    if args.output:
-        _check_output(Path(args.output))
+    to_file = bool(args.output) and args.output != "-"  # "-": standard output, as with no --output
+    if to_file:
+        _check_output(Path(args.output), {"data": args.data, "FX": args.fx})
     ledger = _load(args)
     quality = ledger.quality
     if quality.rows_excluded:  # never a silent drop: say what --lenient (or the window) left out
@@ -190,7 +194,7 @@ def cmd_summary(args) -> int:
         print(f"note: no summary rows: the data covers only the baseline period {baseline}, "
               "which has no movements", file=sys.stderr)  # fmt: skip
     text = summary_csv(table)
-    if args.output:
+    if to_file:
         write_atomic(args.output, text)
         print(f"wrote {args.output} ({plural(len(table), 'row')})", file=sys.stderr)
     else:
@@ -198,14 +202,16 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
-def _check_output(path: Path) -> None:
+def _check_output(path: Path, inputs: dict[str, object]) -> None:
+    """Refuse, before any work, an --output that cannot be written or is one of the ``inputs`` (data, FX)."""
+    from kit.export import check_name_length, check_not_input, check_target, clean_stale_temporaries
+
+    check_not_input(path, inputs)  # `--output victim.csv` on victim.csv would replace the billing data
     if path.suffix.lower() not in CSV_SUFFIXES:
         raise ParameterError(f"{path}: --output writes CSV text; name the file .csv (not {path.suffix})")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.exists():
         raise ParameterError(f"{path}: the folder {parent} does not exist")
-    from kit.export import check_name_length, check_target, clean_stale_temporaries
-
     check_name_length(path)
     if path.is_dir():
         raise ParameterError(f"{path}: is a directory")
@@ -260,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(summary)
     _add_metric_options(summary)
     summary.add_argument("--by", metavar="COLUMN", help="break the summary down by a customer attribute")
-    summary.add_argument("--output", "-o", metavar="FILE.csv", help="write here instead of printing")
+    summary.add_argument("--output", "-o", metavar="FILE.csv",
+                         help="write here instead of printing (- prints; never the data or FX file)")
     summary.set_defaults(func=cmd_summary)
 
     report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")

@@ -11,6 +11,11 @@ Every file the kit writes goes through :func:`write_atomic`, which holds the rul
   disk, a file-size limit or any other failure removes the temporary file and raises
   :class:`~kit.errors.OutputError` naming the file and the reason; the old file, if
   any, stays whole.
+* A file replaced keeps its permission bits (a ``0640`` report stays ``0640``); a new
+  file is ``0644`` (:data:`NEW_FILE_MODE`). Its owner is the writer's, as for any new file.
+* An output is never one of the run's inputs: :func:`check_not_input` refuses an output
+  path that is the same file as the data or FX file (``samefile``, or the same resolved
+  path), before any work.
 * Temporary files are named ``.kit-tmp-<pid>-<random><suffix>`` (short, so that a long
   target name still fits). :func:`clean_stale_temporaries` removes, in one folder, only
   such names whose process is no longer running (a kill -9 leaves them behind); a
@@ -38,6 +43,9 @@ from kit.metrics import COUNTS, MONEY, RATES
 #: Prefix of every temporary file of the kit; the process id follows.
 TEMP_PREFIX = ".kit-tmp-"
 _TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + r"(\d+)-[A-Za-z0-9_]+(\.[A-Za-z0-9]+)*$")
+
+#: Permission bits of a file the kit creates (a file it replaces keeps its own).
+NEW_FILE_MODE = 0o644
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -141,6 +149,42 @@ def _kind(mode: int) -> str:
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
+def check_not_input(path: Path | str, inputs: dict[str, object], option: str = "--output") -> None:
+    """
+    Refuse an output ``path`` that is the same file as one of ``inputs`` (``{what: path or URL}``).
+
+    A file is compared by ``os.path.samefile`` when both exist (hard links, other
+    spellings), else by resolved path; an SQLite URL by its file. Raises
+    :class:`~kit.errors.ParameterError` naming the input.
+    """
+    from kit.errors import ParameterError
+
+    target = Path(path)
+    for what, source in inputs.items():
+        file = input_file(source)
+        if file is None:
+            continue
+        try:
+            same = os.path.samefile(target, file) if target.exists() and file.exists() else \
+                target.resolve() == file.resolve()  # fmt: skip
+        except OSError:
+            same = False
+        if same:
+            raise ParameterError(f"{target}: {option} is the {what} file {file}; the kit does not write over "
+                                 "its input: choose another name")
+
+
+def input_file(source: object) -> Path | None:
+    """The local file a data or FX source reads (a path, or an SQLite URL's file), or None."""
+    from kit.sources import is_database_url, sqlite_url_file
+
+    if source is None or source == "" or not isinstance(source, (str, os.PathLike)):
+        return None
+    if isinstance(source, str) and is_database_url(source):
+        return sqlite_url_file(source)
+    return Path(source)
+
+
 def private_temporary(folder: Path | str, suffix: str = ".tmp") -> Path:
     """Create an empty private (0600) temporary file of the kit in ``folder``; return its path."""
     fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", suffix=suffix, dir=folder)
@@ -199,17 +243,29 @@ def output_error(path: Path | str, exc: OSError) -> OutputError:
     return OutputError(f"{path}: cannot write the file: {reason}; nothing was written there")
 
 
-def write_atomic(path: Path | str, data: str | bytes, *, mode: int = 0o644) -> Path:
+def replaced_mode(path: Path | str, default: int = NEW_FILE_MODE) -> int:
+    """The permission bits of the regular file at ``path`` (kept when it is replaced), or ``default`` for none."""
+    try:
+        status = os.lstat(path)
+    except OSError:
+        return default
+    return stat.S_IMODE(status.st_mode) if stat.S_ISREG(status.st_mode) else default
+
+
+def write_atomic(path: Path | str, data: str | bytes, *, mode: int | None = None) -> Path:
     """
     Write a file so that readers see the old file or the whole new one, never a part.
 
     Refuses a path that is not a regular file (see :func:`check_target`); any failure of
     the write (full disk, file-size limit) removes the temporary file and raises
-    :class:`~kit.errors.OutputError`.
+    :class:`~kit.errors.OutputError`. ``mode``: the permission bits of the file; by
+    default those of the file replaced, or ``0644`` for a new file.
     """
     path = check_target(path)
     tmp = None
     try:
+        if mode is None:
+            mode = replaced_mode(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = private_temporary(path.parent)
         payload = data if isinstance(data, bytes) else data.encode("utf-8")

@@ -9,7 +9,10 @@ been, and :class:`~kit.errors.ReportError` names the failing cell and its error.
 Writing: the report's files (``NAME.html``, ``NAME.ipynb``, ``NAME.failed.ipynb``) must
 be regular files or absent, and the name at most :data:`MAX_NAME` characters (a default
 name longer than that is cut and ends with a digest of the whole, so it stays distinct
-and the same run to run); both are checked before a kernel starts. The notebook runs in
+and the same run to run); both are checked before a kernel starts, as is that none of
+them is the data or FX file. Relative files (a path, or the file of an ``sqlite:///``
+URL) are made absolute against the caller's working folder before the kernel starts
+(it runs in the notebook's folder), and a missing one is a LoadError without a kernel. The notebook runs in
 a private (0600) temporary file of the kit (:func:`kit.export.private_temporary`),
 published by a rename only when complete; stale temporaries of killed runs are removed
 from the output folder when a report starts. A full disk or a file-size limit is an
@@ -37,9 +40,10 @@ from pathlib import Path
 from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
 from kit.errors import OutputError
-from kit.export import check_target, clean_stale_temporaries, output_error, private_temporary, write_atomic
+from kit.export import check_not_input, check_target, clean_stale_temporaries, output_error, private_temporary
+from kit.export import replaced_mode, write_atomic
 from kit.sources import _secrets as url_secrets
-from kit.sources import check_readable, is_database_url, shown_url
+from kit.sources import absolute_sqlite_url, check_readable, is_database_url, shown_url, sqlite_url_file
 
 COMPLETE_MARKER = "report complete"
 #: Longest report name: room for ``.failed.ipynb`` within the 255 bytes of a file name, and to spare.
@@ -86,7 +90,7 @@ PARAMETERS: dict[str, tuple[type, object, str]] = {
     "kind": (str, "", "snapshots or subscriptions; empty: detected from the columns"),
     "table": (str, "", "database table (with a URL or an SQLite file)"),
     "query": (str, "", "database query (instead of table)"),
-    "sheet": (str, "", "Excel sheet; empty: the first"),
+    "sheet": (str, "", "Excel sheet: a name, or else digits as a position from 0; empty: the first visible"),
     "header_row": (int, 0, "0-based row of the header in CSV or Excel"),
     "sep": (str, "", "CSV delimiter; empty: detected"),
     "encoding": (str, "utf-8", "text encoding of a CSV file"),
@@ -250,12 +254,18 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
     for key in files:  # relative to where the caller is, not to the notebook's folder
         params[key] = str(Path(params[key]).resolve())
+    sqlite_files = {}  # an SQLite URL's relative file, too: the kernel runs in the notebook's folder
+    for key in ("data", "fx"):
+        if params[key] and is_database_url(params[key]) and sqlite_url_file(params[key]) is not None:
+            params[key] = absolute_sqlite_url(params[key])
+            sqlite_files[key] = sqlite_url_file(params[key])
     output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
     failed_path = output_dir / f"{name}.failed.ipynb"
-    for path in (html_path, executed_path, failed_path):  # only regular files are replaced
+    for path in (html_path, executed_path, failed_path):  # only regular files are replaced, never an input
         check_target(path)
+        check_not_input(path, {"data": params["data"], "FX": params["fx"]}, "the report's output")
     clean_stale_temporaries(output_dir)  # notebooks of runs that were killed
     declared = pm.inspect_notebook(str(notebook))
     missing = sorted(set(params) - set(declared))
@@ -264,6 +274,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     try:  # a missing file is said before a kernel starts
         for key in files:
             check_readable(Path(params[key]))
+        for key, file in sqlite_files.items():
+            if not file.is_file():
+                raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
     except LoadError:
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)
@@ -324,7 +337,7 @@ def _publish(tmp: str, path: Path, secrets: dict[str, str]) -> None:
     """Publish an executed notebook: any secret hidden, readable by others, renamed into place."""
     _hide_secrets(tmp, secrets)
     try:
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, replaced_mode(path))  # a notebook replaced keeps its permission bits; a new one is 0644
         os.replace(tmp, path)
     except OSError as exc:
         raise output_error(path, exc) from None

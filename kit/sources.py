@@ -129,6 +129,49 @@ def shown_url(source: str) -> str:
         return source.split("://", 1)[0] + "://…"
 
 
+def sqlite_url_file(source: str) -> Path | None:
+    """
+    The file of an SQLite URL (as written: relative or absolute), or None for another URL or an in-memory database.
+
+    >>> sqlite_url_file("sqlite:///bill.db?mode=ro"), sqlite_url_file("postgresql://h/db")
+    (PosixPath('bill.db'), None)
+    """
+    import sqlalchemy as sa
+
+    try:
+        url = sa.engine.make_url(source)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: read_database says so
+        return None
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.database.startswith("file:"):  # an SQLite URI (uri=true): its path up to the query
+        return Path(url.database[5:].split("?", 1)[0])
+    return Path(url.database)
+
+
+def absolute_sqlite_url(source: str, base: Path | None = None) -> str:
+    """
+    An SQLite URL whose relative file is made absolute against ``base`` (default: the working folder).
+
+    Any other URL, or one already absolute, is returned unchanged; so is everything but the
+    file of an SQLite URL (driver, query). Used where the reading runs in another folder
+    (the report's kernel), so that ``sqlite:///bill.db`` reads the file the caller meant.
+
+    >>> absolute_sqlite_url("sqlite:///bill.db?timeout=5", Path("/data"))
+    'sqlite:////data/bill.db?timeout=5'
+    """
+    import sqlalchemy as sa
+
+    file = sqlite_url_file(source)
+    if file is None or file.is_absolute():
+        return source
+    url = sa.engine.make_url(source)
+    if url.database.startswith("file:"):
+        rest = url.database[5 + len(str(file)):]
+        return url.set(database=f"file:{(base or Path.cwd()) / file}{rest}").render_as_string(hide_password=False)
+    return url.set(database=str((base or Path.cwd()) / file)).render_as_string(hide_password=False)
+
+
 def read_source(
     source,
     *,
@@ -150,7 +193,9 @@ def read_source(
     table, query : str, optional
         For a database: the table to read, or a query to run (one of them).
     sheet : str or int, optional
-        For Excel: the sheet (default: the first).
+        For Excel: the sheet (default: the first visible one). A text is the sheet of
+        that name, or else, when it is digits, a position; an int is a position (both
+        counted from 0, hidden sheets included).
     header_row : int
         For CSV and Excel: 0-based index of the header row (rows above it are titles).
     sep : str, optional
@@ -183,17 +228,45 @@ def read_source(
     return read_csv(path, sep=sep, encoding=encoding, header_row=header_row)
 
 
+#: ``user:password@`` at the start of a path or after a folder: how a URL without its scheme begins.
+_USER_PASSWORD = re.compile(r"(^|/)([^/:@\s]*):([^/@\s]+)@")
+
+
+def shown_path(path: Path | str) -> str:
+    """
+    A path as a message may show it: a ``user:password@`` in it (a database URL that lost its scheme) hidden.
+
+    >>> shown_path("bob:S3cretPW@host/db"), shown_path("data/x.csv")
+    ('bob:***@host/db', 'data/x.csv')
+    """
+    return _USER_PASSWORD.sub(r"\1\2:***@", str(path))
+
+
+def _schemeless_url_hint(path: Path | str) -> str:
+    """Advice for a missing "file" that looks like a database URL without its ``dialect://``; else empty."""
+    text = str(path)
+    if _USER_PASSWORD.search(text) or re.match(r"^[^/\s]*@[^/\s]+/", text):
+        return ("; it looks like a database URL without its dialect:// scheme: write it as "
+                "dialect://user:password@host/database (e.g. postgresql://…)")
+    return ""
+
+
 def check_readable(path: Path) -> None:
-    """Raise :class:`LoadError` with one sentence unless ``path`` is a file that can be read."""
+    """
+    Raise :class:`LoadError` with one sentence unless ``path`` is a file that can be read.
+
+    The path is shown by :func:`shown_path`: a password in it never reaches the message.
+    """
+    shown = shown_path(path)
     if not path.exists():
-        raise LoadError(f"{path}: file not found")
+        raise LoadError(f"{shown}: file not found{_schemeless_url_hint(path)}")
     if path.is_dir():
-        raise LoadError(f"{path}: is a directory, not a file")
+        raise LoadError(f"{shown}: is a directory, not a file")
     try:
         with path.open("rb") as handle:
             handle.read(1)
     except OSError as exc:
-        raise LoadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        raise LoadError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _with_normalised_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -604,6 +677,10 @@ def _delimiter_name(delimiter: str) -> str:
 # * the sheet read by default is the first *visible* one; hidden sheets before it are
 #   named in the details (``sheet note``), and a hidden sheet named by the user is read
 #   with a note;
+# * a sheet asked for (``sheet=``, CLI ``--sheet``) as text is the sheet of that name;
+#   a text of digits that names no sheet, or an int, is a position counted from 0 in the
+#   workbook's order, hidden sheets included (``"1"`` is the second sheet unless a sheet
+#   is named "1"), and the details say which sheet a position chose (``sheet note``);
 # * cells keep their Excel types: numbers, text, and datetimes for date-formatted cells;
 # * a damaged file (not a zip, cut or invalid XML, a sheet part missing, no worksheet,
 #   manifest that does not describe the parts) is one LoadError naming the file;
@@ -717,20 +794,44 @@ def _choose_sheet(reader, name: str, sheet):
         elif not visible:
             note = f"every sheet is hidden; the first, {chosen.title!r}, was read"
     else:
-        if isinstance(sheet, int):
-            if not 0 <= sheet < len(names):
-                raise LoadError(f"{name}: no sheet number {sheet}; the sheets are {', '.join(names)}")
-            chosen = worksheets[sheet]
-        elif sheet in names:
-            chosen = worksheets[names.index(sheet)]
-        else:
-            raise LoadError(f"{name}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
-        if chosen.title in hidden:
+        chosen, position = _sheet_named(worksheets, name, sheet)
+        if position is not None:  # say which sheet a number chose: a sheet named "2024" is common
+            note = f"sheet {chosen.title!r} (position {position}, counted from 0, hidden sheets included) was read"
+            if isinstance(sheet, str):
+                note += f": no sheet is named {sheet!r}"
+            if chosen.title in hidden:
+                note += "; it is hidden in the workbook"
+        elif chosen.title in hidden:
             note = f"sheet {chosen.title!r} is hidden in the workbook (read because it was named)"
     details = {"format": "Excel", "sheet": chosen.title}
     if note:
         details["sheet note"] = note
     return chosen, details
+
+
+def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object, int | None]:
+    """
+    The worksheet ``sheet`` names, and its 0-based position when a number chose it (else None).
+
+    A text that is the title of a sheet is that sheet; otherwise a text of digits is a
+    position, as an int is (0-based, hidden sheets included, in the workbook's order).
+    """
+    names = [ws.title for ws in worksheets]
+    if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
+        raise ParameterError(f"sheet must be a sheet name or a 0-based position, not {sheet!r}")
+    if isinstance(sheet, str):
+        if sheet in names:
+            return worksheets[names.index(sheet)], None
+        if not re.fullmatch(r"[0-9]+", sheet):
+            raise LoadError(f"{name}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
+        position = int(sheet)
+    else:
+        position = sheet
+    if not 0 <= position < len(names):
+        named = f"no sheet named {sheet!r} and " if isinstance(sheet, str) else ""
+        raise LoadError(f"{name}: {named}no sheet at position {position} (counted from 0); "
+                        f"the sheets are {', '.join(names)}")
+    return worksheets[position], position
 
 
 def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, object]]:
@@ -1416,6 +1517,8 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
     and the account's rights are the only other guard: give the kit an account that may
     only read.
     """
+    import warnings
+
     import sqlalchemy as sa
 
     if (table is None) == (query is None):
@@ -1443,53 +1546,84 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
         raise ParameterError(f"{shown}: --query is not run on {backend}: the kit cannot open a read-only session "
                              f"there; read a table with --table (table=), or run the query in a view read by an "
                              f"account that may only read")  # fmt: skip
-    options, private = {}, None
-    if backend == "sqlite" and url.database and url.database != ":memory:":
-        private = _wal_copy(Path(url.database), shown)
-        options["creator"] = _sqlite_read_only(str(Path(private.name) / "copy.db") if private else url.database)
-    try:
-        engine = sa.create_engine(url, **options)
-        if backend in _READ_ONLY_SESSION:
-            _read_only_on_connect(engine, _READ_ONLY_SESSION[backend])
-    except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
-        raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
-                        f"installed; install it in the kit's environment or name another driver in the URL") from None
-    except Exception as exc:
-        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
-                        f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip
-    try:
-        with engine.connect() as connection:
-            read_only = _READ_ONLY_TRANSACTION.get(backend)
-            if read_only:
-                connection.exec_driver_sql(read_only)
-            if table is not None:
-                inspector = sa.inspect(connection)
-                if not inspector.has_table(table):
-                    known = ", ".join(sorted(inspector.get_table_names())) or "none"
-                    raise LoadError(f"{shown}: table {table!r} not found (tables: {known})")
-                statement = sa.select(sa.text("*")).select_from(sa.table(table))
-            else:
-                statement = sa.text(query)
-            frame = pd.read_sql_query(statement, connection, dtype=object)
-            connection.rollback()  # a read leaves nothing to keep
-    except LoadError:
-        raise
-    except Exception as exc:
-        detail = _hidden(_first_line_hidden(getattr(exc, "orig", None) or exc), secrets)
-        what = f"table {table!r}" if table is not None else "the query"
-        if "authoriz" in detail or "readonly" in detail or "read-only" in detail or "query_only" in detail:
-            detail += " (the kit opens databases read-only: a query may only read)"
-        raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
-    finally:
-        engine.dispose()
-        if private is not None:
-            private.cleanup()
+    with warnings.catch_warnings(record=True) as caught:  # said as one note below, never printed raw
+        warnings.simplefilter("always")
+        options, private = {}, None
+        if backend == "sqlite" and url.database and url.database != ":memory:":
+            private = _wal_copy(Path(url.database), shown)
+            options["creator"] = _sqlite_read_only(str(Path(private.name) / "copy.db") if private else url.database)
+        try:
+            engine = sa.create_engine(url, **options)
+            if backend in _READ_ONLY_SESSION:
+                _read_only_on_connect(engine, _READ_ONLY_SESSION[backend])
+        except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
+            raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
+                            "installed; install it in the kit's environment or name another driver in the URL"
+                            ) from None  # fmt: skip
+        except Exception as exc:
+            raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
+                            f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip
+        try:
+            with engine.connect() as connection:
+                read_only = _READ_ONLY_TRANSACTION.get(backend)
+                if read_only:
+                    connection.exec_driver_sql(read_only)
+                if table is not None:
+                    inspector = sa.inspect(connection)
+                    if not inspector.has_table(table):
+                        known = ", ".join(sorted(inspector.get_table_names())) or "none"
+                        raise LoadError(f"{shown}: table {table!r} not found (tables: {known})")
+                    statement = sa.select(sa.text("*")).select_from(sa.table(table))
+                else:
+                    statement = sa.text(query)
+                frame = pd.read_sql_query(statement, connection, dtype=object)
+                connection.rollback()  # a read leaves nothing to keep
+        except LoadError:
+            raise
+        except Exception as exc:
+            detail = _hidden(_first_line_hidden(getattr(exc, "orig", None) or exc), secrets)
+            what = f"table {table!r}" if table is not None else "the query"
+            if "authoriz" in detail or "readonly" in detail or "read-only" in detail or "query_only" in detail:
+                detail += " (the kit opens databases read-only: a query may only read)"
+            raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
+        finally:
+            engine.dispose()
+            if private is not None:
+                private.cleanup()
+    warned = _warnings_note(caught, secrets)
     name = f"{shown} ({'table ' + table if table else 'query'})"
     if frame.empty:
         raise LoadError(f"{name}: no rows")
     frame = _with_normalised_columns(frame, name)
     frame = frame.where(frame.notna(), "")
-    return RawTable(frame, name, np.arange(1, len(frame) + 1), {"format": "SQL", **_bytes_as_text(frame, name)})
+    details = {"format": "SQL", **_bytes_as_text(frame, name)}
+    if warned:
+        details["database note"] = warned
+    return RawTable(frame, name, np.arange(1, len(frame) + 1), details)
+
+
+#: Warnings of the libraries about their own future (a deprecation), not about this read: dropped.
+_LIBRARY_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+
+
+def _warnings_note(caught: list, secrets: list[str]) -> str:
+    """
+    The warnings SQLAlchemy, a driver or pandas gave while reading, as one line without a secret; "" for none.
+
+    Deprecations are dropped (they concern the libraries, not the data); any other
+    warning (a URL parameter the driver ignores, a type it does not know) is kept, its
+    first line only, without the library's file, line and "Background" link.
+    """
+    texts = []
+    for item in caught:
+        if issubclass(item.category, _LIBRARY_WARNINGS):
+            continue
+        text = _first_line_hidden(item.message)
+        text = re.sub(r"\s*\(Background on this (?:warning|error) at: [^)]*\)", "", text).strip()
+        text = _hidden(text, secrets)
+        if text and text not in texts:
+            texts.append(text)
+    return ("the database library warned: " + " / ".join(texts)) if texts else ""
 
 
 #: Query parameters of a database URL that hold secrets (case and ``-``/``_`` ignored).
