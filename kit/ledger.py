@@ -19,7 +19,10 @@ Two input shapes reach it (see DESIGN.md, "The ledger"):
 Policies chosen where DESIGN.md leaves room (also stated in the report's methodology):
 
 * an empty ``quantity`` or ``billing_interval_count`` cell means 1, like a missing column;
-* amounts with more than two decimals are rounded half-even to the cent (counted);
+* amounts with more than two decimals are rounded half-even to the cent (counted); a text
+  amount column whose decimal mark may as well separate thousands (``1.200``, ``2.500``
+  and no amount written otherwise, no thousands separator stated) is an error naming the
+  column and how to settle it (:func:`kit.parse.check_decimal_mark`);
 * the window never runs past the day the kit runs: the default ``as_of`` is the latest
   date in the file but not after today, and snapshot rows after ``as_of`` are excluded
   and counted; dates after today or before 1990 are counted as warnings;
@@ -394,7 +397,10 @@ def _check_number_marks(decimal, thousands) -> str | None:
         raise ParameterError(f"thousands={thousands!r} cannot separate thousands (a letter, digit, control "
                              "character, sign or bracket); pass one of , . ' _ space or NBSP (CLI --thousands)")  # fmt: skip
     if thousands == decimal:
-        raise ParameterError(f"thousands={thousands!r} is also the decimal mark; pass decimal= too (CLI --decimal)")
+        other = "," if decimal == "." else "."
+        raise ParameterError(f"thousands={thousands!r} is also the decimal mark (decimal={decimal!r}); the two "
+                             f"marks must differ, e.g. thousands={thousands!r}, decimal={other!r} "
+                             f"(CLI --thousands {thousands} --decimal {other})")  # fmt: skip
     return thousands
 
 
@@ -788,6 +794,7 @@ def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, tho
     months = _months(ctx, "month", date_format)
     money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
              "thousands_grouping": thousands_grouping}  # fmt: skip
+    _check_decimal_mark(ctx, "mrr", money)
     cents, positions, reasons = parse.parse_money_problems(ctx.frame["mrr"], **money)
     ctx.add_problems("mrr", positions, reasons)
     rows["mrr_cents"] = pd.Series(cents, index=rows.index, copy=False)  # an array would be copied
@@ -862,6 +869,7 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols,
     rows["start_date"], rows["end_date"] = start, end
     money = {"decimal": decimal, "thousands": thousands, "currency_symbols": currency_symbols,
              "thousands_grouping": thousands_grouping}  # fmt: skip
+    _check_decimal_mark(ctx, "amount", money)
     cents, reasons = parse.parse_money(frame["amount"], **money)
     ctx.add_reasons("amount", reasons)
     rows["amount_cents"] = cents
@@ -923,6 +931,15 @@ def _dates(ctx: _Context, column: str, date_format, allow_empty: bool = False) -
         raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
     ctx.add_problems(column, positions, reasons)
     return days
+
+
+def _check_decimal_mark(ctx: _Context, column: str, money: dict) -> None:
+    """Refuse an amount column whose decimal mark may separate thousands (a column error, lenient or not)."""
+    try:
+        parse.check_decimal_mark(ctx.frame[column], decimal=money["decimal"], thousands=money["thousands"],
+                                 currency_symbols=money["currency_symbols"])  # fmt: skip
+    except parse.AmbiguousDecimalMark as exc:
+        raise LoadError(f"{ctx.raw.name}, column {column}: {exc}") from None
 
 
 def _note_rounding(ctx: _Context, column: str, money: dict) -> None:

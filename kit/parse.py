@@ -18,6 +18,18 @@ groups of exactly three (``1,234``, ``12,345,678.90``); Indian grouping
 (``12,34,567.00``). A grouped number starts with a digit other than 0, and no separator
 follows the decimal mark. An amount without any separator is read as it is (``1234``).
 Anything else (``1,2``, ``12,00,0``) is a row error naming the form, never a guess.
+A space as the separator (``thousands=" "``, or NBSP or narrow NBSP) accepts any of the
+three between groups: ``1 200,50`` is written with U+00A0 or U+202F by French locales.
+
+An ambiguous decimal mark is a column error (:func:`check_decimal_mark`, raising
+:class:`AmbiguousDecimalMark`): when no thousands separator is stated and every text amount
+of the column written with the decimal mark is shaped like grouped thousands (``1.200``,
+``12.500``, ``1.000.000``: a first group of 1–3 digits not starting with 0, then groups
+of exactly three), and at least two distinct values are, the mark may as well separate
+thousands (``1.200`` 1.20 or 1,200?) and is never guessed. One amount written otherwise
+(``12.50``, ``0.125``, ``1234.500``) shows the mark is decimal. Values of three zero
+decimals (``2.000``) count as ambiguous too. Stating any thousands separator
+(``thousands=","`` for prices of three decimals) settles it and disables the check.
 
 Integer limits: amounts above :data:`MAX_AMOUNT` (either sign) become the sentinel
 :data:`TOO_LARGE_CENTS`, so the schema reports them as row errors; integer columns are
@@ -55,6 +67,10 @@ _EXCEL_ORIGIN = np.datetime64("1899-12-30", "D")
 #: The days ``datetime64[ns]`` can hold. A later date (``9999-12-31`` for "no end") lies past any
 #: window and is read as the last of them; an earlier one is a row error. Never wrapped around.
 FIRST_DAY, LAST_DAY = np.datetime64("1677-09-22", "D"), np.datetime64("2262-04-10", "D")
+
+
+class AmbiguousDecimalMark(ValueError):
+    """An amount column's decimal mark may as well separate thousands (see :func:`check_decimal_mark`)."""
 
 
 class MixedDateFormats(ValueError):
@@ -217,6 +233,68 @@ def parse_money(
     return values.astype(np.int64), reasons
 
 
+#: Space-like thousands separators: with any of them stated, all three are accepted.
+SPACES = (" ", "\u00a0", "\u202f")
+_SPACED_GROUPS = re.compile(r"\d[ \u00a0\u202f]\d{3}(?!\d)")
+_MARK_EXAMPLES = 3
+
+
+def check_decimal_mark(
+    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False
+) -> None:
+    """
+    Refuse a text amount column whose decimal mark may as well separate thousands.
+
+    The rule is in the module docstring: with no ``thousands`` stated, at least two distinct
+    text amounts written with ``decimal`` and every such amount shaped like grouped
+    thousands raise :class:`AmbiguousDecimalMark`, whose message says how to settle it.
+    Each distinct value is looked at once, and the first amount written otherwise ends the
+    look. Numeric columns (Parquet, Excel, SQL numbers) hold no marks and are not checked.
+
+    >>> check_decimal_mark(pd.Series(["1.200", "2.500", "12.50"]))  # 12.50: the mark is decimal
+    >>> try:
+    ...     check_decimal_mark(pd.Series(["1.200", "2.500", "1200"]))
+    ... except AmbiguousDecimalMark as exc:
+    ...     print(str(exc)[:44])
+    the decimal mark '.' is ambiguous: every amo
+    """
+    if thousands:
+        return
+    dtype = series.dtype
+    if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype) or (
+            pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)):  # fmt: skip
+        return
+    _, uniques = factorize(series)
+    mark = re.escape(decimal)
+    written = re.compile(rf"[+-]?[0-9{mark}]*{mark}[0-9{mark}]*")  # only digits, a sign and the mark
+    grouped = re.compile(rf"[+-]?[1-9][0-9]{{0,2}}(?:{mark}[0-9]{{3}})+")
+    examples: list[str] = []
+    count = 0
+    for value in uniques.tolist():
+        if not isinstance(value, str) or decimal not in value:
+            continue
+        text = value.strip()
+        if currency_symbols:
+            text = _CURRENCY_MARKS.sub("", text)
+        if not written.fullmatch(text):
+            continue  # another form (a row error, or the other mark): no evidence either way
+        if not grouped.fullmatch(text):
+            return  # 12.50, 0.125, 1234.500: the mark is decimal
+        count += 1
+        if len(examples) < _MARK_EXAMPLES:
+            examples.append(text)
+    if count < 2:
+        return
+    other = "," if decimal == "." else "."
+    shown = ", ".join(repr(e) for e in examples)
+    raise AmbiguousDecimalMark(
+        f"the decimal mark {decimal!r} is ambiguous: every amount written with it has groups of three digits after "
+        f"it ({shown}{', …' if count > len(examples) else ''}), as thousands do; if {decimal!r} separates thousands, "
+        f"pass thousands={decimal!r}, decimal={other!r} (CLI --thousands {decimal} --decimal {other}); if these are "
+        f"amounts with three decimals, state the thousands separator: thousands={other!r} (CLI --thousands {other})"
+    )
+
+
 def parse_money_problems(
     series: pd.Series,
     *,
@@ -274,6 +352,8 @@ class _TextOptions:
     def __init__(self, decimal: str, thousands: str | None, currency_symbols: bool, grouping: str = "western"):
         if grouping not in THOUSANDS_GROUPINGS:
             raise ValueError(f"thousands_grouping must be one of {', '.join(THOUSANDS_GROUPINGS)}, not {grouping!r}")
+        if thousands in SPACES:  # NBSP and narrow NBSP stand for a space (see the module docstring)
+            thousands = " "
         self.decimal, self.thousands, self.currency_symbols = decimal, thousands, currency_symbols
         self.grouping = grouping
         self.groups = None
@@ -300,6 +380,8 @@ def _plain_number(text: str, options: _TextOptions):
     if options.currency_symbols:
         cleaned = _CURRENCY_MARKS.sub("", cleaned)
     decimal, thousands = options.decimal, options.thousands
+    if thousands == " ":  # a space stated: NBSP and narrow NBSP are read as one
+        cleaned = cleaned.replace("\u00a0", " ").replace("\u202f", " ")
     if thousands and thousands in cleaned:
         sign = cleaned[:1] if cleaned[:1] in "+-" else ""
         whole, mark, fraction = cleaned[len(sign) :].partition(decimal)
@@ -425,6 +507,8 @@ def _rounded_plain(texts: pd.Series) -> np.ndarray:
 def _money_hint(text: str, decimal: str, thousands: str | None, currency_symbols: bool) -> str:
     if not currency_symbols and re.search(r"[$€£¥]", text):
         return " (currency symbols are accepted only with currency_symbols=True, CLI --currency-symbols)"
+    if thousands not in SPACES and _SPACED_GROUPS.search(text):
+        return " (for a space between thousands, NBSP included, pass thousands=' ', CLI --thousands ' ')"
     if re.fullmatch(r"[+-]?\d+,\d{1,2}", text) and decimal == ".":
         return " (for a decimal comma pass decimal=',', CLI --decimal ,)"
     if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?", text) and not thousands:

@@ -27,8 +27,15 @@ Rules (see RELIABILITY.md rows 4, 47–49):
   total row of a spreadsheet, not a customer: an invalid row (an error by default,
   excluded and counted under ``on_invalid="quarantine"``). A total word followed by other
   words, or glued to more letters, is a name (``Total Wine & More``, ``Sum Labs``,
-  ``Totally Legit``, ``Total Gym``, ``Total usd``), never refused. Only texts of at most
-  80 characters that hold ``tot`` or ``sum`` (any case) reach the pattern.
+  ``Totally Legit``, ``Total Gym``, ``Total usd``, ``TotalEnergies``, ``Subtotal Ltd``),
+  never refused. What Excel's Subtotal feature and pivot tables write is a total row
+  too: a text that *ends* in a total word after another word or value, separated by a
+  space or a mark (``Core Total``, ``2024-02 Total``, ``EMEA total:``, ``Core Subtotal``,
+  ``EMEA Total (USD)``), and a pivot label starting ``Sum of``, ``Count of`` or
+  ``Average of`` (``Sum of MRR``, ``Count of customers``). A name ending in the word
+  ``Total`` (``Health Total``) is thus refused too: rename it in the source (the
+  message names its row). Only texts of at most 80 characters that hold ``tot``,
+  ``sum``, ``count`` or ``average`` (any case) reach the patterns.
 * **Line breaks and NUL.** A line break (``\\n``, ``\\r``) or a NUL byte anywhere in a
   key field (``customer_id``, ``product``, the month or dates, ``currency``,
   ``billing_period``, ``billing_interval_count``, ``quantity``, ``plan``,
@@ -118,6 +125,12 @@ _TOTAL = re.compile(
     rf"(?:(?:\([^()]*\)|\[[^\[\]]*\]|(?-i:{'|'.join(sorted(CURRENCY_CODES))})){_TOTAL_MARKS})?",
     re.IGNORECASE,
 )
+_TOTAL_WORD = r"(?:(?:grand|sub|overall)[\s\-]*)?totals?"
+_TOTAL_TAIL = rf"{_TOTAL_MARKS}(?:(?:\([^()]*\)|\[[^\[\]]*\]|(?-i:{'|'.join(sorted(CURRENCY_CODES))})){_TOTAL_MARKS})?"
+#: Excel's Subtotal rows (``Core Total``): a word or value, then a total word that is not glued to it.
+_ENDS_IN_TOTAL = re.compile(rf"{_TOTAL_MARKS}[^\W_].*(?<![^\W_]){_TOTAL_WORD}{_TOTAL_TAIL}", re.IGNORECASE)
+#: A pivot table's value labels (``Sum of MRR``).
+_PIVOT_LABEL = re.compile(r"\s*(?:sum|count|average)\s+of(?:\s.*)?", re.IGNORECASE | re.DOTALL)
 _TOTAL_LONGEST = 80  # longer texts are never a total word with a remark: not matched at all
 _BREAK = re.compile(r"[\r\n\x00]")
 
@@ -249,16 +262,24 @@ def is_total(texts: pd.Series) -> np.ndarray:
     >>> is_total(pd.Series(["Total (USD)", "** Total **", "Sum total", "Total EUR", "Grand Total (all regions)",
     ...                     "Sum Labs", "Totally Legit", "Total Gym"])).tolist()
     [True, True, True, True, True, False, False, False]
+    >>> is_total(pd.Series(["Core Total", "2024-02 Total", "EMEA total:", "Sum of MRR", "Count of customers",
+    ...                     "TotalEnergies", "Subtotal Ltd", "Sum Labs"])).tolist()
+    [True, True, True, True, True, False, False, False]
     """
     out = np.zeros(len(texts), dtype=bool)
     short = texts.str.len().to_numpy(dtype=np.int64, na_value=0) <= _TOTAL_LONGEST
     if not short.any():
         return out
-    # the prefilter: only texts holding "tot" or "sum" (any case) can be a total word
+    # the prefilter: only texts holding "tot", "sum", "count" or "average" (any case) can be a total
     lowered = texts[short].str.lower()
-    maybe = (lowered.str.contains("tot", regex=False) | lowered.str.contains("sum", regex=False)).to_numpy(
-        dtype=bool, na_value=False)  # fmt: skip
+    maybe = np.zeros(len(lowered), dtype=bool)
+    for word in ("tot", "sum", "count", "average"):
+        maybe |= lowered.str.contains(word, regex=False).to_numpy(dtype=bool, na_value=False)
     if maybe.any():
         where = np.flatnonzero(short)[maybe]
-        out[where] = texts.iloc[where].str.fullmatch(_TOTAL).to_numpy(dtype=bool, na_value=False)
+        candidates = texts.iloc[where]
+        found = np.zeros(len(where), dtype=bool)
+        for pattern in (_TOTAL, _ENDS_IN_TOTAL, _PIVOT_LABEL):
+            found |= candidates.str.fullmatch(pattern).to_numpy(dtype=bool, na_value=False)
+        out[where] = found
     return out

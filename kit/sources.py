@@ -533,11 +533,16 @@ def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str,
     del table
     table = read(False, single)
     if numbered:
-        raise _width_error(name, width, delimiter, numbered)
+        raise _width_error(name, width, delimiter, numbered, header_row)
     return table, sorted(number for number, _, _ in blank)
 
 
-def _width_error(name: str, width: int, delimiter: str, wrong: list) -> LoadError:
+def _width_error(name: str, width: int, delimiter: str, wrong: list, header_row: int = 0) -> LoadError:
+    """
+    The error for rows whose width is not the header's; when the header is much narrower than
+    most of them (one field, or at most half as many: a title row above the header), it says
+    how to name the header's row.
+    """
     spanning = [(n, k) for n, k, text in wrong if "\n" in text or "\r" in text]
     if spanning:
         n, k = spanning[0]
@@ -546,10 +551,20 @@ def _width_error(name: str, width: int, delimiter: str, wrong: list) -> LoadErro
                          f"check the quotes of row {n}")  # fmt: skip
     examples = ", ".join(f"row {n} has {k}" for n, k, _ in wrong[:5])
     return LoadError(
-        f"{name}: the header has {width} fields but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
+        f"{name}: the header has {width} field{'s' if width != 1 else ''} but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
         f"not ({examples}); "
-        f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header"
+        f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header{_title_hint(width, wrong, header_row)}"
     )
+
+
+def _title_hint(width: int, wrong: list, header_row: int) -> str:
+    """``; if the header is not on row N, …`` when the header is far narrower than the rows that are not its width."""
+    widths = sorted(k for _, k, _ in wrong)
+    typical = widths[len(widths) // 2]  # the median of the wrong rows' widths
+    if typical <= width or not (width == 1 or 2 * width <= typical):
+        return ""
+    row = "the first row" if header_row == 0 else f"row {header_row + 1}"
+    return f"; if the header is not on {row}, pass header_row= (CLI --header-row, counted from 1)"
 
 
 def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], columns: list, last: int) -> None:
@@ -635,8 +650,13 @@ def looks_like_row(line: str, delimiter: str, width: int) -> bool:
 
 
 def plural_rows(count: int) -> str:
-    """``1 line``, ``2 lines``: how many of a field's lines look like rows."""
-    return f"{count} line{'s' if count != 1 else ''} that look like rows"
+    """
+    How many of a field's lines look like rows, in words.
+
+    >>> plural_rows(1), plural_rows(2)
+    ('1 line that looks like a row', '2 lines that look like rows')
+    """
+    return "1 line that looks like a row" if count == 1 else f"{count} lines that look like rows"
 
 
 def _blank_rows(columns: list) -> np.ndarray | None:

@@ -227,7 +227,7 @@ def test_the_reader_equals_pythons_csv_module(tmp_path_factory, rows, blanks, en
     path = tmp_path_factory.mktemp("csv") / "h.csv"
     path.write_bytes(data.encode())
     if not expected or swallowed:
-        with pytest.raises(LoadError, match="no rows" if not expected else "look like rows"):
+        with pytest.raises(LoadError, match="no rows" if not expected else r"lines? that looks? like (a row|rows)"):
             read_csv(path, sep=",")
         return
     raw = read_csv(path, sep=",")

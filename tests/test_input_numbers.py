@@ -541,7 +541,8 @@ def test_arrow_decimal_beyond_its_declared_precision_is_flagged_not_wrapped():
     ({"thousands": "7"}, "--thousands=7", r"thousands='7' cannot separate thousands"),
     ({"thousands": "-"}, "--thousands=-", r"thousands='-' cannot separate thousands .*sign or bracket"),
     ({"thousands": "\t"}, "--thousands=\t", r"thousands='\\t' cannot separate thousands"),
-    ({"thousands": "."}, "--thousands=.", r"thousands='\.' is also the decimal mark; pass decimal= too \(CLI --decimal\)"),
+    ({"thousands": "."}, "--thousands=.", r"thousands='\.' is also the decimal mark \(decimal='\.'\); the two marks must differ, "
+     r"e\.g\. thousands='\.', decimal=',' \(CLI --thousands \. --decimal ,\)"),
 ], ids=["decimal-empty", "decimal-letter", "decimal-semicolon", "thousands-two", "thousands-letter", "thousands-digit",
         "thousands-minus", "thousands-tab", "thousands-is-decimal"])  # fmt: skip
 def test_decimal_and_thousands_options_are_checked(tmp_path, capsys, options, flag, match):
