@@ -344,8 +344,8 @@ def load_ledger(
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
     else:
-        first, last = _subscription_window(rows, as_of_day, today, ctx.raw.name)
-        rows, months = _expand_subscriptions(ctx, rows, last)
+        first, last, as_of_day = _subscription_window(rows, as_of_day, today, ctx.raw.name)
+        rows, months = _expand_subscriptions(ctx, rows, last, as_of_day)
     reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
@@ -355,6 +355,9 @@ def load_ledger(
     # identical snapshot rows share their customer · product · month: only those need comparing
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {"kind": kind, **raw.details, "reporting currency": reporting, "FX mode": fx_mode if fx is not None else None}
+    if kind == "subscriptions" and as_of_day < last.to_timestamp(how="end").normalize():
+        details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
+                                  "(nothing after as_of enters any figure)")  # fmt: skip
     facts = {
         "window": f"{first} to {last}",
         "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
@@ -1091,6 +1094,7 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
 
 
 def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
+    """The window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
     start = rows["start_date"]
     given = as_of_day is not None
     if as_of_day is None:
@@ -1102,29 +1106,37 @@ def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
     if last < first:  # nothing was in force yet: an empty window, not the first month anyway
         said = f"as_of {as_of_day.date()}" if given else f"today ({today.date()})"
         raise LoadError(f"{name}: no subscription starts by {said} (the first starts in {first})")
-    return first, last
+    return first, last, pd.Timestamp(as_of_day).normalize().as_unit("ns")
 
 
 def _ordinal_to_str(ordinal: int) -> str:
     return str(np.datetime64(int(ordinal), "M"))
 
 
-def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period):
-    """One row per subscription · month in force on the month's last day, within the window."""
-    start_m = _month_ordinals(rows["start_date"].to_numpy())
+def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period, as_of_day: pd.Timestamp):
+    """
+    One row per subscription · month in force on the month's last day, within the window.
+
+    The window's last month is measured on ``as_of`` (``start_date <= as_of < end_date``),
+    which is its last day only when as_of is: nothing after as_of enters any month.
+    """
+    start = rows["start_date"].to_numpy()
+    start_m = _month_ordinals(start)
     last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
     end = rows["end_date"].to_numpy()
     ongoing = pd.isna(end)
     end_m = np.where(ongoing, last_m + 1, _month_ordinals(np.where(ongoing, np.datetime64("1970-01-01"), end)))
-    stop = np.minimum(end_m, last_m + 1)
-    lengths = np.maximum(stop - start_m, 0)
+    measured = as_of_day.to_datetime64().astype(start.dtype)
+    started = start <= measured
+    # the months before the last are measured on their last day; the last month on as_of
+    in_last = started & (ongoing | (end > measured))  # NaT (ongoing) compares False
+    lengths = np.maximum(np.minimum(end_m, last_m) - start_m, 0) + in_last
     positions = ctx.frame.index.get_indexer(rows.index)
     ctx.note("subscriptions with start_date equal to end_date (contribute nothing)",
              positions[(rows["end_date"] == rows["start_date"]).to_numpy()])  # fmt: skip
     ctx.note("subscriptions ending before the last day of their first month (contribute nothing)",
-             positions[((stop - start_m) <= 0) & (rows["end_date"] != rows["start_date"]).to_numpy()
-                       & (start_m <= last_m)])  # fmt: skip
-    ctx.note("subscriptions starting after as_of (contribute nothing)", positions[start_m > last_m])
+             positions[(lengths == 0) & (rows["end_date"] != rows["start_date"]).to_numpy() & started])  # fmt: skip
+    ctx.note("subscriptions starting after as_of (contribute nothing)", positions[~started])
     ctx.note("rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0])
     ctx.note("rows with quantity 0 (not active)", positions[rows["quantity"].to_numpy() == 0])
     _note_overlaps(ctx, rows, start_m, end_m, positions)
