@@ -30,9 +30,21 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 * which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
   note), total rows and line breaks or NUL bytes in key fields: see :mod:`kit.roles`;
 * snapshot rows of one customer · product on different dates of one month (weekly or daily
-  snapshots) are an error by default; ``snapshot_dates="last"`` uses the rows of the
-  month's last date of that customer · product and excludes the others (counted). Rows
-  whose month is written ``YYYY-MM`` name no date and are always added;
+  snapshots) are an error by default; ``snapshot_dates="last"`` uses, per customer · month,
+  the rows of the customer's latest date in the month (all its products: a product absent
+  on that date was dropped) and excludes the customer's earlier rows of the month (counted).
+  Rows whose month is written ``YYYY-MM`` name no date and are always added;
+* for snapshots, an ``as_of`` whose month is after the file's last month is an error naming
+  both months (the file says nothing of that month; every customer would seem to churn); an
+  ``as_of`` inside the file's months ends the window there, later rows excluded and counted;
+* for subscriptions, the window's last month is measured on ``as_of`` itself (in force on
+  as_of: ``start_date <= as_of < end_date``), a reading of DESIGN.md's "the window runs to
+  as_of": nothing after as_of enters any figure (a subscription starting later is noted
+  and contributes nothing; one ending later is still in force). Every other month is
+  measured on its last day. When as_of is not the month's last day, the data-quality details
+  say so (``window note``: "last month YYYY-MM measured on as_of YYYY-MM-DD, not its last
+  day"); the month keeps its row, and a quarter or year ending with it keeps its row too,
+  measured on as_of;
 * ``fx_mode="constant"`` (the default) converts every month at the rate of the window's
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
@@ -266,8 +278,9 @@ def load_ledger(
     defaults : dict, optional
         Constant values for columns the source lacks, e.g. ``{"billing_period": "month"}``.
     as_of : str or date, optional
-        Last day of the window (its month is the last month): ``YYYY-MM-DD`` text or a
-        ``date``/``Timestamp``; not after ``today``.
+        Last day of the window (its month is the last month, measured on as_of for
+        subscriptions): ``YYYY-MM-DD`` text or a ``date``/``Timestamp``; not after ``today``;
+        for snapshots, not in a month after the file's last.
     fx : str, Path or DataFrame, optional
         FX table ``currency, month, rate``: one unit of ``currency`` is ``rate`` units of
         the reporting currency.
@@ -286,8 +299,8 @@ def load_ledger(
         How to read the source; see :func:`kit.sources.read_source`.
     snapshot_dates : {"raise", "last"}
         Snapshot rows of one customer · product on different dates of one month (weekly or
-        daily snapshots): an error (default), or only the rows of the month's last snapshot
-        date of that customer · product are used, the others excluded and counted.
+        daily snapshots): an error (default), or only the rows of the customer's last snapshot
+        date of the month (all its products) are used, its earlier rows excluded and counted.
     today : date, optional
         The run date (for the as_of cap and future-date warnings); tests pin it.
 
@@ -1041,8 +1054,19 @@ def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mo
     return _several_dates(ctx, rows, positions, candidates, days[row_codes[candidates]], mode, column)
 
 
+#: The exclusion of ``snapshot_dates="last"``: the month's last date is the customer's (see :func:`_several_dates`).
+LAST_DATE_REASON = "snapshot rows before the last snapshot date of their month (snapshot_dates='last')"
+
+
 def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, column: str) -> pd.DataFrame:
-    """Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last."""
+    """
+    Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last.
+
+    ``raise`` stops on a customer · product with several dates in a month (added, they would
+    overstate MRR). ``last`` keeps, per customer · month, the rows of the customer's latest date
+    in the month (all its products) and excludes its earlier rows (counted), also where each
+    product has one date only. Rows of months without several dates never reach it.
+    """
     if not len(candidates):
         return rows
     sub = rows.iloc[candidates]
@@ -1052,11 +1076,11 @@ def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, 
         "month": sub[MONTH_ORDINAL].to_numpy(),
         "day": candidate_days,
     })  # fmt: skip
-    group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
-    dates = group.transform("nunique").to_numpy()
-    if not (dates > 1).any():
-        return rows
     if mode == "raise":
+        group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
+        dates = group.transform("nunique").to_numpy()
+        if not (dates > 1).any():
+            return rows
         first = int(np.flatnonzero(dates > 1)[0])
         same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
                               .all(axis=1).to_numpy())  # fmt: skip
@@ -1072,10 +1096,13 @@ def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, 
             "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
             "month's last snapshot date, or give one row per customer · product · month."
         )
-    latest = group.transform("max").to_numpy()
+    # the last snapshot is the customer's: its latest date in the month, for all its products
+    # (a product missing from that date was dropped during the month)
+    latest = keys.groupby(["customer", "month"], sort=False)["day"].transform("max").to_numpy()
     earlier = candidates[keys["day"].to_numpy() < latest]
-    ctx.exclude_window("snapshot rows before the last snapshot date of their month (snapshot_dates='last')",
-                       positions[earlier])  # fmt: skip
+    if not len(earlier):
+        return rows
+    ctx.exclude_window(LAST_DATE_REASON, positions[earlier])
     return rows.loc[ctx.valid[rows.index]]
 
 
@@ -1089,6 +1116,13 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
         months = months[~late]
     if not len(months):
         raise LoadError(f"{ctx.raw.name}: no rows in the window (every month is after {reason.split('after ')[1]})")
+    if as_of_day is not None and cap > months.max():  # the snapshots say nothing of as_of's month
+        file_last, asked = _ordinal_to_str(months.max()), _ordinal_to_str(cap)
+        raise ParameterError(
+            f"{ctx.raw.name}: as_of {as_of_day.date()} is in {asked}, after the last month of the snapshots "
+            f"({file_last}): they say nothing of {asked}, so every customer would seem to churn.\n"
+            f"Pass an as_of in {file_last} or earlier (CLI --as-of), or leave it out to end the window at {file_last}."
+        )
     first, last = months.min(), (cap if as_of_day is not None else months.max())
     return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
 
