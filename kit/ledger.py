@@ -341,6 +341,8 @@ def load_ledger(
     ctx = _Context(raw, frame, kind, on_invalid, today)
     for text in column_notes:  # said once per column; counted over the rows it concerns (all)
         ctx.note(text, np.arange(ctx.n))
+    if kind == "subscriptions":
+        _check_status(ctx, explicit)
     if kind == "snapshots":
         rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     else:
@@ -797,6 +799,26 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
         attributes = {attribute: parse.clean_text(frame[attribute]) for attribute in ctx.attributes}
         rows = pd.concat([rows, pd.DataFrame(attributes, index=rows.index)], axis=1)
     return rows
+
+
+def _check_status(ctx: _Context, explicit: set[str]) -> None:
+    """Stop on a status column holding statuses that do not bill; note one holding only active (see kit.roles)."""
+    known = set(REQUIRED[ctx.kind]) | set(OPTIONAL[ctx.kind]) | set(roles.ROLES[ctx.kind])
+    for column, values, positions in roles.status_columns(ctx.frame, explicit, known):
+        if positions is None:
+            ctx.note(f"column {column!r} holds only {', '.join(values)} (the kit does not read status; "
+                     "every row is taken as billing)", np.arange(ctx.n))  # fmt: skip
+            continue
+        stopping = [(v, n) for v, n in values.items() if roles.normalise_status(v) in roles.NOT_BILLING]
+        shown = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in stopping[:8])
+        shown += ", …" if len(stopping) > 8 else ""
+        rows = ", ".join(str(r) for r in ctx.raw.row_numbers[np.sort(positions)[:5]])
+        raise LoadError(
+            f"{ctx.raw.name}, column {column}: statuses that are not billing: {shown} (e.g. rows {rows}); the kit does not "
+            "read status, so trials, cancelled and unpaid subscriptions would count as MRR.\nRemove the rows that are "
+            f"not billing, or map the column to a plain attribute name (mapping={{{column!r}: 'sub_{column}'}}, "
+            f"CLI --map {column}=sub_{column}) to acknowledge it is only an attribute."
+        )
 
 
 def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
