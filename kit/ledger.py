@@ -33,9 +33,21 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 * which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
   note), total rows and line breaks or NUL bytes in key fields: see :mod:`kit.roles`;
 * snapshot rows of one customer · product on different dates of one month (weekly or daily
-  snapshots) are an error by default; ``snapshot_dates="last"`` uses the rows of the
-  month's last date of that customer · product and excludes the others (counted). Rows
-  whose month is written ``YYYY-MM`` name no date and are always added;
+  snapshots) are an error by default; ``snapshot_dates="last"`` uses, per customer · month,
+  the rows of the customer's latest date in the month (all its products: a product absent
+  on that date was dropped) and excludes the customer's earlier rows of the month (counted).
+  Rows whose month is written ``YYYY-MM`` name no date and are always added;
+* for snapshots, an ``as_of`` whose month is after the file's last month is an error naming
+  both months (the file says nothing of that month; every customer would seem to churn); an
+  ``as_of`` inside the file's months ends the window there, later rows excluded and counted;
+* for subscriptions, the window's last month is measured on ``as_of`` itself (in force on
+  as_of: ``start_date <= as_of < end_date``), a reading of DESIGN.md's "the window runs to
+  as_of": nothing after as_of enters any figure (a subscription starting later is noted
+  and contributes nothing; one ending later is still in force). Every other month is
+  measured on its last day. When as_of is not the month's last day, the data-quality details
+  say so (``window note``: "last month YYYY-MM measured on as_of YYYY-MM-DD, not its last
+  day"); the month keeps its row, and a quarter or year ending with it keeps its row too,
+  measured on as_of;
 * ``fx_mode="constant"`` (the default) converts every month at the rate of the window's
   last month, so exchange-rate moves create no expansion or contraction: the kit
   measures what customers bought. ``fx_mode="monthly"`` converts each month at its own
@@ -269,8 +281,9 @@ def load_ledger(
     defaults : dict, optional
         Constant values for columns the source lacks, e.g. ``{"billing_period": "month"}``.
     as_of : str or date, optional
-        Last day of the window (its month is the last month): ``YYYY-MM-DD`` text or a
-        ``date``/``Timestamp``; not after ``today``.
+        Last day of the window (its month is the last month, measured on as_of for
+        subscriptions): ``YYYY-MM-DD`` text or a ``date``/``Timestamp``; not after ``today``;
+        for snapshots, not in a month after the file's last.
     fx : str, Path or DataFrame, optional
         FX table ``currency, month, rate``: one unit of ``currency`` is ``rate`` units of
         the reporting currency.
@@ -289,8 +302,8 @@ def load_ledger(
         How to read the source; see :func:`kit.sources.read_source`.
     snapshot_dates : {"raise", "last"}
         Snapshot rows of one customer · product on different dates of one month (weekly or
-        daily snapshots): an error (default), or only the rows of the month's last snapshot
-        date of that customer · product are used, the others excluded and counted.
+        daily snapshots): an error (default), or only the rows of the customer's last snapshot
+        date of the month (all its products) are used, its earlier rows excluded and counted.
     today : date, optional
         The run date (for the as_of cap and future-date warnings); tests pin it.
 
@@ -331,6 +344,8 @@ def load_ledger(
     ctx = _Context(raw, frame, kind, on_invalid, today)
     for text in column_notes:  # said once per column; counted over the rows it concerns (all)
         ctx.note(text, np.arange(ctx.n))
+    if kind == "subscriptions":
+        _check_status(ctx, explicit)
     if kind == "snapshots":
         rows = _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping)
     else:
@@ -347,8 +362,8 @@ def load_ledger(
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
     else:
-        first, last = _subscription_window(rows, as_of_day, today, ctx.raw.name)
-        rows, months = _expand_subscriptions(ctx, rows, last)
+        first, last, as_of_day = _subscription_window(rows, as_of_day, today, ctx.raw.name)
+        rows, months = _expand_subscriptions(ctx, rows, last, as_of_day)
     reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
@@ -358,6 +373,9 @@ def load_ledger(
     # identical snapshot rows share their customer · product · month: only those need comparing
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {"kind": kind, **raw.details, "reporting currency": reporting, "FX mode": fx_mode if fx is not None else None}
+    if kind == "subscriptions" and as_of_day < last.to_timestamp(how="end").normalize():
+        details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
+                                  "(nothing after as_of enters any figure)")  # fmt: skip
     facts = {
         "window": f"{first} to {last}",
         "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
@@ -789,6 +807,26 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
     return rows
 
 
+def _check_status(ctx: _Context, explicit: set[str]) -> None:
+    """Stop on a status column holding statuses that do not bill; note one holding only active (see kit.roles)."""
+    known = set(REQUIRED[ctx.kind]) | set(OPTIONAL[ctx.kind]) | set(roles.ROLES[ctx.kind])
+    for column, values, positions in roles.status_columns(ctx.frame, explicit, known):
+        if positions is None:
+            ctx.note(f"column {column!r} holds only {', '.join(values)} (the kit does not read status; "
+                     "every row is taken as billing)", np.arange(ctx.n))  # fmt: skip
+            continue
+        stopping = [(v, n) for v, n in values.items() if roles.normalise_status(v) in roles.NOT_BILLING]
+        shown = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in stopping[:8])
+        shown += ", …" if len(stopping) > 8 else ""
+        rows = ", ".join(str(r) for r in ctx.raw.row_numbers[np.sort(positions)[:5]])
+        raise LoadError(
+            f"{ctx.raw.name}, column {column}: statuses that are not billing: {shown} (e.g. rows {rows}); the kit does not "
+            "read status, so trials, cancelled and unpaid subscriptions would count as MRR.\nRemove the rows that are "
+            f"not billing, or map the column to a plain attribute name (mapping={{{column!r}: 'sub_{column}'}}, "
+            f"CLI --map {column}=sub_{column}) to acknowledge it is only an attribute."
+        )
+
+
 def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, thousands_grouping) -> pd.DataFrame:
     rows = _parse_common(ctx)
     months = _months(ctx, "month", date_format)
@@ -1055,8 +1093,19 @@ def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mo
     return _several_dates(ctx, rows, positions, candidates, days[row_codes[candidates]], mode, column)
 
 
+#: The exclusion of ``snapshot_dates="last"``: the month's last date is the customer's (see :func:`_several_dates`).
+LAST_DATE_REASON = "snapshot rows before the last snapshot date of their month (snapshot_dates='last')"
+
+
 def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, column: str) -> pd.DataFrame:
-    """Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last."""
+    """
+    Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last.
+
+    ``raise`` stops on a customer · product with several dates in a month (added, they would
+    overstate MRR). ``last`` keeps, per customer · month, the rows of the customer's latest date
+    in the month (all its products) and excludes its earlier rows (counted), also where each
+    product has one date only. Rows of months without several dates never reach it.
+    """
     if not len(candidates):
         return rows
     sub = rows.iloc[candidates]
@@ -1066,11 +1115,11 @@ def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, 
         "month": sub[MONTH_ORDINAL].to_numpy(),
         "day": candidate_days,
     })  # fmt: skip
-    group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
-    dates = group.transform("nunique").to_numpy()
-    if not (dates > 1).any():
-        return rows
     if mode == "raise":
+        group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
+        dates = group.transform("nunique").to_numpy()
+        if not (dates > 1).any():
+            return rows
         first = int(np.flatnonzero(dates > 1)[0])
         same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
                               .all(axis=1).to_numpy())  # fmt: skip
@@ -1086,10 +1135,13 @@ def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, 
             "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
             "month's last snapshot date, or give one row per customer · product · month."
         )
-    latest = group.transform("max").to_numpy()
+    # the last snapshot is the customer's: its latest date in the month, for all its products
+    # (a product missing from that date was dropped during the month)
+    latest = keys.groupby(["customer", "month"], sort=False)["day"].transform("max").to_numpy()
     earlier = candidates[keys["day"].to_numpy() < latest]
-    ctx.exclude_window("snapshot rows before the last snapshot date of their month (snapshot_dates='last')",
-                       positions[earlier])  # fmt: skip
+    if not len(earlier):
+        return rows
+    ctx.exclude_window(LAST_DATE_REASON, positions[earlier])
     return rows.loc[ctx.valid[rows.index]]
 
 
@@ -1103,11 +1155,19 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
         months = months[~late]
     if not len(months):
         raise LoadError(f"{ctx.raw.name}: no rows in the window (every month is after {reason.split('after ')[1]})")
+    if as_of_day is not None and cap > months.max():  # the snapshots say nothing of as_of's month
+        file_last, asked = _ordinal_to_str(months.max()), _ordinal_to_str(cap)
+        raise ParameterError(
+            f"{ctx.raw.name}: as_of {as_of_day.date()} is in {asked}, after the last month of the snapshots "
+            f"({file_last}): they say nothing of {asked}, so every customer would seem to churn.\n"
+            f"Pass an as_of in {file_last} or earlier (CLI --as-of), or leave it out to end the window at {file_last}."
+        )
     first, last = months.min(), (cap if as_of_day is not None else months.max())
     return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
 
 
 def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
+    """The window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
     start = rows["start_date"]
     given = as_of_day is not None
     if as_of_day is None:
@@ -1119,29 +1179,37 @@ def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
     if last < first:  # nothing was in force yet: an empty window, not the first month anyway
         said = f"as_of {as_of_day.date()}" if given else f"today ({today.date()})"
         raise LoadError(f"{name}: no subscription starts by {said} (the first starts in {first})")
-    return first, last
+    return first, last, pd.Timestamp(as_of_day).normalize().as_unit("ns")
 
 
 def _ordinal_to_str(ordinal: int) -> str:
     return str(np.datetime64(int(ordinal), "M"))
 
 
-def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period):
-    """One row per subscription · month in force on the month's last day, within the window."""
-    start_m = _month_ordinals(rows["start_date"].to_numpy())
+def _expand_subscriptions(ctx: _Context, rows: pd.DataFrame, last: pd.Period, as_of_day: pd.Timestamp):
+    """
+    One row per subscription · month in force on the month's last day, within the window.
+
+    The window's last month is measured on ``as_of`` (``start_date <= as_of < end_date``),
+    which is its last day only when as_of is: nothing after as_of enters any month.
+    """
+    start = rows["start_date"].to_numpy()
+    start_m = _month_ordinals(start)
     last_m = int(_month_ordinals(np.array([last.to_timestamp()], dtype="datetime64[ns]"))[0])
     end = rows["end_date"].to_numpy()
     ongoing = pd.isna(end)
     end_m = np.where(ongoing, last_m + 1, _month_ordinals(np.where(ongoing, np.datetime64("1970-01-01"), end)))
-    stop = np.minimum(end_m, last_m + 1)
-    lengths = np.maximum(stop - start_m, 0)
+    measured = as_of_day.to_datetime64().astype(start.dtype)
+    started = start <= measured
+    # the months before the last are measured on their last day; the last month on as_of
+    in_last = started & (ongoing | (end > measured))  # NaT (ongoing) compares False
+    lengths = np.maximum(np.minimum(end_m, last_m) - start_m, 0) + in_last
     positions = ctx.frame.index.get_indexer(rows.index)
     ctx.note("subscriptions with start_date equal to end_date (contribute nothing)",
              positions[(rows["end_date"] == rows["start_date"]).to_numpy()])  # fmt: skip
     ctx.note("subscriptions ending before the last day of their first month (contribute nothing)",
-             positions[((stop - start_m) <= 0) & (rows["end_date"] != rows["start_date"]).to_numpy()
-                       & (start_m <= last_m)])  # fmt: skip
-    ctx.note("subscriptions starting after as_of (contribute nothing)", positions[start_m > last_m])
+             positions[(lengths == 0) & (rows["end_date"] != rows["start_date"]).to_numpy() & started])  # fmt: skip
+    ctx.note("subscriptions starting after as_of (contribute nothing)", positions[~started])
     ctx.note("rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0])
     ctx.note("rows with quantity 0 (not active)", positions[rows["quantity"].to_numpy() == 0])
     _note_overlaps(ctx, rows, start_m, end_m, positions)

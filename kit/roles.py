@@ -44,6 +44,16 @@ Rules (see RELIABILITY.md rows 4, 47–49):
   text (segment, region, names) may hold line breaks, but a NUL byte there is invalid
   too (never removed silently: that would change the data).
 
+* **Status columns.** The kit does not read a subscription's status (Stripe's rules come
+  later). A subscriptions column the caller did not map whose name means a status
+  (``status``, ``state``, ``subscription_status``, ``sub_state`` …: :func:`status_columns`)
+  and that holds a status that is not billing (:data:`NOT_BILLING`: ``trialing``,
+  ``past_due``, ``canceled``, ``incomplete_expired`` …, any case, spaces or hyphens) stops
+  the load: every row would count as MRR. Remove the rows that are not billing, or map the
+  column to a plain attribute name (``--map status=sub_status``) to say it is only an
+  attribute. A status column holding only active-like values (:data:`ACTIVE_LIKE`) gets a
+  note; one holding other values (a ``state`` of addresses: ``CA``, ``NY``) is an attribute.
+
 Checks run on each distinct value once, so millions of rows with a few thousand
 distinct values cost one pass over integer codes.
 """
@@ -210,6 +220,54 @@ def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
                 out[column] = role
                 break
     return out
+
+
+_STATUS_NAME = re.compile(r"(?:.*_)?(?:status|state)(?:_.*)?")
+#: Statuses of a subscription that is not billing (normalised: lower case, ``_`` for spaces and hyphens).
+NOT_BILLING = frozenset(("trialing trialling trial in_trial free_trial canceled cancelled incomplete incomplete_expired "
+                         "paused unpaid past_due inactive expired ended suspended terminated churned pending "
+                         "on_hold").split())  # fmt: skip
+#: Statuses of a subscription that bills.
+ACTIVE_LIKE = frozenset(("active", "live", "current", "paid"))
+
+
+def normalise_status(text: object) -> str:
+    """
+    A status as compared: lower case, spaces and hyphens as ``_``.
+
+    >>> normalise_status(" Past Due "), normalise_status("Incomplete-Expired")
+    ('past_due', 'incomplete_expired')
+    """
+    return re.sub(r"[\s\-]+", "_", str(text).strip().casefold())
+
+
+def status_columns(frame: pd.DataFrame, explicit: set[str], known) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
+    """
+    The columns that look like a subscription status, with their values and the rows not billing.
+
+    Only columns outside ``known`` (the roles) and ``explicit`` (named in a mapping) whose
+    name means a status. Returns ``(column, {value: rows}, positions)``: ``positions`` of
+    the rows holding a :data:`NOT_BILLING` value, or ``None`` when every value is active-like
+    (a column of other values is left out: it is some other state).
+    """
+    found = []
+    for column in frame.columns:
+        if column in known or column in explicit or not _STATUS_NAME.fullmatch(str(column)):
+            continue
+        if frame[column].dtype.kind in "biufcmM" or not _may_hold_text(frame[column].dtype):
+            continue  # numbers, dates and flags are no status
+        codes, uniques = parse.factorize(frame[column])
+        if not len(uniques):
+            continue
+        statuses = np.array([normalise_status(u) for u in uniques], dtype=object)
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        values = {str(u).strip(): int(c) for u, c in zip(uniques, counts)}
+        stopping = np.array([v in NOT_BILLING for v in statuses], dtype=bool)
+        if stopping.any():
+            found.append((column, values, np.flatnonzero(np.append(stopping, False)[codes])))
+        elif all(v in ACTIVE_LIKE for v in statuses):
+            found.append((column, values, None))
+    return found
 
 
 # --- values -----------------------------------------------------------------------------

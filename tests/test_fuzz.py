@@ -611,7 +611,8 @@ def test_csv_structure_does_not_change_the_ledger(tmp_path_factory, table, quoti
                                                   blank_after, data):  # fmt: skip
     shape, columns, rows = table
     folder = tmp_path_factory.mktemp("structure")
-    options = {"kind": shape, "as_of": "2024-12-31", "today": TODAY}
+    # snapshots end at their last month (an as_of past it is an error); subscriptions run to as_of
+    options = {"kind": shape, "as_of": "2024-12-31" if shape == "subscriptions" else None, "today": TODAY}
     (folder / "plain.csv").write_bytes(written(columns, rows))
     expected = fingerprint(load_ledger(folder / "plain.csv", **options))
     assert expected["read"] == len(rows) == expected["used"] + sum(expected["excluded"].values())

@@ -320,7 +320,7 @@ def test_a_hidden_first_sheet_is_not_read_by_default(tmp_path, capsys, state):
 
 def test_a_hidden_sheet_named_is_read_with_a_note(tmp_path, capsys):
     path = workbook(tmp_path / "x.xlsx", sheets={"0 Old": "hidden"})
-    ledger = load(path, sheet="0 Old")
+    ledger = kit.load_ledger(path, today=TODAY, as_of="2024-01-31", sheet="0 Old")  # the sheet ends in 2024-01
     assert cents(ledger) == {("HIDDEN", "2024-01"): 99900}
     assert ledger.quality.details["sheet note"] == "sheet '0 Old' is hidden in the workbook (read because it was named)"
     code, out, err = run_cli(capsys, "summary", path, "--sheet", "0 Old", "--as-of", "2024-01-31")

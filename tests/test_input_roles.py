@@ -375,7 +375,7 @@ def test_last_equals_a_plain_reference(rows):
                          "mrr": [f"{c // 100}.{c % 100:02d}" for c in frame["cents"]]})  # fmt: skip
     ledger = kit.load_ledger(data, today=TODAY, snapshot_dates="last")
     accounted(ledger)
-    latest = frame.groupby(["customer_id", "product", "m"])["date"].transform("max")
+    latest = frame.groupby(["customer_id", "m"])["date"].transform("max")  # the customer's last date, all products
     kept = frame[frame["date"] == latest]
     expected = kept.assign(month=kept["date"].dt.strftime("%Y-%m")).groupby(["customer_id", "month"])["cents"].sum()
     assert cents(ledger) == {k: int(v) for k, v in expected.items() if v > 0}
@@ -556,7 +556,7 @@ def test_last_beside_month_equals_a_plain_reference(rows):
                          "mrr": [f"{c // 100}.{c % 100:02d}" for c in frame["cents"]]})  # fmt: skip
     ledger = kit.load_ledger(data, today=TODAY, snapshot_dates="last")
     accounted(ledger)
-    latest = frame.groupby(["customer_id", "product", "m"])["date"].transform("max")
+    latest = frame.groupby(["customer_id", "m"])["date"].transform("max")  # the customer's last date, all products
     kept = frame[frame["date"] == latest]
     expected = kept.assign(month=kept["date"].dt.strftime("%Y-%m")).groupby(["customer_id", "month"])["cents"].sum()
     assert cents(ledger) == {k: int(v) for k, v in expected.items() if v > 0}

@@ -1,0 +1,234 @@
+"""
+Windows and snapshots a new user found silently wrong (review of issue 8), worked by hand.
+
+1. Subscriptions: the window's last month is measured on ``as_of`` (``start <= as_of < end``).
+   FUTURE (today 2026-12-02; default as_of = the latest date not in the future, 2026-12-01):
+   C1 100 (Oct 1 – Dec 20), C2 50 (from Oct 1), C3 10 (from Dec 1), C4 999 (from Dec 15).
+   Oct: new 150. Nov: flat 150. Dec measured on Dec 1: C1 (ends Dec 20, still in force), C2,
+   C3 (new 10); C4 starts after as_of. So Dec: new 10, churn 0, mrr_end 160 (not new 1009, churn 100).
+   PAST (as_of 2024-02-15): C1 100 (Jan 1 – Feb 20), C2 50 (from Jan 10), C3 10 (from Feb 10),
+   C4 999 (from Feb 20). Jan: new 150. Feb on the 15th: C1, C2, C3: new 10, mrr_end 160.
+   By quarter with as_of 2024-03-15: Q1 ends on Mar 15 with C2, C3, C4 = 1059, all new.
+2. Snapshots Jan–Mar 2024 with as_of in April: an error naming both months.
+3. ``snapshot_dates="last"``: the customer's latest date of the month, all its products.
+4. A status column with statuses that do not bill stops the load; only ``active``: a note.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import pytest
+from conftest import TODAY
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_reliability import assert_cli_error, cents, excluded, notes, run_cli
+
+import kit
+from kit.errors import LoadError, ParameterError
+
+MACHINE_TODAY = date(2026, 12, 2)
+SUBS = "customer_id,start_date,end_date,amount,billing_period\n"
+FUTURE = SUBS + ("C1,2026-10-01,2026-12-20,100.00,month\nC2,2026-10-01,,50.00,month\n"
+                 "C3,2026-12-01,,10.00,month\nC4,2026-12-15,,999.00,month\n")  # fmt: skip
+PAST = SUBS + ("C1,2024-01-01,2024-02-20,100.00,month\nC2,2024-01-10,,50.00,month\n"
+               "C3,2024-02-10,,10.00,month\nC4,2024-02-20,,999.00,month\n")  # fmt: skip
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def row(table: pd.DataFrame, period: str) -> dict:
+    return table.set_index("period").loc[period].to_dict()
+
+
+class _MachineDay(date):
+    """``date`` whose today is pinned, for the CLI (which loads with the real today)."""
+
+    @classmethod
+    def today(cls):
+        return MACHINE_TODAY
+
+
+# --- 1. the last month is measured on as_of ---------------------------------------------------
+
+
+@pytest.mark.parametrize("as_of", [None, "2026-12-01"], ids=["default", "explicit"])
+def test_nothing_after_as_of_enters_the_last_month(tmp_path, as_of):
+    ledger = kit.load_ledger(write(tmp_path, "future.csv", FUTURE), as_of=as_of, today=MACHINE_TODAY)
+    assert cents(ledger) == {("C1", "2026-10"): 10000, ("C1", "2026-11"): 10000, ("C1", "2026-12"): 10000,
+                             ("C2", "2026-10"): 5000, ("C2", "2026-11"): 5000, ("C2", "2026-12"): 5000,
+                             ("C3", "2026-12"): 1000}  # fmt: skip
+    dec = row(kit.summarize(ledger), "2026-12")
+    assert (dec["mrr_start"], dec["new"], dec["churn"], dec["mrr_end"]) == (15000, 1000, 0, 16000)
+    assert ledger.quality.details["window note"] == ("last month 2026-12 measured on as_of 2026-12-01, not its last "
+                                                     "day (nothing after as_of enters any figure)")  # fmt: skip
+    assert notes(ledger)["subscriptions starting after as_of (contribute nothing)"] == 1
+    assert "window note" in set(ledger.quality.table()["item"])
+
+
+def test_an_explicit_as_of_in_the_past_measures_its_month_on_that_day(tmp_path):
+    ledger = kit.load_ledger(write(tmp_path, "past.csv", PAST), as_of="2024-02-15", today=TODAY)
+    table = kit.summarize(ledger)
+    assert list(table["period"]) == ["2024-01", "2024-02"]
+    feb = row(table, "2024-02")
+    assert (feb["mrr_start"], feb["new"], feb["churn"], feb["mrr_end"], feb["customers_end"]) == (15000, 1000, 0,
+                                                                                                    16000, 3)
+    assert notes(ledger)["subscriptions starting after as_of (contribute nothing)"] == 1  # C4
+    # the last day of the month is measured as before: C1 gone, C3 and C4 in force
+    end = row(kit.summarize(kit.load_ledger(write(tmp_path, "past.csv", PAST), as_of="2024-02-29", today=TODAY)),
+              "2024-02")  # fmt: skip
+    assert (end["new"], end["churn"], end["mrr_end"]) == (100900, 10000, 105900)
+    assert "window note" not in kit.load_ledger(tmp_path / "past.csv", as_of="2024-02-29", today=TODAY).quality.details
+
+
+def test_a_quarter_ending_with_the_as_of_month_is_measured_on_as_of(tmp_path):
+    path = write(tmp_path, "past.csv", PAST)
+    q1 = row(kit.summarize(kit.load_ledger(path, as_of="2024-03-15", today=TODAY), period="quarter"), "2024-Q1")
+    assert (q1["mrr_start"], q1["new"], q1["churn"], q1["mrr_end"], q1["customers_new"]) == (0, 105900, 0, 105900, 3)
+    # a quarter whose last month is past the window is still left out
+    assert kit.summarize(kit.load_ledger(path, as_of="2024-02-15", today=TODAY), period="quarter").empty
+
+
+def test_cli_explicit_as_of_counts_nothing_after_it(tmp_path, capsys):
+    path = write(tmp_path, "past.csv", PAST)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-15")
+    assert code == 0, err
+    assert out.splitlines()[2].startswith("2024-02,150.00,10.00,0.00,0.00,0.00,0.00,0.00,0.00,160.00,")
+    assert "note: last month 2024-02 measured on as_of 2024-02-15, not its last day" in err
+
+
+def test_cli_default_as_of_counts_nothing_after_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(kit.ledger, "date", _MachineDay)
+    code, out, err = run_cli(capsys, "summary", write(tmp_path, "future.csv", FUTURE))
+    assert code == 0, err
+    assert out.splitlines()[3].startswith("2026-12,150.00,10.00,0.00,0.00,0.00,0.00,0.00,0.00,160.00,")
+    assert "note: last month 2026-12 measured on as_of 2026-12-01, not its last day" in err
+    assert "note: subscriptions starting after as_of (contribute nothing): 1 row (e.g. row 5)" in err
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 89), st.one_of(st.none(), st.integers(1, 60)), st.integers(1, 500)),
+                min_size=1, max_size=12), st.integers(0, 89))  # fmt: skip
+def test_every_month_equals_a_plain_reference(subs, as_of_offset):
+    """Months before as_of's are measured on their last day, as_of's month on as_of; nothing later counts."""
+    base = pd.Timestamp("2024-01-01")
+    starts = [base + pd.Timedelta(days=s) for s, _, _ in subs]
+    ends = [None if length is None else start + pd.Timedelta(days=length) for start, (_, length, _) in zip(starts, subs)]
+    as_of = base + pd.Timedelta(days=as_of_offset)
+    frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(subs))],
+                          "start_date": [s.strftime("%Y-%m-%d") for s in starts],
+                          "end_date": ["" if e is None else e.strftime("%Y-%m-%d") for e in ends],
+                          "amount": [f"{a}.00" for _, _, a in subs], "billing_period": "month"})  # fmt: skip
+    if pd.Period(min(starts), "M") > pd.Period(as_of, "M"):  # a start later in as_of's month still loads
+        with pytest.raises(LoadError, match="no subscription starts by as_of"):
+            kit.load_ledger(frame, as_of=as_of.date(), today=TODAY)
+        return
+    ledger = kit.load_ledger(frame, as_of=as_of.date(), today=TODAY)
+    expected = {}
+    for month in pd.period_range(pd.Period(min(starts), "M"), pd.Period(as_of, "M"), freq="M"):
+        day = as_of if month == pd.Period(as_of, "M") else month.to_timestamp(how="end").normalize()
+        for i, (start, end, (_, _, amount)) in enumerate(zip(starts, ends, subs)):
+            if start <= day and (end is None or day < end):
+                expected[(f"C{i}", str(month))] = amount * 100
+    assert cents(ledger) == expected
+    assert ledger.quality.rows_read == ledger.quality.rows_used == len(subs)
+
+
+# --- 2. snapshots: as_of after the file's last month ------------------------------------------
+
+SNAPSHOTS = ("customer_id,month,product,mrr\n" + "".join(f"{c},2024-{m:02d},Core,{v}\n" for m in (1, 2, 3)
+                                                        for c, v in (("A", "100.00"), ("B", "50.00"))))  # fmt: skip
+
+
+def test_snapshot_as_of_after_the_last_month_is_an_error_naming_both_months(tmp_path, capsys):
+    path = write(tmp_path, "snap.csv", SNAPSHOTS)
+    message = (r"snap\.csv: as_of 2024-04-10 is in 2024-04, after the last month of the snapshots \(2024-03\): "
+               r"they say nothing of 2024-04")
+    with pytest.raises(ParameterError, match=message):
+        kit.load_ledger(path, as_of="2024-04-10", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-04-10")
+    assert_cli_error(code, out, err, message + r".*Pass an as_of in 2024-03 or earlier")
+
+
+def test_snapshot_as_of_inside_the_file_keeps_todays_behaviour(tmp_path, capsys):
+    path = write(tmp_path, "snap.csv", SNAPSHOTS)
+    ledger = kit.load_ledger(path, as_of="2024-02-10", today=TODAY)
+    assert (str(ledger.first_month), str(ledger.last_month)) == ("2024-01", "2024-02")
+    assert excluded(ledger) == {"month after as_of": 2}
+    for as_of in ("2024-03-01", "2024-03-31"):  # the file's last month itself
+        assert str(kit.load_ledger(path, as_of=as_of, today=TODAY).last_month) == "2024-03"
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-03-05")
+    assert code == 0 and out.splitlines()[-1].startswith("2024-03,150.00,")
+
+
+# --- 3. snapshot_dates="last": the customer's last date, all its products -----------------------
+
+DROPPED = ("customer_id,month,product,mrr\nC1,2024-01-05,Core,100.00\nC1,2024-01-05,Addon,30.00\n"
+           "C1,2024-01-26,Core,100.00\nC1,2024-02-23,Core,100.00\nC2,2024-01-31,Core,40.00\nC2,2024-02-29,Core,40.00\n")
+
+
+def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, capsys):
+    path = write(tmp_path, "dropped.csv", DROPPED)
+    ledger = kit.load_ledger(path, snapshot_dates="last", today=TODAY)
+    assert cents(ledger) == {("C1", "2024-01"): 10000, ("C1", "2024-02"): 10000,
+                             ("C2", "2024-01"): 4000, ("C2", "2024-02"): 4000}  # fmt: skip
+    reason = "snapshot rows before the last snapshot date of their month (snapshot_dates='last')"
+    assert excluded(ledger) == {reason: 2}
+    assert ledger.quality.excluded.set_index("reason").loc[reason, "examples"] == "row 2, row 3"
+    assert (ledger.quality.rows_read, ledger.quality.rows_used) == (6, 4)
+    code, out, err = run_cli(capsys, "summary", path, "--snapshot-dates", "last")
+    assert code == 0 and f"2 of 6 rows excluded ({reason}: 2)" in err
+    # February: no fake contraction of the Addon dropped in January
+    assert out.splitlines()[1].startswith("2024-02,140.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,140.00,")
+
+
+def test_last_snapshot_per_customer_also_where_each_product_has_one_date():
+    frame = pd.DataFrame({"customer_id": "A", "product": ["P", "Q", "P"],
+                          "month": ["2024-01-05", "2024-01-20", "2024-02-20"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+    assert cents(kit.load_ledger(frame, today=TODAY)) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}  # raise: added
+    ledger = kit.load_ledger(frame, today=TODAY, snapshot_dates="last")
+    assert cents(ledger) == {("A", "2024-01"): 200, ("A", "2024-02"): 400}
+    assert ledger.quality.rows_excluded == 1
+
+
+# --- 4. a status column is not read: statuses that do not bill stop the load -------------------
+
+STATUS = SUBS.replace("\n", ",Status\n") + ("C1,2024-01-01,,100.00,month,active\nC2,2024-01-01,,50.00,month,Trialing\n"
+                                            "C3,2024-02-01,,10.00,month,past due\n"
+                                            "C4,2024-02-01,,10.00,month,incomplete_expired\n")  # fmt: skip
+
+
+def test_statuses_that_do_not_bill_stop_the_load_naming_column_values_and_rows(tmp_path, capsys):
+    path = write(tmp_path, "stripe.csv", STATUS)
+    message = (r"stripe\.csv, column status: statuses that are not billing: 'Trialing' \(1 row\), 'past due' \(1 row\), "
+               r"'incomplete_expired' \(1 row\) \(e\.g\. rows 3, 4, 5\)")
+    for on_invalid in ("raise", "quarantine"):  # not an invalid row: --lenient does not choose for the user
+        with pytest.raises(LoadError, match=r"(?s)" + message + r".*--map status=sub_status"):
+            kit.load_ledger(path, as_of="2024-02-29", today=TODAY, on_invalid=on_invalid)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert_cli_error(code, out, err, message + r".*Remove the rows that are not billing.*--map status=sub_status")
+
+
+def test_a_status_mapped_to_an_attribute_is_acknowledged(tmp_path, capsys):
+    path = write(tmp_path, "stripe.csv", STATUS)
+    ledger = kit.load_ledger(path, as_of="2024-02-29", today=TODAY, mapping={"Status": "sub_status"})
+    assert cents(ledger)[("C2", "2024-02")] == 5000 and "sub_status" in ledger.attributes
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29", "--map", "status=sub_status")
+    assert code == 0 and out.splitlines()[-1].startswith("2024-02,150.00,20.00,")
+
+
+def test_a_status_of_only_active_gets_a_note_and_other_states_are_attributes(tmp_path, capsys):
+    text = (SUBS.replace("\n", ",subscription_status,state\n")
+            + "C1,2024-01-01,,100.00,month,Active,CA\nC2,2024-01-01,,50.00,month,active,NY\n")  # fmt: skip
+    path = write(tmp_path, "active.csv", text)
+    ledger = kit.load_ledger(path, as_of="2024-01-31", today=TODAY)
+    note = "column 'subscription_status' holds only Active, active (the kit does not read status; every row is taken as billing)"
+    assert notes(ledger) == {note: 2}
+    assert "state" in ledger.attributes
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-01-31")
+    assert code == 0 and f"note: {note}: 2 rows" in err
