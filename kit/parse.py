@@ -99,7 +99,9 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """
     if isinstance(series.dtype, pd.CategoricalDtype):  # already encoded: its codes and categories, if all are used
         codes = series.cat.codes.to_numpy()
-        if np.bincount(codes + 1, minlength=len(series.cat.categories) + 1)[1:].all():
+        used = np.zeros(len(series.cat.categories) + 1, dtype=bool)
+        used[codes] = True  # code -1 (missing) marks the extra last entry
+        if used[:-1].all():
             return codes, pd.Series(series.cat.categories)
     if isinstance(series.dtype, pd.ArrowDtype):
         import pyarrow as pa

@@ -620,10 +620,10 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
     if width < 3:
         return
     for position, values in enumerate(columns):
-        categories = pd.Series(values.cat.categories)  # Arrow strings: the search runs in Arrow
-        spanning = np.flatnonzero(categories.str.contains("[\r\n]", regex=True).to_numpy(dtype=bool, na_value=False))
+        categories = values.cat.categories  # Arrow strings: the search runs in Arrow
+        spanning = np.flatnonzero(np.asarray(categories.str.contains("[\r\n]", regex=True), dtype=bool))
         for code in spanning.tolist():
-            whole = sum(looks_like_row(line, delimiter, width) for line in str(categories.iloc[code]).splitlines()[1:])
+            whole = sum(looks_like_row(line, delimiter, width) for line in str(categories[code]).splitlines()[1:])
             if not whole:
                 continue
             at = int(np.flatnonzero(values.cat.codes.to_numpy() == code)[0])
@@ -1238,7 +1238,7 @@ def _encoded_halves(read, parts: list) -> pd.Series:
     else:
         convert(0)
     categories = pd.Index(pd.array(dictionary, dtype="str"))
-    return pd.Series(categorical_of(codes, categories))  # a dictionary's values are distinct
+    return pd.Series(categorical_of(codes, categories), copy=False)  # a dictionary's values are distinct
 
 
 def _fixed_width(column):
