@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -76,17 +74,7 @@ def ensure_csv(customers: int, months: int, products: int, seed: int, data: Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--months", type=int, default=36)
-    parser.add_argument("--products", type=int, default=5, choices=range(1, 6))
-    parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each side, alternating (default 3); the best wall time is compared")  # fmt: skip
-    parser.add_argument("--threads", type=int, help="DuckDB threads (default: all cores)")
-    parser.add_argument("--only", choices=["kit", "duckdb"], help="run one side only (no comparison)")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    parser.add_argument("--data-dir", type=Path, default=DATA, help="where generated files are cached (bench/data)")
+    parser = bench.common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--max-gib", type=float, default=4.0, help="the kit's memory target for --require-target (4)")
     parser.add_argument("--require-target", action="store_true",
                         help="exit 3 when the kit takes more than half of DuckDB's time or --max-gib or more")  # fmt: skip
@@ -96,59 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = args.data_dir / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     kit_out, duck_out = out_dir / f"{path.stem}.csv.kit.csv", out_dir / f"{path.stem}.csv.duckdb.csv"
-    runs: dict[str, list] = {"kit": [], "duckdb": []}
-    for _ in range(args.repeat):
-        for side in ("kit", "duckdb"):
-            if args.only and side != args.only:
-                continue
-            if side == "kit":
-                run = bench.run_kit(path, kit_out)
-            else:
-                sql = SQL if args.threads is None else f"SET threads = {args.threads};\n" + SQL
-                run = bench.measure("duckdb", [sys.executable, "-c", bench.DUCKDB_SCRIPT, str(path), str(duck_out)],
-                                    stdin=sql)  # fmt: skip
-            if run.status != 0:
-                print(f"{side} failed (exit {run.status}):\n{run.stderr}", file=sys.stderr)
-                return 2
-            runs[side].append(run)
 
-    best = {side: min(r, key=lambda x: x.wall) for side, r in runs.items() if r}
-    median = {side: statistics.median(x.wall for x in r) for side, r in runs.items() if r}
-    peak = {side: max(x.peak_rss for x in r) for side, r in runs.items() if r}
-    print(f"machine: {bench.machine()}")
-    print(f"data: {path.name}: {meta['rows']:,} rows, {path.stat().st_size / 1e6:,.0f} MB, "
-          f"{args.customers:,} customers, {args.months} months, {args.products} products")  # fmt: skip
-    print(f"{'':8} {'best (s)':>9} {'median (s)':>11} {'peak RSS (GiB)':>15}   runs (s)")
-    for side, run in best.items():
-        walls = ", ".join(f"{x.wall:.2f}" for x in runs[side])
-        print(f"{side:8} {run.wall:9.2f} {median[side]:11.2f} {peak[side] / GIB:15.2f}   {walls}")
-    figures = {"rows": meta["rows"], "customers": args.customers, "months": args.months, "products": args.products,
-               "bytes": path.stat().st_size,
-               **{f"{s}_wall_s": round(r.wall, 3) for s, r in best.items()},
-               **{f"{s}_median_wall_s": round(v, 3) for s, v in median.items()},
-               **{f"{s}_runs_s": [round(x.wall, 3) for x in r] for s, r in runs.items() if r},
-               **{f"{s}_peak_rss_gib": round(v / GIB, 3) for s, v in peak.items()}}  # fmt: skip
-    status = 0
-    if len(best) == 2:
-        ratio = best["kit"].wall / best["duckdb"].wall
-        figures["ratio"] = round(ratio, 3)
-        figures["median_ratio"] = round(median["kit"] / median["duckdb"], 3)
-        kit_summary = bench.read_summary(kit_out, money_in_cents=False)
-        duck_summary = bench.read_summary(duck_out, money_in_cents=True)
-        problems = bench.differences(kit_summary, duck_summary)
-        figures["equal"] = not problems
-        print(f"kit / duckdb wall time: {ratio:.2f} best, {figures['median_ratio']:.2f} median (target ≤ 0.50); "
-              f"kit peak {peak['kit'] / GIB:.2f} GiB (target < {args.max_gib:g} GiB)")  # fmt: skip
-        if problems:
-            print(f"SUMMARIES DIFFER in {len(problems)} cells:", *problems[:20], sep="\n  ")
-            status = 1
-        else:
-            print(f"summaries equal: {len(kit_summary)} periods, money in cents and customer counts")
-        if status == 0 and args.require_target and (ratio > 0.5 or peak["kit"] >= args.max_gib * GIB):
-            status = 3
-    if args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
-    return status
+    def duckdb_side():
+        sql = SQL if args.threads is None else f"SET threads = {args.threads};\n" + SQL
+        return bench.measure("duckdb", [sys.executable, "-c", bench.DUCKDB_SCRIPT, str(path), str(duck_out)], stdin=sql)
+
+    return bench.compare(args, path, meta, kit_out, duck_out, duckdb_side, max_gib=args.max_gib,
+                         extra={"bytes": path.stat().st_size})  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -368,14 +368,26 @@ def test_daily_snapshots_in_parquet_dates(tmp_path):
 @given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["P", "Q"]), st.integers(0, 2), st.integers(1, 28),
                           st.integers(0, 10_000)), min_size=1, max_size=30))  # fmt: skip
 def test_last_equals_a_plain_reference(rows):
+    frame = _dated_rows(rows)
+    data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
+                         "month": frame["date"].dt.strftime("%Y-%m-%d"), "mrr": _texts(frame["cents"])})  # fmt: skip
+    _assert_last_is_the_plain_reference(frame, kit.load_ledger(data, today=TODAY, snapshot_dates="last"))
+
+
+def _dated_rows(rows) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["customer_id", "product", "m", "day", "cents"])
     frame["date"] = pd.to_datetime({"year": 2024, "month": frame["m"] + 1, "day": frame["day"]})
-    data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
-                         "month": frame["date"].dt.strftime("%Y-%m-%d"),
-                         "mrr": [f"{c // 100}.{c % 100:02d}" for c in frame["cents"]]})  # fmt: skip
-    ledger = kit.load_ledger(data, today=TODAY, snapshot_dates="last")
+    return frame
+
+
+def _texts(cents: pd.Series) -> list[str]:
+    return [f"{c // 100}.{c % 100:02d}" for c in cents]
+
+
+def _assert_last_is_the_plain_reference(frame: pd.DataFrame, ledger) -> None:
+    """Each customer's last date of the month, all its products on that date added; the other rows excluded."""
     accounted(ledger)
-    latest = frame.groupby(["customer_id", "m"])["date"].transform("max")  # the customer's last date, all products
+    latest = frame.groupby(["customer_id", "m"])["date"].transform("max")
     kept = frame[frame["date"] == latest]
     expected = kept.assign(month=kept["date"].dt.strftime("%Y-%m")).groupby(["customer_id", "month"])["cents"].sum()
     assert cents(ledger) == {k: int(v) for k, v in expected.items() if v > 0}
@@ -549,15 +561,8 @@ def test_a_date_column_of_parquet_dates_beside_month(tmp_path):
 @given(st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(["P", "Q"]), st.integers(0, 2), st.integers(1, 28),
                           st.integers(0, 10_000)), min_size=1, max_size=30))  # fmt: skip
 def test_last_beside_month_equals_a_plain_reference(rows):
-    frame = pd.DataFrame(rows, columns=["customer_id", "product", "m", "day", "cents"])
-    frame["date"] = pd.to_datetime({"year": 2024, "month": frame["m"] + 1, "day": frame["day"]})
+    frame = _dated_rows(rows)
     data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
                          "month": frame["date"].dt.strftime("%Y-%m"), "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
-                         "mrr": [f"{c // 100}.{c % 100:02d}" for c in frame["cents"]]})  # fmt: skip
-    ledger = kit.load_ledger(data, today=TODAY, snapshot_dates="last")
-    accounted(ledger)
-    latest = frame.groupby(["customer_id", "m"])["date"].transform("max")  # the customer's last date, all products
-    kept = frame[frame["date"] == latest]
-    expected = kept.assign(month=kept["date"].dt.strftime("%Y-%m")).groupby(["customer_id", "month"])["cents"].sum()
-    assert cents(ledger) == {k: int(v) for k, v in expected.items() if v > 0}
-    assert ledger.quality.rows_excluded == len(frame) - len(kept)
+                         "mrr": _texts(frame["cents"])})  # fmt: skip
+    _assert_last_is_the_plain_reference(frame, kit.load_ledger(data, today=TODAY, snapshot_dates="last"))
