@@ -28,6 +28,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 bench: $(STAMP)
 	$(PY) bench/bench_summary.py
+	$(PY) bench/bench_csv.py
 	$(PY) bench/bench_report.py
 
 clean:
