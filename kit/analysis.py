@@ -163,9 +163,9 @@ class Analysis:
         if self.plan.dropped:
             items.append(f"The {word} {self.plan.dropped} is left out: its last month lies after the data window.")
         items.append("Input: amounts are read as exact decimals into integer cents (more than two decimals rounded "
-                     "half-even, counted); dates are ISO or the stated format, never guessed; rows whose customer id "
-                     "or product is a total word (Total, Subtotal, …) and key fields holding line breaks are not "
-                     "customers' rows; columns taken for a role under another name, several snapshot dates in a "
+                     "half-even, counted); dates are ISO or the stated format, never guessed; a row whose customer id "
+                     "or product is a total label (Total, Core Total, Sum of …) or whose key fields hold a line "
+                     "break is refused; columns taken for a role under another name, several snapshot dates in a "
                      "month and exchange rates converted through another base currency are noted in the appendix."
                      + (" This run was lenient: invalid rows were excluded and counted." if p.get("lenient") else
                         " This run was strict: the data held no invalid row."))  # fmt: skip
