@@ -41,7 +41,7 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
   both months (the file says nothing of that month; every customer would seem to churn); an
   ``as_of`` inside the file's months ends the window there, later rows excluded and counted;
 * for subscriptions, the window's last month is measured on ``as_of`` itself (in force on
-  as_of: ``start_date <= as_of < end_date``), a reading of DESIGN.md's "the window runs to
+  as_of: ``start_date <= as_of < end_date``), a reading of the design's "the window runs to
   as_of": nothing after as_of enters any figure (a subscription starting later is noted
   and contributes nothing; one ending later is still in force). Every other month is
   measured on its last day. When as_of is not the month's last day, the data-quality details
@@ -1021,7 +1021,7 @@ def _snapshot_dates(ctx: _Context, rows: pd.DataFrame, mode: str, date_format=No
     """
     Find customer · product · months whose snapshot rows carry different dates; raise, or keep the last date's rows.
 
-    Rows of one key on one date, and months written ``YYYY-MM``, are added as DESIGN.md says;
+    Rows of one key on one date, and months written ``YYYY-MM``, are added, as the design says;
     only full dates that differ within a month for one key are weekly or daily snapshots, whose
     sum would be a fake level. Costs nothing unless some month of the file holds several dates
     (``_months`` keeps the rows' dates only then); then only the rows of those months are compared.

@@ -1,7 +1,7 @@
 """
 Which source column plays which role, and which rows are not customers.
 
-Rules (see RELIABILITY.md rows 4, 47–49):
+Rules (the reliability table's rows 4 and 47–49):
 
 * **Roles and synonyms.** Each role of a kind (``customer_id``, ``month``, ``mrr``, …,
   see :data:`ROLES`) is filled, in this order, by: a column the caller mapped to it
