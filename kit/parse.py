@@ -79,7 +79,7 @@ class MixedDateFormats(ValueError):
 
 def _by_distinct(series: pd.Series, parse_one) -> tuple[list, np.ndarray]:
     """Apply ``parse_one`` to each distinct value; return per-row (values, reasons)."""
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = _pandas_factorize(series)
     parsed = [parse_one(u) for u in uniques]
     values = np.array([p[0] for p in parsed] + [None], dtype=object)
     reasons = np.array([p[1] for p in parsed] + [None], dtype=object)
@@ -107,8 +107,10 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(pa.chunked_array(series.array._pa_array))
-        chunks = encoded.chunks
+        try:
+            chunks = pc.dictionary_encode(pa.chunked_array(series.array._pa_array)).chunks
+        except pa.ArrowNotImplementedError:  # a type Arrow cannot encode (decimal64, …): value by value below
+            chunks = []
         if chunks and all(c.dictionary is chunks[0].dictionary or c.dictionary.equals(chunks[0].dictionary)
                           for c in chunks[1:]):  # fmt: skip
             codes = np.empty(len(series), dtype=np.int32)
@@ -121,8 +123,16 @@ def factorize(series: pd.Series) -> tuple[np.ndarray, pd.Series]:
                 at += len(chunk)
             dictionary = pa.chunked_array([chunks[0].dictionary], type=series.dtype.pyarrow_dtype)
             return codes, pd.Series(pd.arrays.ArrowExtensionArray(dictionary))
-    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    codes, uniques = _pandas_factorize(series)
     return codes, pd.Series(uniques)
+
+
+def _pandas_factorize(series: pd.Series):
+    """:func:`pandas.factorize`, value by value where pandas cannot factorize the type (an Arrow decimal64, …)."""
+    try:
+        return pd.factorize(series, use_na_sentinel=True)
+    except (TypeError, NotImplementedError, ValueError):
+        return pd.factorize(series.astype(object), use_na_sentinel=True)
 
 
 def clean_text(series: pd.Series) -> pd.Series:
@@ -750,10 +760,7 @@ def parse_dates_problems(
         reasons = np.where(early[positions], f"date before {FIRST_DAY} (out of range)", f"missing {what}")
         return days, positions, reasons.astype(object)
 
-    try:
-        codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    except (TypeError, NotImplementedError, ValueError):  # an Arrow type pandas cannot factorize (decimal64, …)
-        codes, uniques = pd.factorize(series.astype(object), use_na_sentinel=True)
+    codes, uniques = _pandas_factorize(series)
     parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format, serial_dates)
     parsed, early = _bounded(parsed)
     reasons_u = [f"date before {FIRST_DAY} (out of range)" if e and r is None else r for r, e in zip(reasons_u, early)]

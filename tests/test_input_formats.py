@@ -637,3 +637,16 @@ def test_excel_serials_count_from_1899_12_30(serial):
     days, reasons = parse.parse_dates(pd.Series([serial]), what="month", serial_dates=True)
     expected = np.datetime64("1899-12-30") + np.timedelta64(serial, "D")
     assert reasons[0] is None and days[0] == expected.astype("datetime64[ns]")
+
+
+def test_decimal_ids_read_as_their_text(tmp_path):
+    # found by a longer fuzz run: pandas cannot factorize an Arrow decimal64 column
+    import decimal
+
+    import pyarrow as pa
+
+    ids = pa.array([decimal.Decimal("10.00"), decimal.Decimal("10.00"), decimal.Decimal("11.50")], pa.decimal128(5, 2))
+    path = parquet(tmp_path / "d.parquet", customer_id=ids)
+    ledger = load(path)
+    assert sorted(set(ledger.frame["customer_id"].astype(str))) == ["10.00", "11.50"]
+    assert ledger.quality.rows_read == ledger.quality.rows_used + ledger.quality.rows_excluded
