@@ -187,13 +187,14 @@ def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, ca
     assert out.splitlines()[1].startswith("2024-02,140.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,140.00,")
 
 
-def test_last_snapshot_per_customer_also_where_each_product_has_one_date():
+def test_last_snapshot_leaves_a_customer_month_where_each_product_has_one_date():
+    # each product has one date in January: nothing to choose, all rows kept, as without the option
     frame = pd.DataFrame({"customer_id": "A", "product": ["P", "Q", "P"],
                           "month": ["2024-01-05", "2024-01-20", "2024-02-20"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
     assert cents(kit.load_ledger(frame, today=TODAY)) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}  # raise: added
     ledger = kit.load_ledger(frame, today=TODAY, snapshot_dates="last")
-    assert cents(ledger) == {("A", "2024-01"): 200, ("A", "2024-02"): 400}
-    assert ledger.quality.rows_excluded == 1
+    assert cents(ledger) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}
+    assert ledger.quality.rows_excluded == 0
 
 
 # --- 4. a status column is not read: statuses that do not bill stop the load -------------------
