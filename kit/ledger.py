@@ -33,10 +33,17 @@ Policies chosen where DESIGN.md leaves room (also stated in the report's methodo
 * which column plays which role (synonyms such as ``seats`` for ``quantity``, taken with a
   note), total rows and line breaks or NUL bytes in key fields: see :mod:`kit.roles`;
 * snapshot rows of one customer · product on different dates of one month (weekly or daily
-  snapshots) are an error by default; ``snapshot_dates="last"`` uses, per customer · month,
-  the rows of the customer's latest date in the month (all its products: a product absent
-  on that date was dropped) and excludes the customer's earlier rows of the month (counted).
-  Rows whose month is written ``YYYY-MM`` name no date and are always added;
+  snapshots) are an error by default; ``snapshot_dates="last"`` uses, per customer · month
+  where some product has several dates, the rows of the customer's latest date in the month
+  (all its products: a product absent on that date was dropped) and excludes the customer's
+  earlier rows of the month (counted); other customer · months keep all their rows.
+  Rows whose month is written ``YYYY-MM`` name no date and are always added, unless a
+  date-named column beside ``month`` (``snapshot_date``) holds several distinct values for
+  one customer · product · month, whatever their format: the same error, naming the column
+  (``last`` orders its values as ISO dates, else under ``date_format``, or says it cannot);
+* ``date_format`` is tried per column after ISO: a column written all ISO is read as ISO;
+* snapshot rows of as_of's month dated after as_of (``month`` or ``snapshot_date`` a full
+  date) are excluded and counted (``snapshot dated after as_of``), before ``last`` picks a date;
 * for snapshots, an ``as_of`` whose month is after the file's last month is an error naming
   both months (the file says nothing of that month; every customer would seem to churn); an
   ``as_of`` inside the file's months ends the window there, later rows excluded and counted;
@@ -357,10 +364,12 @@ def load_ledger(
     if not len(rows):
         raise ctx.no_valid_rows()
     if kind == "snapshots":
-        rows = _snapshot_dates(ctx, rows, snapshot_dates, date_format)
-        months, first, last = _snapshot_window(ctx, rows, as_of_day, today)
+        # the window first: a snapshot after as_of is not the month's last one
+        months, first, last = _snapshot_window(ctx, rows, as_of_day, today, date_format)
         if len(months) < len(rows):
             rows = rows.loc[ctx.valid[rows.index]]
+        rows = _snapshot_dates(ctx, rows, snapshot_dates, date_format)
+        months = rows[MONTH_ORDINAL].to_numpy()
     else:
         first, last, as_of_day = _subscription_window(rows, as_of_day, today, ctx.raw.name)
         rows, months = _expand_subscriptions(ctx, rows, last, as_of_day)
@@ -846,9 +855,14 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
     Parse a date column into month ordinals (int32), with its problems and date-range notes.
 
     Each distinct value is parsed once and the rows take its results through their codes:
-    a snapshot file holds a few dozen distinct months in millions of rows.
+    a snapshot file holds a few dozen distinct months in millions of rows. A ``date_format``
+    is used for a column it fits; a column written all ISO (``YYYY-MM``, ``YYYY-MM-DD``) is
+    read as ISO whatever the ``date_format`` (so ``--date-format`` for a ``snapshot_date``
+    column leaves a ``YYYY-MM`` month column readable); a column mixing both is an error.
     """
     codes, uniques = parse.factorize(ctx.frame[column])
+    if date_format is not None and len(uniques) and _all_iso(uniques):
+        date_format = None
     try:
         days, positions, reasons = parse.parse_dates_problems(uniques, what=column, date_format=date_format,
                                                               serial_dates=_serial_dates(ctx.raw))  # fmt: skip
@@ -887,6 +901,14 @@ def _months(ctx: _Context, column: str, date_format) -> np.ndarray:
 
     _in_halves(months_of, len(codes))
     return codes
+
+
+def _all_iso(uniques: pd.Series) -> bool:
+    """Every value is ISO text, ``YYYY-MM`` or ``YYYY-MM-DD`` (ISO is tried before a ``date_format``, per column)."""
+    if uniques.dtype.kind in "mMiufb" or not pd.api.types.is_string_dtype(uniques.dtype):
+        return False
+    texts = pd.Series([v if isinstance(v, str) else "" for v in uniques], dtype=object)
+    return bool(texts.str.fullmatch(r"\s*\d{4}-\d{2}(?:-\d{2})?\s*").all())
 
 
 def _month_only(values: pd.Series, date_format) -> np.ndarray:
@@ -1050,25 +1072,18 @@ def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mo
     """
     The several-snapshots check on an attribute column of dates beside ``month`` (weekly ``snapshot_date``).
 
-    The column counts only if every value in it is a full date (ISO, or under ``date_format``);
-    otherwise (text, months, a few dates among other values) it stays an attribute, as does a
-    column with one date per customer · product · month. Each distinct value is parsed once;
-    the months holding several of its dates are found on a bitmap of (month, date) codes, and
-    only their rows are compared by key.
+    The check reads the column's raw values, whatever their format: several distinct non-blank
+    values of it within one customer · product · month are several snapshots (``10/31/2026``,
+    ``28.11.2026`` or ``n/a`` count as values too); one value per customer · product · month,
+    or blanks beside a single value, leave it an attribute. ``raise`` names the column, the
+    values (and the blanks beside them); ``last`` must order the values of the customer ·
+    months concerned: they are parsed as ISO dates, else under ``date_format``, and values
+    neither reads (or blanks among them) are an error naming the column and those values.
+    Each distinct value is read once; the months holding several values are found on a
+    bitmap of (month, value) codes, and only their rows are compared by key.
     """
     codes, uniques = parse.factorize(ctx.frame[column])
-    if len(uniques) < 2 or _month_only(uniques, None).any():
-        return rows
-    days = None
-    for pattern in dict.fromkeys([None, date_format]):
-        try:
-            parsed, bad, _ = parse.parse_dates_problems(uniques, what=column, date_format=pattern)
-        except ValueError:  # mixed formats, a bad pattern: not a column of dates
-            continue
-        if not len(bad):
-            days = parse.as_days(np.asarray(parsed)).view(np.int64)
-            break
-    if days is None:
+    if len(uniques) < 2:
         return rows
     positions = ctx.frame.index.get_indexer(rows.index)
     row_codes = codes[positions]
@@ -1078,7 +1093,7 @@ def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mo
         return rows
     low, high = int(month[dated].min()), int(month[dated].max())
     width = len(uniques)
-    if (high - low + 1) * width <= 50_000_000:  # which dates each month holds: a bitmap over (month, date)
+    if (high - low + 1) * width <= 50_000_000:  # which values each month holds: a bitmap over (month, value)
         seen = np.zeros((high - low + 1) * width, dtype=bool)
         seen[(month[dated] - low) * width + row_codes[dated]] = True
         per_month = seen.reshape(high - low + 1, width).sum(axis=1)
@@ -1089,12 +1104,116 @@ def _attribute_snapshot_dates(ctx: _Context, rows: pd.DataFrame, column: str, mo
         several = np.flatnonzero(counts > 1) + low
     if not len(several):
         return rows
-    candidates = np.flatnonzero(dated & np.isin(month, several))
-    return _several_dates(ctx, rows, positions, candidates, days[row_codes[candidates]], mode, column)
+    candidates = np.flatnonzero(np.isin(month, several))  # blanks too: an error about them names them
+    values = row_codes[candidates]
+    keys = _date_keys(rows, candidates, np.where(values >= 0, values, np.nan))
+    hit = _several_per_key(keys)
+    if not hit.any():
+        return rows
+    texts = np.array([str(v) for v in uniques], dtype=object)
+    if mode == "raise":
+        _raise_several(ctx, rows, positions, candidates, keys, hit, column,
+                       lambda vs: sorted({texts[int(v)] for v in vs if v == v}))  # fmt: skip
+    concerned = _concerned(keys, hit)
+    used = np.unique(values[concerned])
+    days = _order_values(ctx, column, uniques, used, date_format)
+    keys.loc[concerned, "value"] = days[values[concerned]]
+    return _keep_last(ctx, rows, positions, candidates, keys, concerned)
+
+
+def _order_values(ctx: _Context, column: str, uniques, used: np.ndarray, date_format) -> np.ndarray:
+    """Days (int64) of the values ``used`` of a date column, to order them: ISO, else ``date_format``; else an error."""
+    blank = used < 0
+    used = used[~blank]
+    chosen = uniques.iloc[used].reset_index(drop=True)
+    failed = None
+    for pattern in dict.fromkeys([None, date_format]):
+        try:
+            parsed, bad, _ = parse.parse_dates_problems(chosen, what=column, date_format=pattern)
+        except ValueError:  # mixed formats, not ISO, a bad pattern
+            failed = list(chosen)
+            continue
+        if not len(bad):
+            days = np.zeros(len(uniques), dtype=np.int64)
+            days[used] = parse.as_days(np.asarray(parsed)).view(np.int64)
+            if not blank.any():
+                return days
+            failed = []
+            break
+        failed = list(chosen.iloc[bad])
+    shown = ", ".join(repr(str(v)) for v in failed[:6]) + (", …" if len(failed) > 6 else "")
+    said = [f"values {shown} are not dates" if failed else "", "blank values" if blank.any() else ""]
+    tried = "ISO (YYYY-MM-DD)" + (f" or date_format {date_format!r}" if date_format else "")
+    raise LoadError(
+        f"{ctx.raw.name}, column {column} (beside column month, which gives the month): "
+        f"{' and '.join(s for s in said if s)} among the snapshot dates of a customer · month with several, so "
+        f"snapshot_dates='last' cannot order them (read as {tried}).\n"
+        "Give each row a date (pass date_format=, CLI --date-format, for dates not written YYYY-MM-DD), "
+        "or give one row per customer · product · month."
+    )
 
 
 #: The exclusion of ``snapshot_dates="last"``: the month's last date is the customer's (see :func:`_several_dates`).
 LAST_DATE_REASON = "snapshot rows before the last snapshot date of their month (snapshot_dates='last')"
+
+
+def _date_keys(rows: pd.DataFrame, candidates: np.ndarray, values) -> pd.DataFrame:
+    sub = rows.iloc[candidates]
+    return pd.DataFrame({
+        "customer": pd.factorize(sub["customer_id"].astype(str).to_numpy())[0],
+        "product": pd.factorize(sub["product"].astype(str).to_numpy())[0],
+        "month": sub[MONTH_ORDINAL].to_numpy(),
+        "value": values,  # days, or value codes with NaN for blanks
+    })  # fmt: skip
+
+
+def _several_per_key(keys: pd.DataFrame) -> np.ndarray:
+    """Per row: its customer · product · month holds several distinct (non-blank) values."""
+    return keys.groupby(["customer", "product", "month"], sort=False)["value"].transform("nunique").to_numpy() > 1
+
+
+def _concerned(keys: pd.DataFrame, hit: np.ndarray) -> np.ndarray:
+    """Per row: its customer · month has a product with several dates (the only ones ``last`` changes)."""
+    return keys.assign(hit=hit).groupby(["customer", "month"], sort=False)["hit"].transform("any").to_numpy()
+
+
+def _raise_several(ctx, rows, positions, candidates, keys, hit, column, show) -> None:
+    """The error of ``snapshot_dates="raise"``: the first customer · product with several dates in a month."""
+    sub = rows.iloc[candidates]
+    first = int(np.flatnonzero(hit)[0])
+    same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
+                          .all(axis=1).to_numpy())  # fmt: skip
+    values = keys["value"].to_numpy()[same]
+    shown = show(values)
+    blanks = int(pd.isna(values).sum())
+    keys_hit = int(keys[hit].groupby(["customer", "product", "month"], sort=False).ngroups)
+    row = sub.iloc[first]
+    beside = " (beside column month, which gives the month)" if column != "month" else ""
+    blank = f", and {blanks} row{'s' if blanks != 1 else ''} with a blank {column}" if blanks else ""
+    raise LoadError(
+        f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
+        f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
+        f"{', …' if len(shown) > 6 else ''}{blank}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
+        f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "
+        "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
+        "month's last snapshot date, or give one row per customer · product · month."
+    )
+
+
+def _keep_last(ctx, rows, positions, candidates, keys, concerned) -> pd.DataFrame:
+    """
+    ``last``: in each customer · month ``concerned`` (a product has several dates), keep the customer's latest date.
+
+    All the customer's products on that date are kept (a product absent on it was dropped
+    during the month); its earlier rows of the month are excluded (counted).
+    """
+    part = keys[concerned]
+    latest = part.groupby(["customer", "month"], sort=False)["value"].transform("max").to_numpy()
+    earlier = candidates[np.flatnonzero(concerned)[part["value"].to_numpy() < latest]]
+    if not len(earlier):
+        return rows
+    ctx.exclude_window(LAST_DATE_REASON, positions[earlier])
+    return rows.loc[ctx.valid[rows.index]]
 
 
 def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, column: str) -> pd.DataFrame:
@@ -1102,57 +1221,60 @@ def _several_dates(ctx, rows, positions, candidates, candidate_days, mode: str, 
     Of the ``candidates`` (rows of months with several dates), the keys with several: raise, or keep the last.
 
     ``raise`` stops on a customer · product with several dates in a month (added, they would
-    overstate MRR). ``last`` keeps, per customer · month, the rows of the customer's latest date
-    in the month (all its products) and excludes its earlier rows (counted), also where each
-    product has one date only. Rows of months without several dates never reach it.
+    overstate MRR). ``last`` keeps, per customer · month where some product has several dates,
+    the rows of the customer's latest date in the month (all its products) and excludes its
+    earlier rows (counted); customer · months where each product has one date keep all their
+    rows, as without the option. Rows of months without several dates never reach it.
     """
     if not len(candidates):
         return rows
-    sub = rows.iloc[candidates]
-    keys = pd.DataFrame({
-        "customer": pd.factorize(sub["customer_id"].astype(str).to_numpy())[0],
-        "product": pd.factorize(sub["product"].astype(str).to_numpy())[0],
-        "month": sub[MONTH_ORDINAL].to_numpy(),
-        "day": candidate_days,
-    })  # fmt: skip
-    if mode == "raise":
-        group = keys.groupby(["customer", "product", "month"], sort=False)["day"]
-        dates = group.transform("nunique").to_numpy()
-        if not (dates > 1).any():
-            return rows
-        first = int(np.flatnonzero(dates > 1)[0])
-        same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
-                              .all(axis=1).to_numpy())  # fmt: skip
-        shown = sorted({str(np.datetime64(int(d), "D")) for d in keys["day"].to_numpy()[same]})
-        keys_hit = int(group.nunique().gt(1).sum())
-        row = sub.iloc[first]
-        beside = " (beside column month, which gives the month)" if column != "month" else ""
-        raise LoadError(
-            f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
-            f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
-            f"{', …' if len(shown) > 6 else ''}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
-            f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "
-            "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
-            "month's last snapshot date, or give one row per customer · product · month."
-        )
-    # the last snapshot is the customer's: its latest date in the month, for all its products
-    # (a product missing from that date was dropped during the month)
-    latest = keys.groupby(["customer", "month"], sort=False)["day"].transform("max").to_numpy()
-    earlier = candidates[keys["day"].to_numpy() < latest]
-    if not len(earlier):
+    keys = _date_keys(rows, candidates, candidate_days)
+    hit = _several_per_key(keys)
+    if not hit.any():
         return rows
-    ctx.exclude_window(LAST_DATE_REASON, positions[earlier])
-    return rows.loc[ctx.valid[rows.index]]
+    if mode == "raise":
+        _raise_several(ctx, rows, positions, candidates, keys, hit, column,
+                       lambda vs: sorted({str(np.datetime64(int(d), "D")) for d in vs}))  # fmt: skip
+    return _keep_last(ctx, rows, positions, candidates, keys, _concerned(keys, hit))
 
 
-def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
+#: The exclusion of snapshot rows of as_of's month whose own date is after as_of (see :func:`_snapshot_window`).
+AFTER_AS_OF_REASON = "snapshot dated after as_of"
+
+
+def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today, date_format=None):
+    """
+    The window's months of snapshot rows; rows after it excluded and counted.
+
+    Rows of months after ``as_of`` (or after today's month) are excluded. With an ``as_of``
+    before the last day of its month, rows of that month whose snapshot has a full date
+    (``month`` written as a day, else a date column beside it: :func:`_snapshot_days`) after
+    as_of are excluded too (``snapshot dated after as_of``): nothing after as_of enters a
+    figure. If that leaves the month with no row, the as_of is an error (every customer would
+    seem to churn).
+    """
     months = rows[MONTH_ORDINAL].to_numpy()
     cap = _month_ordinals(np.array([as_of_day if as_of_day is not None else today], dtype="datetime64[ns]"))[0]
     late = months > cap
     reason = "month after as_of" if as_of_day is not None else f"month after {today.date()} (in the future)"
     if late.any():
         ctx.exclude_window(reason, ctx.frame.index.get_indexer(rows.index[late]))
-        months = months[~late]
+    in_cap = np.flatnonzero(months == cap)
+    if as_of_day is not None and len(in_cap) and as_of_day < pd.Period(as_of_day, "M").to_timestamp(how="end").normalize():
+        days = _snapshot_days(ctx, ctx.frame.index.get_indexer(rows.index[in_cap]), date_format)
+        after = in_cap[days > np.datetime64(as_of_day.date(), "D")]  # NaT compares False
+        if len(after) == len(in_cap):
+            first = str(days[~np.isnat(days)].min())
+            raise ParameterError(
+                f"{ctx.raw.name}: as_of {as_of_day.date()} is before every snapshot of {_ordinal_to_str(cap)} "
+                f"(the first is dated {first}): the snapshots say nothing of {_ordinal_to_str(cap)} by as_of, so "
+                f"every customer would seem to churn.\nPass an as_of on or after {first} (CLI --as-of), or one in an "
+                "earlier month."
+            )
+        if len(after):
+            ctx.exclude_window(AFTER_AS_OF_REASON, ctx.frame.index.get_indexer(rows.index[after]))
+            late[after] = True
+    months = months[~late]
     if not len(months):
         raise LoadError(f"{ctx.raw.name}: no rows in the window (every month is after {reason.split('after ')[1]})")
     if as_of_day is not None and cap > months.max():  # the snapshots say nothing of as_of's month
@@ -1164,6 +1286,36 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today):
         )
     first, last = months.min(), (cap if as_of_day is not None else months.max())
     return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
+
+
+def _snapshot_days(ctx: _Context, positions: np.ndarray, date_format) -> np.ndarray:
+    """
+    The snapshot date (``datetime64[D]``) of the rows at ``positions``, NaT where none is known.
+
+    ``month`` written as a day gives it; a row whose month is ``YYYY-MM`` takes a date column
+    beside it (:func:`kit.roles.month_date_columns`) if that column reads as dates (ISO, else
+    ``date_format``; values neither reads stay unknown).
+    """
+    days = np.full(len(positions), np.datetime64("NaT"), dtype="datetime64[D]")
+    for column in ["month", *roles.month_date_columns(ctx.attributes)]:
+        unknown = np.flatnonzero(np.isnat(days))
+        if not len(unknown):
+            break
+        codes, uniques = parse.factorize(ctx.frame[column].iloc[positions[unknown]].reset_index(drop=True))
+        if not len(uniques):
+            continue
+        found = None
+        for pattern in dict.fromkeys([None, date_format]):
+            try:
+                parsed, _, _ = parse.parse_dates_problems(uniques, what=column, date_format=pattern, allow_empty=True)
+            except ValueError:
+                continue
+            found = parse.as_days(np.asarray(parsed))
+            found[_month_only(uniques, pattern)] = np.datetime64("NaT")  # a month names no day
+            break
+        if found is not None:
+            days[unknown] = np.append(found, np.datetime64("NaT"))[codes]
+    return days
 
 
 def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):

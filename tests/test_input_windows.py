@@ -187,13 +187,14 @@ def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, ca
     assert out.splitlines()[1].startswith("2024-02,140.00,0.00,0.00,0.00,0.00,0.00,0.00,0.00,140.00,")
 
 
-def test_last_snapshot_per_customer_also_where_each_product_has_one_date():
+def test_last_snapshot_leaves_a_customer_month_where_each_product_has_one_date():
+    # each product has one date in January: nothing to choose, all rows kept, as without the option
     frame = pd.DataFrame({"customer_id": "A", "product": ["P", "Q", "P"],
                           "month": ["2024-01-05", "2024-01-20", "2024-02-20"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
     assert cents(kit.load_ledger(frame, today=TODAY)) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}  # raise: added
     ledger = kit.load_ledger(frame, today=TODAY, snapshot_dates="last")
-    assert cents(ledger) == {("A", "2024-01"): 200, ("A", "2024-02"): 400}
-    assert ledger.quality.rows_excluded == 1
+    assert cents(ledger) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}
+    assert ledger.quality.rows_excluded == 0
 
 
 # --- 4. a status column is not read: statuses that do not bill stop the load -------------------
@@ -232,3 +233,84 @@ def test_a_status_of_only_active_gets_a_note_and_other_states_are_attributes(tmp
     assert "state" in ledger.attributes
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-01-31")
     assert code == 0 and f"note: {note}: 2 rows" in err
+
+
+# --- 5. review of issue 8 (snap2): snapshot dates a tester found added, dropped or used after as_of --
+
+WEEKLY_BESIDE = ("customer_id,month,snapshot_date,product,mrr\nA,2026-10,10/31/2026,p1,100\n"
+                 "A,2026-11,11/07/2026,p1,100\nA,2026-11,11/28/2026,p1,130\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("second", ["11/07/2026", "28.11.2026", "n/a", "week 1"])
+def test_a_date_column_beside_month_is_checked_whatever_its_format(tmp_path, capsys, second):
+    path = write(tmp_path, "w.csv", WEEKLY_BESIDE.replace("11/07/2026", second))
+    message = r"w\.csv, column snapshot_date \(beside column month, which gives the month\): customer 'A', product 'p1' has 2 snapshot dates in 2026-11"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, today=MACHINE_TODAY)
+    code, out, err = run_cli(capsys, "summary", path)
+    assert_cli_error(code, out, err, message)
+
+
+def test_last_orders_a_date_column_under_date_format_or_says_it_cannot(tmp_path, capsys):
+    path = write(tmp_path, "w.csv", WEEKLY_BESIDE)
+    with pytest.raises(LoadError, match=r"column snapshot_date .*values '11/07/2026', '11/28/2026' are not dates"):
+        kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last")
+    ledger = kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last", date_format="%m/%d/%Y")
+    assert cents(ledger) == {("A", "2026-10"): 10000, ("A", "2026-11"): 13000}
+    assert ledger.quality.rows_excluded == 1
+    code, out, err = run_cli(capsys, "summary", path, "--snapshot-dates", "last", "--date-format", "%m/%d/%Y")
+    assert code == 0 and out.splitlines()[-1].startswith("2026-11,100.00,") and ",130.00," in out.splitlines()[-1]
+    blank = write(tmp_path, "b.csv", WEEKLY_BESIDE.replace("11/07/2026", "n/a"))
+    message = r"column snapshot_date .*values 'n/a' are not dates .*cannot order them"
+    code, out, err = run_cli(capsys, "summary", blank, "--snapshot-dates", "last", "--date-format", "%m/%d/%Y")
+    assert_cli_error(code, out, err, message)
+
+
+def test_a_blank_beside_several_dates_is_named_and_a_blank_beside_one_is_added():
+    frame = pd.DataFrame({"customer_id": "A", "product": "p1", "month": ["2026-11"] * 3,
+                          "snapshot_date": ["2026-11-07", None, "2026-11-28"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+    with pytest.raises(LoadError, match=r"2 snapshot dates in 2026-11 \(2026-11-07, 2026-11-28, and 1 row with a blank"):
+        kit.load_ledger(frame, today=MACHINE_TODAY)
+    with pytest.raises(LoadError, match=r"blank values among the snapshot dates"):
+        kit.load_ledger(frame, today=MACHINE_TODAY, snapshot_dates="last")
+    one = frame.iloc[:2]
+    assert cents(kit.load_ledger(one, today=MACHINE_TODAY)) == {("A", "2026-11"): 300}
+
+
+N8 = ("customer_id,month,product,mrr\nA,2026-10-31,p1,100\nA,2026-10-31,p2,10\nA,2026-11-30,p1,130\n"
+      "A,2026-11-29,p2,10\nB,2026-10-31,p1,50\nB,2026-11-07,p1,50\nB,2026-11-28,p1,60\n")  # fmt: skip
+
+
+def test_last_keeps_customer_months_where_no_product_has_several_dates(tmp_path, capsys):
+    # A: p1 and p2 one date each in November (kept: 140); B: p1 on two dates (the 28th: 60) -> 200
+    path = write(tmp_path, "n8.csv", N8)
+    ledger = kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last")
+    assert cents(ledger) == {("A", "2026-10"): 11000, ("A", "2026-11"): 14000, ("B", "2026-10"): 5000, ("B", "2026-11"): 6000}
+    assert excluded(ledger) == {"snapshot rows before the last snapshot date of their month (snapshot_dates='last')": 1}
+    code, out, err = run_cli(capsys, "summary", path, "--snapshot-dates", "last")
+    assert code == 0 and ",200.00,2,2," in out.splitlines()[-1]
+
+
+N2B = "customer_id,month,product,mrr\nA,2026-10-31,p1,100\nA,2026-11-07,p1,100\nA,2026-11-28,p1,130\n"
+
+
+def test_a_snapshot_dated_after_as_of_is_excluded_before_last_picks_a_date(tmp_path, capsys):
+    path = write(tmp_path, "n2b.csv", N2B)
+    ledger = kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-10")
+    assert cents(ledger) == {("A", "2026-10"): 10000, ("A", "2026-11"): 10000}
+    assert excluded(ledger) == {"snapshot dated after as_of": 1}
+    accounted_rows = ledger.quality.rows_used + ledger.quality.rows_excluded
+    assert accounted_rows == ledger.quality.rows_read == 3
+    code, out, err = run_cli(capsys, "summary", path, "--snapshot-dates", "last", "--as-of", "2026-11-10")
+    assert code == 0 and out.splitlines()[-1].startswith("2026-11,100.00,") and ",100.00,1,1," in out.splitlines()[-1]
+    assert "snapshot dated after as_of: 1" in err
+    # beside month, in a snapshot_date column
+    beside = write(tmp_path, "w.csv", WEEKLY_BESIDE)
+    ledger = kit.load_ledger(beside, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-10", date_format="%m/%d/%Y")
+    assert cents(ledger) == {("A", "2026-10"): 10000, ("A", "2026-11"): 10000}
+    # an as_of before every snapshot of its month: an error, not a month where everyone churns
+    message = r"n2b\.csv: as_of 2026-11-05 is before every snapshot of 2026-11 \(the first is dated 2026-11-07\)"
+    with pytest.raises(ParameterError, match=message):
+        kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-05")
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2026-11-05")
+    assert_cli_error(code, out, err, message)
