@@ -733,6 +733,9 @@ def _delimiter_name(delimiter: str) -> str:
 #   a text of digits that names no sheet, or an int, is a position counted from 0 in the
 #   workbook's order, hidden sheets included (``"1"`` is the second sheet unless a sheet
 #   is named "1"), and the details say which sheet a position chose (``sheet note``);
+#   a text naming no sheet exactly but exactly one regardless of case (``data`` for
+#   ``Data``: Excel's sheet names are unique regardless of case) is that sheet, with a
+#   ``sheet note`` naming it;
 # * cells keep their Excel types: numbers, text, and datetimes for date-formatted cells;
 # * a damaged file (not a zip, cut or invalid XML, a sheet part missing, no worksheet,
 #   manifest that does not describe the parts) is one LoadError naming the file;
@@ -847,7 +850,11 @@ def _choose_sheet(reader, name: str, sheet):
             note = f"every sheet is hidden; the first, {chosen.title!r}, was read"
     else:
         chosen, position = _sheet_named(worksheets, name, sheet)
-        if position is not None:  # say which sheet a number chose: a sheet named "2024" is common
+        if position is None and chosen.title != sheet:  # matched regardless of case
+            note = f"sheet {chosen.title!r} was read for {sheet!r} (sheet names match regardless of case)"
+            if chosen.title in hidden:
+                note += "; it is hidden in the workbook"
+        elif position is not None:  # say which sheet a number chose: a sheet named "2024" is common
             note = f"sheet {chosen.title!r} (position {position}, counted from 0, hidden sheets included) was read"
             if isinstance(sheet, str):
                 note += f": no sheet is named {sheet!r}"
@@ -865,8 +872,9 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
     """
     The worksheet ``sheet`` names, and its 0-based position when a number chose it (else None).
 
-    A text that is the title of a sheet is that sheet; otherwise a text of digits is a
-    position, as an int is (0-based, hidden sheets included, in the workbook's order).
+    A text that is the title of a sheet is that sheet; otherwise the one title equal to it
+    regardless of case (two or more such titles: not chosen); otherwise a text of digits is
+    a position, as an int is (0-based, hidden sheets included, in the workbook's order).
     """
     names = [ws.title for ws in worksheets]
     if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
@@ -874,6 +882,9 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
     if isinstance(sheet, str):
         if sheet in names:
             return worksheets[names.index(sheet)], None
+        alike = [i for i, title in enumerate(names) if title.casefold() == sheet.casefold()]
+        if len(alike) == 1:
+            return worksheets[alike[0]], None
         if not re.fullmatch(r"[0-9]+", sheet):
             raise LoadError(f"{name}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
         position = int(sheet)
