@@ -817,22 +817,37 @@ def _parse_common(ctx: _Context) -> pd.DataFrame:
 
 
 def _check_status(ctx: _Context, explicit: set[str]) -> None:
-    """Stop on a status column holding statuses that do not bill; note one holding only active (see kit.roles)."""
+    """
+    Stop on a status column holding rows that do not bill; note one where every row bills (see kit.roles).
+
+    A row *with* an ``end_date`` (any non-blank text; a bad date is an invalid row later)
+    that says ``canceled``/``ended``/``expired`` … is history; the same status on an ongoing
+    row, a trial status on any row and a pause-like status on an ongoing row stop the load.
+    """
     known = set(REQUIRED[ctx.kind]) | set(OPTIONAL[ctx.kind]) | set(roles.ROLES[ctx.kind])
-    for column, values, positions in roles.status_columns(ctx.frame, explicit, known):
+    ended = None
+    if "end_date" in ctx.frame.columns:
+        ended = (parse.clean_text(ctx.frame["end_date"]).astype(str) != "").to_numpy()
+    for column, values, positions in roles.status_columns(ctx.frame, explicit, known, ended):
         if positions is None:
-            ctx.note(f"column {column!r} holds only {', '.join(values)} (the kit does not read status; "
-                     "every row is taken as billing)", np.arange(ctx.n))  # fmt: skip
+            if all(roles.normalise_status(v) in roles.ACTIVE_LIKE for v in values):
+                ctx.note(f"column {column!r} holds only {', '.join(values)} (the kit does not read status; "
+                         "every row is taken as billing)", np.arange(ctx.n))  # fmt: skip
+            else:
+                ctx.note(f"column {column!r} holds {', '.join(values)} (the kit does not read status; final "
+                         "statuses are on rows with an end_date, past_due bills: each row counts from start_date "
+                         "to end_date)", np.arange(ctx.n))  # fmt: skip
             continue
-        stopping = [(v, n) for v, n in values.items() if roles.normalise_status(v) in roles.NOT_BILLING]
+        stopping = list(values.items())
         shown = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in stopping[:8])
         shown += ", …" if len(stopping) > 8 else ""
         rows = ", ".join(str(r) for r in ctx.raw.row_numbers[np.sort(positions)[:5]])
         raise LoadError(
             f"{ctx.raw.name}, column {column}: statuses that are not billing: {shown} (e.g. rows {rows}); the kit does not "
-            "read status, so trials, cancelled and unpaid subscriptions would count as MRR.\nRemove the rows that are "
-            f"not billing, or map the column to a plain attribute name (mapping={{{column!r}: 'sub_{column}'}}, "
-            f"CLI --map {column}=sub_{column}) to acknowledge it is only an attribute."
+            "read status, so trials, and cancelled or paused subscriptions without an end_date, would count as MRR.\n"
+            "End (set end_date) or remove the rows that do not bill, or map the column to a plain attribute name "
+            f"(mapping={{{column!r}: 'sub_{column}'}}, CLI --map {column}=sub_{column}) to acknowledge it is only an "
+            "attribute."
         )
 
 

@@ -25,8 +25,9 @@ An ambiguous decimal mark is a column error (:func:`check_decimal_mark`, raising
 :class:`AmbiguousDecimalMark`): when no thousands separator is stated and every text amount
 of the column written with the decimal mark is shaped like grouped thousands (``1.200``,
 ``12.500``, ``1.000.000``: a first group of 1–3 digits not starting with 0, then groups
-of exactly three), and at least two distinct values are, the mark may as well separate
-thousands (``1.200`` 1.20 or 1,200?) and is never guessed. One amount written otherwise
+of exactly three), and at least one value is, the mark may as well separate thousands
+(``1.200`` 1.20 or 1,200?) and is never guessed: a single distinct value repeated over a
+customer's months (``1.200`` each month) is as ambiguous as many. One amount written otherwise
 (``12.50``, ``0.125``, ``1234.500``) shows the mark is decimal. Values of three zero
 decimals (``2.000``) count as ambiguous too. Stating any thousands separator
 (``thousands=","`` for prices of three decimals) settles it and disables the check.
@@ -257,9 +258,9 @@ def check_decimal_mark(
     """
     Refuse a text amount column whose decimal mark may as well separate thousands.
 
-    The rule is in the module docstring: with no ``thousands`` stated, at least two distinct
-    text amounts written with ``decimal`` and every such amount shaped like grouped
-    thousands raise :class:`AmbiguousDecimalMark`, whose message says how to settle it.
+    The rule is in the module docstring: with no ``thousands`` stated, at least one text
+    amount written with ``decimal`` and every such amount shaped like grouped thousands
+    raise :class:`AmbiguousDecimalMark`, whose message says how to settle it.
     Each distinct value is looked at once, and the first amount written otherwise ends the
     look. Numeric columns (Parquet, Excel, SQL numbers) hold no marks and are not checked.
 
@@ -295,7 +296,7 @@ def check_decimal_mark(
         count += 1
         if len(examples) < _MARK_EXAMPLES:
             examples.append(text)
-    if count < 2:
+    if not count:
         return
     other = "," if decimal == "." else "."
     shown = ", ".join(repr(e) for e in examples)

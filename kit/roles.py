@@ -46,13 +46,23 @@ Rules (the reliability table's rows 4 and 47–49):
 
 * **Status columns.** The kit does not read a subscription's status (Stripe's rules come
   later). A subscriptions column the caller did not map whose name means a status
-  (``status``, ``state``, ``subscription_status``, ``sub_state`` …: :func:`status_columns`)
-  and that holds a status that is not billing (:data:`NOT_BILLING`: ``trialing``,
-  ``past_due``, ``canceled``, ``incomplete_expired`` …, any case, spaces or hyphens) stops
-  the load: every row would count as MRR. Remove the rows that are not billing, or map the
-  column to a plain attribute name (``--map status=sub_status``) to say it is only an
-  attribute. A status column holding only active-like values (:data:`ACTIVE_LIKE`) gets a
-  note; one holding other values (a ``state`` of addresses: ``CA``, ``NY``) is an attribute.
+  (``status``, ``state``, ``subscription_status``, ``subscription-status``, ``sub_state`` …:
+  :func:`status_columns`) is checked row by row (any case, spaces or hyphens):
+
+  - a final status (:data:`FINAL`: ``canceled``, ``ended``, ``expired``, ``churned`` …) on
+    a row *with* an ``end_date`` is history and fine (the row bills until its end); on an
+    ongoing row (no ``end_date``) it contradicts the row and stops the load;
+  - a trial status (:data:`TRIAL`: ``trialing``, ``trial`` …) always stops the load (a
+    trial period is not MRR);
+  - a pause-like status (:data:`PAUSED`: ``paused``, ``unpaid``, ``suspended``,
+    ``on_hold``, ``pending``, ``incomplete``) stops the load on an ongoing row;
+  - ``past_due`` bills (Stripe counts it as MRR) and active-like values
+    (:data:`ACTIVE_LIKE`) bill: neither stops.
+
+  The fix is in the data: end or remove the rows that do not bill, or map the column to a
+  plain attribute name (``--map status=sub_status``) to say it is only an attribute. A
+  status column whose values are all known statuses and where no row stops gets a note;
+  one holding other values (a ``state`` of addresses: ``CA``, ``NY``) is an attribute.
 
 Checks run on each distinct value once, so millions of rows with a few thousand
 distinct values cost one pass over integer codes.
@@ -222,13 +232,20 @@ def suggestions(frame: pd.DataFrame, missing: list[str]) -> dict[str, str]:
     return out
 
 
-_STATUS_NAME = re.compile(r"(?:.*_)?(?:status|state)(?:_.*)?")
-#: Statuses of a subscription that is not billing (normalised: lower case, ``_`` for spaces and hyphens).
-NOT_BILLING = frozenset(("trialing trialling trial in_trial free_trial canceled cancelled incomplete incomplete_expired "
-                         "paused unpaid past_due inactive expired ended suspended terminated churned pending "
-                         "on_hold").split())  # fmt: skip
-#: Statuses of a subscription that bills.
+_STATUS_NAME = re.compile(r"(?:.*[_\-])?(?:status|state)(?:[_\-].*)?")
+#: Final statuses: history on a row with an ``end_date``, a contradiction on an ongoing row.
+FINAL = frozenset(("canceled cancelled ended expired incomplete_expired churned terminated "
+                   "inactive").split())  # fmt: skip
+#: Trial statuses: a trial period is not MRR, whatever the row's dates.
+TRIAL = frozenset("trialing trialling trial in_trial free_trial".split())
+#: Pause-like statuses: not billing while the row is ongoing.
+PAUSED = frozenset("paused unpaid suspended on_hold pending incomplete".split())
+#: Statuses that bill: active-like, and ``past_due`` (Stripe counts it as MRR).
+BILLING = frozenset(("active", "live", "current", "paid", "past_due"))
+#: Statuses of a subscription that bills without doubt (a column of only these gets the plain note).
 ACTIVE_LIKE = frozenset(("active", "live", "current", "paid"))
+#: Every status the kit knows (see :func:`status_columns`).
+NOT_BILLING = FINAL | TRIAL | PAUSED
 
 
 def normalise_status(text: object) -> str:
@@ -241,16 +258,33 @@ def normalise_status(text: object) -> str:
     return re.sub(r"[\s\-]+", "_", str(text).strip().casefold())
 
 
-def status_columns(frame: pd.DataFrame, explicit: set[str], known) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
+def status_stops(status: str, ended: bool) -> bool:
     """
-    The columns that look like a subscription status, with their values and the rows not billing.
+    Whether a normalised status on a row stops the load (``ended``: the row has an ``end_date``).
+
+    >>> status_stops("canceled", True), status_stops("canceled", False), status_stops("trialing", True)
+    (False, True, True)
+    >>> status_stops("paused", True), status_stops("paused", False), status_stops("past_due", False)
+    (False, True, False)
+    """
+    return status in TRIAL or (not ended and (status in FINAL or status in PAUSED))
+
+
+def status_columns(frame: pd.DataFrame, explicit: set[str], known,
+                   ended: np.ndarray | None = None) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
+    """
+    The columns that look like a subscription status, with the values and rows that stop the load.
 
     Only columns outside ``known`` (the roles) and ``explicit`` (named in a mapping) whose
-    name means a status. Returns ``(column, {value: rows}, positions)``: ``positions`` of
-    the rows holding a :data:`NOT_BILLING` value, or ``None`` when every value is active-like
-    (a column of other values is left out: it is some other state).
+    name means a status. ``ended`` marks the rows with an ``end_date`` (none when omitted).
+    Returns ``(column, {value: rows}, positions)``: with ``positions`` of the rows that stop
+    (:func:`status_stops`) and ``{value: rows stopping}``; or, when no row stops and every
+    value is a known status, ``positions`` ``None`` and ``{value: rows}`` of all values (a
+    column of other values is left out: it is some other state).
     """
     found = []
+    n = len(frame)
+    ended = np.zeros(n, dtype=bool) if ended is None else np.asarray(ended, dtype=bool)
     for column in frame.columns:
         if column in known or column in explicit or not _STATUS_NAME.fullmatch(str(column)):
             continue
@@ -259,13 +293,24 @@ def status_columns(frame: pd.DataFrame, explicit: set[str], known) -> list[tuple
         codes, uniques = parse.factorize(frame[column])
         if not len(uniques):
             continue
-        statuses = np.array([normalise_status(u) for u in uniques], dtype=object)
+        statuses = [normalise_status(u) for u in uniques]
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-        values = {str(u).strip(): int(c) for u, c in zip(uniques, counts)}
-        stopping = np.array([v in NOT_BILLING for v in statuses], dtype=bool)
+        values = {}
+        for u, c in zip(uniques, counts):
+            values[str(u).strip()] = values.get(str(u).strip(), 0) + int(c)
+        # each distinct value once: stops when ongoing, stops when ended (two flags per value)
+        stop_open = np.array([status_stops(v, False) for v in statuses] + [False], dtype=bool)
+        stop_ended = np.array([status_stops(v, True) for v in statuses] + [False], dtype=bool)
+        stopping = np.where(ended, stop_ended[codes], stop_open[codes])
         if stopping.any():
-            found.append((column, values, np.flatnonzero(np.append(stopping, False)[codes])))
-        elif all(v in ACTIVE_LIKE for v in statuses):
+            positions = np.flatnonzero(stopping)
+            stop_counts = np.bincount(codes[positions], minlength=len(uniques))
+            shown: dict[str, int] = {}
+            for u, c in zip(uniques, stop_counts):
+                if c:
+                    shown[str(u).strip()] = shown.get(str(u).strip(), 0) + int(c)
+            found.append((column, shown, positions))
+        elif all(v in BILLING or v in NOT_BILLING for v in statuses):
             found.append((column, values, None))
     return found
 

@@ -612,18 +612,31 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
     Refuse a quoted field that holds whole rows: a quote opened and closed only by a later
     row's quote swallows the rows between into one field of the right width.
 
-    A field's line (after its first) that splits into as many fields as the header, two of
-    them not blank, is taken for a swallowed row (:func:`looks_like_row`). A multi-line address or note rarely has that many delimiters on a
-    line; files of fewer than three columns are not checked (their rows are too alike to text).
+    A field's line (after its first) is taken for a swallowed row (:func:`looks_like_row`)
+    when it splits into as many fields as the header AND at least two of its non-blank
+    fields are values that occur in their own column of the file (exact match against the
+    column's values, both stripped): a swallowed row repeats the file's months, products and
+    ids; a multi-line address or attendee list (``Hauptstr. 5, Hinterhaus, 3. OG, 10115
+    Berlin``) does not, whatever its commas. Files of fewer than three columns are not
+    checked (their rows are too alike to text). A column's values are gathered only when a
+    line of the right width is met.
     """
     width = len(header)
     if width < 3:
         return
+    known: dict[int, frozenset] = {}
+
+    def values_of(column: int) -> frozenset:
+        if column not in known:
+            known[column] = frozenset(str(c).strip() for c in columns[column].cat.categories.tolist())
+        return known[column]
+
     for position, values in enumerate(columns):
         categories = values.cat.categories  # Arrow strings: the search runs in Arrow
         spanning = np.flatnonzero(np.asarray(categories.str.contains("[\r\n]", regex=True), dtype=bool))
         for code in spanning.tolist():
-            whole = sum(looks_like_row(line, delimiter, width) for line in str(categories[code]).splitlines()[1:])
+            lines = str(categories[code]).splitlines()[1:]
+            whole = sum(looks_like_row(line, delimiter, width, values_of) for line in lines)
             if not whole:
                 continue
             at = int(np.flatnonzero(values.cat.codes.to_numpy() == code)[0])
@@ -636,17 +649,36 @@ def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter
                             f"by a later row's quote?); check the quotes of row {at}")  # fmt: skip
 
 
-def looks_like_row(line: str, delimiter: str, width: int) -> bool:
+def looks_like_row(line: str, delimiter: str, width: int, values_of=None) -> bool:
     """
-    Whether a line inside a quoted field looks like a whole row: ``width`` fields, two of them not blank.
+    Whether a line inside a quoted field looks like a whole row of the file.
+
+    ``width`` fields, and at least two non-blank ones that occur in their own column
+    (``values_of(i)``: the stripped values of column ``i``); without ``values_of``, two
+    non-blank fields are enough.
 
     >>> looks_like_row("B,2024-01,Core,200.00", ",", 4), looks_like_row("Springfield, IL", ",", 4)
     (True, False)
     >>> looks_like_row(",,", ",", 3)
     False
+    >>> file = [{"A", "B"}, {"2024-01"}, {"Core"}, {"100.00"}]
+    >>> looks_like_row("B,2024-01,Core,200.00", ",", 4, file.__getitem__)
+    True
+    >>> looks_like_row("Hauptstr. 5, Hinterhaus, 3. OG, 10115 Berlin", ",", 4, file.__getitem__)
+    False
     """
     fields = next(csv.reader([line], delimiter=delimiter), [])
-    return len(fields) == width and sum(bool(f.strip()) for f in fields) >= 2
+    if len(fields) != width:
+        return False
+    filled = [(i, f.strip()) for i, f in enumerate(fields) if f.strip()]
+    if values_of is None:
+        return len(filled) >= 2
+    matches = 0
+    for i, text in filled:
+        matches += text in values_of(i)
+        if matches >= 2:
+            return True
+    return False
 
 
 def plural_rows(count: int) -> str:
@@ -701,6 +733,9 @@ def _delimiter_name(delimiter: str) -> str:
 #   a text of digits that names no sheet, or an int, is a position counted from 0 in the
 #   workbook's order, hidden sheets included (``"1"`` is the second sheet unless a sheet
 #   is named "1"), and the details say which sheet a position chose (``sheet note``);
+#   a text naming no sheet exactly but exactly one regardless of case (``data`` for
+#   ``Data``: Excel's sheet names are unique regardless of case) is that sheet, with a
+#   ``sheet note`` naming it;
 # * cells keep their Excel types: numbers, text, and datetimes for date-formatted cells;
 # * a damaged file (not a zip, cut or invalid XML, a sheet part missing, no worksheet,
 #   manifest that does not describe the parts) is one LoadError naming the file;
@@ -815,7 +850,11 @@ def _choose_sheet(reader, name: str, sheet):
             note = f"every sheet is hidden; the first, {chosen.title!r}, was read"
     else:
         chosen, position = _sheet_named(worksheets, name, sheet)
-        if position is not None:  # say which sheet a number chose: a sheet named "2024" is common
+        if position is None and chosen.title != sheet:  # matched regardless of case
+            note = f"sheet {chosen.title!r} was read for {sheet!r} (sheet names match regardless of case)"
+            if chosen.title in hidden:
+                note += "; it is hidden in the workbook"
+        elif position is not None:  # say which sheet a number chose: a sheet named "2024" is common
             note = f"sheet {chosen.title!r} (position {position}, counted from 0, hidden sheets included) was read"
             if isinstance(sheet, str):
                 note += f": no sheet is named {sheet!r}"
@@ -833,8 +872,9 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
     """
     The worksheet ``sheet`` names, and its 0-based position when a number chose it (else None).
 
-    A text that is the title of a sheet is that sheet; otherwise a text of digits is a
-    position, as an int is (0-based, hidden sheets included, in the workbook's order).
+    A text that is the title of a sheet is that sheet; otherwise the one title equal to it
+    regardless of case (two or more such titles: not chosen); otherwise a text of digits is
+    a position, as an int is (0-based, hidden sheets included, in the workbook's order).
     """
     names = [ws.title for ws in worksheets]
     if isinstance(sheet, bool) or not isinstance(sheet, (int, str)):
@@ -842,6 +882,9 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
     if isinstance(sheet, str):
         if sheet in names:
             return worksheets[names.index(sheet)], None
+        alike = [i for i, title in enumerate(names) if title.casefold() == sheet.casefold()]
+        if len(alike) == 1:
+            return worksheets[alike[0]], None
         if not re.fullmatch(r"[0-9]+", sheet):
             raise LoadError(f"{name}: no sheet {sheet!r}; the sheets are {', '.join(names)}")
         position = int(sheet)

@@ -74,10 +74,8 @@ def test_the_subscription_amount_is_checked_as_well():
 
 
 @pytest.mark.parametrize("values", [
-    ["1.200", "12.50"], ["1.200", "0.125"], ["1.200", "2.500", "1234.500"], ["2.675"], ["1.200", "1200", "abc"],
-    ["1.200", "2.5"], ["1.20", "2.50"],
-], ids=["a-cent-value", "leading-zero", "four-digit-whole", "one-value", "one-value-with-others", "one-decimal",
-        "two-decimals"])  # fmt: skip
+    ["1.200", "12.50"], ["1.200", "0.125"], ["1.200", "2.500", "1234.500"], ["1.200", "2.5"], ["1.20", "2.50"],
+], ids=["a-cent-value", "leading-zero", "four-digit-whole", "one-decimal", "two-decimals"])  # fmt: skip
 def test_one_amount_written_otherwise_shows_the_mark_is_decimal(values):
     parse.check_decimal_mark(pd.Series(values, dtype=object))  # no error
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(values))], "month": "2024-01", "product": "P",
@@ -109,11 +107,10 @@ def test_two_decimals_or_mixed_decimals_never_trigger_the_check(numbers):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(1, 999_999), min_size=2, max_size=10, unique=True))
+@given(st.lists(st.integers(1, 999_999), min_size=1, max_size=10, unique=True))
 def test_grouped_thousands_alone_always_trigger_it(numbers):
     texts = [f"{n:,}".replace(",", ".") if n >= 1000 else f"{n}" for n in numbers]
-    grouped = [t for t in texts if "." in t]
-    if len(grouped) < 2:
+    if not any("." in t for t in texts):
         return
     with pytest.raises(parse.AmbiguousDecimalMark):
         parse.check_decimal_mark(pd.Series(texts, dtype=object))
@@ -221,3 +218,32 @@ def test_a_swallowed_line_is_counted_in_good_grammar(tmp_path, capsys):
     two = 'A,2024-01,Core,100.00,"hello\nB,2024-01,Core,200.00,x\nC,2024-01,Core,300.00,"\nA,2024-02,Core,1,ok\n'
     path = write(tmp_path, "two.csv", header + two)
     assert_cli_error(*run_cli(capsys, "summary", path), r"holds 2 lines that look like rows of 5 fields")
+
+
+# --- 1b. one distinct grouped-looking value is enough (review of issue 8) -----------------------
+# BigCo pays 1.200 every month: read as 1.20 it would be off by a thousand, so one value stops too.
+
+ONE_VALUE = ("customer_id,month,product,mrr\nBigCo,2026-01,p,1.200\nBigCo,2026-02,p,1.200\nBigCo,2026-03,p,1.200\n"
+             "S1,2026-01,p,49\nS1,2026-02,p,99\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("values", [["2.675"], ["1.200", "1200", "abc"], ["1.200", "1.200", "49", "99"]],
+                         ids=["one-value", "one-value-with-others", "one-value-repeated"])  # fmt: skip
+def test_a_single_distinct_grouped_value_is_ambiguous(values):
+    with pytest.raises(parse.AmbiguousDecimalMark, match=r"\('" + values[0].replace(".", r"\.") + r"'\)"):
+        parse.check_decimal_mark(pd.Series(values, dtype=object))
+    parse.check_decimal_mark(pd.Series(values, dtype=object), thousands=",")  # stated: settled
+    parse.check_decimal_mark(pd.Series([*values, "12.50"], dtype=object))  # one amount written otherwise: decimal
+
+
+def test_one_repeated_value_stops_the_load_and_a_stated_separator_reads_it(tmp_path, capsys):
+    path = tmp_path / "d1.csv"
+    path.write_text(ONE_VALUE, encoding="utf-8")
+    message = r"d1\.csv, column mrr: the decimal mark '\.' is ambiguous: .*\('1\.200'\)"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, today=TODAY)
+    assert_cli_error(*run_cli(capsys, "summary", path), message + r".*--thousands \. --decimal ,")
+    assert cents(kit.load_ledger(path, today=TODAY, thousands=".", decimal=","))[("BigCo", "2026-01")] == 120000
+    assert cents(kit.load_ledger(path, today=TODAY, thousands=","))[("BigCo", "2026-01")] == 120
+    code, out, err = run_cli(capsys, "summary", path, "--thousands", ".", "--decimal", ",")
+    assert code == 0 and "\n2026-02,1249.00,0.00,0.00,50.00," in out  # BigCo 1,200 + S1 49; S1 up 50

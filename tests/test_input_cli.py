@@ -304,3 +304,37 @@ def test_a_url_without_its_scheme_hides_its_password(tmp_path, monkeypatch, caps
         code, out, err = run_cli(capsys, "summary", *argv)
         assert code == 2 and out == "" and "S3cretPW" not in err, err
         assert err.startswith("error: bob:***@host/db") and "without its dialect:// scheme" in err
+
+
+# --- 1b. sheet names match regardless of case when one sheet does (review of issue 8) -------------
+
+
+def test_a_sheet_name_in_another_case_is_that_sheet_with_a_note(tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    path = workbook(tmp_path / "c.xlsx", ["Old", "2024"], hidden=("Old",))
+    book = load_workbook(path)
+    book["2024"].title = "Data"  # customer C2024, 400.00
+    book.save(path)
+    note = "sheet 'Data' was read for 'data' (sheet names match regardless of case)"
+    for asked in ("data", "DATA"):
+        ledger = load(path, sheet=asked)
+        assert customers(ledger) == {"C2024"} and ledger.quality.details["sheet"] == "Data"
+        assert ledger.quality.details["sheet note"] == note.replace("'data'", repr(asked))
+    assert customers(load(path, sheet="old")) == {"COld"}
+    assert load(path, sheet="old").quality.details["sheet note"].endswith("; it is hidden in the workbook")
+    assert "sheet note" not in load(path, sheet="Data").quality.details  # exact: nothing to explain
+    code, out, err = run_cli(capsys, "summary", path, "--sheet", "data", "--as-of", "2024-02-29")
+    assert (code, february_mrr(out)) == (0, "400.00") and f"note: {note}" in err
+    with pytest.raises(LoadError, match=r"c\.xlsx: no sheet 'Dat'; the sheets are Old, Data"):
+        load(path, sheet="Dat")
+    code, out, err = run_cli(capsys, "summary", path, "--sheet", "Dat", "--as-of", "2024-02-29")
+    assert code == 2 and "error: " in err and "no sheet 'Dat'" in err
+
+
+def test_two_sheets_alike_regardless_of_case_are_not_chosen_between():
+    # Excel refuses such names, but a generated workbook may hold them: no guess, one error
+    sheets = [SimpleNamespace(title=t) for t in ("DATA", "data")]
+    assert _sheet_named(sheets, "w.xlsx", "data")[0].title == "data"  # the exact one
+    with pytest.raises(LoadError, match=r"w\.xlsx: no sheet 'Data'; the sheets are DATA, data"):
+        _sheet_named(sheets, "w.xlsx", "Data")

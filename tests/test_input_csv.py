@@ -223,7 +223,12 @@ def test_the_reader_equals_pythons_csv_module(tmp_path_factory, rows, blanks, en
     data = out.getvalue()
     expected, numbers = _reference(data, ",")
     # a field holding a line shaped like a whole row is refused on purpose (see the swallowed-rows tests)
-    swallowed = any(looks_like_row(line, ",", 3) for row in expected for f in row for line in f.splitlines()[1:])
+    # (at least two of its non-blank fields occur in their own column of the file)
+    def values_of(i):
+        return {r[i].strip() for r in expected}
+
+    swallowed = any(looks_like_row(line, ",", 3, values_of) for row in expected for f in row
+                    for line in f.splitlines()[1:])  # fmt: skip
     path = tmp_path_factory.mktemp("csv") / "h.csv"
     path.write_bytes(data.encode())
     if not expected or swallowed:
@@ -269,3 +274,33 @@ def test_bench_csv_duckdb_and_kit_give_the_same_summary(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     out = json.loads(figures.read_text())
     assert out["equal"] is True and out["rows"] > 20_000
+
+
+# --- swallowed rows repeat the file's values; an address or attendee list does not (review of issue 8)
+
+ADDRESS_HEADER = "customer_id,month,product,mrr,address\n"
+
+
+@pytest.mark.parametrize("field", [
+    "Beta GmbH\nHauptstr. 5, Hinterhaus, 3. OG, 10115 Berlin, Germany",
+    "Attendees:\nAnna Meyer, Bob Stone, Carla Diaz, Dan Roe, Eve Poe",
+    "c/o Acme\nUnit 4, 2024-01, Core, 100.00",  # one field (Core) occurs in its column: not two in their own
+], ids=["berlin-address", "attendee-list", "one-match"])  # fmt: skip
+def test_a_multi_line_field_of_the_right_width_is_legal_unless_it_repeats_the_files_values(tmp_path, capsys, field):
+    body = f'A,2024-01,Core,100.00,"{field}"\nA,2024-02,Core,120.00,same\n'
+    path = write(tmp_path, "m11.csv", ADDRESS_HEADER + body)
+    ledger = kit.load_ledger(path, today=TODAY)
+    assert cents(ledger) == {("A", "2024-01"): 10000, ("A", "2024-02"): 12000}
+    assert ledger.quality.rows_read == 2 and ledger.quality.rows_excluded == 0
+    code, out, err = run_cli(capsys, "summary", path)
+    assert code == 0 and "\n2024-02,100.00,0.00,0.00,20.00," in out
+
+
+def test_a_swallowed_row_matching_two_columns_of_the_file_is_still_refused(tmp_path, capsys):
+    # the line "B,2024-02,Other,5.00,x": B (customer_id) and 2024-02 (month) occur in their columns
+    body = 'A,2024-01,Core,100.00,"hi\nB,2024-02,Other,5.00,x"\nB,2024-02,Core,50.00,y\nA,2024-02,Core,1.00,z\n'
+    path = write(tmp_path, "sw.csv", ADDRESS_HEADER + body)
+    message = r"sw\.csv: row 2, column address: a quoted field holds 1 line that looks like a row of 5 fields"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, today=TODAY)
+    assert_cli_error(*run_cli(capsys, "summary", path), message)

@@ -206,13 +206,14 @@ STATUS = SUBS.replace("\n", ",Status\n") + ("C1,2024-01-01,,100.00,month,active\
 
 def test_statuses_that_do_not_bill_stop_the_load_naming_column_values_and_rows(tmp_path, capsys):
     path = write(tmp_path, "stripe.csv", STATUS)
-    message = (r"stripe\.csv, column status: statuses that are not billing: 'Trialing' \(1 row\), 'past due' \(1 row\), "
-               r"'incomplete_expired' \(1 row\) \(e\.g\. rows 3, 4, 5\)")
+    # past_due bills (Stripe counts it as MRR): not named; the ongoing incomplete_expired and the trial stop
+    message = (r"stripe\.csv, column status: statuses that are not billing: 'Trialing' \(1 row\), "
+               r"'incomplete_expired' \(1 row\) \(e\.g\. rows 3, 5\)")
     for on_invalid in ("raise", "quarantine"):  # not an invalid row: --lenient does not choose for the user
         with pytest.raises(LoadError, match=r"(?s)" + message + r".*--map status=sub_status"):
             kit.load_ledger(path, as_of="2024-02-29", today=TODAY, on_invalid=on_invalid)
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
-    assert_cli_error(code, out, err, message + r".*Remove the rows that are not billing.*--map status=sub_status")
+    assert_cli_error(code, out, err, message + r".*End \(set end_date\) or remove the rows that do not bill.*--map status=sub_status")
 
 
 def test_a_status_mapped_to_an_attribute_is_acknowledged(tmp_path, capsys):
@@ -314,3 +315,62 @@ def test_a_snapshot_dated_after_as_of_is_excluded_before_last_picks_a_date(tmp_p
         kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-05")
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2026-11-05")
     assert_cli_error(code, out, err, message)
+
+
+# --- 4b. status rules row by row: final statuses with an end_date are history -------------------
+# (review of issue 8: a canceled subscription with an end_date stopped the load, and the advice
+# "remove the rows" would have deleted past MRR.)
+
+HISTORY = ("customer_id,start_date,end_date,amount,billing_period,status\n"
+           "A,2024-01-01,,100,month,active\nB,2024-01-01,2024-02-01,50,month,canceled\n"
+           "C,2024-01-01,2024-02-01,20,month,Ended\nD,2024-01-01,2024-02-01,30,month,incomplete-expired\n"
+           "E,2024-01-01,,7,month,past_due\nF,2024-01-01,2024-02-01,5,month,paused\n")  # fmt: skip
+
+
+def test_final_statuses_on_rows_with_an_end_date_are_history_and_past_due_bills(tmp_path, capsys):
+    path = write(tmp_path, "history.csv", HISTORY)
+    ledger = kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
+    # January: A 100 + B 50 + C 20 + D 30 + E 7 + F 5 = 212; February: A 100 + E 7 (the others ended Feb 1)
+    assert sum(v for (c, m), v in cents(ledger).items() if m == "2024-01") == 21200
+    assert {c: v for (c, m), v in cents(ledger).items() if m == "2024-02"} == {"A": 10000, "E": 700}
+    assert any("holds active, canceled, Ended, incomplete-expired, past_due, paused" in n for n in notes(ledger))
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert code == 0 and out.splitlines()[-1].startswith("2024-02,212.00,0.00,")
+
+
+@pytest.mark.parametrize("status", ["canceled", "Cancelled", "ended", "expired", "incomplete_expired", "churned",
+                                    "terminated", "inactive", "paused", "unpaid", "suspended", "on hold", "pending",
+                                    "incomplete"])  # fmt: skip
+def test_final_and_pause_like_statuses_on_ongoing_rows_stop(tmp_path, capsys, status):
+    text = HISTORY.splitlines()[0] + f"\nA,2024-01-01,,100,month,active\nB,2024-01-01,,50,month,{status}\n"
+    path = write(tmp_path, "open.csv", text)
+    message = rf"open\.csv, column status: statuses that are not billing: '{status}' \(1 row\) \(e\.g\. rows 3\)"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert_cli_error(code, out, err, message + r".*End \(set end_date\) or remove.*--map status=sub_status")
+
+
+@pytest.mark.parametrize("status", ["trialing", "Trial", "in_trial", "free trial"])
+def test_a_trial_status_stops_even_with_an_end_date(tmp_path, capsys, status):
+    text = HISTORY.splitlines()[0] + f"\nA,2024-01-01,,100,month,active\nB,2024-01-01,2024-02-01,50,month,{status}\n"
+    path = write(tmp_path, "trial.csv", text)
+    message = rf"trial\.csv, column status: statuses that are not billing: '{status}' \(1 row\) \(e\.g\. rows 3\)"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert_cli_error(code, out, err, message)
+
+
+def test_a_hyphenated_status_column_is_checked_and_counts_only_the_rows_that_stop(tmp_path, capsys):
+    text = ("customer_id,start_date,end_date,amount,billing_period,Subscription-Status\n"
+            "A,2024-01-01,,100,month,active\nB,2024-01-01,2024-02-01,50,month,canceled\n"
+            "C,2024-01-01,,50,month,canceled\nD,2024-01-01,,50,month,canceled\n")  # fmt: skip
+    path = write(tmp_path, "hyphen.csv", text)
+    # B is history; C and D (rows 4, 5) are ongoing
+    message = (r"hyphen\.csv, column subscription-status: statuses that are not billing: 'canceled' \(2 rows\) "
+               r"\(e\.g\. rows 4, 5\)")
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
+    code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
+    assert_cli_error(code, out, err, message + r".*--map subscription-status=sub_subscription-status")
