@@ -1287,6 +1287,7 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today, date_f
                 "earlier month."
             )
         if len(after):
+            _refuse_unknown_at_as_of(ctx, rows, months, cap, in_cap, after, as_of_day)
             ctx.exclude_window(AFTER_AS_OF_REASON, ctx.frame.index.get_indexer(rows.index[after]))
             late[after] = True
     months = months[~late]
@@ -1301,6 +1302,37 @@ def _snapshot_window(ctx: _Context, rows: pd.DataFrame, as_of_day, today, date_f
         )
     first, last = months.min(), (cap if as_of_day is not None else months.max())
     return months, pd.Period(_ordinal_to_str(first), "M"), pd.Period(_ordinal_to_str(last), "M")
+
+
+def _refuse_unknown_at_as_of(ctx: _Context, rows: pd.DataFrame, months, cap, in_cap, after, as_of_day) -> None:
+    """
+    Refuse a mid-month as_of that leaves a customer of the month before with no snapshot of
+    as_of's month dated by as_of: its MRR on as_of is unknown, and leaving its later rows out
+    would make it seem to churn. (A customer whose first snapshot is after as_of is simply
+    not a customer yet.)
+    """
+    ids = rows["customer_id"].to_numpy()
+    kept = np.setdiff1d(in_cap, after)
+    unknown = np.setdiff1d(np.unique(ids[after]), np.unique(ids[kept]))
+    if not len(unknown):
+        return
+    before = np.unique(ids[np.flatnonzero(months == cap - 1)])
+    unknown = np.intersect1d(unknown, before)
+    if not len(unknown):
+        return
+    month = _ordinal_to_str(cap)
+    shown = ", ".join(repr(str(c)) for c in unknown[:5]) + ("…" if len(unknown) > 5 else "")
+    raise ParameterError(
+        f"{ctx.raw.name}: as_of {as_of_day.date()} falls before the {month} snapshots of "
+        f"{plural_customers(len(unknown))} active in {_ordinal_to_str(cap - 1)} ({shown}): their MRR on as_of is "
+        f"unknown, and leaving those snapshots out would make them seem to churn.\nPass an as_of at the end of "
+        f"{month} or in an earlier month (CLI --as-of)."
+    )
+
+
+def plural_customers(count: int) -> str:
+    """``1 customer``, ``3 customers``."""
+    return f"{count:,} customer{'s' if count != 1 else ''}"
 
 
 def _snapshot_days(ctx: _Context, positions: np.ndarray, date_format) -> np.ndarray:

@@ -317,6 +317,21 @@ def test_a_snapshot_dated_after_as_of_is_excluded_before_last_picks_a_date(tmp_p
     assert_cli_error(code, out, err, message)
 
 
+def test_a_mid_month_as_of_that_leaves_a_customer_without_a_snapshot_is_refused(tmp_path, capsys):
+    # B was active in October; its only November snapshot (11-28) is after as_of: its MRR on 11-10 is unknown,
+    # and dropping the row would make B churn. C first appears on 11-20: not a customer yet on 11-10.
+    body = ("customer_id,month,product,mrr\nA,2026-10-31,p1,100\nA,2026-11-07,p1,100\nA,2026-11-28,p1,130\n"
+            "B,2026-10-31,p1,50\nB,2026-11-28,p1,50\nC,2026-11-20,p1,10\n")  # fmt: skip
+    path = write(tmp_path, "mid.csv", body)
+    message = r"mid\.csv: as_of 2026-11-10 falls before the 2026-11 snapshots of 1 customer active in 2026-10 \('B'\)"
+    with pytest.raises(ParameterError, match=message):
+        kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-10")
+    assert_cli_error(*run_cli(capsys, "summary", path, "--snapshot-dates", "last", "--as-of", "2026-11-10"), message)
+    ledger = kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-30")  # month end: fine
+    assert cents(ledger) == {("A", "2026-10"): 10000, ("A", "2026-11"): 13000, ("B", "2026-10"): 5000,
+                             ("B", "2026-11"): 5000, ("C", "2026-11"): 1000}  # fmt: skip
+
+
 # --- 4b. status rules row by row: final statuses with an end_date are history -------------------
 # (review of issue 8: a canceled subscription with an end_date stopped the load, and the advice
 # "remove the rows" would have deleted past MRR.)
