@@ -1375,9 +1375,10 @@ def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
         as_of_day = latest.max() if len(latest) else today
     first = pd.Period(start.min(), "M")
     last = pd.Period(as_of_day, "M")
-    if last < first:  # nothing was in force yet: an empty window, not the first month anyway
+    if as_of_day < start.min():  # nothing was in force yet: an empty window, not the first month anyway
         said = f"as_of {as_of_day.date()}" if given else f"today ({today.date()})"
-        raise LoadError(f"{name}: no subscription starts by {said} (the first starts in {first})")
+        raise LoadError(f"{name}: no subscription starts by {said} (the first starts in {first}); "
+                        f"the earliest start_date is {start.min().date()}")  # fmt: skip
     return first, last, pd.Timestamp(as_of_day).normalize().as_unit("ns")
 
 

@@ -124,7 +124,7 @@ def test_every_month_equals_a_plain_reference(subs, as_of_offset):
                           "start_date": [s.strftime("%Y-%m-%d") for s in starts],
                           "end_date": ["" if e is None else e.strftime("%Y-%m-%d") for e in ends],
                           "amount": [f"{a}.00" for _, _, a in subs], "billing_period": "month"})  # fmt: skip
-    if pd.Period(min(starts), "M") > pd.Period(as_of, "M"):  # a start later in as_of's month still loads
+    if min(starts) > as_of:  # nothing in force by as_of, even later in as_of's month: an error, not a zero row
         with pytest.raises(LoadError, match="no subscription starts by as_of"):
             kit.load_ledger(frame, as_of=as_of.date(), today=TODAY)
         return
@@ -389,3 +389,15 @@ def test_a_hyphenated_status_column_is_checked_and_counts_only_the_rows_that_sto
         kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
     assert_cli_error(code, out, err, message + r".*--map subscription-status=sub_subscription-status")
+
+
+def test_an_as_of_in_the_first_month_before_any_start_is_an_error(tmp_path, capsys):
+    # found by the tester: as_of 2026-11-15 with the only subscription starting 2026-11-20 gave an all-zero row
+    path = write(tmp_path, "s2.csv", "customer_id,start_date,end_date,amount,billing_period\nA,2026-11-20,,100,month\n")
+    message = r"no subscription starts by as_of 2026-11-15 \(the first starts in 2026-11\); the earliest start_date is 2026-11-20"
+    with pytest.raises(LoadError, match=message):
+        kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-15")
+    assert_cli_error(*run_cli(capsys, "summary", path, "--as-of", "2026-11-15"), message)
+    assert_cli_error(*run_cli(capsys, "summary", path, "--as-of", "2026-11-15", "--period", "quarter"), message)
+    ledger = kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-20")  # on its start day it is in force
+    assert cents(ledger) == {("A", "2026-11"): 10000}
