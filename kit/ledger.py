@@ -91,6 +91,7 @@ import pandas as pd
 
 from kit import parse, roles
 from kit.errors import LoadError, ParameterError, ValidationError
+from kit.narrative import plural
 from kit.roles import OPTIONAL, REQUIRED, SYNONYMS  # noqa: F401 - SYNONYMS: part of the API
 from kit.sources import RawTable, categorical_of, normalise_column, read_source
 
@@ -839,7 +840,7 @@ def _check_status(ctx: _Context, explicit: set[str]) -> None:
                          "to end_date)", np.arange(ctx.n))  # fmt: skip
             continue
         stopping = list(values.items())
-        shown = ", ".join(f"{v!r} ({n:,} row{'s' if n != 1 else ''})" for v, n in stopping[:8])
+        shown = ", ".join(f"{v!r} ({plural(n, 'row')})" for v, n in stopping[:8])
         shown += ", …" if len(stopping) > 8 else ""
         rows = ", ".join(str(r) for r in ctx.raw.row_numbers[np.sort(positions)[:5]])
         raise LoadError(
@@ -1204,12 +1205,12 @@ def _raise_several(ctx, rows, positions, candidates, keys, hit, column, show) ->
     keys_hit = int(keys[hit].groupby(["customer", "product", "month"], sort=False).ngroups)
     row = sub.iloc[first]
     beside = " (beside column month, which gives the month)" if column != "month" else ""
-    blank = f", and {blanks} row{'s' if blanks != 1 else ''} with a blank {column}" if blanks else ""
+    blank = f", and {plural(blanks, 'row')} with a blank {column}" if blanks else ""
     raise LoadError(
         f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
         f"{len(shown)} snapshot dates in {_ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
         f"{', …' if len(shown) > 6 else ''}{blank}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
-        f"{keys_hit:,} customer · product · month{'s' if keys_hit != 1 else ''} with several dates in all; adding "
+        f"{plural(keys_hit, 'customer · product · month')} with several dates in all; adding "
         "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
         "month's last snapshot date, or give one row per customer · product · month."
     )
@@ -1324,15 +1325,10 @@ def _refuse_unknown_at_as_of(ctx: _Context, rows: pd.DataFrame, months, cap, in_
     shown = ", ".join(repr(str(c)) for c in unknown[:5]) + ("…" if len(unknown) > 5 else "")
     raise ParameterError(
         f"{ctx.raw.name}: as_of {as_of_day.date()} falls before the {month} snapshots of "
-        f"{plural_customers(len(unknown))} active in {_ordinal_to_str(cap - 1)} ({shown}): their MRR on as_of is "
+        f"{plural(len(unknown), 'customer')} active in {_ordinal_to_str(cap - 1)} ({shown}): their MRR on as_of is "
         f"unknown, and leaving those snapshots out would make them seem to churn.\nPass an as_of at the end of "
         f"{month} or in an earlier month (CLI --as-of)."
     )
-
-
-def plural_customers(count: int) -> str:
-    """``1 customer``, ``3 customers``."""
-    return f"{count:,} customer{'s' if count != 1 else ''}"
 
 
 def _snapshot_days(ctx: _Context, positions: np.ndarray, date_format) -> np.ndarray:
