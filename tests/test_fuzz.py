@@ -425,7 +425,7 @@ def mutate_table(table, mutations):
             column = table.column(index)
             table = table.set_column(index, table.schema.field(index).name,
                                      pa.chunked_array([pa.array([None if m else v for m, v in
-                                                                 zip(mask, column.to_pylist())], column.type)]))
+                                                                 zip(mask, column.to_pylist(), strict=True)], column.type)]))
         elif op == "rename":
             names = table.column_names
             names[index] = mutation[2]
@@ -491,7 +491,7 @@ def sqlite_file(path: Path, rows: list[dict], declared: list[str], mutations) ->
                 row.append(mutation[2])
     types = [declared[i % len(declared)] for i in range(len(columns))]
     with sqlite3.connect(path) as connection:
-        definition = ", ".join(f'"{c}" {t}' for c, t in zip(columns, types))
+        definition = ", ".join(f'"{c}" {t}' for c, t in zip(columns, types, strict=True))
         connection.execute(f"CREATE TABLE t ({definition})")
         connection.executemany(f"INSERT INTO t VALUES ({', '.join('?' * len(columns))})", values)
     connection.close()
@@ -594,9 +594,9 @@ def fingerprint(ledger) -> dict:
     frame = ledger.frame.astype({c: str for c in ledger.frame.columns if c != "mrr_cents"})
     mrr = {tuple(k): int(v) for k, v in frame.groupby(["customer_id", "product", "month"])["mrr_cents"].sum().items()}
     q = ledger.quality
-    return {"mrr": mrr, "segments": sorted(set(zip(frame["customer_id"], frame.get("segment", "")))),
-            "read": q.rows_read, "used": q.rows_used, "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"])),
-            "notes": dict(zip(q.notes["note"], q.notes["count"])), "window": (str(ledger.first_month),
+    return {"mrr": mrr, "segments": sorted(set(zip(frame["customer_id"], frame.get("segment", ""), strict=True))),
+            "read": q.rows_read, "used": q.rows_used, "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)),
+            "notes": dict(zip(q.notes["note"], q.notes["count"], strict=True)), "window": (str(ledger.first_month),
                                                                            str(ledger.last_month))}  # fmt: skip
 
 

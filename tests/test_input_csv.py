@@ -39,7 +39,7 @@ def text(rows=ROWS, header=HEADER, end="\n") -> str:
 
 def cents(ledger) -> dict:
     frame = ledger.frame
-    return {(c, str(m)[:7]): int(v) for c, m, v in zip(frame["customer_id"], frame["month"], frame["mrr_cents"])}
+    return {(c, str(m)[:7]): int(v) for c, m, v in zip(frame["customer_id"], frame["month"], frame["mrr_cents"], strict=True)}
 
 
 EXPECTED = {("A", "2024-01"): 10000, ("A", "2024-02"): 12000, ("B", "2024-01"): 5000, ("B", "2024-02"): 5000}

@@ -108,7 +108,7 @@ def test_total_in_product_is_a_subtotal_row():
        st.lists(st.booleans(), min_size=12, max_size=12), st.sampled_from(["", " ", ":", ".", " :", "  =", "*"]),
        st.sampled_from(["", " ", "  "]))  # fmt: skip
 def test_any_case_spacing_and_trailing_punctuation_of_a_total_word_is_total(word, upper, tail, lead):
-    text = lead + "".join(c.upper() if u else c for c, u in zip(word, upper + [False] * len(word))) + tail
+    text = lead + "".join(c.upper() if u else c for c, u in zip(word, upper + [False] * len(word), strict=False)) + tail
     assert roles.is_total(pd.Series([text])).tolist() == [True]
 
 
@@ -445,7 +445,7 @@ _WORDS = ["total", "totals", "grand total", "grand-total", "grandtotal", "subtot
 
 
 def _any_case(word, upper):
-    return "".join(c.upper() if u else c for c, u in zip(word, upper + [False] * len(word)))
+    return "".join(c.upper() if u else c for c, u in zip(word, upper + [False] * len(word), strict=False))
 
 
 @settings(max_examples=300)

@@ -118,7 +118,7 @@ def test_every_month_equals_a_plain_reference(subs, as_of_offset):
     """Months before as_of's are measured on their last day, as_of's month on as_of; nothing later counts."""
     base = pd.Timestamp("2024-01-01")
     starts = [base + pd.Timedelta(days=s) for s, _, _ in subs]
-    ends = [None if length is None else start + pd.Timedelta(days=length) for start, (_, length, _) in zip(starts, subs)]
+    ends = [None if length is None else start + pd.Timedelta(days=length) for start, (_, length, _) in zip(starts, subs, strict=True)]
     as_of = base + pd.Timedelta(days=as_of_offset)
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(subs))],
                           "start_date": [s.strftime("%Y-%m-%d") for s in starts],
@@ -132,7 +132,7 @@ def test_every_month_equals_a_plain_reference(subs, as_of_offset):
     expected = {}
     for month in pd.period_range(pd.Period(min(starts), "M"), pd.Period(as_of, "M"), freq="M"):
         day = as_of if month == pd.Period(as_of, "M") else month.to_timestamp(how="end").normalize()
-        for i, (start, end, (_, _, amount)) in enumerate(zip(starts, ends, subs)):
+        for i, (start, end, (_, _, amount)) in enumerate(zip(starts, ends, subs, strict=True)):
             if start <= day and (end is None or day < end):
                 expected[(f"C{i}", str(month))] = amount * 100
     assert cents(ledger) == expected

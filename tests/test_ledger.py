@@ -56,7 +56,7 @@ def test_day_and_week_normalisation():
     rows = [("D", "P", "2024-01-01", "", "1.00", "day", "1"), ("W", "P", "2024-01-01", "", "10.00", "week", "1")]
     frame = subscriptions(rows, as_of="2024-01-31").frame
     # 1.00 × 365 / 12 = 30.4166… → 30.42; 10.00 × 52 / 12 = 43.333… → 43.33
-    assert dict(zip(frame["customer_id"].astype(str), frame["mrr_cents"])) == {"D": 3042, "W": 4333}
+    assert dict(zip(frame["customer_id"].astype(str), frame["mrr_cents"], strict=True)) == {"D": 3042, "W": 4333}
 
 
 def test_quantity_multiplies_and_zero_quantity_is_inactive():
@@ -74,7 +74,7 @@ def test_in_force_on_the_last_day_counts_and_ending_on_it_does_not():
     ]
     frame = subscriptions(rows, as_of="2024-02-29").frame
     months = frame.assign(month=frame["month"].astype(str), customer_id=frame["customer_id"].astype(str))
-    assert sorted(zip(months["customer_id"], months["month"])) == [
+    assert sorted(zip(months["customer_id"], months["month"], strict=True)) == [
         ("mid-month-end", "2024-01"),
         ("starts-on-last-day", "2024-01"),
     ]
@@ -84,7 +84,7 @@ def test_half_even_rounding_per_subscription_month():
     assert divide_half_even(5, 2) == 2 and divide_half_even(7, 2) == 4 and divide_half_even(200000, 12) == 16667
     # 0.25 a month billed monthly in 2 seats = 0.50; 0.125 rounds half-even to 0.12
     ledger = snapshots([("A", "P", "2024-01", "0.125"), ("B", "P", "2024-01", "0.135")])
-    assert dict(zip(ledger.frame["customer_id"].astype(str), ledger.frame["mrr_cents"])) == {"A": 12, "B": 14}
+    assert dict(zip(ledger.frame["customer_id"].astype(str), ledger.frame["mrr_cents"], strict=True)) == {"A": 12, "B": 14}
 
 
 def test_several_rows_of_one_key_are_added_and_duplicates_noted():
@@ -251,7 +251,7 @@ def test_quarantine_counts_every_excluded_row():
     ledger = snapshots(rows, on_invalid="quarantine")
     q = ledger.quality
     assert (q.rows_read, q.rows_used, q.rows_excluded) == (5, 1, 4)
-    assert dict(zip(q.excluded["reason"], q.excluded["rows"])) == {
+    assert dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)) == {
         "blank customer id": 1,
         "not a valid date (expected YYYY-MM-DD or YYYY-MM)": 1,
         "not a number": 1,

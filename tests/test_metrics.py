@@ -132,7 +132,7 @@ SEGMENT_ROWS = [
 def test_summary_by_segment_uses_the_start_value_and_the_end_value_for_arrivals():
     ledger = attributed(SEGMENT_ROWS, "segment")
     table = kit.summarize(ledger, by="segment")
-    assert list(zip(table["period"], table["segment"])) == [
+    assert list(zip(table["period"], table["segment"], strict=True)) == [
         ("2024-02", "ENT"), ("2024-02", "SMB"), ("2024-03", "ENT"), ("2024-03", "SMB")]  # fmt: skip
     columns = ["mrr_start", "new", "reactivation", "expansion", "churn", "mrr_end", "customers_start",
                "customers_end", "customers_new", "customers_reactivated", "customers_expanded", "customers_churned"]

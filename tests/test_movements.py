@@ -165,7 +165,7 @@ def test_reactivation_window(window, react, new):
     assert rows_of(table, "2024-03")["new"] == 500
     assert rows_of(table, "2024-02")["churn"] == 1000
     moves = kit.movements(ledger, reactivation_window=window).astype(str)
-    cls = dict(zip(zip(moves["customer_id"], moves["period"]), moves["class"]))
+    cls = dict(zip(zip(moves["customer_id"], moves["period"], strict=True), moves["class"], strict=True))
     assert cls[("R", "2024-04")] == ("reactivation" if react else "new")
 
 
@@ -406,7 +406,7 @@ def reference(ledger: kit.Ledger, period: str, netting: str, window: int | None 
     held = defaultdict(Counter)
     frame = ledger.frame
     for c, p, m, v in zip(frame["customer_id"].astype(str), frame["product"].astype(str),
-                          frame["month"].array.asi8, frame["mrr_cents"]):  # fmt: skip
+                          frame["month"].array.asi8, frame["mrr_cents"], strict=True):  # fmt: skip
         held[c][(int(m), p)] += int(v)
     first, last = ledger.first_month.ordinal, ledger.last_month.ordinal
     base = first // size - (0 if ledger.kind == "snapshots" else 1)
@@ -518,7 +518,7 @@ def test_property_chunks_combine_to_the_whole(rows, chunks, assignment, period, 
     parts = [kit.summarize(part, **options) for part in kit.split_customers(ledger, chunks)]
     pd.testing.assert_frame_equal(kit.combine(parts), whole)
     # random chunks by filtering the ledger's frame by customer, keeping the window
-    owner = dict(zip(CUSTOMERS, assignment))
+    owner = dict(zip(CUSTOMERS, assignment, strict=True))
     frame = ledger.frame
     chunk_of = frame["customer_id"].astype(str).map(owner)
     random_parts = []

@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -58,12 +58,12 @@ def cents(ledger: kit.Ledger) -> dict[tuple[str, str], int]:
 
 def excluded(ledger: kit.Ledger) -> dict[str, int]:
     q = ledger.quality
-    return dict(zip(q.excluded["reason"], q.excluded["rows"].astype(int)))
+    return dict(zip(q.excluded["reason"], q.excluded["rows"].astype(int), strict=True))
 
 
 def notes(ledger: kit.Ledger) -> dict[str, int]:
     q = ledger.quality
-    return dict(zip(q.notes["note"], q.notes["count"].astype(int)))
+    return dict(zip(q.notes["note"], q.notes["count"].astype(int), strict=True))
 
 
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
@@ -576,7 +576,7 @@ def test_row_35_large_csv_is_exact_and_memory_bounded(tmp_path):
     customers = np.char.add("c", (np.arange(n) % 4000).astype(str))
     months = 1 + (np.arange(n) // 4000) % 12
     lines = [f"{c},2024-{m:02d},P{i % 3},{a // 100}.{a % 100:02d}" for i, (c, m, a) in
-             enumerate(zip(customers, months, amounts))]  # fmt: skip
+             enumerate(zip(customers, months, amounts, strict=True))]  # fmt: skip
     path = tmp_path / "big.csv"
     path.write_text(SNAP + "\n".join(lines) + "\n")
     size = path.stat().st_size

@@ -122,7 +122,7 @@ def test_sample_report_has_every_section_and_no_code(sample_report):
 def test_sample_headline_numbers_equal_the_cli_summary(sample_report, capsys):
     assert cli.main(["summary", str(config.SAMPLE_SUBSCRIPTIONS), "--fx", str(config.SAMPLE_FX)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    header, last = lines[0].split(","), dict(zip(lines[0].split(","), lines[-1].split(",")))
+    header, last = lines[0].split(","), dict(zip(lines[0].split(","), lines[-1].split(","), strict=True))
     assert header == kit.SUMMARY_COLUMNS
     page = sample_report.read_text(encoding="utf-8")
     dollars = f"${float(last['expansion']):,.2f}"

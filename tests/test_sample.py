@@ -97,7 +97,7 @@ def test_same_seed_gives_identical_bytes(tmp_path):
     first = sample.write(tmp_path / "a", customers=200, seed=7)
     second = sample.write(tmp_path / "b", customers=200, seed=7)
     assert [p.name for p in first] == ["sample_subscriptions.csv", "fx_rates.csv"]
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes()
 
 
@@ -283,7 +283,7 @@ def test_upsell_and_contraction_every_quarter(typed):
                                ("upgrade", upgrades, 1), ("downgrade", downgrades, 1)]:
         counts = count_by_quarter(frame["end"])
         assert all(n >= least for n in counts.values()), (name, counts)
-    assert set(zip(upgrades["plan"], upgrades["next_tier"])) >= {("Core Starter", 1), ("Core Pro", 2)}
+    assert set(zip(upgrades["plan"], upgrades["next_tier"], strict=True)) >= {("Core Starter", 1), ("Core Pro", 2)}
     assert (pairs["next_cents"] > pairs["cents"]).sum() > 10  # price uplifts
 
 
