@@ -72,7 +72,7 @@ def number(value) -> str:
 
 def plural(count: int, noun: str) -> str:
     """
-    A count with its noun, singular for one.
+    Write a count with its noun, singular for one.
 
     >>> plural(1, "row"), plural(1234, "report")
     ('1 row', '1,234 reports')
@@ -113,7 +113,7 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
     rows = []
     for record in frame.itertuples(index=False):
         cells = []
-        for column, value in zip(frame.columns, record):
+        for column, value in zip(frame.columns, record, strict=True):
             if column in money_columns:
                 cells.append(f'<td class="num">{esc(money(value, currency))}</td>')
             elif column in rate_columns:
@@ -123,8 +123,10 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
             else:
                 cells.append(f"<td>{esc(value)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="kit-scroll"><table class="kit-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    return (
+        f'<div class="kit-scroll"><table class="kit-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
 
 
 def change_against(table: pd.DataFrame, column: str, offset: int):
@@ -206,7 +208,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
         ("NRR", pct(last["nrr"]), f"{points(last['nrr'] - before('nrr', 1))} vs previous {word}"),
         ("GRR", pct(last["grr"]), f"{points(last['grr'] - before('grr', 1))} vs previous {word}"),
     ])  # fmt: skip
-    return headline + "<ul class=\"kit-summary\">" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    return headline + '<ul class="kit-summary">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
 def parameter_table(rows: list[tuple[str, object]]) -> str:
