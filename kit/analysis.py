@@ -30,6 +30,8 @@ FX_WORDS = {"monthly": "at each month's own exchange rate", "constant": "at cons
 
 def _other_fx_mode(mode: str) -> str:
     return "monthly" if mode == "constant" else "constant"
+
+
 NAME_COLUMNS = ("customer_name", "name", "company")
 
 
@@ -69,8 +71,11 @@ class Analysis:
         shown = self.shown
         span = f"{shown['period'].iloc[0]} to {shown['period'].iloc[-1]}" if len(shown) else "none"
         asked = [(name, p[name]) for name in ("start", "end") if p[name]]  # labels sort as periods do
-        outside = [f"{name} {label}" for name, label in asked if len(shown) and
-                   (label < shown["period"].iloc[0] if name == "start" else label > shown["period"].iloc[-1])]
+        outside = [
+            f"{name} {label}"
+            for name, label in asked
+            if len(shown) and (label < shown["period"].iloc[0] if name == "start" else label > shown["period"].iloc[-1])
+        ]
         if outside:  # a range wider than the data is cut to it, and said
             span += f" ({' and '.join(outside)} asked; the data has no period beyond these)"
         parts = [f"<h1>{nv.esc(p['title'])}</h1>"]
@@ -107,7 +112,7 @@ class Analysis:
 
     def headline(self) -> dict:
         """
-        The headline numbers of the latest period shown, as plain JSON types.
+        Give the headline numbers of the latest period shown, as plain JSON types.
 
         ``period``, ``currency``, ``expansion`` (expansion MRR in integer cents) and the
         rates ``customer_expansion_rate``, ``expansion_mrr_rate``, ``nrr``, ``grr`` (None
@@ -135,12 +140,15 @@ class Analysis:
                     f"contracted, expansion MRR {nv.money(int(row['expansion']), self.currency)}")  # fmt: skip
 
         mode, other_mode = self.params["fx_mode"], _other_fx_mode(self.params["fx_mode"])
-        return (f"In {now['period']}, {FX_WORDS[mode]} (as in this report): {facts(now)}. {FX_WORDS[other_mode].capitalize()}: "
-                f"{facts(other)}. The difference is exchange-rate movement, not customer behaviour"
-                + (", and this report leaves it out." if mode == "constant" else "."))
+        return (
+            f"In {now['period']}, {FX_WORDS[mode]} (as in this report): {facts(now)}. "
+            f"{FX_WORDS[other_mode].capitalize()}: "
+            f"{facts(other)}. The difference is exchange-rate movement, not customer behaviour"
+            + (", and this report leaves it out." if mode == "constant" else ".")
+        )
 
     def methodology_html(self) -> str:
-        """The policies this run used."""
+        """List the policies this run used."""
         p = self.params
         word = p["period"]
         items = [
@@ -177,7 +185,7 @@ class Analysis:
 
     # --- results ---------------------------------------------------------------------------
     def bridge_html(self) -> str:
-        """The bridge table, the last periods first-to-last."""
+        """Show the bridge table, the last periods first-to-last."""
         if self.shown.empty:
             return nv.paragraph(nv.esc("The data window holds no period after the baseline: there is no movement "
                                        "to show."))  # fmt: skip
@@ -192,13 +200,16 @@ class Analysis:
 
     def rates_html(self) -> str:
         """Rates table of the last periods."""
-        columns = ["period", "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "upsell_rate",
-                   "cross_sell_rate", "nrr", "grr", "quick_ratio"]  # fmt: skip
+        columns = ["period", "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate",
+                   "upsell_rate", "cross_sell_rate", "nrr", "grr", "quick_ratio"]  # fmt: skip
         table = self.shown[columns].tail(12).copy()
         quick = table.pop("quick_ratio")
         table["quick_ratio"] = [("n/a" if pd.isna(q) else f"{q:.2f}") for q in quick]
-        return '<div class="kit-report">' + nv.table_html(
-            table, rate_columns=columns[3:9], count_columns=("customers_start", "customers_expanded")) + "</div>"
+        return (
+            '<div class="kit-report">'
+            + nv.table_html(table, rate_columns=columns[3:9], count_columns=("customers_start", "customers_expanded"))
+            + "</div>"
+        )
 
     def retention_html(self) -> str:
         """Trailing-twelve-month NRR, latest value and table."""
@@ -208,11 +219,18 @@ class Analysis:
         if t.empty:
             return nv.paragraph(nv.esc("Trailing-twelve-month NRR needs 13 months of data; this window is shorter."))
         last = t.iloc[-1]
+        now, base = nv.money(int(last["mrr_now"]), self.currency), nv.money(int(last["mrr_base"]), self.currency)
         text = nv.esc(f"Trailing-twelve-month NRR in {last['month']}: {nv.pct(last['nrr'])} — the MRR today of the "
-                      f"customers who were paying twelve months earlier ({nv.money(int(last['mrr_now']), self.currency)}"
-                      f"), over what they paid then ({nv.money(int(last['mrr_base']), self.currency)}).")  # fmt: skip
-        return '<div class="kit-report">' + nv.paragraph(text) + nv.table_html(
-            t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",), currency=self.currency) + "</div>"
+                      f"customers who were paying twelve months earlier ({now}), over what they paid then "
+                      f"({base}).")  # fmt: skip
+        return (
+            '<div class="kit-report">'
+            + nv.paragraph(text)
+            + nv.table_html(
+                t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",), currency=self.currency
+            )
+            + "</div>"
+        )
 
     def segments_html(self) -> str:
         """Expansion by segment: the latest period shown, as DESIGN.md defines the rates."""
@@ -233,8 +251,20 @@ class Analysis:
     def segment_latest(self) -> pd.DataFrame:
         """Per segment, the latest period shown: its amounts, counts and rates."""
         seg = self.segments.loc[self.segments["period"].astype(str) == self.shown["period"].iloc[-1]]
-        columns = [self.segment, "mrr_start", "expansion", "upsell", "cross_sell", "contraction", "churn",
-                   "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate", "nrr"]
+        columns = [
+            self.segment,
+            "mrr_start",
+            "expansion",
+            "upsell",
+            "cross_sell",
+            "contraction",
+            "churn",
+            "customers_start",
+            "customers_expanded",
+            "customer_expansion_rate",
+            "expansion_mrr_rate",
+            "nrr",
+        ]
         return seg[columns].sort_values("expansion", ascending=False).reset_index(drop=True)
 
     def segment_totals(self) -> pd.DataFrame:
@@ -253,9 +283,11 @@ class Analysis:
         if not self.has_cohorts:
             return nv.paragraph(nv.esc("No customer was active at the start of a period yet: no cohort to show."))
         grain = "quarter" if self.params["period"] == "month" else self.params["period"]
-        text = (f"Each row is the {grain} in which customers first paid; each column counts {grain}s since then. A "
-                f"cell is the NRR of that cohort over that {grain} (from its customers' MRR at the start of the "
-                f"{grain} to its end): above 100% the cohort's expansion outweighed its contraction and churn.")
+        text = (
+            f"Each row is the {grain} in which customers first paid; each column counts {grain}s since then. A "
+            f"cell is the NRR of that cohort over that {grain} (from its customers' MRR at the start of the "
+            f"{grain} to its end): above 100% the cohort's expansion outweighed its contraction and churn."
+        )
         if self.ledger.kind == "snapshots":
             text += " Customers already paying in the first month of the file are counted in that month's cohort."
         return nv.paragraph(nv.esc(text))
@@ -289,7 +321,7 @@ class Analysis:
             currency=self.currency) + "</div>"  # fmt: skip
 
     def top_customers_html(self) -> str:
-        """The customers who expanded most over the periods shown."""
+        """Show the customers who expanded most over the periods shown."""
         if self.top.empty:
             return nv.paragraph(nv.esc("No customer expanded in the periods shown."))
         table = self.top.copy()
@@ -323,7 +355,7 @@ class Analysis:
 
     # --- limitations and quality ----------------------------------------------------------------
     def limitations_html(self) -> str:
-        """What this data set could not show."""
+        """Say what this data set could not show."""
         q = self.ledger.quality
         items = []
         if q.rows_excluded:
@@ -348,9 +380,11 @@ class Analysis:
             if ref is not None and len(ref) and len(self.shown):
                 here = self.shown["customer_expansion_rate"]
                 there = ref["customer_expansion_rate"]
-                text += (f" Over the periods shown the customer expansion rate ranges from {nv.pct(here.min())} to "
-                         f"{nv.pct(here.max())} here, and from {nv.pct(there.min())} to {nv.pct(there.max())} "
-                         f"{FX_WORDS[_other_fx_mode(self.params['fx_mode'])]} (the dashed line in the rates chart).")
+                text += (
+                    f" Over the periods shown the customer expansion rate ranges from {nv.pct(here.min())} to "
+                    f"{nv.pct(here.max())} here, and from {nv.pct(there.min())} to {nv.pct(there.max())} "
+                    f"{FX_WORDS[_other_fx_mode(self.params['fx_mode'])]} (the dashed line in the rates chart)."
+                )
             items.append(text)
         if self.ledger.kind == "snapshots":
             items.append("The file starts mid-history: customers active in its first month may be older, and "
@@ -375,7 +409,7 @@ class Analysis:
             f"<li>{nv.esc(i)}</li>" for i in items) + "</ul></div>"  # fmt: skip
 
     def quality_html(self) -> str:
-        """The data-quality table, exclusions with examples, and the first problems."""
+        """Show the data-quality table, exclusions with examples, and the first problems."""
         q = self.ledger.quality
         parts = [nv.paragraph(nv.esc(
             f"Every input row is accounted for: {q.rows_read:,} read = {q.rows_used:,} used + {q.rows_excluded:,} "
@@ -393,9 +427,10 @@ class Analysis:
     @property
     def trend(self) -> pd.DataFrame:
         """
-        The periods the charts over time draw: those shown, or, when fewer than
-        :data:`MIN_TREND` are shown, up to 12 periods ending with the last one shown, so a
-        one-quarter report still shows where that quarter sits (the shown ones are shaded).
+        Give the periods the charts over time draw.
+
+        Those shown, or, when fewer than :data:`MIN_TREND` are shown, up to 12 periods ending with the last one
+        shown, so a one-quarter report still shows where that quarter sits (the shown ones are shaded).
         """
         if len(self.shown) >= MIN_TREND or self.shown.empty:
             return self.shown
@@ -445,8 +480,12 @@ class Analysis:
 
     def plot_rates(self, ax):
         """Both expansion rates over time."""
-        plots.rates_over_time(self.trend, reference=self._reference_for(self.trend),
-                              reference_label=f"the same {FX_WORDS[_other_fx_mode(self.params['fx_mode'])]}", ax=ax)
+        plots.rates_over_time(
+            self.trend,
+            reference=self._reference_for(self.trend),
+            reference_label=f"the same {FX_WORDS[_other_fx_mode(self.params['fx_mode'])]}",
+            ax=ax,
+        )
         self._shade(ax, self.trend)
         return ax
 
@@ -488,8 +527,11 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     and ``end`` only limit the periods shown, never the history the movements use.
     """
     ledger = filter_customers(ledger, params["filters"])
-    options = {"period": params["period"], "netting": params["netting"],
-               "reactivation_window": None if params["reactivation_window"] < 0 else params["reactivation_window"]}
+    options = {
+        "period": params["period"],
+        "netting": params["netting"],
+        "reactivation_window": None if params["reactivation_window"] < 0 else params["reactivation_window"],
+    }
     plan = plan_periods(ledger, params["period"])
     moves = compute_movements(ledger, **options)
     summary = metrics.summary(moves)
@@ -506,8 +548,9 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     # Signup cohorts by quarter for a monthly report (36 monthly columns would be unreadable),
     # measured on quarterly movements so that no cell adds up monthly starting MRRs.
     cohort_grain = "quarter" if params["period"] == "month" else params["period"]
-    cohort_moves = moves if cohort_grain == params["period"] else compute_movements(
-        ledger, **{**options, "period": cohort_grain})
+    cohort_moves = (
+        moves if cohort_grain == params["period"] else compute_movements(ledger, **{**options, "period": cohort_grain})
+    )
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
     return Analysis(
         params=params,
@@ -518,15 +561,17 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         segment=segment,
         segments=segments,
         cohorts=metrics.cohorts(ledger, cohort_moves, cohort=cohort_grain),
-        cross_sell=metrics.cross_sell_matrix(ledger, period=params["period"],
-                                             reactivation_window=options["reactivation_window"]),  # fmt: skip
+        cross_sell=metrics.cross_sell_matrix(
+            ledger, period=params["period"], reactivation_window=options["reactivation_window"]
+        ),  # fmt: skip
         upgrades=metrics.upgrade_paths(moves, ledger),
         top=metrics.top_expanders(shown_moves, n=10, label=label),
         concentration=metrics.concentration(moves),
         trailing=metrics.trailing_nrr(ledger),
         plan=plan,
-        fx_reference=None if fx_reference is None else metrics.summarize(
-            filter_customers(fx_reference, params["filters"]), **options),
+        fx_reference=None
+        if fx_reference is None
+        else metrics.summarize(filter_customers(fx_reference, params["filters"]), **options),
     )
 
 

@@ -577,71 +577,49 @@ def resumable(folder: Path, job: Job) -> dict | None:
 
 
 # --- the index page -----------------------------------------------------------------------------
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:78rem;
-color:#1f2933;padding:0 1rem}
-table{border-collapse:collapse;width:100%;margin:1rem 0}
-th,td{border-bottom:1px solid #d9e2ec;padding:.45rem .6rem;text-align:left;vertical-align:top}
-th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.muted{color:#627d98;font-size:.88em}pre{white-space:pre-wrap;margin:0;font-size:.85em}
-h2.failed{color:#b42318}
-"""
+RATE_NAMES = ("Customer expansion rate", "Expansion MRR rate", "NRR", "GRR")  # the headers of RATES
 
 
 def index_html(records: list[dict], *, source: str = "") -> str:
     """
-    The index page: every report with its headline numbers, then the failures.
+    Render the index page: every report with its headline numbers, then the failures.
 
-    Every text from the data or the config is escaped.
+    The page is ``kit/templates/pages/batch_index.html.j2``; every text from the data or the config reaches it
+    escaped (the template escapes all values).
     """
     from kit import narrative as nv
+    from kit.templating import render
 
-    esc = nv.esc
     ok = [r for r in records if r["status"] == "ok"]
     failed = [r for r in records if r["status"] != "ok"]
-    rows = []
-    for r in ok:
-        p, h = r.get("parameters") or {}, r.get("headline") or {}
-        money = nv.money(h["expansion"], h.get("currency")) if h.get("expansion") is not None else "n/a"
-        rates = "".join(f'<td class="num">{esc(nv.pct(h.get(k)))}</td>' for k in RATES)
-        note = " · kept from an earlier run" if r.get("kept") else ""
-        if r.get("headline_error"):
-            note += f" · numbers unavailable: {r['headline_error']}"
-        rows.append(
-            f'<tr><td><a href="{esc(quote(r["html"]))}">{esc(p.get("title") or r["name"])}</a>'
-            f'<div class="muted">{esc(r["name"])}{esc(note)}</div></td>'
-            f"<td>{esc(_scope(p))}</td><td>{esc(h.get('period') or 'none')}</td>"
-            f'<td class="num">{esc(money)}</td>{rates}</tr>'
-        )
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Expansion reports{esc(': ' + source if source else '')}</title><style>{_STYLE}</style></head><body>",
-        "<h1>Expansion reports</h1>",
-        f'<p class="muted">{esc(source + ": " if source else "")}{nv.plural(len(records), "report")}, '
-        f"{len(ok)} published, {len(failed)} failed. Headline numbers are those of each report's latest period shown. "
-        f"Updated {esc(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'))}.</p>",
-    ]
-    if ok:
-        parts.append(
-            "<table><thead><tr><th>Report</th><th>Scope</th><th>Latest period</th><th>Expansion MRR</th>"
-            "<th>Customer expansion rate</th><th>Expansion MRR rate</th><th>NRR</th><th>GRR</th></tr></thead>"
-            "<tbody>" + "".join(rows) + "</tbody></table>"
-        )
-    else:
-        parts.append("<p>No report was published.</p>")
-    if failed:
-        parts.append(f'<h2 class="failed">Failed reports ({len(failed)})</h2>')
-        parts.append("<table><thead><tr><th>Report</th><th>Error</th><th>Failed notebook</th></tr></thead><tbody>")
-        for r in failed:
-            nb = r.get("failed_notebook")
-            link = f'<a href="{esc(quote(nb))}">{esc(nb)}</a>' if nb else "none (the notebook did not run)"
-            parts.append(f"<tr><td>{esc(r['name'])}<div class=\"muted\">{esc(_scope(r.get('parameters') or {}))}"
-                         f"</div></td><td><pre>{esc(r.get('error'))}</pre></td><td>{link}</td></tr>")  # fmt: skip
-        parts.append("</tbody></table>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    updated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    summary = (f"{source + ': ' if source else ''}{nv.plural(len(records), 'report')}, {len(ok)} published, "
+               f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
+               f"Updated {updated}.")  # fmt: skip
+    return render("batch_index.html.j2", title=f"Expansion reports{': ' + source if source else ''}",
+                  summary=summary, rate_names=RATE_NAMES, reports=[_report_row(r) for r in ok],
+                  failures=[_failure_row(r) for r in failed]) + "\n"  # fmt: skip
+
+
+def _report_row(record: dict) -> dict:
+    """Give the index row of a published report: its link, title, scope and headline numbers as text."""
+    from kit import narrative as nv
+
+    p, h = record.get("parameters") or {}, record.get("headline") or {}
+    note = " · kept from an earlier run" if record.get("kept") else ""
+    if record.get("headline_error"):
+        note += f" · numbers unavailable: {record['headline_error']}"
+    money = nv.money(h["expansion"], h.get("currency")) if h.get("expansion") is not None else "n/a"
+    return {"href": quote(record["html"]), "title": p.get("title") or record["name"], "name": record["name"],
+            "note": note, "scope": _scope(p), "period": h.get("period") or "none", "money": money,
+            "rates": [nv.pct(h.get(k)) for k in RATES]}  # fmt: skip
+
+
+def _failure_row(record: dict) -> dict:
+    """Give the index row of a failed report: its name, scope, error and the failed notebook's link."""
+    notebook = record.get("failed_notebook")
+    return {"name": record["name"], "scope": _scope(record.get("parameters") or {}), "error": record.get("error") or "",
+            "notebook": notebook, "href": quote(notebook) if notebook else None}  # fmt: skip
 
 
 def _scope(params: dict) -> str:

@@ -38,7 +38,9 @@ class ReportInputError(ReportError):
 
 class OutputError(KitError):
     """
-    An output cannot be written where it was asked: the path is not a regular file (a
+    An output cannot be written where it was asked.
+
+    The path is not a regular file (a
     symlink, FIFO, device or folder), its name is too long, or the disk is full or the
     file-size limit reached (exit status 2; nothing is left half-written).
     """

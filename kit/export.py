@@ -75,11 +75,11 @@ def rate_to_text(value: float) -> str:
 
 
 def safe_cell(value: object) -> str:
-    """
+    r"""
     Neutralise text a spreadsheet would run as a formula, by a leading apostrophe.
 
     >>> safe_cell('=HYPERLINK("x")'), safe_cell("SMB")
-    ('\\'=HYPERLINK("x")', 'SMB')
+    ('\'=HYPERLINK("x")', 'SMB')
     """
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -103,7 +103,7 @@ def summary_csv(table: pd.DataFrame) -> str:
 
 
 def name_max(folder: Path) -> int:
-    """The longest file name, in bytes, the file system of ``folder`` takes (255 where it does not say)."""
+    """Return the longest file name, in bytes, the file system of ``folder`` takes (255 where it does not say)."""
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
@@ -116,8 +116,10 @@ def check_name_length(path: Path | str) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     limit = name_max(folder) if folder.is_dir() else 255
     if len(os.fsencode(path.name)) > limit:
-        raise OutputError(f"{path.name[:40]}…: the file name is too long ({len(os.fsencode(path.name))} bytes; "
-                          f"the file system takes {limit}); choose a shorter name")
+        raise OutputError(
+            f"{path.name[:40]}…: the file name is too long ({len(os.fsencode(path.name))} bytes; "
+            f"the file system takes {limit}); choose a shorter name"
+        )
     return path
 
 
@@ -138,14 +140,22 @@ def check_target(path: Path | str) -> Path:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write here ({exc.strerror or exc})") from None
     if not stat.S_ISREG(mode):
-        raise OutputError(f"{path}: is {_kind(mode)}, not a regular file; the kit writes only regular files "
-                          "(remove it or choose another name)")
+        raise OutputError(
+            f"{path}: is {_kind(mode)}, not a regular file; the kit writes only regular files "
+            "(remove it or choose another name)"
+        )
     return path
 
 
 def _kind(mode: int) -> str:
-    kinds = [(stat.S_ISLNK, "a symbolic link"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    kinds = [
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
@@ -170,12 +180,14 @@ def check_not_input(path: Path | str, inputs: dict[str, object], option: str = "
         except OSError:
             same = False
         if same:
-            raise ParameterError(f"{target}: {option} is the {what} file {file}; the kit does not write over "
-                                 "its input: choose another name")
+            raise ParameterError(
+                f"{target}: {option} is the {what} file {file}; the kit does not write over "
+                "its input: choose another name"
+            )
 
 
 def input_file(source: object) -> Path | None:
-    """The local file a data or FX source reads (a path, or an SQLite URL's file), or None."""
+    """Return the local file a data or FX source reads (a path, or an SQLite URL's file), or None."""
     from kit.sources import is_database_url, sqlite_url_file
 
     if source is None or source == "" or not isinstance(source, (str, os.PathLike)):
@@ -238,13 +250,13 @@ _PLACE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file-size l
 
 
 def output_error(path: Path | str, exc: OSError) -> OutputError:
-    """The :class:`OutputError` for an OSError met while writing ``path``."""
+    """Make the :class:`OutputError` for an OSError met while writing ``path``."""
     reason = _PLACE_ERRORS.get(exc.errno) or exc.strerror or str(exc)
     return OutputError(f"{path}: cannot write the file: {reason}; nothing was written there")
 
 
 def replaced_mode(path: Path | str, default: int = NEW_FILE_MODE) -> int:
-    """The permission bits of the regular file at ``path`` (kept when it is replaced), or ``default`` for none."""
+    """Return the permission bits of the regular file at ``path`` (kept when it is replaced), or ``default``."""
     try:
         status = os.lstat(path)
     except OSError:

@@ -15,6 +15,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from kit.templating import render
+
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
@@ -72,7 +74,7 @@ def number(value) -> str:
 
 def plural(count: int, noun: str) -> str:
     """
-    A count with its noun, singular for one.
+    Write a count with its noun, singular for one.
 
     >>> plural(1, "row"), plural(1234, "report")
     ('1 row', '1,234 reports')
@@ -91,40 +93,53 @@ def paragraph(*sentences: str) -> str:
 
 
 def cards(items: list[tuple[str, str, str]]) -> str:
-    """Headline cards: (label, value, change) triples of plain text, escaped here."""
-    parts = [
-        f'<div class="kit-card"><div class="label">{esc(label)}</div><div class="value">{esc(value)}</div>'
-        f'<div class="change">{esc(change)}</div></div>'
-        for label, value, change in items
-    ]
-    return '<div class="kit-headline">' + "".join(parts) + "</div>"
+    """Render headline cards: (label, value, change) triples of plain text, escaped by the template."""
+    return render("cards.html.j2", items=items)
 
 
 def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_columns=(), currency=None) -> str:
-    """
+    r"""
     Render a table for the report: money and rates formatted, every cell escaped.
 
-    Money columns are integer cents; rates are fractions (NaN shows ``n/a``).
+    Money columns are integer cents; rates are fractions (NaN shows ``n/a``). Long column names may break after
+    an underscore. The page is ``templates/pages/table.html.j2``.
+
+    >>> page = table_html(pd.DataFrame({"plan_name": ["<b>"], "mrr": [12345]}), money_columns=["mrr"], currency="USD")
+    >>> print(page.replace("><", ">\n<"))
+    <div class="kit-scroll">
+    <table class="kit-table">
+    <thead>
+    <tr>
+    <th class="">plan_<wbr>name</th>
+    <th class="num">mrr</th>
+    </tr>
+    </thead>
+    <tbody>
+    <tr>
+    <td>&lt;b&gt;</td>
+    <td class="num">$123.45</td>
+    </tr>
+    </tbody>
+    </table>
+    </div>
     """
     numeric = {*money_columns, *rate_columns, *count_columns}
-    head = "".join(  # long column names may break after an underscore
-        f'<th class="{"num" if c in numeric else ""}">{esc(c).replace("_", "_<wbr>")}</th>' for c in frame.columns
-    )
-    rows = []
-    for record in frame.itertuples(index=False):
-        cells = []
-        for column, value in zip(frame.columns, record):
-            if column in money_columns:
-                cells.append(f'<td class="num">{esc(money(value, currency))}</td>')
-            elif column in rate_columns:
-                cells.append(f'<td class="num">{esc(pct(value))}</td>')
-            elif column in count_columns:
-                cells.append(f'<td class="num">{esc(number(value))}</td>')
-            else:
-                cells.append(f"<td>{esc(value)}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<div class="kit-scroll"><table class="kit-table"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>')
+    heads = [{"cls": "num" if c in numeric else "", "pieces": str(c).split("_")} for c in frame.columns]
+    formats = [_cell_format(c, money_columns, rate_columns, count_columns, currency) for c in frame.columns]
+    rows = [[(cls, show(value)) for (cls, show), value in zip(formats, record, strict=True)]
+            for record in frame.itertuples(index=False)]  # fmt: skip
+    return render("table.html.j2", heads=heads, rows=rows)
+
+
+def _cell_format(column, money_columns, rate_columns, count_columns, currency):
+    """Return the cell class and the function that writes a value of COLUMN as text."""
+    if column in money_columns:
+        return "num", lambda value: money(value, currency)
+    if column in rate_columns:
+        return "num", pct
+    if column in count_columns:
+        return "num", number
+    return "", lambda value: "" if value is None else str(value)
 
 
 def change_against(table: pd.DataFrame, column: str, offset: int):
@@ -206,7 +221,7 @@ def executive_summary(summary: pd.DataFrame, *, period: str, currency: str | Non
         ("NRR", pct(last["nrr"]), f"{points(last['nrr'] - before('nrr', 1))} vs previous {word}"),
         ("GRR", pct(last["grr"]), f"{points(last['grr'] - before('grr', 1))} vs previous {word}"),
     ])  # fmt: skip
-    return headline + "<ul class=\"kit-summary\">" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
+    return headline + '<ul class="kit-summary">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
 
 
 def parameter_table(rows: list[tuple[str, object]]) -> str:

@@ -190,8 +190,9 @@ def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = N
     line = ax.plot(x, summary["customer_expansion_rate"], marker="o", ms=3,
                    label="customers who expanded / customers at start")  # fmt: skip
     if reference is not None and len(reference) == len(summary):
-        ax.plot(x, reference["customer_expansion_rate"], ls="--", lw=1.2, color=line[0].get_color(),
-                label=reference_label)
+        ax.plot(
+            x, reference["customer_expansion_rate"], ls="--", lw=1.2, color=line[0].get_color(), label=reference_label
+        )
     ax.plot(x, summary["expansion_mrr_rate"], marker="s", ms=3, label="expansion MRR / MRR at start")
     _thin_ticks(ax, labels)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))

@@ -108,30 +108,160 @@ OPENING_BOOK_SHARE = 0.20
 SAME_DAY_ROWS = 3
 
 _NAME_HEADS = (
-    "Acorn", "Alder", "Apex", "Arbor", "Atlas", "Aurora", "Beacon", "Birch", "Blue Harbor", "Bright",
-    "Brookside", "Cascade", "Cedar", "Clearwater", "Cobalt", "Copper", "Crescent", "Crestline", "Delta",
-    "Driftwood", "Eagle", "Ember", "Evergreen", "Falcon", "Fernhill", "Fjord", "Golden Gate", "Granite",
-    "Harbor", "Highland", "Horizon", "Indigo", "Ironwood", "Juniper", "Keystone", "Lakeside", "Lantern",
-    "Linden", "Lumen", "Maple", "Meridian", "Northwind", "Nova", "Oakridge", "Onyx", "Orbit", "Pacific",
-    "Pinnacle", "Pioneer", "Polaris", "Prairie", "Quantum", "Quarry", "Redwood", "Ridgeway", "Riverbend",
-    "Sable", "Sage", "Sierra", "Silverline", "Skyline", "Solstice", "Spruce", "Stonegate", "Summit",
-    "Sterling", "Tidewater", "Timber", "Trident", "Union", "Vantage", "Vertex", "Willow", "Zenith",
+    "Acorn",
+    "Alder",
+    "Apex",
+    "Arbor",
+    "Atlas",
+    "Aurora",
+    "Beacon",
+    "Birch",
+    "Blue Harbor",
+    "Bright",
+    "Brookside",
+    "Cascade",
+    "Cedar",
+    "Clearwater",
+    "Cobalt",
+    "Copper",
+    "Crescent",
+    "Crestline",
+    "Delta",
+    "Driftwood",
+    "Eagle",
+    "Ember",
+    "Evergreen",
+    "Falcon",
+    "Fernhill",
+    "Fjord",
+    "Golden Gate",
+    "Granite",
+    "Harbor",
+    "Highland",
+    "Horizon",
+    "Indigo",
+    "Ironwood",
+    "Juniper",
+    "Keystone",
+    "Lakeside",
+    "Lantern",
+    "Linden",
+    "Lumen",
+    "Maple",
+    "Meridian",
+    "Northwind",
+    "Nova",
+    "Oakridge",
+    "Onyx",
+    "Orbit",
+    "Pacific",
+    "Pinnacle",
+    "Pioneer",
+    "Polaris",
+    "Prairie",
+    "Quantum",
+    "Quarry",
+    "Redwood",
+    "Ridgeway",
+    "Riverbend",
+    "Sable",
+    "Sage",
+    "Sierra",
+    "Silverline",
+    "Skyline",
+    "Solstice",
+    "Spruce",
+    "Stonegate",
+    "Summit",
+    "Sterling",
+    "Tidewater",
+    "Timber",
+    "Trident",
+    "Union",
+    "Vantage",
+    "Vertex",
+    "Willow",
+    "Zenith",
 )
 _NAME_TRADES = (
-    "Analytics", "Bakery", "Biotech", "Capital", "Clinics", "Consulting", "Data", "Design", "Dynamics",
-    "Energy", "Engineering", "Foods", "Freight", "Health", "Holdings", "Insights", "Labs", "Learning",
-    "Logistics", "Manufacturing", "Media", "Networks", "Outfitters", "Partners", "Pharma", "Properties",
-    "Retail", "Robotics", "Security", "Software", "Solutions", "Studios", "Systems", "Technologies",
-    "Travel", "Ventures", "Works",
+    "Analytics",
+    "Bakery",
+    "Biotech",
+    "Capital",
+    "Clinics",
+    "Consulting",
+    "Data",
+    "Design",
+    "Dynamics",
+    "Energy",
+    "Engineering",
+    "Foods",
+    "Freight",
+    "Health",
+    "Holdings",
+    "Insights",
+    "Labs",
+    "Learning",
+    "Logistics",
+    "Manufacturing",
+    "Media",
+    "Networks",
+    "Outfitters",
+    "Partners",
+    "Pharma",
+    "Properties",
+    "Retail",
+    "Robotics",
+    "Security",
+    "Software",
+    "Solutions",
+    "Studios",
+    "Systems",
+    "Technologies",
+    "Travel",
+    "Ventures",
+    "Works",
 )
 _SURNAMES = (
-    "Baker", "Lowe", "Hughes", "Patel", "Nakamura", "Kowalski", "Fischer", "Garcia", "Okafor", "Lindqvist",
-    "Moreau", "Rossi", "Chen", "Murphy", "Schmidt", "Tanaka", "Dubois", "Novak", "Silva", "Walsh",
+    "Baker",
+    "Lowe",
+    "Hughes",
+    "Patel",
+    "Nakamura",
+    "Kowalski",
+    "Fischer",
+    "Garcia",
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Rossi",
+    "Chen",
+    "Murphy",
+    "Schmidt",
+    "Tanaka",
+    "Dubois",
+    "Novak",
+    "Silva",
+    "Walsh",
 )
 _APOSTROPHE_HEADS = ("O'Brien", "O'Neill", "D'Angelo", "O'Connor", "Maggie's", "Sam's", "L'Atelier", "Ana's")
 _ACCENTED_HEADS = (
-    "Café", "Müller", "Søren", "Ångström", "Élan", "Crème", "Fjäll", "Zürich", "Łódź", "São Paulo",
-    "Gödel", "Brûlée", "Señor", "Kraków", "Málaga", "Über",
+    "Café",
+    "Müller",
+    "Søren",
+    "Ångström",
+    "Élan",
+    "Crème",
+    "Fjäll",
+    "Zürich",
+    "Łódź",
+    "São Paulo",
+    "Gödel",
+    "Brûlée",
+    "Señor",
+    "Kraków",
+    "Málaga",
+    "Über",
 )
 _LEGAL_FORMS = {
     ("North America", "USD"): ("Inc", "LLC", "Corp", "Co", ""),
@@ -264,7 +394,7 @@ def _unique_names(rng: np.random.Generator, regions: list[str], currencies: list
     """Return one distinct company name per customer, avoiding the reserved names."""
     taken = set(TRICKY_NAMES) | set(SPECIAL_NAMES)
     names = []
-    for region, currency in zip(regions, currencies):
+    for region, currency in zip(regions, currencies, strict=True):
         name = _company_name(rng, region, currency)
         tries = 1
         while name in taken:
@@ -309,7 +439,7 @@ def _make_customers(rng: np.random.Generator, count: int, first: date, months: i
     regions = [REGIONS[int(rng.choice(3, p=REGION_SHARES[c]))] for c in currencies]
     names = _unique_names(rng, regions, currencies)
     reserved = rng.choice(count, size=len(TRICKY_NAMES) + len(SPECIAL_NAMES), replace=False)
-    for position, name in zip(reserved, TRICKY_NAMES + SPECIAL_NAMES):
+    for position, name in zip(reserved, TRICKY_NAMES + SPECIAL_NAMES, strict=True):
         names[int(position)] = name
     width = max(5, len(str(count)))
     customers = []
@@ -369,8 +499,16 @@ class _Simulation:
         key, self.next_key = self.next_key, self.next_key + 1
         customer = account.customer
         quantity = 1 if product in FLAT_PRODUCTS else max(1, int(quantity))
-        period = _Period(key, customer.index, product, plan, when, _unit_price(customer, plan, customer.billing),
-                         quantity, customer.billing)
+        period = _Period(
+            key,
+            customer.index,
+            product,
+            plan,
+            when,
+            _unit_price(customer, plan, customer.billing),
+            quantity,
+            customer.billing,
+        )
         self.periods.append(period)
         account.open.append(period)
         account.last_change = max(account.last_change, when)
@@ -491,8 +629,13 @@ class _Simulation:
             self._end(account, trial, converts_on)
             return False
         customer = account.customer
-        self._change(account, trial, converts_on, unit_cents=_unit_price(customer, plan, customer.billing),
-                     billing=customer.billing)
+        self._change(
+            account,
+            trial,
+            converts_on,
+            unit_cents=_unit_price(customer, plan, customer.billing),
+            billing=customer.billing,
+        )
         return True
 
     def _plan_return(self, account: _Account, churned_on: date) -> date | None:
@@ -562,8 +705,7 @@ class _Simulation:
         if period is None:
             return False
         plan = target(period)
-        self._change(account, period, when, plan=plan,
-                     unit_cents=_unit_price(account.customer, plan, period.billing))
+        self._change(account, period, when, plan=plan, unit_cents=_unit_price(account.customer, plan, period.billing))
         return True
 
     def _tier_upgrade(self, account: _Account, when: date) -> bool:
@@ -629,8 +771,13 @@ class _Simulation:
         if not monthly:
             return False
         for period in monthly:
-            self._change(account, period, when, billing=("year", 1),
-                         unit_cents=_unit_price(account.customer, period.plan, ("year", 1)))
+            self._change(
+                account,
+                period,
+                when,
+                billing=("year", 1),
+                unit_cents=_unit_price(account.customer, period.plan, ("year", 1)),
+            )
         return True
 
 
@@ -649,22 +796,24 @@ def _subscription_frame(periods: list[_Period], customers: list[_Customer]) -> p
     records = []
     for period in periods:
         customer = customers[period.customer]
-        records.append((
-            ids[period.key],
-            customer.customer_id,
-            customer.name,
-            period.product,
-            period.plan,
-            period.start.isoformat(),
-            period.end.isoformat() if period.end else "",
-            _format_cents(period.unit_cents),
-            period.billing[0],
-            period.billing[1],
-            period.quantity,
-            customer.currency,
-            SIZES[customer.size],
-            customer.region,
-        ))
+        records.append(
+            (
+                ids[period.key],
+                customer.customer_id,
+                customer.name,
+                period.product,
+                period.plan,
+                period.start.isoformat(),
+                period.end.isoformat() if period.end else "",
+                _format_cents(period.unit_cents),
+                period.billing[0],
+                period.billing[1],
+                period.quantity,
+                customer.currency,
+                SIZES[customer.size],
+                customer.region,
+            )
+        )
     records.sort(key=lambda r: (r[1], r[5], r[0], r[6]))
     frame = pd.DataFrame.from_records(records, columns=SUBSCRIPTION_COLUMNS)
     return frame.astype({"billing_interval_count": "int64", "quantity": "int64"})
@@ -744,7 +893,7 @@ def write(directory: Path | str, **kwargs) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     subscriptions, fx = generate(**kwargs)
     paths = [directory / SUBSCRIPTIONS_FILE, directory / FX_FILE]
-    for frame, path in zip((subscriptions, fx), paths):
+    for frame, path in zip((subscriptions, fx), paths, strict=True):
         frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
     return paths
 
