@@ -35,21 +35,21 @@ def datasets(scratch: Path) -> dict[str, list[str]]:
     sample = str(ROOT / "data" / "sample_subscriptions.csv")
     fx = str(ROOT / "data" / "fx_rates.csv")
     found = {
-        "sample": [sample, "--fx", fx, "--as-of", "2026-06-30"],
-        "sample-fx-monthly": [sample, "--fx", fx, "--fx-mode", "monthly", "--as-of", "2026-06-30"],
-        "sample-by-size": [sample, "--fx", fx, "--as-of", "2026-06-30", "--by", "size"],
-        "sample-window-2": [sample, "--fx", fx, "--as-of", "2026-06-30", "--reactivation-window", "2"],
-        "sample-usd": [sample, "--fx", fx, "--as-of", "2026-06-30", "--currency", "USD"],
+        "sample": [sample, "--fx", fx, "--as-of", "2025-12-31"],
+        "sample-fx-monthly": [sample, "--fx", fx, "--fx-mode", "monthly", "--as-of", "2025-12-31"],
+        "sample-by-size": [sample, "--fx", fx, "--as-of", "2025-12-31", "--by", "size"],
+        "sample-window-2": [sample, "--fx", fx, "--as-of", "2025-12-31", "--reactivation-window", "2"],
+        "sample-usd": [sample, "--fx", fx, "--as-of", "2025-12-31", "--currency", "USD"],
     }
     snapshots = scratch / "sample_snapshots.csv"
     if not snapshots.exists():
         import kit
 
-        ledger = kit.load_ledger(sample, fx=fx, today="2026-06-30")
+        ledger = kit.load_ledger(sample, fx=fx, today="2025-12-31")
         frame = ledger.frame
         out = frame.assign(month=frame["month"].astype(str), mrr=frame["mrr_cents"] / 100)
         out[["customer_id", "product", "month", "mrr", "size"]].to_csv(snapshots, index=False)  # already converted
-    found["sample-snapshots"] = [str(snapshots), "--kind", "snapshots", "--as-of", "2026-06-30"]
+    found["sample-snapshots"] = [str(snapshots), "--kind", "snapshots", "--as-of", "2025-12-31"]
     if PLAYBOOK.is_file():
         found["playbook"] = [str(PLAYBOOK), "--map", "monthly_amount=amount", "--default", "billing_period=month",
                              "--as-of", "2026-11-24"]  # fmt: skip
