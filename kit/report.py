@@ -111,17 +111,8 @@ def validate_parameters(values: dict) -> dict:
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
         raise ParameterError(f"unknown report parameter {', '.join(unknown)}; known: {', '.join(SPECS)}")
-    out = default_values()
-    for name, spec in SPECS.items():
-        value = values.get(name)
-        value = out[name] if value is None else value
-        if spec.type is int and isinstance(value, bool) or not isinstance(value, spec.type):
-            raise ParameterError(f"report parameter {name} must be {spec.type.__name__}, not {value!r}")
-        out[name] = value
-    for name, spec in SPECS.items():
-        allowed = spec.param.allowed()
-        if allowed is not None and out[name] not in allowed:
-            raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
+    out = _typed(values)
+    _check_choices(out)
     for key in ("start", "end"):
         if out[key] and not re.fullmatch(LABELS[out["period"]], out[key]):
             raise ParameterError(f"report parameter {key} {out[key]!r} is not a {out['period']} label like "
@@ -136,6 +127,26 @@ def validate_parameters(values: dict) -> dict:
         parse_as_of(out["as_of"], today=date.today())
     api_reactivation_window(out["reactivation_window"])  # the check: -1 (none) or a whole number ≥ 0
     return out
+
+
+def _typed(values: dict) -> dict:
+    """Return every declared parameter, given (None: not given) or its default; refuse a value of another type."""
+    out = default_values()
+    for name, spec in SPECS.items():
+        value = values.get(name)
+        value = out[name] if value is None else value
+        if spec.type is int and isinstance(value, bool) or not isinstance(value, spec.type):
+            raise ParameterError(f"report parameter {name} must be {spec.type.__name__}, not {value!r}")
+        out[name] = value
+    return out
+
+
+def _check_choices(params: dict) -> None:
+    """Refuse a value outside a parameter's declared allowed values."""
+    for name, spec in SPECS.items():
+        allowed = spec.param.allowed()
+        if allowed is not None and params[name] not in allowed:
+            raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
 
 
 def load_options(values: dict) -> dict:
@@ -198,14 +209,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     import papermill as pm
 
     params = validate_parameters(params)
-    files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
-    for key in files:  # relative to where the caller is, not to the notebook's folder
-        params[key] = str(Path(params[key]).resolve())
-    sqlite_files = {}  # an SQLite URL's relative file, too: the kernel runs in the notebook's folder
-    for key in ("data", "fx"):
-        if params[key] and is_database_url(params[key]) and sqlite_url_file(params[key]) is not None:
-            params[key] = absolute_sqlite_url(params[key])
-            sqlite_files[key] = sqlite_url_file(params[key])
+    files, sqlite_files = _absolute_inputs(params)
     output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
@@ -214,16 +218,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         check_target(path)
         check_not_input(path, {"data": params["data"], "FX": params["fx"]}, "the report's output")
     clean_stale_temporaries(output_dir)  # notebooks of runs that were killed
-    declared = pm.inspect_notebook(str(notebook))
-    missing = sorted(set(params) - set(declared))
-    if missing:
-        raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+    _check_declared(pm, notebook, params)
     try:  # a missing file is said before a kernel starts
-        for key in files:
-            check_readable(Path(params[key]))
-        for key, file in sqlite_files.items():
-            if not file.is_file():
-                raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
+        _check_inputs_found(params, files, sqlite_files)
     except LoadError:
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)
@@ -275,9 +272,49 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         failed_path.unlink(missing_ok=True)
     finally:
         Path(tmp).unlink(missing_ok=True)
-        for key, value in saved.items():
-            os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
+        _restore_environment(saved)
     return html_path
+
+
+def _check_declared(pm, notebook: Path, params: dict) -> None:
+    """Refuse a notebook whose ``parameters`` cell does not declare every report parameter."""
+    declared = pm.inspect_notebook(str(notebook))
+    missing = sorted(set(params) - set(declared))
+    if missing:
+        raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+
+
+def _absolute_inputs(params: dict) -> tuple[list[str], dict[str, Path]]:
+    """
+    Make the data and FX files absolute, in ``params``, against the caller's working folder.
+
+    The kernel runs in the notebook's folder. Returns the parameters that are files, and
+    the SQLite files of the parameters that are ``sqlite:///`` URLs (made absolute too).
+    """
+    files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
+    for key in files:  # relative to where the caller is, not to the notebook's folder
+        params[key] = str(Path(params[key]).resolve())
+    sqlite_files = {}  # an SQLite URL's relative file, too: the kernel runs in the notebook's folder
+    for key in ("data", "fx"):
+        if params[key] and is_database_url(params[key]) and sqlite_url_file(params[key]) is not None:
+            params[key] = absolute_sqlite_url(params[key])
+            sqlite_files[key] = sqlite_url_file(params[key])
+    return files, sqlite_files
+
+
+def _check_inputs_found(params: dict, files: list[str], sqlite_files: dict[str, Path]) -> None:
+    """Raise a LoadError for a data or FX file (or an SQLite URL's file) that is missing or unreadable."""
+    for key in files:
+        check_readable(Path(params[key]))
+    for key, file in sqlite_files.items():
+        if not file.is_file():
+            raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    """Put back the URL environment variables a run set (``saved``: parameter -> the earlier value or None)."""
+    for key, value in saved.items():
+        os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
 
 
 def _publish(tmp: str, path: Path, secrets: dict[str, str]) -> None:
@@ -405,16 +442,7 @@ def default_name(params: dict) -> str:
     >>> len(long), long[:30], long[-9:]
     (200, 'expansion-sample-month-region-', '-79e0abd0')
     """
-    data = params["data"]
-    if not data:
-        stem = "sample"
-    elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
-        stem = params["table"] or ""
-    else:
-        stem = "-".join(filter(None, [Path(data).stem, params["table"]]))  # an SQLite file: its table too
-    if params["query"]:  # queries differ in ways no short name tells: a digest of the text
-        stem = "-".join(filter(None, [stem, "query", hashlib.sha1(params["query"].encode()).hexdigest()[:8]]))
-    parts = ["expansion", stem or "data"]
+    parts = ["expansion", _name_stem(params)]
     if params["sheet"]:
         parts.append(f"sheet-{params['sheet']}")
     parts.append(params["period"])
@@ -442,6 +470,20 @@ def default_name(params: dict) -> str:
     if len(name) > MAX_NAME:  # long filter values: cut, and a digest of the whole keeps names apart
         name = name[: MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
     return name
+
+
+def _name_stem(params: dict) -> str:
+    """Name the data of a report: the file's stem (and table), a database's table, a query's digest, or sample."""
+    data = params["data"]
+    if not data:
+        stem = "sample"
+    elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
+        stem = params["table"] or ""
+    else:
+        stem = "-".join(filter(None, [Path(data).stem, params["table"]]))  # an SQLite file: its table too
+    if params["query"]:  # queries differ in ways no short name tells: a digest of the text
+        stem = "-".join(filter(None, [stem, "query", hashlib.sha1(params["query"].encode()).hexdigest()[:8]]))
+    return stem or "data"
 
 
 def completion_problem(nb) -> str | None:
