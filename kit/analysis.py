@@ -20,7 +20,6 @@ from kit.errors import ParameterError
 from kit.ledger import Ledger, filter_customers
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
-from kit.params import reactivation_window as api_reactivation_window
 from kit.sources import is_database_url, shown_url
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
@@ -490,7 +489,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     """
     ledger = filter_customers(ledger, params["filters"])
     options = {"period": params["period"], "netting": params["netting"],
-               "reactivation_window": api_reactivation_window(params["reactivation_window"])}
+               "reactivation_window": None if params["reactivation_window"] < 0 else params["reactivation_window"]}
     plan = plan_periods(ledger, params["period"])
     moves = compute_movements(ledger, **options)
     summary = metrics.summary(moves)
