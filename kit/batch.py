@@ -78,7 +78,8 @@ from urllib.parse import quote
 from kit import config
 from kit.errors import KitError, ParameterError
 from kit.export import check_target, clean_stale_temporaries, write_atomic
-from kit.report import PARAMETERS, check_output_dir, default_name, safe_name, validate_parameters
+from kit.params import SPECS
+from kit.report import check_output_dir, default_name, safe_name, validate_parameters
 from kit.sources import is_database_url, shown_url
 
 SUFFIXES = (".toml", ".yaml", ".yml")
@@ -187,6 +188,17 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
     if not jobs:
         fail("no reports: add [[reports]] or [[matrix]] entries (reports: or matrix: in YAML)")
 
+    checked = _named_jobs(jobs, base, fail)
+    folder = check_output_dir(_output_folder(data, output_dir, path, fail))
+    check_target(folder / INDEX)  # every file the batch will write: regular or absent, before any work
+    for job in checked:
+        for suffix in (".html", ".ipynb", ".json", ".failed.ipynb"):
+            check_target(folder / f"{job.name}{suffix}")
+    return Batch(path, folder, tuple(checked))
+
+
+def _named_jobs(jobs: list[tuple[str | None, dict, str]], base: Path, fail) -> list[Job]:
+    """Check each job's parameters and name (a default one when none is given): safe, not reserved, unique."""
     checked, seen = [], {}
     for name, params, where in jobs:
         params = _resolve_paths(params, base, where, fail)
@@ -203,21 +215,18 @@ def load_batch(path: Path | str, *, output_dir: Path | str | None = None) -> Bat
                  "unique (ignoring case)")  # fmt: skip
         seen[name.lower()] = where
         checked.append(Job(name, params, where))
+    return checked
 
+
+def _output_folder(data: dict, output_dir: Path | str | None, path: Path, fail) -> Path:
+    """Return the batch's output folder: ``output_dir`` given, else the config's (from its folder), else the default."""
     if "output_dir" in data and (not isinstance(data["output_dir"], str) or not data["output_dir"].strip()):
         fail(f"output_dir must be a folder name, not {data['output_dir']!r}")
     if output_dir is not None:
-        folder = Path(output_dir)
-    elif "output_dir" in data:
-        folder = base / data["output_dir"]
-    else:
-        folder = config.REPORTS_DIR / path.stem
-    folder = check_output_dir(folder)
-    check_target(folder / INDEX)  # every file the batch will write: regular or absent, before any work
-    for job in checked:
-        for suffix in (".html", ".ipynb", ".json", ".failed.ipynb"):
-            check_target(folder / f"{job.name}{suffix}")
-    return Batch(path, folder, tuple(checked))
+        return Path(output_dir)
+    if "output_dir" in data:
+        return path.resolve().parent / data["output_dir"]
+    return config.REPORTS_DIR / path.stem
 
 
 def _slug(text: str) -> str:
@@ -254,11 +263,17 @@ def _check_parameters(values: dict, where: str, fail) -> dict:
         params = validate_parameters(values)
     except ParameterError as exc:
         hint = ""
-        bad = [k for k, v in values.items() if k in PARAMETERS and PARAMETERS[k][0] is str
+        bad = [k for k, v in values.items() if k in SPECS and SPECS[k].type is str
                and isinstance(v, bool | int | float | date)]  # fmt: skip
         if bad:
             hint = " (quote text values: a date, number, yes/no or on/off is read as another type)"
         fail(f"{where}: {exc}{hint}")
+    _check_text_maps(params, where, fail)
+    return params
+
+
+def _check_text_maps(params: dict, where: str, fail) -> None:
+    """Check that filters, mapping and defaults hold text (TOML and YAML can give numbers or lists)."""
     for column, wanted in params["filters"].items():
         items = wanted if isinstance(wanted, list) else [wanted]
         if not isinstance(column, str) or not items or not all(isinstance(v, str) for v in items):
@@ -267,7 +282,6 @@ def _check_parameters(values: dict, where: str, fail) -> dict:
     for key in ("mapping", "defaults"):
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in params[key].items()):
             fail(f"{where}: {key} must map column names to text, not {params[key]!r}")
-    return params
 
 
 def _merge(*levels: dict) -> dict:
@@ -306,53 +320,75 @@ def _expand(block: dict, defaults: dict, where: str, fail) -> list[tuple[str, di
     if segments is None and periods is None:
         fail(f"{where}: a matrix block needs segment_values or periods (or both); use [[reports]] for one report")
     _check_parameters(block, where, fail)
-
-    seg_axis: list[tuple[dict, dict]] = [({}, {})]
-    if segments is not None:
-        _table(segments, f"{where}.segment_values", fail)
-        _check_keys(segments, ("column", "values"), f"{where}.segment_values", fail)
-        column, values = segments.get("column"), segments.get("values")
-        if not isinstance(column, str) or not column:
-            fail(f"{where}.segment_values: column must be the name of a customer attribute, not {column!r}")
-        if not isinstance(values, list) or not values:
-            fail(f"{where}.segment_values: values must be a non-empty list, not {values!r}")
-        seg_axis = []
-        for value in values:
-            group = value if isinstance(value, list) else [value]
-            if not group or not all(isinstance(v, str) and v for v in group):
-                fail(f"{where}.segment_values: each value must be text or a list of text, not {value!r}")
-            seg_axis.append(({"column": column, "value": "+".join(group)}, {"filters": {column: list(group)}}))
-    per_axis: list[tuple[dict, dict]] = [({}, {})]
-    if periods is not None:
-        if not isinstance(periods, list) or not periods:
-            fail(f"{where}: periods must be a non-empty list of labels or {{start, end}} tables, not {periods!r}")
-        per_axis = []
-        for item in periods:
-            if isinstance(item, str) and item:
-                start = end = item
-            elif isinstance(item, dict) and item and set(item) <= {"start", "end"} and all(
-                    isinstance(v, str) for v in item.values()):  # fmt: skip
-                start, end = item.get("start", ""), item.get("end", "")
-            else:
-                fail(f"{where}: each of periods must be a label like 2025-Q1 or a table with start and/or end, "
-                     f"not {item!r}")  # fmt: skip
-            span = start if start == end else f"{start or 'first'} to {end or 'last'}"
-            per_axis.append(({"start": start, "end": end, "range": span}, {"start": start, "end": end}))
-
+    seg_axis = [({}, {})] if segments is None else _segment_axis(segments, f"{where}.segment_values", fail)
+    per_axis = [({}, {})] if periods is None else _period_axis(periods, where, fail)
     out = []
-    for (seg_ph, seg_params), (per_ph, per_params) in product(seg_axis, per_axis):
-        holders = {**seg_ph, **per_ph}
-        label = ", ".join(([f"{holders['column']}={holders['value']}"] if "column" in holders else [])
-                          + ([holders["range"]] if "range" in holders else []))  # fmt: skip
-        origin = f"{where} ({label})" if label else where
+    for (seg_holders, seg_params), (per_holders, per_params) in product(seg_axis, per_axis):
+        holders = {**seg_holders, **per_holders}
         params = _merge(defaults, block, seg_params, per_params)
         if "title" in block:
             params["title"] = _fill(block["title"], holders, f"{where}.title", fail)
         name = None
         if template is not None:
             name = _fill(template, {k: _slug(v) for k, v in holders.items()}, f"{where}.name", fail)
-        out.append((name, params, origin))
+        out.append((name, params, _origin(where, holders)))
     return out
+
+
+#: One value of a matrix axis: (its placeholders, the report parameters it sets).
+AxisValue = tuple[dict, dict]
+
+
+def _segment_axis(segments, where: str, fail) -> list[AxisValue]:
+    """Check a block's ``segment_values``; return one axis value per value (a list: several in one report)."""
+    _table(segments, where, fail)
+    _check_keys(segments, ("column", "values"), where, fail)
+    column, values = segments.get("column"), segments.get("values")
+    if not isinstance(column, str) or not column:
+        fail(f"{where}: column must be the name of a customer attribute, not {column!r}")
+    if not isinstance(values, list) or not values:
+        fail(f"{where}: values must be a non-empty list, not {values!r}")
+    axis = []
+    for value in values:
+        group = value if isinstance(value, list) else [value]
+        if not group or not all(isinstance(v, str) and v for v in group):
+            fail(f"{where}: each value must be text or a list of text, not {value!r}")
+        axis.append(({"column": column, "value": "+".join(group)}, {"filters": {column: list(group)}}))
+    return axis
+
+
+def _period_axis(periods, where: str, fail) -> list[AxisValue]:
+    """Check a block's ``periods``; return one axis value per label or ``{start, end}`` table."""
+    if not isinstance(periods, list) or not periods:
+        fail(f"{where}: periods must be a non-empty list of labels or {{start, end}} tables, not {periods!r}")
+    axis = []
+    for item in periods:
+        start, end = _period_span(item, where, fail)
+        span = start if start == end else f"{start or 'first'} to {end or 'last'}"
+        axis.append(({"start": start, "end": end, "range": span}, {"start": start, "end": end}))
+    return axis
+
+
+def _period_span(item, where: str, fail) -> tuple[str, str]:
+    """Return (start, end) of one item of ``periods``: a label, or a table with start and/or end."""
+    if isinstance(item, str) and item:
+        return item, item
+    if isinstance(item, dict) and item and set(item) <= {"start", "end"} and all(
+            isinstance(v, str) for v in item.values()):  # fmt: skip
+        return item.get("start", ""), item.get("end", "")
+    fail(f"{where}: each of periods must be a label like 2025-Q1 or a table with start and/or end, not {item!r}")
+
+
+def _origin(where: str, holders: dict) -> str:
+    """
+    Say where a report of a matrix block came from.
+
+    >>> _origin("matrix[1]", {"column": "size", "value": "SMB", "range": "2025-Q1"})
+    'matrix[1] (size=SMB, 2025-Q1)'
+    """
+    label = ", ".join(([f"{holders['column']}={holders['value']}"] if "column" in holders else [])
+                      + ([holders["range"]] if "range" in holders else []))  # fmt: skip
+    return f"{where} ({label})" if label else where
 
 
 def _fill(template: str, holders: dict, where: str, fail) -> str:

@@ -19,81 +19,23 @@ import sys
 import traceback
 from pathlib import Path
 
+from kit import params
 from kit.errors import KitError, ParameterError, ReportError, ReportInputError
+from kit.params import filter_values as _filters  # noqa: F401 - the old names
+from kit.params import pairs as _pairs  # noqa: F401
+from kit.params import row_number as _row_number  # noqa: F401
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT = 0, 1, 2
 # Names --output accepts: it writes CSV text, which under another format's suffix would mislead.
 CSV_SUFFIXES = {".csv", ".txt", ""}
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
-    out = {}
-    for value in values or []:
-        if "=" not in value:
-            raise ParameterError(f"{option} takes NAME=VALUE, not {value!r}")
-        key, _, val = value.partition("=")
-        out[key.strip()] = val.strip()
-    return out
-
-
 def parameters_from_args(args) -> dict:
     """Turn parsed ``python -m kit report`` arguments into report parameters (paths as given: see render_report)."""
     from kit.report import validate_parameters
 
-    values = {
-        "data": args.data,
-        "kind": args.kind,
-        "table": args.table,
-        "query": args.query,
-        "sheet": args.sheet,
-        "header_row": args.header_row - 1,
-        "sep": args.sep,
-        "encoding": args.encoding,
-        "mapping": _pairs(args.map, "--map"),
-        "defaults": _pairs(args.default, "--default"),
-        "date_format": args.date_format,
-        "decimal": args.decimal,
-        "thousands": args.thousands,
-        "thousands_grouping": args.thousands_grouping,
-        "currency_symbols": args.currency_symbols,
-        "fx": args.fx,
-        "fx_mode": args.fx_mode,
-        "currency": args.currency,
-        "as_of": args.as_of,
-        "lenient": args.lenient,
-        "snapshot_dates": args.snapshot_dates,
-        "period": args.period,
-        "netting": args.netting,
-        "reactivation_window": -1 if args.reactivation_window is None else args.reactivation_window,
-        "segment": args.segment,
-        "filters": _filters(args.filter),
-        "start": args.start,
-        "end": args.end,
-        "title": args.title,
-        "company": args.company,
-        "anonymise": args.anonymise,
-    }
+    values = params.parameters_from_args(args)
     return validate_parameters({k: v for k, v in values.items() if v is not None})
-
-
-def _filters(values: list[str] | None) -> dict[str, list[str]]:
-    """``["region=EMEA", "region=NA"]`` -> ``{"region": ["EMEA", "NA"]}``."""
-    out: dict[str, list[str]] = {}
-    for value in values or []:
-        for key, val in _pairs([value], "--filter").items():
-            out.setdefault(key, []).append(val)
-    return out
-
-
-def _row_number(text: str) -> int:
-    """A 1-based row number of the command line."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a row number counts from 1, not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"a row number counts from 1, not {value}")
-    return value
 
 
 def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool = True) -> None:
@@ -101,69 +43,18 @@ def _add_source_options(parser: argparse.ArgumentParser, *, data_required: bool 
         parser.add_argument("data", help="CSV, Parquet, Excel or SQLite file, or a SQLAlchemy URL")
     else:
         parser.add_argument("data", nargs="?", default=None, help="data file or URL (default: the bundled sample)")
-    src = parser.add_argument_group("reading the data")
-    src.add_argument("--kind", choices=["snapshots", "subscriptions"], help="input shape (default: detected)")
-    src.add_argument("--table", help="database table to read")
-    src.add_argument("--query", help="database query to run (instead of --table)")
-    src.add_argument("--sheet", help="Excel sheet: its name, or else its position counted from 0 "
-                     "(default: the first visible)")
-    src.add_argument("--header-row", type=_row_number, default=1, metavar="N",
-                     help="row of the header, 1-based (default 1)")  # fmt: skip
-    src.add_argument("--sep", help="CSV delimiter (default: detected)")
-    src.add_argument("--encoding", default="utf-8", help="text encoding of a CSV file (default utf-8)")
-    src.add_argument("--map", action="append", metavar="THEIRS=OURS", help="rename a column, e.g. monthly_amount=amount")
-    src.add_argument("--default", action="append", metavar="COLUMN=VALUE",
-                     help="constant for a missing column, e.g. billing_period=month")  # fmt: skip
-    src.add_argument("--date-format", help="strftime pattern of non-ISO dates, e.g. %%d/%%m/%%Y")
-    src.add_argument("--decimal", default=".", help="decimal mark of amounts (default .)")
-    src.add_argument("--thousands", help="thousands separator to accept in amounts")
-    src.add_argument("--thousands-grouping", choices=["western", "indian"], default="western",
-                     help="groups of --thousands: western 1,234,567 (default) or indian 12,34,567")  # fmt: skip
-    src.add_argument("--currency-symbols", action="store_true", help="accept $, €, … around amounts")
-    src.add_argument("--fx", metavar="FILE", help="FX table: currency, month, rate")
-    src.add_argument("--fx-mode", choices=["constant", "monthly"], default="constant",
-                     help="constant (default): each currency at its rate in the last month; monthly: each month at its own rate")
-    src.add_argument("--currency", help="reporting currency (default: inferred)")
-    src.add_argument("--as-of", metavar="DATE", help="last day of the data window (YYYY-MM-DD)")
-    src.add_argument("--lenient", action="store_true", help="exclude invalid rows (counted) instead of failing")
-    src.add_argument("--snapshot-dates", choices=["raise", "last"], default="raise",
-                     help="several snapshot dates of one customer · product in a month: raise (default), or use the last")
+    params.add_options(parser, (params.SOURCE,))
 
 
 def _add_metric_options(parser: argparse.ArgumentParser) -> None:
-    met = parser.add_argument_group("measuring")
-    met.add_argument("--period", choices=["month", "quarter", "year"], default="month")
-    met.add_argument("--netting", choices=["customer", "product"], default="customer")
-    met.add_argument("--reactivation-window", type=int, metavar="N",
-                     help="returns after more than N inactive periods count as new")  # fmt: skip
+    params.add_options(parser, (params.MEASURING,))
 
 
 def _load(args):
+    """Load the ledger of ``kit summary``: the declared load keywords, each option as given (None: not given)."""
     from kit.ledger import load_ledger
 
-    return load_ledger(
-        args.data,
-        kind=args.kind,
-        mapping=_pairs(args.map, "--map"),
-        defaults=_pairs(args.default, "--default"),
-        as_of=args.as_of,
-        fx=args.fx,
-        fx_mode=args.fx_mode,
-        currency=args.currency,
-        on_invalid="quarantine" if args.lenient else "raise",
-        date_format=args.date_format,
-        decimal=args.decimal,
-        thousands=args.thousands,
-        thousands_grouping=args.thousands_grouping,
-        currency_symbols=args.currency_symbols,
-        table=args.table,
-        query=args.query,
-        sheet=args.sheet,  # a name, or digits naming no sheet: a 0-based position (kit.sources)
-        header_row=args.header_row - 1,
-        sep=args.sep,
-        encoding=args.encoding,
-        snapshot_dates=args.snapshot_dates,
-    )
+    return load_ledger(**params.ledger_options(params.args_values(args, (params.SOURCE,)), empty_is_none=False))
 
 
 def cmd_summary(args) -> int:
@@ -273,14 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")
     _add_source_options(report, data_required=False)
     _add_metric_options(report)
-    report.add_argument("--segment", metavar="COLUMN", help="attribute for the segment breakdown")
-    report.add_argument("--filter", action="append", metavar="COLUMN=VALUE",
-                        help="keep customers with this attribute value (repeat for several values)")  # fmt: skip
-    report.add_argument("--start", help="first period shown, e.g. 2024-01 or 2024-Q1")
-    report.add_argument("--end", help="last period shown")
-    report.add_argument("--title", help="report title")
-    report.add_argument("--company", help="company name shown in the header")
-    report.add_argument("--anonymise", action="store_true", help="replace customer names by ids")
+    params.add_options(report, (params.REPORT,))
     report.add_argument("--output-dir", default=None, help="folder for the HTML and the executed notebook")
     report.add_argument("--name", help="file name of the report, without suffix")
     report.set_defaults(func=cmd_report)

@@ -35,13 +35,17 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
 from kit.errors import OutputError
 from kit.export import check_not_input, check_target, clean_stale_temporaries, output_error, private_temporary
 from kit.export import replaced_mode, write_atomic
+from kit.params import SPECS, default_values, ledger_options
+from kit.params import reactivation_window as api_reactivation_window
 from kit.sources import _secrets as url_secrets
 from kit.sources import absolute_sqlite_url, check_readable, is_database_url, shown_url, sqlite_url_file
 
@@ -83,41 +87,10 @@ CELL_TIMEOUT = 1800
 HEADLINE_MIME = "application/vnd.expansion-kit.headline+json"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
-#: The report's parameters: name -> (type, default, meaning). The notebook's
-#: ``parameters`` cell holds the same names and defaults (a test keeps them equal).
-PARAMETERS: dict[str, tuple[type, object, str]] = {
-    "data": (str, "", "data file or SQLAlchemy URL; empty: the bundled sample"),
-    "kind": (str, "", "snapshots or subscriptions; empty: detected from the columns"),
-    "table": (str, "", "database table (with a URL or an SQLite file)"),
-    "query": (str, "", "database query (instead of table)"),
-    "sheet": (str, "", "Excel sheet: a name, or else digits as a position from 0; empty: the first visible"),
-    "header_row": (int, 0, "0-based row of the header in CSV or Excel"),
-    "sep": (str, "", "CSV delimiter; empty: detected"),
-    "encoding": (str, "utf-8", "text encoding of a CSV file"),
-    "mapping": (dict, {}, "source column -> kit column, e.g. {'monthly_amount': 'amount'}"),
-    "defaults": (dict, {}, "constants for missing columns, e.g. {'billing_period': 'month'}"),
-    "date_format": (str, "", "strftime pattern of non-ISO dates; empty: ISO only"),
-    "decimal": (str, ".", "decimal mark of amounts"),
-    "thousands": (str, "", "thousands separator accepted in amounts; empty: none"),
-    "thousands_grouping": (str, "western", "groups of the thousands separator: western 1,234,567 or indian 12,34,567"),
-    "currency_symbols": (bool, False, "accept currency symbols around amounts"),
-    "fx": (str, "", "FX table (currency, month, rate); empty: none (the sample uses its own)"),
-    "fx_mode": (str, "constant", "constant: each currency at its last month's rate; monthly: each month at its rate"),
-    "currency": (str, "", "reporting currency; empty: inferred"),
-    "as_of": (str, "", "last day of the data window, YYYY-MM-DD; empty: the latest date in the data"),
-    "lenient": (bool, False, "exclude invalid rows (counted in the appendix) instead of stopping"),
-    "snapshot_dates": (str, "raise", "several snapshot dates of one customer · product in a month: raise, or last"),
-    "period": (str, "month", "month, quarter or year"),
-    "netting": (str, "customer", "customer (one movement per customer) or product (gross per product)"),
-    "reactivation_window": (int, -1, "returns after more than N inactive periods count as new; -1: no limit"),
-    "segment": (str, "", "customer attribute for the segment breakdown; empty: the first of size, segment, plan"),
-    "filters": (dict, {}, "keep customers whose attribute has these values, e.g. {'region': ['EMEA']}"),
-    "start": (str, "", "first period shown, e.g. 2024-01 or 2024-Q1; empty: all"),
-    "end": (str, "", "last period shown; empty: all"),
-    "title": (str, "Expansion revenue report", "report title"),
-    "company": (str, "", "company name shown in the header"),
-    "anonymise": (bool, False, "show customer ids instead of names"),
-}
+#: The report's parameters: name -> (type, default, meaning), a read-only view of :mod:`kit.params`.
+#: The notebook's ``parameters`` cell holds the same names and defaults (a test keeps them equal).
+PARAMETERS: Mapping[str, tuple[type, object, str]] = MappingProxyType(
+    {name: (spec.type, spec.default, spec.param.help) for name, spec in SPECS.items()})  # fmt: skip
 
 
 #: Period labels by grain, as ``start`` and ``end`` must be written.
@@ -135,23 +108,11 @@ def validate_parameters(values: dict) -> dict:
         Naming an unknown parameter or one of the wrong type (``007`` for a number,
         ``"yes"`` for a flag) and the expected type.
     """
-    unknown = sorted(set(values) - set(PARAMETERS))
+    unknown = sorted(set(values) - set(SPECS))
     if unknown:
-        raise ParameterError(f"unknown report parameter {', '.join(unknown)}; known: {', '.join(PARAMETERS)}")
-    out = {}
-    for name, (kind, default, _) in PARAMETERS.items():
-        value = values.get(name, default)
-        if value is None:
-            value = default
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
-            raise ParameterError(f"report parameter {name} must be {kind.__name__}, not {value!r}")
-        out[name] = value
-    choices = {"period": ("month", "quarter", "year"), "netting": ("customer", "product"),
-               "fx_mode": ("monthly", "constant"), "kind": ("", "snapshots", "subscriptions"),
-               "snapshot_dates": ("raise", "last"), "thousands_grouping": ("western", "indian")}  # fmt: skip
-    for name, allowed in choices.items():
-        if out[name] not in allowed:
-            raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
+        raise ParameterError(f"unknown report parameter {', '.join(unknown)}; known: {', '.join(SPECS)}")
+    out = _typed(values)
+    _check_choices(out)
     for key in ("start", "end"):
         if out[key] and not re.fullmatch(LABELS[out["period"]], out[key]):
             raise ParameterError(f"report parameter {key} {out[key]!r} is not a {out['period']} label like "
@@ -164,38 +125,35 @@ def validate_parameters(values: dict) -> dict:
         from kit.ledger import parse_as_of
 
         parse_as_of(out["as_of"], today=date.today())
-    if out["reactivation_window"] < -1:
-        raise ParameterError("report parameter reactivation_window must be -1 (none) or a whole number ≥ 0")
+    api_reactivation_window(out["reactivation_window"])  # the check: -1 (none) or a whole number ≥ 0
     return out
 
 
-def load_options(params: dict) -> dict:
-    """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger`."""
-    data = _with_secret(params, "data") or str(config.SAMPLE_SUBSCRIPTIONS)  # the URL papermill was given hidden
-    fx = _with_secret(params, "fx") or (str(config.SAMPLE_FX) if not params["data"] else None)
-    return {
-        "source": data,
-        "kind": params["kind"] or None,
-        "table": params["table"] or None,
-        "query": params["query"] or None,
-        "sheet": params["sheet"] or None,
-        "header_row": params["header_row"],
-        "sep": params["sep"] or None,
-        "encoding": params["encoding"],
-        "mapping": params["mapping"] or None,
-        "defaults": params["defaults"] or None,
-        "date_format": params["date_format"] or None,
-        "decimal": params["decimal"],
-        "thousands": params["thousands"] or None,
-        "thousands_grouping": params["thousands_grouping"],
-        "currency_symbols": params["currency_symbols"],
-        "fx": fx,
-        "fx_mode": params["fx_mode"],
-        "currency": params["currency"] or None,
-        "as_of": params["as_of"] or None,
-        "on_invalid": "quarantine" if params["lenient"] else "raise",
-        "snapshot_dates": params["snapshot_dates"],
-    }
+def _typed(values: dict) -> dict:
+    """Return every declared parameter, given (None: not given) or its default; refuse a value of another type."""
+    out = default_values()
+    for name, spec in SPECS.items():
+        value = values.get(name)
+        value = out[name] if value is None else value
+        if spec.type is int and isinstance(value, bool) or not isinstance(value, spec.type):
+            raise ParameterError(f"report parameter {name} must be {spec.type.__name__}, not {value!r}")
+        out[name] = value
+    return out
+
+
+def _check_choices(params: dict) -> None:
+    """Refuse a value outside a parameter's declared allowed values."""
+    for name, spec in SPECS.items():
+        allowed = spec.param.allowed()
+        if allowed is not None and params[name] not in allowed:
+            raise ParameterError(f"report parameter {name} must be one of {', '.join(a or '(empty)' for a in allowed)}")
+
+
+def load_options(values: dict) -> dict:
+    """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger` (see :mod:`kit.params`)."""
+    data = _with_secret(values, "data") or str(config.SAMPLE_SUBSCRIPTIONS)  # the URL papermill was given hidden
+    fx = _with_secret(values, "fx") or (str(config.SAMPLE_FX) if not values["data"] else None)
+    return {**ledger_options(values), "source": data, "fx": fx}
 
 
 def fx_reference_ledger(ledger, params: dict):
@@ -251,14 +209,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     import papermill as pm
 
     params = validate_parameters(params)
-    files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
-    for key in files:  # relative to where the caller is, not to the notebook's folder
-        params[key] = str(Path(params[key]).resolve())
-    sqlite_files = {}  # an SQLite URL's relative file, too: the kernel runs in the notebook's folder
-    for key in ("data", "fx"):
-        if params[key] and is_database_url(params[key]) and sqlite_url_file(params[key]) is not None:
-            params[key] = absolute_sqlite_url(params[key])
-            sqlite_files[key] = sqlite_url_file(params[key])
+    files, sqlite_files = _absolute_inputs(params)
     output_dir = check_output_dir(Path(output_dir or config.REPORTS_DIR))
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
@@ -267,16 +218,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         check_target(path)
         check_not_input(path, {"data": params["data"], "FX": params["fx"]}, "the report's output")
     clean_stale_temporaries(output_dir)  # notebooks of runs that were killed
-    declared = pm.inspect_notebook(str(notebook))
-    missing = sorted(set(params) - set(declared))
-    if missing:
-        raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+    _check_declared(pm, notebook, params)
     try:  # a missing file is said before a kernel starts
-        for key in files:
-            check_readable(Path(params[key]))
-        for key, file in sqlite_files.items():
-            if not file.is_file():
-                raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
+        _check_inputs_found(params, files, sqlite_files)
     except LoadError:
         for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
             stale.unlink(missing_ok=True)
@@ -328,9 +272,49 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         failed_path.unlink(missing_ok=True)
     finally:
         Path(tmp).unlink(missing_ok=True)
-        for key, value in saved.items():
-            os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
+        _restore_environment(saved)
     return html_path
+
+
+def _check_declared(pm, notebook: Path, params: dict) -> None:
+    """Refuse a notebook whose ``parameters`` cell does not declare every report parameter."""
+    declared = pm.inspect_notebook(str(notebook))
+    missing = sorted(set(params) - set(declared))
+    if missing:
+        raise ParameterError(f"the notebook {notebook.name} does not declare {', '.join(missing)}")
+
+
+def _absolute_inputs(params: dict) -> tuple[list[str], dict[str, Path]]:
+    """
+    Make the data and FX files absolute, in ``params``, against the caller's working folder.
+
+    The kernel runs in the notebook's folder. Returns the parameters that are files, and
+    the SQLite files of the parameters that are ``sqlite:///`` URLs (made absolute too).
+    """
+    files = [key for key in ("data", "fx") if params[key] and not is_database_url(params[key])]
+    for key in files:  # relative to where the caller is, not to the notebook's folder
+        params[key] = str(Path(params[key]).resolve())
+    sqlite_files = {}  # an SQLite URL's relative file, too: the kernel runs in the notebook's folder
+    for key in ("data", "fx"):
+        if params[key] and is_database_url(params[key]) and sqlite_url_file(params[key]) is not None:
+            params[key] = absolute_sqlite_url(params[key])
+            sqlite_files[key] = sqlite_url_file(params[key])
+    return files, sqlite_files
+
+
+def _check_inputs_found(params: dict, files: list[str], sqlite_files: dict[str, Path]) -> None:
+    """Raise a LoadError for a data or FX file (or an SQLite URL's file) that is missing or unreadable."""
+    for key in files:
+        check_readable(Path(params[key]))
+    for key, file in sqlite_files.items():
+        if not file.is_file():
+            raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
+
+
+def _restore_environment(saved: dict[str, str | None]) -> None:
+    """Put back the URL environment variables a run set (``saved``: parameter -> the earlier value or None)."""
+    for key, value in saved.items():
+        os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
 
 
 def _publish(tmp: str, path: Path, secrets: dict[str, str]) -> None:
@@ -458,16 +442,7 @@ def default_name(params: dict) -> str:
     >>> len(long), long[:30], long[-9:]
     (200, 'expansion-sample-month-region-', '-79e0abd0')
     """
-    data = params["data"]
-    if not data:
-        stem = "sample"
-    elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
-        stem = params["table"] or ""
-    else:
-        stem = "-".join(filter(None, [Path(data).stem, params["table"]]))  # an SQLite file: its table too
-    if params["query"]:  # queries differ in ways no short name tells: a digest of the text
-        stem = "-".join(filter(None, [stem, "query", hashlib.sha1(params["query"].encode()).hexdigest()[:8]]))
-    parts = ["expansion", stem or "data"]
+    parts = ["expansion", _name_stem(params)]
     if params["sheet"]:
         parts.append(f"sheet-{params['sheet']}")
     parts.append(params["period"])
@@ -477,7 +452,7 @@ def default_name(params: dict) -> str:
         parts.append(params["start"] or "first")
         if params["end"] != params["start"]:
             parts.append(params["end"] or "last")
-    defaults = {name: default for name, (_, default, _) in PARAMETERS.items()}
+    defaults = default_values()
     options = {  # the parameters that change the numbers or the content, when not at their default
         "currency": f"in-{params['currency']}",
         "fx": f"fx-{Path(shown_url(params['fx'])).stem}",  # a URL's password reaches no file name
@@ -495,6 +470,20 @@ def default_name(params: dict) -> str:
     if len(name) > MAX_NAME:  # long filter values: cut, and a digest of the whole keeps names apart
         name = name[: MAX_NAME - 9].rstrip("-.") + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
     return name
+
+
+def _name_stem(params: dict) -> str:
+    """Name the data of a report: the file's stem (and table), a database's table, a query's digest, or sample."""
+    data = params["data"]
+    if not data:
+        stem = "sample"
+    elif is_database_url(data):  # a database: name it by its table, or as a query, never as the sample
+        stem = params["table"] or ""
+    else:
+        stem = "-".join(filter(None, [Path(data).stem, params["table"]]))  # an SQLite file: its table too
+    if params["query"]:  # queries differ in ways no short name tells: a digest of the text
+        stem = "-".join(filter(None, [stem, "query", hashlib.sha1(params["query"].encode()).hexdigest()[:8]]))
+    return stem or "data"
 
 
 def completion_problem(nb) -> str | None:

@@ -245,9 +245,12 @@ def test_a_filter_value_no_customer_has_stops_the_report_with_status_2(tmp_path,
 def test_notebook_parameters_cell_matches_the_kit():
     import papermill as pm
 
+    from kit.params import SPECS
+
     declared = pm.inspect_notebook(str(config.REPORT_NOTEBOOK))
-    assert list(declared) == list(PARAMETERS)
-    for name, (kind, default, _) in PARAMETERS.items():
+    assert list(declared) == list(SPECS) == list(PARAMETERS)
+    for name, spec in SPECS.items():
+        kind, default = spec.type, spec.default
         assert declared[name]["inferred_type_name"] == kind.__name__, name
         assert declared[name]["default"] == repr(default).replace("'", '"') or declared[name]["default"] == repr(default)
         assert declared[name]["help"], f"parameter {name} has no comment"
