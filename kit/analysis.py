@@ -20,6 +20,7 @@ from kit.errors import ParameterError
 from kit.ledger import Ledger, filter_customers
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
+from kit.params import reactivation_window
 from kit.sources import is_database_url, shown_url
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
@@ -87,7 +88,8 @@ class Analysis:
         )))  # fmt: skip
         rows = [
             ("data", source), ("kind", self.ledger.kind), ("period", p["period"]), ("netting", p["netting"]),
-            ("reactivation window", "none" if p["reactivation_window"] < 0 else f"{p['reactivation_window']} periods"),
+            ("reactivation window", "none" if reactivation_window(p["reactivation_window"]) is None
+                                    else f"{p['reactivation_window']} periods"),
             ("segment breakdown", self.segment or "none"),
             ("filters", "; ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}"
                                   for k, v in p["filters"].items()) or "none"),  # fmt: skip
@@ -157,7 +159,8 @@ class Analysis:
                            "cross-sell in proportion to their gross parts)." if p["netting"] == "customer" else
                            "product (upsell, cross-sell and contraction gross per product; customer counts follow "
                            "each customer's net change)."),
-            ("Reactivation: any return of a former customer is a reactivation." if p["reactivation_window"] < 0 else
+            ("Reactivation: any return of a former customer is a reactivation."
+             if reactivation_window(p["reactivation_window"]) is None else
              f"Reactivation: a return after at most {p['reactivation_window']} inactive {word}s in a row; a later "
              "return counts as new."),
             (f"Baseline: {self.plan.baseline}. " + ("Snapshots may start mid-history, so the first period of the "
@@ -530,7 +533,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     options = {
         "period": params["period"],
         "netting": params["netting"],
-        "reactivation_window": None if params["reactivation_window"] < 0 else params["reactivation_window"],
+        "reactivation_window": reactivation_window(params["reactivation_window"]),
     }
     plan = plan_periods(ledger, params["period"])
     moves = compute_movements(ledger, **options)
