@@ -40,12 +40,10 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import numpy as np
 import pandas as pd
 
+from kit._fast import decimals as fast_decimals
 from kit.parse.distinct import _by_distinct, factorize
+from kit.parse.limits import MAX_AMOUNT, TOO_LARGE_CENTS
 
-#: Largest accepted amount in major units; larger ones are row errors.
-MAX_AMOUNT = 10**12
-#: Sentinel cents for an amount above the limit (kept so the schema reports it).
-TOO_LARGE_CENTS = MAX_AMOUNT * 100 + 1
 CENT = Decimal("0.01")
 
 
@@ -193,9 +191,9 @@ def parse_money_problems(
     ``positions`` are the rows that failed and ``reasons`` why; at millions of rows this
     spares a per-row array of reasons that are nearly all ``None``.
     """
-    small = _small_decimals(series)
+    small = fast_decimals.small_decimals(series)
     if small is not None:
-        cents, missing = _money_from_small_decimals(*small)
+        cents, missing = fast_decimals.money_from_small_decimals(*small)
         positions = np.flatnonzero(missing)
         return cents, positions, np.full(len(positions), "missing amount", dtype=object)
     dtype = series.dtype
@@ -447,15 +445,26 @@ def _money_from_floats(values: np.ndarray):
 
 
 def _money_from_arrow_decimal(series: pd.Series):
+    small = fast_decimals.small_decimals(series)
+    if small is not None:
+        cents, missing = fast_decimals.money_from_small_decimals(*small)
+    else:
+        cents, missing = _arrow_decimal_cents(series)
+    reasons = np.full(len(cents), None, dtype=object)
+    reasons[missing] = "missing amount"
+    return cents, reasons
+
+
+def _arrow_decimal_cents(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return the cents and missing flags of an Arrow decimal column: half-even to the cent, bounded.
+
+    The plain rule, for any precision and scale (pyarrow's own decimal arithmetic); the
+    speed-up :func:`kit._fast.decimals.money_from_small_decimals` must equal it where it applies.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    small = _small_decimals(series)
-    if small is not None:
-        cents, missing = _money_from_small_decimals(*small)
-        reasons = np.full(len(cents), None, dtype=object)
-        reasons[missing] = "missing amount"
-        return cents, reasons
     arr = pa.chunked_array(series.array._pa_array).combine_chunks()
     missing = arr.is_null().to_numpy(zero_copy_only=False)
     as_float = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
@@ -466,71 +475,4 @@ def _money_from_arrow_decimal(series: pd.Series):
     cents = pc.cast(pc.multiply(wide, pa.scalar(Decimal(100), pa.decimal128(3, 0))), pa.int64())
     cents = cents.to_numpy(zero_copy_only=False).astype(np.int64)
     cents[big] = np.sign(as_float[big]).astype(np.int64) * TOO_LARGE_CENTS
-    reasons = np.full(len(cents), None, dtype=object)
-    reasons[missing] = "missing amount"
-    return cents, reasons
-
-
-def _small_decimals(series: pd.Series):
-    """``(chunked array, scale)`` of Arrow decimals with at most 2 decimals and 18 digits in cents, else None."""
-    dtype = series.dtype
-    if not (isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype)):
-        return None
-    import pyarrow as pa
-
-    chunked = pa.chunked_array(series.array._pa_array)
-    kind = chunked.type
-    small = pa.types.is_decimal128(kind) or (hasattr(pa.types, "is_decimal64") and pa.types.is_decimal64(kind))
-    if small and kind.scale <= 2 and kind.precision + 2 - kind.scale <= 18:
-        return chunked, kind.scale
-    return None
-
-
-def _money_from_small_decimals(chunked, scale: int):
-    """
-    Cents and missing flags of Arrow decimals with at most 2 decimals and 18 digits in cents: exact.
-
-    Such a value's unscaled integer fits in 64 bits: all of a ``decimal64``, the low word of
-    a ``decimal128``'s two's complement (little-endian), so the cents are that word times
-    ``10 ** (2 - scale)``, read straight from the buffer (a read-only view of it when it
-    already holds exactly the cents).
-    """
-    n = len(chunked)
-    stride = chunked.type.byte_width // 8  # 2 words a value for decimal128, 1 for decimal64
-    chunks = chunked.chunks
-    if len(chunks) == 1 and stride == 1 and scale == 2 and not chunks[0].null_count:
-        # one chunk of decimal64 cents: the buffer is the answer, read-only, when all are in range
-        chunk = chunks[0]
-        cents = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=chunk.offset + n)[chunk.offset :]
-        if n == 0 or (cents.min() >= -MAX_AMOUNT * 100 and cents.max() <= MAX_AMOUNT * 100):
-            return cents, np.zeros(n, dtype=bool)
-    cents = np.empty(n, dtype=np.int64)
-    missing = np.zeros(n, dtype=bool)
-    wide = np.zeros(n, dtype=np.int8)  # decimal128 values that do not fit in 64 bits (data beyond its precision)
-    at = 0
-    for chunk in chunks:
-        size = len(chunk)
-        words = np.frombuffer(chunk.buffers()[1], dtype="<i8", count=stride * (chunk.offset + size))
-        low = words[stride * chunk.offset :: stride]
-        cents[at : at + size] = low
-        if stride == 2:  # the high word must be the low word's sign extension, else the low word alone wraps
-            high = words[stride * chunk.offset + 1 :: stride]
-            beyond = high != (low >> 63)
-            if beyond.any():
-                wide[at : at + size][beyond] = np.where(high[beyond] < 0, -1, 1)
-        if chunk.null_count:
-            missing[at : at + size] = chunk.is_null().to_numpy(zero_copy_only=False)
-        at += size
-    if missing.any():
-        cents[missing] = 0
-        wide[missing] = 0
-    limit = MAX_AMOUNT * 10**scale  # the bound before scaling to cents: the product cannot wrap
-    big = (cents > limit) | (cents < -limit) | (wide != 0)
-    sign = np.where(wide != 0, wide, np.sign(cents))
-    if big.any():
-        cents[big] = 0
-    if scale < 2:
-        cents *= 10 ** (2 - scale)
-    if big.any():
-        cents[big] = sign[big] * TOO_LARGE_CENTS
     return cents, missing

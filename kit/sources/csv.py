@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit._fast import arrow
 from kit.errors import LoadError
-from kit.sources.parquet import _text_categorical
 from kit.sources.table import RawTable, RowNumbers, _with_normalised_columns
 
 _SNIFF_DELIMITERS = [",", ";", "\t", "|"]
@@ -80,7 +80,7 @@ def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", hea
     n = table.num_rows
     columns = []
     for _ in range(len(header)):  # column by column, each Arrow column released once encoded
-        columns.append(_text_categorical(table.column(0)))
+        columns.append(arrow.text_categorical(table.column(0)))
         table = table.remove_column(0)
     del table
     import pyarrow as pa

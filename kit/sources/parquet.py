@@ -5,20 +5,21 @@ Typed columns are read exactly or refused: nested values (list, struct, map) and
 ``float16`` are a LoadError naming the column; binary columns are decoded as UTF-8 and
 named in the details (``columns note``). Text with few distinct values comes through the
 file's own dictionaries; text with many is dictionary-encoded once over the whole column
-(in two halves at once from :data:`PARALLEL_TEXT_ROWS` rows).
+(in two halves at once from :data:`kit._fast.arrow.PARALLEL_TEXT_ROWS` rows): the Arrow
+buffer work is in :mod:`kit._fast.arrow`.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from kit._fast import arrow
 from kit.errors import LoadError
-from kit.sources.table import RawTable, RowNumbers, _with_normalised_columns, categorical_of
+from kit.sources.table import RawTable, RowNumbers, _with_normalised_columns
 
 
 def read_parquet(path: Path) -> RawTable:
@@ -58,11 +59,11 @@ def read_parquet(path: Path) -> RawTable:
     if len(set(names)) == len(names):
         for i, column_name in enumerate(names):
             kind = schema.field(i).type
-            if _is_text(kind) and column_name not in few and rows >= PARALLEL_TEXT_ROWS and row_groups >= 2:
+            if _is_text(kind) and column_name not in few and rows >= arrow.PARALLEL_TEXT_ROWS and row_groups >= 2:
                 sizes = [parquet.metadata.row_group(g).num_rows for g in range(row_groups)]
-                middle = _balanced_cut(sizes)
+                middle = arrow.balanced_cut(sizes)
                 halves = [list(range(middle)), list(range(middle, row_groups))]
-                columns[i] = _encoded_halves(partial(_read_row_groups, path, name, column_name), halves)
+                columns[i] = arrow.encoded_halves(partial(_read_row_groups, path, name, column_name), halves)
             else:
                 column = _read_column(reader, name, column_name, kind, pa)
                 columns[i] = _column_to_pandas(_flat_column(name, column_name, column, pa, decoded), pa)
@@ -148,12 +149,6 @@ def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
     return column
 
 
-def _balanced_cut(sizes: list[int]) -> int:
-    """Where to cut a list of parts (1 … len − 1) into two runs of about equal total size."""
-    totals = np.cumsum(sizes)
-    return int(min(max(np.searchsorted(totals, totals[-1] / 2) + 1, 1), len(sizes) - 1))
-
-
 def _read_row_groups(path: Path, name: str, column: str, row_groups: list[int]):
     """One column of some row groups, from a reader of its own (one per thread)."""
     import pyarrow.parquet as pq
@@ -226,136 +221,10 @@ def _column_to_pandas(column, pa) -> pd.Series:
     if isinstance(column, pd.Series):  # already pandas (see _flat_column)
         return column
     if _is_text(column.type):
-        return _text_categorical(column)
+        return arrow.text_categorical(column)
     if pa.types.is_dictionary(column.type):
         column = column.unify_dictionaries() if column.num_chunks > 1 else column
         return (column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)).to_pandas()
     if pa.types.is_decimal(column.type) or pa.types.is_date32(column.type):
         return pd.Series(pd.arrays.ArrowExtensionArray(column))
     return pa.table({"x": column}).to_pandas(date_as_object=False)["x"]
-
-
-#: Text columns of at least this many rows are dictionary-encoded in two halves at once.
-PARALLEL_TEXT_ROWS = 4_000_000
-
-
-def _text_categorical(column) -> pd.Series:
-    """
-    A text column as a categorical, each string hashed once, the codes copied once.
-
-    Arrow encodes a chunked column with one hash table and gives every chunk the same
-    dictionary: the chunks' indices are codes into it. A long column is encoded in two
-    halves in two threads (see :func:`_encoded_halves`).
-    """
-    import pyarrow as pa
-
-    if len(column) == 0:
-        return pa.chunked_array([], type=pa.dictionary(pa.int32(), column.type)).to_pandas()
-    if len(column) >= PARALLEL_TEXT_ROWS and column.num_chunks >= 2:
-        middle = _balanced_cut([len(chunk) for chunk in column.chunks])
-        halves = [column.chunks[:middle], column.chunks[middle:]]
-        return _encoded_halves(lambda chunks: pa.chunked_array(chunks, type=column.type), halves)
-    return _encoded_halves(lambda whole: whole, [column])
-
-
-def _encoded_halves(read, parts: list) -> pd.Series:
-    """
-    Read (``read(part)``) and dictionary-encode the parts of one text column in threads.
-
-    The parts' dictionaries (each distinct string once per part) are encoded once more to
-    map every part's codes onto one dictionary, in column order.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    def encode(part):
-        column = read(part)
-        fixed = _fixed_width(column)
-        if fixed is None:
-            return pc.dictionary_encode(column)
-        # ids of one width (C0000001, UUIDs, …) hash faster as fixed-size binary; the dictionary back to text
-        encoded = pc.dictionary_encode(fixed)
-        if not _one_dictionary(encoded):
-            return pc.dictionary_encode(column)
-        dictionary = encoded.chunk(0).dictionary.cast(column.type)
-        return pa.chunked_array([pa.DictionaryArray.from_arrays(c.indices, dictionary) for c in encoded.chunks])
-
-    if len(parts) > 1:
-        with ThreadPoolExecutor(len(parts)) as pool:
-            encoded = list(pool.map(encode, parts))
-    else:
-        encoded = [encode(parts[0])]
-    kind = encoded[0].type.value_type
-    if not all(_one_dictionary(e) for e in encoded if e.num_chunks):
-        whole = pa.chunked_array([c.dictionary.take(c.indices) for e in encoded for c in e.chunks], type=kind)
-        return pc.dictionary_encode(whole.combine_chunks()).to_pandas()
-    encoded = [e for e in encoded if e.num_chunks]
-    if len(encoded) == 1:
-        dictionary, mappings = encoded[0].chunk(0).dictionary, [None]
-    else:
-        merged = pc.dictionary_encode(pa.chunked_array([e.chunk(0).dictionary for e in encoded], type=kind))
-        if not _one_dictionary(merged):
-            whole = pa.chunked_array([c.dictionary.take(c.indices) for e in encoded for c in e.chunks], type=kind)
-            return pc.dictionary_encode(whole.combine_chunks()).to_pandas()
-        dictionary = merged.chunk(0).dictionary
-        mappings = [chunk.indices.to_numpy() for chunk in merged.chunks]
-        # the first part's dictionary comes first, in its order: its codes stand as they are
-        mappings = [None if np.array_equal(m, np.arange(len(m))) else m for m in mappings]
-    codes = np.empty(sum(len(e) for e in encoded), dtype=np.int32)
-    starts = np.cumsum([0] + [len(e) for e in encoded])
-
-    def convert(i):  # the part's codes into its stretch of ``codes``
-        at = int(starts[i])
-        for chunk in encoded[i].chunks:
-            indices = chunk.indices
-            missing = indices.null_count > 0
-            index = (pc.fill_null(indices, -1) if missing else indices).to_numpy(zero_copy_only=False)
-            out = codes[at : at + len(index)]
-            if mappings[i] is None:
-                out[:] = index
-            else:
-                np.take(mappings[i], index, out=out)
-                if missing:
-                    out[index < 0] = -1
-            at += len(index)
-
-    if len(encoded) > 1:
-        with ThreadPoolExecutor(len(encoded)) as pool:
-            list(pool.map(convert, range(len(encoded))))
-    else:
-        convert(0)
-    categories = pd.Index(pd.array(dictionary, dtype="str"))
-    return pd.Series(categorical_of(codes, categories), copy=False)  # a dictionary's values are distinct
-
-
-def _fixed_width(column):
-    """The text column as fixed-size binary (the same buffers) when all its values have one byte length, else None."""
-    import pyarrow as pa
-
-    if not pa.types.is_string(column.type) or not column.num_chunks:
-        return None
-    width, chunks = None, []
-    for chunk in column.chunks:
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=chunk.offset + len(chunk) + 1)[chunk.offset :]
-        lengths = np.diff(offsets)  # every slot, nulls too, must take the width for the same buffers to serve
-        if not len(lengths):
-            return None
-        width = int(lengths[0]) if width is None else width
-        if width == 0 or not (lengths == width).all():
-            return None
-        data = chunk.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-        chunks.append(pa.Array.from_buffers(pa.binary(width), len(chunk), [chunk.buffers()[0], data], chunk.null_count))
-    return pa.chunked_array(chunks, type=pa.binary(width))
-
-
-def _one_dictionary(encoded) -> bool:
-    """Whether every chunk of a dictionary-encoded column holds the very same dictionary."""
-    if not encoded.num_chunks:
-        return False
-    first = encoded.chunk(0).dictionary
-    return all(
-        len(c.dictionary) == len(first)
-        and all(a is b or (a is not None and b is not None and a.address == b.address)
-                for a, b in zip(c.dictionary.buffers(), first.buffers()))
-        for c in encoded.chunks
-    )  # fmt: skip
