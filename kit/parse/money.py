@@ -122,7 +122,8 @@ _MARK_EXAMPLES = 3
 
 
 def check_decimal_mark(
-    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False
+    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False,
+    distinct: tuple[np.ndarray, pd.Series] | None = None,
 ) -> None:
     """
     Refuse a text amount column whose decimal mark may as well separate thousands.
@@ -132,6 +133,8 @@ def check_decimal_mark(
     raise :class:`AmbiguousDecimalMark`, whose message says how to settle it.
     Each distinct value is looked at once, and the first amount written otherwise ends the
     look. Numeric columns (Parquet, Excel, SQL numbers) hold no marks and are not checked.
+    ``distinct``: ``factorize(series)`` when the caller has it already (it is then not
+    computed again; see :func:`kit.parse.distinct.factorize`).
 
     >>> check_decimal_mark(pd.Series(["1.200", "2.500", "12.50"]))  # 12.50: the mark is decimal
     >>> try:
@@ -146,7 +149,7 @@ def check_decimal_mark(
     if isinstance(dtype, pd.ArrowDtype) and "decimal" in str(dtype) or (
             pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)):  # fmt: skip
         return
-    _, uniques = factorize(series)
+    _, uniques = factorize(series) if distinct is None else distinct
     mark = re.escape(decimal)
     written = re.compile(rf"[+-]?[0-9{mark}]*{mark}[0-9{mark}]*")  # only digits, a sign and the mark
     grouped = re.compile(rf"[+-]?[1-9][0-9]{{0,2}}(?:{mark}[0-9]{{3}})+")
@@ -184,12 +187,14 @@ def parse_money_problems(
     thousands: str | None = None,
     currency_symbols: bool = False,
     thousands_grouping: str = "western",
+    distinct: tuple[np.ndarray, pd.Series] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     Parse like :func:`parse_money`, returning only the problems: ``cents, positions, reasons``.
 
     ``positions`` are the rows that failed and ``reasons`` why; at millions of rows this
-    spares a per-row array of reasons that are nearly all ``None``.
+    spares a per-row array of reasons that are nearly all ``None``. ``distinct``:
+    ``factorize(series)`` when the caller has it already (used for a text column).
     """
     small = fast_decimals.small_decimals(series)
     if small is not None:
@@ -199,20 +204,20 @@ def parse_money_problems(
     dtype = series.dtype
     if dtype == object or isinstance(dtype, pd.CategoricalDtype):  # text: each distinct value parsed once
         options = _TextOptions(decimal, thousands, currency_symbols, thousands_grouping)
-        return _money_problems_by_distinct(series, options)
+        return _money_problems_by_distinct(series, options, distinct)
     cents, reasons = parse_money(series, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols,
                                  thousands_grouping=thousands_grouping)  # fmt: skip
     positions = np.flatnonzero(pd.notna(reasons))
     return cents, positions, reasons[positions]
 
 
-def _money_problems_by_distinct(series: pd.Series, options: _TextOptions):
+def _money_problems_by_distinct(series: pd.Series, options: _TextOptions, distinct=None):
     """
     :func:`parse_money_problems` of a text column (object or categorical), as :func:`parse_money` would
     give it, without a per-row array of objects: each distinct value's cents and reason are
     taken by the rows' codes (integers), and only the failing rows get a reason.
     """
-    codes, uniques = factorize(series)
+    codes, uniques = factorize(series) if distinct is None else distinct
     cents_u = np.zeros(len(uniques) + 1, dtype=np.int64)
     reasons_u = np.full(len(uniques) + 1, None, dtype=object)
     reasons_u[-1] = "missing amount"  # code -1: the last
@@ -309,6 +314,7 @@ def rounded_positions(
     thousands: str | None = None,
     currency_symbols: bool = False,
     thousands_grouping: str = "western",
+    distinct: tuple[np.ndarray, pd.Series] | None = None,
 ) -> np.ndarray:
     """
     Return the rows whose amount parses and has more than two decimals (so it is rounded to the cent).
@@ -316,7 +322,8 @@ def rounded_positions(
     Decimals are counted under the same options as :func:`parse_money`: ``1.200,00`` with
     ``decimal=","`` and ``thousands="."`` has two, ``2,675`` with ``decimal=","`` three.
     Text, and Python decimals or floats in a text column, are counted; numeric columns
-    (Parquet, Excel floats) are not.
+    (Parquet, Excel floats) are not. ``distinct``: ``factorize(series)`` when the caller has
+    it already.
 
     >>> rounded_positions(pd.Series(["1.200,00", "2,675", "3"]), decimal=",", thousands=".").tolist()
     [1]
@@ -340,7 +347,7 @@ def rounded_positions(
         plain, reason = _plain_number(text, options)
         return plain is not None and len(plain.partition(".")[2]) > 2
 
-    codes, uniques = factorize(series)  # each distinct value once (code -1: missing, the last entry)
+    codes, uniques = factorize(series) if distinct is None else distinct  # each distinct value once (-1: missing)
     if _plain_options(options) and _all_text(uniques):  # the same test, vectorised (see _rounded_plain)
         flags = np.append(_rounded_plain(uniques), False)
     else:
