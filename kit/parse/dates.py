@@ -182,50 +182,94 @@ def _bounded(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_distinct_dates(uniques: list, what: str, date_format: str | None, serial_dates: bool = False):
+    """Parse the distinct values of a date column, each once: ``(days, reasons)``; raise on mixed formats."""
     n = len(uniques)
     out = np.full(n, np.datetime64("NaT", "D"), dtype="datetime64[D]")  # days: no overflow before bounding
     reasons: list = [None] * n
+    texts, numbers = _sort_date_values(uniques, out, reasons, date_format, serial_dates)
+    if numbers:
+        raise MixedDateFormats(_numbers_are_not_dates(numbers, serial_dates))
+    if date_format:
+        _parse_formatted_texts(texts, date_format, out, reasons)
+        return out, reasons
+    other = _parse_iso_texts(texts, out, reasons)
+    if other:
+        raise _mixed_formats(uniques, out, other)
+    return out, reasons
+
+
+def _sort_date_values(uniques: list, out: np.ndarray, reasons: list, date_format: str | None, serial_dates: bool):
+    """
+    Read the typed dates and numbers of ``uniques`` into ``out`` and ``reasons``; return what is left.
+
+    Returns the texts still to parse (``{position: text}``, numbers read as digits for a
+    ``date_format`` among them) and the numbers that are no dates (a column error).
+    """
     texts: dict[int, str] = {}
     numbers: list = []
     for i, value in enumerate(uniques):
         if isinstance(value, (pd.Timestamp, datetime, date)):
-            stamp = pd.Timestamp(value)
-            if stamp.tzinfo is not None:
-                stamp = stamp.tz_convert("UTC").tz_localize(None)
-            out[i] = stamp.normalize().to_datetime64()
+            out[i] = _typed_day(value)
         elif isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-            if np.isnan(value):
-                reasons[i] = "empty"
-            elif date_format:  # the digits of a whole number are the text the format reads
-                if float(value).is_integer():
-                    texts[i] = str(int(value))
-                else:
-                    reasons[i] = f"a number with decimals ({value}), not a date in the format {date_format!r}"
-            elif serial_dates and _looks_like_digits_date(value):
-                numbers.append(value)
-            elif serial_dates:
-                if 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
-                    out[i] = _EXCEL_ORIGIN + int(value)
-                else:
-                    reasons[i] = "not a date"
+            kind, result = _read_number(value, date_format, serial_dates)
+            if kind == "day":
+                out[i] = result
+            elif kind == "text":
+                texts[i] = result
+            elif kind == "reason":
+                reasons[i] = result
             else:
-                numbers.append(value)
+                numbers.append(result)
         else:
             text = str(value).strip()
             if text == "":
                 reasons[i] = "empty"
             else:
                 texts[i] = text
-    if numbers:
-        raise MixedDateFormats(_numbers_are_not_dates(numbers, serial_dates))
-    if date_format:
-        for i, text in texts.items():
-            stamp = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
-            if pd.isna(stamp):
-                reasons[i] = f"does not match the date format {date_format!r}"
-            else:
-                out[i] = stamp.tz_localize(None).normalize().to_datetime64()
-        return out, reasons
+    return texts, numbers
+
+
+def _typed_day(value) -> np.datetime64:
+    """Return the day of a typed date or datetime (an aware one in UTC)."""
+    stamp = pd.Timestamp(value)
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp.normalize().to_datetime64()
+
+
+def _read_number(value, date_format: str | None, serial_dates: bool) -> tuple[str, object]:
+    """
+    Read one number of a date column as ``(kind, result)``.
+
+    ``("day", day)`` for an Excel serial date, ``("text", digits)`` for a whole number a
+    ``date_format`` reads, ``("reason", why)`` for a row error, ``("number", value)`` for a
+    number that is no date at all.
+    """
+    if np.isnan(value):
+        return "reason", "empty"
+    if date_format:  # the digits of a whole number are the text the format reads
+        if float(value).is_integer():
+            return "text", str(int(value))
+        return "reason", f"a number with decimals ({value}), not a date in the format {date_format!r}"
+    if serial_dates and not _looks_like_digits_date(value):
+        if 1 <= value < 2958466:  # Excel serial dates (1900-01-01 .. 9999-12-31)
+            return "day", _EXCEL_ORIGIN + int(value)
+        return "reason", "not a date"
+    return "number", value
+
+
+def _parse_formatted_texts(texts: dict[int, str], date_format: str, out: np.ndarray, reasons: list) -> None:
+    """Parse the texts in ``date_format`` into ``out``; a text that does not match gets its reason."""
+    for i, text in texts.items():
+        stamp = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+        if pd.isna(stamp):
+            reasons[i] = f"does not match the date format {date_format!r}"
+        else:
+            out[i] = stamp.tz_localize(None).normalize().to_datetime64()
+
+
+def _parse_iso_texts(texts: dict[int, str], out: np.ndarray, reasons: list) -> dict[int, str]:
+    """Parse the ISO texts into ``out``; return the texts in another known format (never guessed)."""
     other = {}
     for i, text in texts.items():
         stamp, ok = _parse_iso(text)
@@ -235,18 +279,21 @@ def _parse_distinct_dates(uniques: list, what: str, date_format: str | None, ser
             other[i] = text
         else:
             reasons[i] = "not a valid date (expected YYYY-MM-DD or YYYY-MM)"
-    if other:
-        iso_example = next((uniques[i] for i in range(n) if not pd.isna(out[i])), None)
-        sample = next(iter(other.values()))
-        if iso_example is not None:
-            raise MixedDateFormats(
-                f"mixed date formats ({str(iso_example)[:10]!r} and {sample!r}); pass date_format= (CLI --date-format)"
-            )
-        raise MixedDateFormats(
-            f"dates like {sample!r} are not ISO (YYYY-MM-DD) and are never guessed; "
-            "pass date_format=, e.g. '%d/%m/%Y' (CLI --date-format)"
+    return other
+
+
+def _mixed_formats(uniques: list, out: np.ndarray, other: dict[int, str]) -> MixedDateFormats:
+    """Return the error for dates in a format other than ISO, naming an ISO one beside it if there is one."""
+    iso_example = next((uniques[i] for i in range(len(uniques)) if not pd.isna(out[i])), None)
+    sample = next(iter(other.values()))
+    if iso_example is not None:
+        return MixedDateFormats(
+            f"mixed date formats ({str(iso_example)[:10]!r} and {sample!r}); pass date_format= (CLI --date-format)"
         )
-    return out, reasons
+    return MixedDateFormats(
+        f"dates like {sample!r} are not ISO (YYYY-MM-DD) and are never guessed; "
+        "pass date_format=, e.g. '%d/%m/%Y' (CLI --date-format)"
+    )
 
 
 def _looks_like_digits_date(value) -> bool:
