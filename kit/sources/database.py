@@ -283,79 +283,119 @@ def read_database(source, *, table: str | None = None, query: str | None = None)
     """
     import warnings
 
-    import sqlalchemy as sa
-
     if (table is None) == (query is None):
         raise LoadError("a database source needs exactly one of table= or query= (CLI --table or --query)")
-    if isinstance(source, Path) or not is_database_url(source):
-        path = Path(source)
-        check_readable(path)
-        url = sa.engine.URL.create("sqlite", database=str(path))
-    else:
-        try:
-            url = sa.engine.make_url(source)
-        except Exception:
-            raise LoadError("the database URL is not a valid SQLAlchemy URL") from None
-        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
-            raise LoadError(f"{_safe_url(url)}: SQLite file not found")
+    url = _database_url(source)
     shown = _safe_url(url)
     secrets = _secrets(url)
-    if query is not None:
-        try:
-            check_query(query)
-        except ParameterError as exc:
-            raise ParameterError(f"{shown}: {exc}") from None
     backend = url.get_backend_name()
-    if query is not None and backend not in QUERY_BACKENDS:
-        raise ParameterError(f"{shown}: --query is not run on {backend}: the kit cannot open a read-only session "
-                             f"there; read a table with --table (table=), or run the query in a view read by an "
-                             f"account that may only read")  # fmt: skip
+    if query is not None:
+        _check_query_runs(query, shown, backend)
     with warnings.catch_warnings(record=True) as caught:  # said as one note below, never printed raw
         warnings.simplefilter("always")
-        options, private = {}, None
-        if backend == "sqlite" and url.database and url.database != ":memory:":
-            private = _wal_copy(Path(url.database), shown)
-            options["creator"] = _sqlite_read_only(str(Path(private.name) / "copy.db") if private else url.database)
+        engine, private = _open_engine(url, backend, shown, secrets)
         try:
-            engine = sa.create_engine(url, **options)
-            if backend in _READ_ONLY_SESSION:
-                _read_only_on_connect(engine, _READ_ONLY_SESSION[backend])
-        except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
-            raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
-                            "installed; install it in the kit's environment or name another driver in the URL"
-                            ) from None  # fmt: skip
-        except Exception as exc:
-            raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
-                            f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip
-        try:
-            with engine.connect() as connection:
-                read_only = _READ_ONLY_TRANSACTION.get(backend)
-                if read_only:
-                    connection.exec_driver_sql(read_only)
-                if table is not None:
-                    inspector = sa.inspect(connection)
-                    if not inspector.has_table(table):
-                        known = ", ".join(sorted(inspector.get_table_names())) or "none"
-                        raise LoadError(f"{shown}: table {table!r} not found (tables: {known})")
-                    statement = sa.select(sa.text("*")).select_from(sa.table(table))
-                else:
-                    statement = sa.text(query)
-                frame = pd.read_sql_query(statement, connection, dtype=object)
-                connection.rollback()  # a read leaves nothing to keep
-        except LoadError:
-            raise
-        except Exception as exc:
-            detail = _hidden(_first_line_hidden(getattr(exc, "orig", None) or exc), secrets)
-            what = f"table {table!r}" if table is not None else "the query"
-            if "authoriz" in detail or "readonly" in detail or "read-only" in detail or "query_only" in detail:
-                detail += " (the kit opens databases read-only: a query may only read)"
-            raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
+            frame = _read_frame(engine, backend, shown, secrets, table, query)
         finally:
             engine.dispose()
             if private is not None:
                 private.cleanup()
-    warned = _warnings_note(caught, secrets)
     name = f"{shown} ({'table ' + table if table else 'query'})"
+    return _raw_table(frame, name, _warnings_note(caught, secrets))
+
+
+def _database_url(source):
+    """Return the SQLAlchemy URL of a database source (a URL, or the path of an SQLite file, checked)."""
+    import sqlalchemy as sa
+
+    if isinstance(source, Path) or not is_database_url(source):
+        path = Path(source)
+        check_readable(path)
+        return sa.engine.URL.create("sqlite", database=str(path))
+    try:
+        url = sa.engine.make_url(source)
+    except Exception:
+        raise LoadError("the database URL is not a valid SQLAlchemy URL") from None
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
+        raise LoadError(f"{_safe_url(url)}: SQLite file not found")
+    return url
+
+
+def _check_query_runs(query: str, shown: str, backend: str) -> None:
+    """Refuse a query that is not one plain read (:func:`check_query`) or runs where no session is read-only."""
+    try:
+        check_query(query)
+    except ParameterError as exc:
+        raise ParameterError(f"{shown}: {exc}") from None
+    if backend not in QUERY_BACKENDS:
+        raise ParameterError(f"{shown}: --query is not run on {backend}: the kit cannot open a read-only session "
+                             f"there; read a table with --table (table=), or run the query in a view read by an "
+                             f"account that may only read")  # fmt: skip
+
+
+def _open_engine(url, backend: str, shown: str, secrets: list[str]):
+    """
+    Return a read-only engine for the database and the private copy it reads (or None).
+
+    An SQLite file is read through :func:`_sqlite_read_only` (from a private copy when it is
+    in WAL mode, :func:`_wal_copy`); a server session is made read-only as it connects.
+    """
+    import sqlalchemy as sa
+
+    options, private = {}, None
+    if backend == "sqlite" and url.database and url.database != ":memory:":
+        private = _wal_copy(Path(url.database), shown)
+        options["creator"] = _sqlite_read_only(str(Path(private.name) / "copy.db") if private else url.database)
+    try:
+        engine = sa.create_engine(url, **options)
+        if backend in _READ_ONLY_SESSION:
+            _read_only_on_connect(engine, _READ_ONLY_SESSION[backend])
+    except ModuleNotFoundError as exc:  # SQLAlchemy knows the dialect; its driver is not installed
+        raise LoadError(f"{shown}: cannot open the database: its driver (Python module {exc.name!r}) is not "
+                        "installed; install it in the kit's environment or name another driver in the URL"
+                        ) from None  # fmt: skip
+    except Exception as exc:
+        raise LoadError(f"{shown}: cannot open the database ({type(exc).__name__}: "
+                        f"{_hidden(_first_line_hidden(exc), secrets)})") from None  # fmt: skip
+    return engine, private
+
+
+def _read_frame(engine, backend: str, shown: str, secrets: list[str], table: str | None, query: str | None):
+    """Read the table or the query's result as a frame of objects, in a transaction rolled back after."""
+    import sqlalchemy as sa
+
+    try:
+        with engine.connect() as connection:
+            read_only = _READ_ONLY_TRANSACTION.get(backend)
+            if read_only:
+                connection.exec_driver_sql(read_only)
+            statement = _table_statement(connection, shown, table) if table is not None else sa.text(query)
+            frame = pd.read_sql_query(statement, connection, dtype=object)
+            connection.rollback()  # a read leaves nothing to keep
+    except LoadError:
+        raise
+    except Exception as exc:
+        detail = _hidden(_first_line_hidden(getattr(exc, "orig", None) or exc), secrets)
+        what = f"table {table!r}" if table is not None else "the query"
+        if "authoriz" in detail or "readonly" in detail or "read-only" in detail or "query_only" in detail:
+            detail += " (the kit opens databases read-only: a query may only read)"
+        raise LoadError(f"{shown}: reading {what} failed: {detail}") from None
+    return frame
+
+
+def _table_statement(connection, shown: str, table: str):
+    """Return the statement reading a whole table, or raise naming the tables there are."""
+    import sqlalchemy as sa
+
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(table):
+        known = ", ".join(sorted(inspector.get_table_names())) or "none"
+        raise LoadError(f"{shown}: table {table!r} not found (tables: {known})")
+    return sa.select(sa.text("*")).select_from(sa.table(table))
+
+
+def _raw_table(frame: pd.DataFrame, name: str, warned: str) -> RawTable:
+    """Return the frame read as a raw table: rows counted from 1, missing values as "", bytes decoded."""
     if frame.empty:
         raise LoadError(f"{name}: no rows")
     frame = _with_normalised_columns(frame, name)
