@@ -126,12 +126,27 @@ def check_query(query: str) -> None:
 
 def _check_reading(query: str, pattern: re.Pattern, reading: str) -> list[str]:
     """Check one reading of a query (see :func:`check_query`); return its words and semicolons."""
+    words, tokens, statements = _scan_reading(query, pattern, reading)
+    if not words or words[0].lower() not in _QUERY_STARTS:
+        first = words[0] if words else "nothing"
+        raise ParameterError(f"the query is not a plain read: it starts with {first!r} {_ADVICE}")
+    if statements > 1:
+        raise ParameterError(f"the query holds more than one statement {_ADVICE}")
+    _check_words(words)
+    return tokens
+
+
+def _scan_reading(query: str, pattern: re.Pattern, reading: str) -> tuple[list[str], list[str], int]:
+    """
+    Return the words, the tokens (words in lower case, semicolons) and the statements of one reading of a query.
+
+    Tokens no read may hold are refused on the way (:func:`_refuse_token`); the scan stops
+    after a first word that starts no read.
+    """
     words, tokens, statements, pending = [], [], 0, True
     for match in pattern.finditer(query):
         kind = match.lastgroup
-        if kind in ("code", "unicode"):
-            what = "a /*! … */ comment (MySQL runs it)" if kind == "code" else "a U&'…' escaped name or string"
-            raise ParameterError(f"the query is not a plain read: {what} is not allowed {_ADVICE}")
+        _refuse_token(kind, match.group(), reading)
         if kind == "word":
             if pending:
                 statements, pending = statements + 1, False
@@ -142,21 +157,28 @@ def _check_reading(query: str, pattern: re.Pattern, reading: str) -> list[str]:
         elif kind == "semi":
             pending = True
             tokens.append(";")
-        elif kind == "open":
-            raise ParameterError(f"the query has a quote that is not closed when read {reading} (databases differ on "
-                                 f"backslashes and $$ quotes in strings; write it without them) {_ADVICE}")
-        elif kind == "name":
-            bare = match.group()[1:-1].lower()
-            if bare in _WRITE_FUNCTIONS or bare.startswith(_WRITE_PREFIXES):
-                raise ParameterError(f"the query is not a plain read: {match.group()!r} is not allowed {_ADVICE}")
-        if kind in ("text", "name", "dollar", "other") and pending:
+        elif kind in ("text", "name", "dollar", "other") and pending:
             if not (kind == "other" and match.group() == "("):
                 statements, pending = statements + 1, False
-    if not words or words[0].lower() not in _QUERY_STARTS:
-        first = words[0] if words else "nothing"
-        raise ParameterError(f"the query is not a plain read: it starts with {first!r} {_ADVICE}")
-    if statements > 1:
-        raise ParameterError(f"the query holds more than one statement {_ADVICE}")
+    return words, tokens, statements
+
+
+def _refuse_token(kind: str, text: str, reading: str) -> None:
+    """Refuse a token no plain read holds: MySQL code comments, ``U&`` escapes, open quotes, writing functions."""
+    if kind in ("code", "unicode"):
+        what = "a /*! … */ comment (MySQL runs it)" if kind == "code" else "a U&'…' escaped name or string"
+        raise ParameterError(f"the query is not a plain read: {what} is not allowed {_ADVICE}")
+    if kind == "open":
+        raise ParameterError(f"the query has a quote that is not closed when read {reading} (databases differ on "
+                             f"backslashes and $$ quotes in strings; write it without them) {_ADVICE}")
+    if kind == "name":
+        bare = text[1:-1].lower()
+        if bare in _WRITE_FUNCTIONS or bare.startswith(_WRITE_PREFIXES):
+            raise ParameterError(f"the query is not a plain read: {text!r} is not allowed {_ADVICE}")
+
+
+def _check_words(words: list[str]) -> None:
+    """Refuse a word that writes; ``END`` only closes a ``CASE`` and ``START`` only begins ``START WITH``."""
     cases = 0
     for position, word in enumerate(words):
         low = word.lower()
@@ -168,7 +190,6 @@ def _check_reading(query: str, pattern: re.Pattern, reading: str) -> list[str]:
             pass  # Oracle's CONNECT BY … START WITH
         elif low in _WRITE_WORDS or low in _WRITE_FUNCTIONS or low.startswith(_WRITE_PREFIXES):
             raise ParameterError(f"the query is not a plain read: {word!r} is not allowed {_ADVICE}")
-    return tokens
 
 
 def _wal_copy(path: Path, shown: str):
