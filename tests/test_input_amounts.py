@@ -9,6 +9,8 @@ in the comments; the decimal-mark rule also has a hypothesis property.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 from conftest import TODAY, write
@@ -247,3 +249,28 @@ def test_one_repeated_value_stops_the_load_and_a_stated_separator_reads_it(tmp_p
     assert cents(kit.load_ledger(path, today=TODAY, thousands=","))[("BigCo", "2026-01")] == 120
     code, out, err = run_cli(capsys, "summary", path, "--thousands", ".", "--decimal", ",")
     assert code == 0 and "\n2026-02,1249.00,0.00,0.00,50.00," in out  # BigCo 1,200 + S1 49; S1 up 50
+
+
+# --- one factorize per money column (issue 9) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [["1.200", "2.500", "1200", None, "1.200"], ["12.50", " 3.005 ", "x", None, "7"],
+                                    ["1,234.567", "2", "", "1,234.567"]])  # fmt: skip
+@pytest.mark.parametrize("as_category", [False, True], ids=["object", "category"])
+def test_money_checks_given_the_distinct_values_answer_as_without(values, as_category):
+    series = pd.Series(values, dtype="category" if as_category else object)
+    distinct = parse.factorize(series)
+    for options in ({}, {"thousands": ","}, {"decimal": ",", "thousands": "."}):
+        problems = parse.parse_money_problems(series, **options)
+        given = parse.parse_money_problems(series, **options, distinct=distinct)
+        assert [a.tolist() for a in given] == [a.tolist() for a in problems]
+        assert (parse.rounded_positions(series, **options, distinct=distinct).tolist()
+                == parse.rounded_positions(series, **options).tolist())  # fmt: skip
+        check = {k: v for k, v in options.items() if k != "thousands_grouping"}
+        try:
+            parse.check_decimal_mark(series, **check)
+        except parse.AmbiguousDecimalMark as exc:
+            with pytest.raises(parse.AmbiguousDecimalMark, match="^" + re.escape(str(exc)) + "$"):
+                parse.check_decimal_mark(series, **check, distinct=distinct)
+        else:
+            parse.check_decimal_mark(series, **check, distinct=distinct)

@@ -118,7 +118,7 @@ def test_a_query_that_writes_is_refused_before_it_runs(database, capsys, key):
 @pytest.mark.parametrize("key", ["drop", "delete-returning", "vacuum-into", "attach", "journal-mode", "insert"])
 def test_the_database_is_read_only_even_without_the_query_check(database, monkeypatch, key):
     """The second line of defence: mode=ro, query_only and the authorizer stop what the check would."""
-    monkeypatch.setattr(sources, "check_query", lambda query: None)
+    monkeypatch.setattr(sources.database, "check_query", lambda query: None)
     digest = hashlib.sha256(database.read_bytes()).hexdigest()
     with pytest.raises(LoadError, match=r"reading the query failed: .*(not authorized|authorization denied)"):
         sources.read_database(database, query=WRITING_QUERIES[key].format(folder=database.parent))
@@ -554,7 +554,7 @@ def test_a_real_postgresql_table_survives_commit_and_dollar_quotes(postgres, mon
             sources.read_database(url, query=query)
         code, out, err = run_cli(capsys, "summary", url, "--query", query)
         assert_cli_error(code, out, err, "the query")
-    monkeypatch.setattr(sources, "check_query", lambda query: None)  # the session alone must stop them
+    monkeypatch.setattr(sources.database, "check_query", lambda query: None)  # the session alone must stop them
     for query in ("select $a$'$a$; commit; drop table mrr; -- '", "select 1 as x; rollback; drop table mrr",
                   "select 1 as x; commit; drop table mrr"):  # fmt: skip
         with pytest.raises(LoadError, match="read-only transaction"):

@@ -18,6 +18,7 @@ import pytest
 import kit
 from kit import ledger as ledger_module
 from kit import metrics, sources
+from kit._fast import arrow as fast_arrow
 
 TODAY = date(2026, 11, 24)
 
@@ -53,7 +54,7 @@ def parquet_file(tmp_path):
 
 @pytest.fixture
 def small_thresholds(monkeypatch):
-    monkeypatch.setattr(sources, "PARALLEL_TEXT_ROWS", 0)
+    monkeypatch.setattr(fast_arrow, "PARALLEL_TEXT_ROWS", 0)
     monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 0)
     monkeypatch.setattr(metrics, "PARALLEL_ROWS", 500)
     monkeypatch.setattr(metrics, "_cpus", lambda: 2)
@@ -61,7 +62,7 @@ def small_thresholds(monkeypatch):
 
 def test_parquet_in_halves_and_threads_gives_the_plain_ledger(parquet_file, small_thresholds, monkeypatch):
     fast = kit.load_ledger(parquet_file, today=TODAY)
-    monkeypatch.setattr(sources, "PARALLEL_TEXT_ROWS", 10**12)
+    monkeypatch.setattr(fast_arrow, "PARALLEL_TEXT_ROWS", 10**12)
     monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 10**12)
     plain = kit.load_ledger(parquet_file, today=TODAY)
     pd.testing.assert_frame_equal(fast.frame, plain.frame)
@@ -127,9 +128,9 @@ def test_ids_of_one_width_read_as_fixed_size_binary_give_the_same_codes(tmp_path
     assert raw.frame["id"].astype(str).tolist() == ids
     assert list(raw.frame["id"].cat.categories) == list(dict.fromkeys(ids))  # first-seen order, each once
     column = pa.chunked_array([pa.array(["ab", "cd"]), pa.array(["ef"])])
-    assert sources._fixed_width(column).type == pa.binary(2)
-    assert sources._fixed_width(pa.chunked_array([pa.array(["ab", None])])) is None  # a null takes no bytes
-    assert sources._fixed_width(pa.chunked_array([pa.array(["ab", "c"])])) is None
+    assert fast_arrow.fixed_width(column).type == pa.binary(2)
+    assert fast_arrow.fixed_width(pa.chunked_array([pa.array(["ab", None])])) is None  # a null takes no bytes
+    assert fast_arrow.fixed_width(pa.chunked_array([pa.array(["ab", "c"])])) is None
 
 
 @pytest.mark.parametrize("period", ["month", "quarter", "year"])
