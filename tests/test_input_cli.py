@@ -280,7 +280,7 @@ def test_database_warnings_become_one_note_without_the_secret(tmp_path, monkeypa
     raw = read_database(url, table="mrr")
     note = raw.details["database note"]
     assert note.startswith("the database library warned: Query string argument(s) 'password', 'x' are not accepted")
-    assert "S3cretPW" not in note and "Background" not in note and "sources.py" not in note
+    assert "S3cretPW" not in note and "Background" not in note and "sources.py" not in note and ".py" not in note
     assert "database note" not in read_database("sqlite:///bill.db", table="mrr").details  # no warning, no note
     code, out, err = run_cli(capsys, "summary", url, "--table", "mrr", "--as-of", "2024-02-29")
     assert (code, february_mrr(out)) == (0, "200.00")
