@@ -23,7 +23,21 @@ import pandas as pd
 
 from kit.errors import ParameterError
 from kit.ledger import Ledger
-from kit.movements import AMOUNTS, CLASSES, period_sums, plan_periods, walk
+from kit.movements import AMOUNTS, CLASSES, period_sums, walk
+from kit.periods import (  # noqa: F401  (re-exported: the old home)
+    between,
+    end_months,
+    grain_of,
+    is_label,
+    last_month_label,
+    month_label,
+    parse,
+    period_of,
+    plan_periods,
+    sizes,
+    start_months,
+)
+from kit.periods import label as period_label
 
 MONEY = ["mrr_start", "new", "reactivation", "upsell", "cross_sell", "expansion", "contraction", "churn", "mrr_end"]
 COUNTS = ["customers_start", "customers_end", "customers_new", "customers_reactivated", "customers_expanded",
@@ -270,16 +284,15 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     if grain and grain != cohort:
         raise ParameterError(f"cohorts by {cohort} need movements by {cohort}, not by {grain}")
     first = ledger.frame.groupby("customer_id", observed=True)["month"].min()
-    size = {"month": 1, "quarter": 3, "year": 12}[cohort]
-    cohort_ordinal = first.array.asi8 // size
+    cohort_ordinal = period_of(first.array.asi8, cohort)
     cohort_of = pd.Series(cohort_ordinal, index=first.index.astype(str))
     moves = movements.loc[movements["mrr_start"] > 0]
     period_labels = moves["period"].astype(str)
-    period_start = _label_start_month(period_labels)
+    period_start = start_months(period_labels)
     c_ord = cohort_of.reindex(moves["customer_id"].astype(str)).to_numpy()
-    age = (period_start // size) - c_ord
+    age = period_of(period_start, cohort) - c_ord
     frame = pd.DataFrame({
-        "cohort": [_cohort_label(o, cohort) for o in c_ord],
+        "cohort": [period_label(int(o), cohort) for o in c_ord],
         "age": age.astype(np.int64),
         "mrr_start": moves["mrr_start"].to_numpy(),
         "expansion": moves["expansion"].to_numpy(),
@@ -295,35 +308,12 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
 
 def _grain(labels: pd.Series) -> str | None:
     """
-    The period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
+    Return the period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
 
     >>> _grain(pd.Series(["2024-Q1", "2024-Q2"])), _grain(pd.Series([], dtype=str))
     ('quarter', None)
     """
-    if labels.empty:
-        return None
-    first = str(labels.iloc[0])
-    return "year" if len(first) == 4 else "quarter" if "Q" in first else "month"
-
-
-def _label_start_month(labels: pd.Series) -> np.ndarray:
-    """Month ordinal of the first month of period labels (2024-03, 2024-Q1, 2024)."""
-    out = np.empty(len(labels), dtype=np.int64)
-    for i, label in enumerate(labels.to_numpy()):
-        year = int(label[:4])
-        if len(label) == 4:
-            out[i] = (year - 1970) * 12
-        elif label[5] == "Q":
-            out[i] = (year - 1970) * 12 + (int(label[6]) - 1) * 3
-        else:
-            out[i] = (year - 1970) * 12 + int(label[5:7]) - 1
-    return out
-
-
-def _cohort_label(ordinal, cohort: str) -> str:
-    from kit.movements import period_label
-
-    return period_label(int(ordinal), cohort)
+    return None if labels.empty else grain_of(str(labels.iloc[0]))
 
 
 def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> pd.DataFrame:
@@ -372,42 +362,17 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     if moves.empty:
         return empty
     labels = moves["period"].astype(str)
-    ends = _label_end_month(labels)
+    ends = end_months(labels)
     customers = moves["customer_id"].astype(str).to_numpy()
     before = per_month.reindex(pd.MultiIndex.from_arrays(
-        [customers, [_ordinal_label(o) for o in _previous_end(labels, ends)]]))  # fmt: skip
-    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [_ordinal_label(o) for o in ends]]))
+        [customers, [month_label(o) for o in ends - sizes(labels)]]))  # fmt: skip
+    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [month_label(o) for o in ends]]))
     table = pd.DataFrame({"from_plan": before["plan"].to_numpy(), "to_plan": after["plan"].to_numpy(),
                           "mrr_change": (moves["mrr_end"] - moves["mrr_start"]).to_numpy()})  # fmt: skip
     same_products = before["products"].to_numpy() == after["products"].to_numpy()
     table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
     out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
     return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
-
-
-def last_month_label(period: str) -> str:
-    """
-    The last month of a period label, as ``YYYY-MM``.
-
-    >>> last_month_label("2025-Q2"), last_month_label("2024"), last_month_label("2024-03")
-    ('2025-06', '2024-12', '2024-03')
-    """
-    return _ordinal_label(int(_label_end_month(pd.Series([period]))[0]))
-
-
-def _label_end_month(labels: pd.Series) -> np.ndarray:
-    starts = _label_start_month(labels)
-    sizes = np.array([12 if len(x) == 4 else 3 if x[5] == "Q" else 1 for x in labels.to_numpy()], dtype=np.int64)
-    return starts + sizes - 1
-
-
-def _previous_end(labels: pd.Series, ends: np.ndarray) -> np.ndarray:
-    sizes = np.array([12 if len(x) == 4 else 3 if x[5] == "Q" else 1 for x in labels.to_numpy()], dtype=np.int64)
-    return ends - sizes
-
-
-def _ordinal_label(ordinal) -> str:
-    return f"{1970 + int(ordinal) // 12}-{int(ordinal) % 12 + 1:02d}"
 
 
 def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | None = None,
@@ -419,7 +384,13 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
     those periods; the top ``n`` rows.
     """
-    moves = movements if periods is None else movements.loc[movements["period"].astype(str).isin(periods)]
+    if periods is None:
+        moves = movements
+    else:  # compared as (grain, period index); a text that is no period label matches nothing
+        wanted = {parse(p) for p in periods if is_label(p)}
+        labels = movements["period"].astype(str)
+        keep = {text: is_label(text) and parse(text) in wanted for text in pd.unique(labels)}
+        moves = movements.loc[labels.map(keep).to_numpy(dtype=bool)]
     moves = moves.loc[moves["expansion"] > 0]
     keys = ["customer_id", label] if label else ["customer_id"]
     out = moves.groupby(keys, observed=True).agg(
@@ -469,26 +440,9 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     base_months = np.arange(first, last - months + 1)
     sums = joined.groupby("m")[["mrr_cents_base", "mrr_cents_now"]].sum().reindex(base_months, fill_value=0)
     out = pd.DataFrame({
-        "month": [_ordinal_label(m + months) for m in base_months],
+        "month": [month_label(m + months) for m in base_months],
         "mrr_base": sums["mrr_cents_base"].to_numpy(dtype=np.int64),
         "mrr_now": sums["mrr_cents_now"].to_numpy(dtype=np.int64),
     })  # fmt: skip
     out["nrr"] = ratio(out["mrr_now"], out["mrr_base"])
     return out
-
-
-def between(table: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
-    """
-    Keep the rows of a per-period table from ``start`` to ``end`` (period labels, inclusive).
-
-    >>> t = pd.DataFrame({"period": ["2024-01", "2024-02", "2024-03"]})
-    >>> between(t, "2024-02")["period"].tolist()
-    ['2024-02', '2024-03']
-    """
-    labels = table["period"].astype(str)
-    keep = pd.Series(True, index=table.index)
-    if start:
-        keep &= labels >= start
-    if end:
-        keep &= labels <= end
-    return table.loc[keep].reset_index(drop=True)

@@ -44,78 +44,15 @@ import pandas as pd
 
 from kit.errors import KitError, ParameterError
 from kit.ledger import Ledger
+from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
+from kit.periods import label as period_label  # noqa: F401  (re-exported: the old name)
 
-PERIODS = ("month", "quarter", "year")
+PERIODS = GRAINS  # the old name
 NETTINGS = ("customer", "product")
-MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 CLASSES = ("flat", "new", "reactivation", "expansion", "contraction", "churn")
 AMOUNTS = ("new", "reactivation", "upsell", "cross_sell", "contraction", "churn")
 #: bincount sums in float64 are exact below this bound (2**53 cents).
 _EXACT = 2**53
-
-
-@dataclass(frozen=True)
-class PeriodPlan:
-    """
-    The periods a summary covers.
-
-    Attributes
-    ----------
-    period : str
-        ``month``, ``quarter`` or ``year``.
-    labels : list of str
-        Labels of the summary rows, in order (``2024-03``, ``2024-Q1``, ``2024``).
-    end_months : ndarray
-        Month ordinal (months since 1970-01) of the last month of the baseline and of
-        each row period: ``len(labels) + 1`` values, the baseline first.
-    baseline : str
-        Label of the baseline period (its end is the first ``mrr_start``).
-    dropped : str or None
-        A trailing period left out because its last month lies past the window.
-    """
-
-    period: str
-    labels: list
-    end_months: np.ndarray
-    baseline: str
-    dropped: str | None
-
-
-def period_label(index: int, period: str) -> str:
-    """
-    Label a period given as periods since 1970.
-
-    >>> period_label(650, "month"), period_label(216, "quarter"), period_label(54, "year")
-    ('2024-03', '2024-Q1', '2024')
-    """
-    if period == "month":
-        return f"{1970 + index // 12}-{index % 12 + 1:02d}"
-    if period == "quarter":
-        return f"{1970 + index // 4}-Q{index % 4 + 1}"
-    return str(1970 + index)
-
-
-def plan_periods(ledger: Ledger, period: str = "month") -> PeriodPlan:
-    """
-    Work out the baseline, the row periods and a dropped trailing period of a ledger.
-
-    Snapshots: the first period of the window is the baseline. Subscriptions: the
-    baseline is the period before the one holding the first month (zero MRR).
-    """
-    if period not in PERIODS:
-        raise ParameterError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
-    size = MONTHS_PER[period]
-    first = ledger.first_month.ordinal
-    last = ledger.last_month.ordinal
-    p_first, p_last = first // size, last // size
-    dropped = None
-    if (p_last + 1) * size - 1 > last:
-        dropped = period_label(p_last, period)
-        p_last -= 1
-    baseline = p_first if ledger.kind == "snapshots" else p_first - 1
-    ids = np.arange(baseline, max(p_last, baseline) + 1)
-    ends = (ids + 1) * size - 1
-    return PeriodPlan(period, [period_label(i, period) for i in ids[1:]], ends, period_label(baseline, period), dropped)
 
 
 @dataclass
