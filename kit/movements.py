@@ -44,7 +44,7 @@ import pandas as pd
 
 from kit.errors import KitError, ParameterError
 from kit.ledger import Ledger
-from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
+from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_buckets, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
 from kit.periods import label as period_label  # noqa: F401  (re-exported: the old name)
 
 PERIODS = GRAINS  # the old name
@@ -73,16 +73,7 @@ class _Codes:
 def _codes(ledger: Ledger, plan: PeriodPlan, attributes: list[str]) -> _Codes:
     frame = ledger.frame
     months = frame["month"].array.asi8
-    # each row's plan period; rows of other months (inside a quarter, outside the plan) go to a last bucket
-    small = len(plan.end_months) < 2**16 - 1  # NumPy sorts 16-bit integers by radix: linear and stable
-    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), len(plan.end_months),
-                   dtype=np.uint16 if small else np.int64)  # fmt: skip
-    slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
-    offset = np.subtract(months, plan.end_months[0], dtype=np.int32 if len(slot) < 2**30 else np.int64,
-                         casting="unsafe")  # fmt: skip
-    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
-    k = slot[offset]
-    del offset
+    k = plan_buckets(plan, months)
     order = np.argsort(k, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=len(plan.end_months) + 1))])
     amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
@@ -137,6 +128,81 @@ class _PeriodRows:
     total: np.ndarray  # MRR of each customer
 
 
+def check_reactivation_window(reactivation_window) -> None:
+    """
+    Raise a :class:`~kit.errors.ParameterError` unless the window is None or a whole number ≥ 0.
+
+    Parameters
+    ----------
+    reactivation_window : int or None
+        Most inactive periods in a row after which a return still counts as reactivation;
+        None: no limit.
+
+    Examples
+    --------
+    >>> check_reactivation_window(None), check_reactivation_window(3)
+    (None, None)
+    >>> check_reactivation_window(-1)
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: reactivation_window must be a whole number of periods ≥ 0, not -1
+    """
+    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
+        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+
+
+def within_window(inactive, reactivation_window: int | None):
+    """
+    Tell which returns after ``inactive`` periods in a row without MRR still count as reactivation.
+
+    Parameters
+    ----------
+    inactive : ndarray of int
+        Inactive periods in a row before each return.
+    reactivation_window : int or None
+        The window (None: any return is a reactivation).
+
+    Returns
+    -------
+    ndarray of bool or True
+
+    Examples
+    --------
+    >>> within_window(np.array([0, 2, 3]), 2).tolist(), within_window(np.array([9]), None)
+    ([True, True, False], True)
+    """
+    return True if reactivation_window is None else inactive <= reactivation_window
+
+
+def check_bridge(label: str, start: int, amounts: dict, end: int) -> None:
+    """
+    Check one period's MRR bridge: ``start + new + reactivation + upsell + cross_sell − contraction − churn = end``.
+
+    Parameters
+    ----------
+    label : str
+        The period, for the message.
+    start, end : int
+        MRR at the start and the end of the period, in cents.
+    amounts : dict
+        The cents of each name of :data:`AMOUNTS`.
+
+    Raises
+    ------
+    KitError
+        When the bridge does not reconcile (an internal error).
+
+    Examples
+    --------
+    >>> check_bridge("2024-02", 100, {"new": 5, "reactivation": 0, "upsell": 0, "cross_sell": 0,
+    ...                                "contraction": 0, "churn": 10}, 95)
+    """
+    flow = (start + amounts["new"] + amounts["reactivation"] + amounts["upsell"] + amounts["cross_sell"]
+            - amounts["contraction"] - amounts["churn"])  # fmt: skip
+    if flow != end:
+        raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {end})")
+
+
 def walk(
     ledger: Ledger,
     *,
@@ -156,8 +222,7 @@ def walk(
     """
     if netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
-    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
-        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+    check_reactivation_window(reactivation_window)
     plan = plan_periods(ledger, period)
     attributes = list(attributes or [])
     unknown = [a for a in attributes if a not in ledger.attributes]
@@ -222,8 +287,7 @@ def walk(
         returning = ~was & now
         seen_at = last_active[customers]
         seen = seen_at >= 0
-        if reactivation_window is not None:
-            seen &= (k - 1) - seen_at <= reactivation_window
+        seen &= within_window((k - 1) - seen_at, reactivation_window)
         is_react = returning & seen
         is_new = returning & ~seen
         is_churn = was & ~now
@@ -279,7 +343,8 @@ def walk(
             both_rows, both_prev_rows = both[where[c]], both[where[prev.c]]
             product_rows = _product_rows(c, key, v, s_p, held, prev.c, prev_key, prev_v, pos_c, both_rows,
                                          both_prev_rows, n_products)  # fmt: skip
-        _check_bridge(plan.labels[k - 1], start, end, amounts)
+        check_bridge(plan.labels[k - 1], int(start.sum()), {name: int(amounts[name].sum()) for name in AMOUNTS},
+                     int(end.sum()))  # fmt: skip
         if codes.base:  # back to the ledger's codes
             if product_rows is not None:
                 product_rows = (product_rows[0] + codes.base, *product_rows[1:])
@@ -305,8 +370,7 @@ def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: i
     next period is missing). Only the customers who grew need their products, to split
     the expansion. Returns None for a ledger not sorted by customer, month and product.
     """
-    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
-        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+    check_reactivation_window(reactivation_window)
     plan = plan_periods(ledger, period)
     frame = ledger.frame
     customer = frame["customer_id"].array.codes
@@ -322,11 +386,7 @@ def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: i
     if amount.sum(dtype=np.float64) >= _EXACT:
         raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
     n_periods = len(plan.end_months)  # the baseline (0) and the row periods (1 … n_periods − 1)
-    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), n_periods, dtype=np.int32)
-    slot[plan.end_months - plan.end_months[0]] = np.arange(n_periods)
-    offset = np.subtract(months, plan.end_months[0], dtype=np.int64)
-    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
-    k = slot[offset]
+    k = plan_buckets(plan, months)
     inside = k < n_periods
     if not inside.all():  # months that end no period (inside a quarter) do not count
         customer, k, product, amount = customer[inside], k[inside], product[inside], amount[inside]
@@ -346,8 +406,7 @@ def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: i
     row = at >= 1
     returning = row & ~follows
     seen = same_before.copy()  # active in an earlier period
-    if reactivation_window is not None:
-        seen[1:] &= (at[1:] - 1) - at[:-1] <= reactivation_window
+    seen[1:] &= within_window((at[1:] - 1) - at[:-1], reactivation_window)
     is_new, is_react = returning & ~seen, returning & seen
     grew = row & follows & (end > start)
     shrank = row & follows & (end < start)
@@ -390,9 +449,7 @@ def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: i
     sums = {}
     for i in range(1, n_periods):
         amounts = {name: int(values[i]) for name, values in money.items()}
-        flow = int(end_total[i - 1]) + sum(amounts[a] for a in ("new", "reactivation", "upsell", "cross_sell"))
-        if flow - amounts["contraction"] - amounts["churn"] != int(end_total[i]):
-            raise KitError(f"internal error: the MRR bridge of {plan.labels[i - 1]} does not reconcile")
+        check_bridge(plan.labels[i - 1], int(end_total[i - 1]), amounts, int(end_total[i]))
         sums[i] = {"mrr_start": int(end_total[i - 1]), "mrr_end": int(end_total[i]), **amounts,
                    "customers_start": int(end_count[i - 1]), "customers_end": int(end_count[i]),
                    **{name: int(values[i]) for name, values in counts.items()}}  # fmt: skip
@@ -444,20 +501,6 @@ def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_ro
     s = np.concatenate([s_p[stay], prev_v[gone]])
     e = np.concatenate([v[stay], np.zeros(int(gone.sum()), dtype=np.int64)])
     return customer, product, s, e
-
-
-def _check_bridge(label: str, start, end, amounts) -> None:
-    flow = (
-        int(start.sum())
-        + int(amounts["new"].sum())
-        + int(amounts["reactivation"].sum())
-        + int(amounts["upsell"].sum())
-        + int(amounts["cross_sell"].sum())
-        - int(amounts["contraction"].sum())
-        - int(amounts["churn"].sum())
-    )
-    if flow != int(end.sum()):
-        raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {int(end.sum())})")
 
 
 MOVEMENT_COLUMNS = ["customer_id", "period", "class", "mrr_start", "mrr_end", *AMOUNTS, "expansion"]

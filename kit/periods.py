@@ -399,6 +399,41 @@ def plan_periods(ledger: Ledger, period: str = "month") -> PeriodPlan:
     return PeriodPlan(period, [label(i, period) for i in ids[1:]], ends, label(baseline, period), dropped)
 
 
+def plan_buckets(plan: PeriodPlan, months: np.ndarray) -> np.ndarray:
+    """
+    Return the plan period of each month ordinal: 0 the baseline, then the row periods.
+
+    A month that ends no period of the plan (inside a quarter, outside the window) gets
+    ``len(plan.end_months)``, a last bucket for "outside".
+
+    Parameters
+    ----------
+    plan : PeriodPlan
+    months : ndarray of int64
+        Month ordinals (e.g. a ledger's ``month`` column as ``asi8``).
+
+    Returns
+    -------
+    ndarray
+        Of ``uint16`` when the plan has fewer than 65,535 periods (NumPy sorts 16-bit
+        integers by radix: linear and stable), else of ``int64``.
+
+    Examples
+    --------
+    >>> plan = PeriodPlan("quarter", ["2024-Q2"], np.array([650, 653]), "2024-Q1", None)
+    >>> plan_buckets(plan, np.array([648, 650, 651, 653, 700])).tolist()
+    [2, 0, 2, 1, 2]
+    """
+    small = len(plan.end_months) < 2**16 - 1
+    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), len(plan.end_months),
+                   dtype=np.uint16 if small else np.int64)  # fmt: skip
+    slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
+    offset = np.subtract(months, plan.end_months[0], dtype=np.int32 if len(slot) < 2**30 else np.int64,
+                         casting="unsafe")  # fmt: skip
+    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
+    return slot[offset]
+
+
 def between(table: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
     """
     Keep the rows of a per-period table from ``start`` to ``end`` (period labels, inclusive).
