@@ -21,9 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 
+from kit._fast.periods import period_sums
 from kit.errors import ParameterError
 from kit.ledger import Ledger
-from kit.movements import AMOUNTS, CLASSES, period_sums, walk
+from kit.movements import AMOUNTS, CLASSES, walk
 from kit.periods import (  # noqa: F401  (re-exported: the old home)
     between,
     end_months,
