@@ -15,13 +15,12 @@ A rate whose denominator is zero is NaN, never 0 or inf.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from kit._fast.periods import period_sums
+from kit._fast.summary import in_chunks
 from kit.errors import ParameterError
 from kit.ledger import Ledger
 from kit.movements import AMOUNTS, CLASSES, walk
@@ -113,13 +112,7 @@ def summarize(
     # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
     groups = list(ledger.frame[by].cat.categories) if by in ledger.attributes else [None]
     options = {"period": period, "netting": netting, "reactivation_window": reactivation_window, "by": by}
-    parts = _customer_parts(ledger)
-    if len(parts) == 1:
-        tallies = _tally(ledger, len(groups), **options)
-    else:  # customer-local: chunks of customers in threads (NumPy releases the GIL), their sums added
-        with ThreadPoolExecutor(min(_cpus(), 4)) as pool:
-            chunks = list(pool.map(lambda part: _tally(part, len(groups), **options), parts))
-        tallies = {k: {name: sum(chunk[k][name] for chunk in chunks) for name in chunks[0][k]} for k in chunks[0]}
+    tallies = in_chunks(ledger, lambda part: _tally(part, len(groups), **options))
     records = []
     for k, columns in tallies.items():
         for i, value in enumerate(groups):
@@ -129,42 +122,6 @@ def summarize(
             record.update({name: int(col[i]) for name, col in columns.items()})
             records.append(record)
     return _finish(records, by)
-
-
-#: Ledgers of more than this many rows are summarised in chunks of whole customers of about
-#: this many rows, in threads: a chunk's arrays stay within the CPU's caches (one pass over
-#: 20 million rows at once takes several times longer than over 20 chunks).
-PARALLEL_ROWS = 1_000_000
-
-
-def _customer_parts(ledger: Ledger) -> list[Ledger]:
-    """
-    Split a large ledger into contiguous runs of whole customers of about PARALLEL_ROWS rows.
-
-    Only a ledger sorted by customer (as loaded) is split: its parts are views, not copies.
-    """
-    frame = ledger.frame
-    if len(frame) <= PARALLEL_ROWS:
-        return [ledger]
-    codes = frame["customer_id"].array.codes
-    if bool((codes[1:] < codes[:-1]).any()):
-        return [ledger]
-    parts = -(-len(codes) // max(PARALLEL_ROWS, 1))
-    cuts = [0]
-    for i in range(1, parts):
-        at = int(np.searchsorted(codes, codes[len(codes) * i // parts], side="left"))  # where that customer starts
-        if at > cuts[-1]:
-            cuts.append(at)
-    cuts.append(len(codes))
-    return [Ledger(frame.iloc[a:b], ledger.kind, ledger.first_month, ledger.last_month, ledger.currency,
-                   ledger.quality) for a, b in zip(cuts[:-1], cuts[1:])]  # fmt: skip
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, by) -> dict:

@@ -17,7 +17,8 @@ import pytest
 
 import kit
 from kit import ledger as ledger_module
-from kit import metrics, sources
+from kit import sources
+from kit._fast import summary as fast_summary
 
 TODAY = date(2026, 11, 24)
 
@@ -55,8 +56,8 @@ def parquet_file(tmp_path):
 def small_thresholds(monkeypatch):
     monkeypatch.setattr(sources, "PARALLEL_TEXT_ROWS", 0)
     monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 0)
-    monkeypatch.setattr(metrics, "PARALLEL_ROWS", 500)
-    monkeypatch.setattr(metrics, "_cpus", lambda: 2)
+    monkeypatch.setattr(fast_summary, "PARALLEL_ROWS", 500)
+    monkeypatch.setattr(fast_summary, "cpus", lambda: 2)
 
 
 def test_parquet_in_halves_and_threads_gives_the_plain_ledger(parquet_file, small_thresholds, monkeypatch):
@@ -86,7 +87,7 @@ def test_parquet_and_csv_of_the_same_rows_give_the_same_ledger(parquet_file, sma
 @pytest.mark.parametrize("netting", ["customer", "product"])
 def test_summary_in_chunks_of_customers_equals_the_summary_in_one(parquet_file, small_thresholds, by, netting):
     ledger = kit.load_ledger(parquet_file, today=TODAY)
-    assert len(metrics._customer_parts(ledger)) > 2
+    assert len(fast_summary.customer_parts(ledger)) > 2
     chunked = kit.summarize(ledger, netting=netting, by=by)
     assert chunked.equals(kit.summary(kit.movements(ledger, netting=netting), by=by))
 
