@@ -139,10 +139,10 @@ def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, 
             valid = group >= 0
             in_group = group[valid]
 
-            def total(values):
+            def total(values, in_group=in_group, valid=valid):
                 return np.bincount(in_group, weights=values[valid], minlength=width).astype(np.int64)
 
-            def count(mask):
+            def count(mask, in_group=in_group, valid=valid):
                 return np.bincount(in_group[mask[valid]], minlength=width).astype(np.int64)
 
             classes = {name: count(arrays.cls == code) for name, code in _COUNT_CLASS.items()}
@@ -329,7 +329,8 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
                           "mrr_change": (moves["mrr_end"] - moves["mrr_start"]).to_numpy()})  # fmt: skip
     same_products = before["products"].to_numpy() == after["products"].to_numpy()
     table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
-    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
+    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"),
+                                                      mrr_change=("mrr_change", "sum"))  # fmt: skip
     return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
 
 

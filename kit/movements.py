@@ -356,7 +356,11 @@ def walk(
 
 
 def _held_before(key, v, prev_key, prev_v):
-    """For rows (sorted keys) of this period: ``key, v``, the previous period's row of each key, whether there was one, and its cents."""
+    """
+    Match this period's rows (sorted keys) with the previous period's.
+
+    Returns ``key, v``, the previous period's row of each key, whether there was one, and its cents.
+    """
     pos = np.searchsorted(prev_key, key)
     pos_c = np.minimum(pos, max(len(prev_key) - 1, 0))
     held = (pos < len(prev_key)) & (prev_key[pos_c] == key) if len(prev_key) else np.zeros(len(key), bool)
@@ -456,8 +460,8 @@ def movements(
     if parts:
         frame = pd.concat(parts, ignore_index=True)
     else:
-        frame = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ["customer_id", "period", "class", "mrr_start",
-                                                                         "mrr_end", *AMOUNTS, *attributes]})  # fmt: skip
+        empty = ["customer_id", "period", "class", "mrr_start", "mrr_end", *AMOUNTS, *attributes]
+        frame = pd.DataFrame({c: np.array([], dtype=np.int64) for c in empty})
     frame["expansion"] = frame["upsell"] + frame["cross_sell"]
     frame["customer_id"] = pd.Categorical.from_codes(frame["customer_id"].to_numpy(), categories=customers)
     frame["period"] = pd.Categorical.from_codes(
