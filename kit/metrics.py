@@ -63,7 +63,27 @@ def ratio(numerator, denominator) -> np.ndarray:
 
 
 def add_rates(table: pd.DataFrame) -> pd.DataFrame:
-    """Return ``table`` (money and count columns) with the rate columns computed from them."""
+    """
+    Return ``table`` (money and count columns) with the rate columns computed from them.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Summary money and count columns (``mrr_start, new, …, customers_start, …``).
+
+    Returns
+    -------
+    DataFrame
+        A copy with the rate columns added (NaN where a denominator is zero).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"mrr_start": [100, 0], "new": [0, 5], "reactivation": 0, "expansion": [10, 0],
+    ...                   "upsell": [10, 0], "cross_sell": 0, "contraction": 0, "churn": [20, 0],
+    ...                   "customers_start": [2, 0], "customers_expanded": [1, 0]})
+    >>> add_rates(t)["nrr"].tolist()
+    [0.9, nan]
+    """
     out = table.copy()
     start = out["mrr_start"]
     out["customer_expansion_rate"] = ratio(out["customers_expanded"], out["customers_start"])
@@ -87,7 +107,8 @@ def summarize(
     """
     Summarise a ledger into one row per period (and segment), straight from the engine.
 
-    Takes a :class:`~kit.ledger.Ledger`; returns DESIGN.md's summary columns (see the
+    Takes a **ledger** (:func:`kit.load_ledger`); to summarise **movements** already
+    computed, use :func:`summary`. Returns DESIGN.md's summary columns (see the
     module docstring), money in integer cents. Equal to
     ``summary(movements(ledger, ...))`` but without materialising the movements, so it
     runs at a million customers in bounded memory.
@@ -107,6 +128,17 @@ def summarize(
     DataFrame
         Sorted by period (then segment). Every period after the baseline is a row, also
         one with no active customer.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> summarize(ledger)[["period", "mrr_start", "new", "upsell", "cross_sell", "churn", "mrr_end"]]
+        period  mrr_start  new  upsell  cross_sell  churn  mrr_end
+    0  2024-02       1400  800     500         500    400     2800
     """
     plan = plan_periods(ledger, period)
     # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
@@ -169,8 +201,9 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     """
     Summarise customer movements into one row per period (and segment).
 
-    Takes rows *customer_id, period, class, mrr_start, …* (see
-    :func:`kit.movements.movements`) and returns DESIGN.md's summary columns.
+    Takes **movements** (rows *customer_id, period, class, mrr_start, …*, see
+    :func:`kit.movements.movements`); to summarise a **ledger** without materialising its
+    movements, use :func:`summarize`. Returns DESIGN.md's summary columns.
 
     Parameters
     ----------
@@ -183,6 +216,17 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     -------
     DataFrame
         One row per period (and group), sorted by period.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> summary(kit.movements(ledger))[["period", "mrr_start", "mrr_end", "customers_churned"]]
+        period  mrr_start  mrr_end  customers_churned
+    0  2024-02       1400     2800                  1
     """
     keys = ["period", by] if by else ["period"]
     frame = movements.assign(
@@ -200,6 +244,30 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     Add summaries of disjoint sets of customers (chunks) into one, recomputing the rates.
 
     The summaries must cover the same periods (chunks of one ledger do).
+
+    Parameters
+    ----------
+    summaries : list of DataFrame
+        Outputs of :func:`summarize` or :func:`summary`, one per chunk of customers.
+    by : str, optional
+        The segment column the summaries were made with.
+
+    Returns
+    -------
+    DataFrame
+        The summary of all their customers, in the periods' first order.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> from kit.movements import split_customers
+    >>> parts = [summarize(part) for part in split_customers(ledger, 2)]
+    >>> combine(parts).equals(summarize(ledger))
+    True
     """
     keys = ["period", by] if by else ["period"]
     stacked = pd.concat(summaries, ignore_index=True)
@@ -236,7 +304,35 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     counts periods from the cohort's period. ``cohort``, when given, must name the grain of
     the movements: summing monthly movements into quarterly cells would count a customer's
     starting MRR three times.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger the movements come from. The two may also be passed the other way
+        round, ``cohorts(movements, ledger)`` (the order of :func:`upgrade_paths`): the
+        ledger is told by its type.
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    cohort : {"month", "quarter", "year"}, optional
+        The grain of the cohorts; default: that of the movements.
+
+    Returns
+    -------
+    DataFrame
+        One row per cohort · age, sorted.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> cohorts(ledger, kit.movements(ledger))[["cohort", "age", "mrr_start", "expansion", "churn"]]
+        cohort  age  mrr_start  expansion  churn
+    0  2024-01    1       1400       1000    400
     """
+    ledger, movements = _ledger_first(ledger, movements)
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
     if grain and grain != cohort:
@@ -264,6 +360,11 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     return out
 
 
+def _ledger_first(first, second) -> tuple[Ledger, pd.DataFrame]:
+    """Return ``(ledger, movements)`` from the two, given in either order (the ledger told by its type)."""
+    return (second, first) if isinstance(second, Ledger) and not isinstance(first, Ledger) else (first, second)
+
+
 def _grain(labels: pd.Series) -> str | None:
     """
     Return the period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
@@ -282,6 +383,28 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
     it did not pay for at the start, each product it held at the start gets one count in
     row *held*, column *added*. Returns a square-ish DataFrame (index: product held,
     columns: product added) of customer · period counts.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    reactivation_window : int, optional
+
+    Returns
+    -------
+    DataFrame
+        Counts, one row and one column per product of the ledger.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> matrix = cross_sell_matrix(ledger)  # a, holding P, added Q in 2024-02
+    >>> matrix.index.tolist(), matrix.columns.tolist(), matrix.values.tolist()
+    (['P', 'Q'], ['P', 'Q'], [[0, 1], [0, 0]])
     """
     products = list(ledger.frame["product"].cat.categories)
     counts = np.zeros((len(products), len(products)), dtype=np.int64)
@@ -305,7 +428,33 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
     to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
     by customers, or an empty frame when the ledger has no such column.
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`. The two may also be passed the other
+        way round, ``upgrade_paths(ledger, movements)`` (the order of :func:`cohorts`):
+        the ledger is told by its type.
+    ledger : Ledger
+        The ledger the movements come from.
+    column : str
+        The attribute holding the plan.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> upgrade_paths(kit.movements(ledger), ledger).columns.tolist()  # this ledger has no plan column
+    ['from_plan', 'to_plan', 'customers', 'mrr_change']
     """
+    ledger, movements = _ledger_first(movements, ledger)
     empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
     if column not in ledger.attributes:
         return empty
@@ -342,6 +491,34 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     Returns ``customer_id`` (and ``label`` column, e.g. a customer name, if given),
     ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
     those periods; the top ``n`` rows.
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    n : int
+        Rows kept.
+    periods : list of str, optional
+        Period labels; compared as periods (grain and index), a text that is no label
+        matching none.
+    label : str, optional
+        A column of the movements to keep beside each customer.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by expansion (largest first), then customer.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> top_expanders(kit.movements(ledger), periods=["2024-02"])
+      customer_id  expansion  upsell  cross_sell  periods_expanded  share
+    0           a       1000     500         500                 1    1.0
     """
     if periods is None:
         moves = movements
@@ -368,6 +545,29 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
     Expanders are customers with expansion above zero in the period; the top group is
     the ``ceil(top × expanders)`` largest. Returns ``period, expanders, top_expanders,
     expansion, top_expansion, top_share`` (NaN where no customer expanded).
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    top : float
+        The fraction of expanders in the top group.
+
+    Returns
+    -------
+    DataFrame
+        One row per period of the movements.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> concentration(kit.movements(ledger))
+        period  expanders  top_expanders  expansion  top_expansion  top_share
+    0  2024-02          1              1       1000           1000        1.0
     """
     records = []
     for label, group in movements.groupby("period", observed=False, sort=True):
@@ -388,6 +588,28 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     customers active at ``t − 12``, over their MRR at ``t − 12`` (customers who left
     count as zero; new customers since are not included). Returns ``month,
     mrr_base, mrr_now, nrr``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    months : int
+        The distance in months (12: trailing twelve months).
+
+    Returns
+    -------
+    DataFrame
+        One row per month that has a month ``months`` earlier in the window.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> trailing_nrr(ledger, months=1)[["month", "mrr_base", "mrr_now"]]
+         month  mrr_base  mrr_now
+    0  2024-02      1400     2000
     """
     per = ledger.frame.groupby(["customer_id", "month"], observed=True)["mrr_cents"].sum().reset_index()
     per["m"] = per["month"].array.asi8
