@@ -219,6 +219,32 @@ def walk(
     Each period costs work in proportion to its rows and active customers, never to all
     customers: per-customer state lives in arrays indexed by customer code that are only
     read and written at the customers of the period.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    netting : {"customer", "product"}
+    reactivation_window : int, optional
+    attributes : list of str, optional
+        Ledger attributes whose codes each :class:`PeriodArrays` carries in ``segment``.
+    products : bool
+        Also yield the product rows of customers active at both ends.
+
+    Yields
+    ------
+    PeriodArrays
+        One per row period, in order.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> [(arrays.k, int(arrays.start.sum()), int(arrays.end.sum())) for arrays in walk(ledger)]
+    [(1, 1400, 2800)]
     """
     if netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
@@ -439,6 +465,19 @@ def movements(
     DataFrame
         Sorted by period, then customer; ``period`` is an ordered categorical of the
         plan's labels, so periods with no active customer still appear when grouped.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> movements(ledger)[["customer_id", "period", "class", "mrr_start", "mrr_end", "upsell", "cross_sell"]]
+      customer_id   period      class  mrr_start  mrr_end  upsell  cross_sell
+    0           a  2024-02  expansion       1000     2000     500         500
+    1           b  2024-02        new          0      800       0           0
+    2           c  2024-02      churn        400        0       0           0
     """
     plan = plan_periods(ledger, period)
     attributes = ledger.attributes
@@ -480,6 +519,26 @@ def split_customers(ledger: Ledger, chunks: int) -> list[Ledger]:
 
     Any per-customer computation on the parts, summed, equals the computation on the
     whole (see :func:`kit.metrics.combine`).
+
+    Parameters
+    ----------
+    ledger : Ledger
+    chunks : int
+        Number of parts; customer code ``i`` goes to part ``i % chunks``.
+
+    Returns
+    -------
+    list of Ledger
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> [sorted(part.frame["customer_id"].astype(str).unique()) for part in split_customers(ledger, 2)]
+    [['a', 'c'], ['b']]
     """
     codes = ledger.frame["customer_id"].cat.codes.to_numpy()
     parts = []
