@@ -77,8 +77,7 @@ def _codes(ledger: Ledger, plan: PeriodPlan, attributes: list[str]) -> _Codes:
     order = np.argsort(k, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=len(plan.end_months) + 1))])
     amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
-    if amount.sum(dtype=np.float64) >= _EXACT:
-        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
+    check_exact(amount)
     attrs = {a: (frame[a].array.codes, frame[a].cat.categories) for a in attributes}  # views of the codes
     customer = frame["customer_id"].array.codes
     # a ledger of some customers only (a chunk) needs its per-customer arrays over their codes only
@@ -126,6 +125,18 @@ class _PeriodRows:
     starts: np.ndarray  # first row of each customer
     who: np.ndarray  # the customers, ascending
     total: np.ndarray  # MRR of each customer
+
+
+def check_exact(amount: np.ndarray) -> None:
+    """
+    Raise a :class:`~kit.errors.KitError` when the cents add up to 2**53 or more (float64 sums would not be exact).
+
+    Examples
+    --------
+    >>> check_exact(np.array([1, 2, 3]))
+    """
+    if amount.sum(dtype=np.float64) >= _EXACT:
+        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
 
 
 def check_reactivation_window(reactivation_window) -> None:

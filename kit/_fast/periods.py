@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kit.errors import KitError
 from kit.ledger import Ledger
 from kit.movements import (
-    _EXACT,
     _held_before,
     _split_cross_sell,
     _sum_by,
     check_bridge,
+    check_exact,
     check_reactivation_window,
     within_window,
 )
@@ -61,8 +60,7 @@ def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: i
                  | (same_month & (product[1:] < product[:-1]))).any()):  # fmt: skip
             return None
     amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
-    if amount.sum(dtype=np.float64) >= _EXACT:
-        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
+    check_exact(amount)
     n_periods = len(plan.end_months)  # the baseline (0) and the row periods (1 … n_periods − 1)
     k = plan_buckets(plan, months)
     inside = k < n_periods
