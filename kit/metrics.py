@@ -15,15 +15,29 @@ A rate whose denominator is zero is NaN, never 0 or inf.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
+from kit._fast.periods import period_sums
+from kit._fast.summary import in_chunks
 from kit.errors import ParameterError
 from kit.ledger import Ledger
-from kit.movements import AMOUNTS, CLASSES, period_sums, plan_periods, walk
+from kit.movements import AMOUNTS, CLASSES, walk
+from kit.periods import (  # noqa: F401  (re-exported: the old home)
+    between,
+    end_months,
+    grain_of,
+    is_label,
+    last_month_label,
+    month_label,
+    parse,
+    period_of,
+    plan_periods,
+    sizes,
+    start_months,
+)
+from kit.periods import label as period_label
 
 MONEY = ["mrr_start", "new", "reactivation", "upsell", "cross_sell", "expansion", "contraction", "churn", "mrr_end"]
 COUNTS = ["customers_start", "customers_end", "customers_new", "customers_reactivated", "customers_expanded",
@@ -49,7 +63,27 @@ def ratio(numerator, denominator) -> np.ndarray:
 
 
 def add_rates(table: pd.DataFrame) -> pd.DataFrame:
-    """Return ``table`` (money and count columns) with the rate columns computed from them."""
+    """
+    Return ``table`` (money and count columns) with the rate columns computed from them.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Summary money and count columns (``mrr_start, new, …, customers_start, …``).
+
+    Returns
+    -------
+    DataFrame
+        A copy with the rate columns added (NaN where a denominator is zero).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"mrr_start": [100, 0], "new": [0, 5], "reactivation": 0, "expansion": [10, 0],
+    ...                   "upsell": [10, 0], "cross_sell": 0, "contraction": 0, "churn": [20, 0],
+    ...                   "customers_start": [2, 0], "customers_expanded": [1, 0]})
+    >>> add_rates(t)["nrr"].tolist()
+    [0.9, nan]
+    """
     out = table.copy()
     start = out["mrr_start"]
     out["customer_expansion_rate"] = ratio(out["customers_expanded"], out["customers_start"])
@@ -73,7 +107,8 @@ def summarize(
     """
     Summarise a ledger into one row per period (and segment), straight from the engine.
 
-    Takes a :class:`~kit.ledger.Ledger`; returns DESIGN.md's summary columns (see the
+    Takes a **ledger** (:func:`kit.load_ledger`); to summarise **movements** already
+    computed, use :func:`summary`. Returns DESIGN.md's summary columns (see the
     module docstring), money in integer cents. Equal to
     ``summary(movements(ledger, ...))`` but without materialising the movements, so it
     runs at a million customers in bounded memory.
@@ -93,18 +128,23 @@ def summarize(
     DataFrame
         Sorted by period (then segment). Every period after the baseline is a row, also
         one with no active customer.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> summarize(ledger)[["period", "mrr_start", "new", "upsell", "cross_sell", "churn", "mrr_end"]]
+        period  mrr_start  new  upsell  cross_sell  churn  mrr_end
+    0  2024-02       1400  800     500         500    400     2800
     """
     plan = plan_periods(ledger, period)
     # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
     groups = list(ledger.frame[by].cat.categories) if by in ledger.attributes else [None]
     options = {"period": period, "netting": netting, "reactivation_window": reactivation_window, "by": by}
-    parts = _customer_parts(ledger)
-    if len(parts) == 1:
-        tallies = _tally(ledger, len(groups), **options)
-    else:  # customer-local: chunks of customers in threads (NumPy releases the GIL), their sums added
-        with ThreadPoolExecutor(min(_cpus(), 4)) as pool:
-            chunks = list(pool.map(lambda part: _tally(part, len(groups), **options), parts))
-        tallies = {k: {name: sum(chunk[k][name] for chunk in chunks) for name in chunks[0][k]} for k in chunks[0]}
+    tallies = in_chunks(ledger, lambda part: _tally(part, len(groups), **options))
     records = []
     for k, columns in tallies.items():
         for i, value in enumerate(groups):
@@ -114,42 +154,6 @@ def summarize(
             record.update({name: int(col[i]) for name, col in columns.items()})
             records.append(record)
     return _finish(records, by)
-
-
-#: Ledgers of more than this many rows are summarised in chunks of whole customers of about
-#: this many rows, in threads: a chunk's arrays stay within the CPU's caches (one pass over
-#: 20 million rows at once takes several times longer than over 20 chunks).
-PARALLEL_ROWS = 1_000_000
-
-
-def _customer_parts(ledger: Ledger) -> list[Ledger]:
-    """
-    Split a large ledger into contiguous runs of whole customers of about PARALLEL_ROWS rows.
-
-    Only a ledger sorted by customer (as loaded) is split: its parts are views, not copies.
-    """
-    frame = ledger.frame
-    if len(frame) <= PARALLEL_ROWS:
-        return [ledger]
-    codes = frame["customer_id"].array.codes
-    if bool((codes[1:] < codes[:-1]).any()):
-        return [ledger]
-    parts = -(-len(codes) // max(PARALLEL_ROWS, 1))
-    cuts = [0]
-    for i in range(1, parts):
-        at = int(np.searchsorted(codes, codes[len(codes) * i // parts], side="left"))  # where that customer starts
-        if at > cuts[-1]:
-            cuts.append(at)
-    cuts.append(len(codes))
-    return [Ledger(frame.iloc[a:b], ledger.kind, ledger.first_month, ledger.last_month, ledger.currency,
-                   ledger.quality) for a, b in zip(cuts[:-1], cuts[1:])]  # fmt: skip
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, by) -> dict:
@@ -167,10 +171,10 @@ def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, 
             valid = group >= 0
             in_group = group[valid]
 
-            def total(values):
+            def total(values, in_group=in_group, valid=valid):
                 return np.bincount(in_group, weights=values[valid], minlength=width).astype(np.int64)
 
-            def count(mask):
+            def count(mask, in_group=in_group, valid=valid):
                 return np.bincount(in_group[mask[valid]], minlength=width).astype(np.int64)
 
             classes = {name: count(arrays.cls == code) for name, code in _COUNT_CLASS.items()}
@@ -197,8 +201,9 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     """
     Summarise customer movements into one row per period (and segment).
 
-    Takes rows *customer_id, period, class, mrr_start, …* (see
-    :func:`kit.movements.movements`) and returns DESIGN.md's summary columns.
+    Takes **movements** (rows *customer_id, period, class, mrr_start, …*, see
+    :func:`kit.movements.movements`); to summarise a **ledger** without materialising its
+    movements, use :func:`summarize`. Returns DESIGN.md's summary columns.
 
     Parameters
     ----------
@@ -211,6 +216,17 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     -------
     DataFrame
         One row per period (and group), sorted by period.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> summary(kit.movements(ledger))[["period", "mrr_start", "mrr_end", "customers_churned"]]
+        period  mrr_start  mrr_end  customers_churned
+    0  2024-02       1400     2800                  1
     """
     keys = ["period", by] if by else ["period"]
     frame = movements.assign(
@@ -228,6 +244,30 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     Add summaries of disjoint sets of customers (chunks) into one, recomputing the rates.
 
     The summaries must cover the same periods (chunks of one ledger do).
+
+    Parameters
+    ----------
+    summaries : list of DataFrame
+        Outputs of :func:`summarize` or :func:`summary`, one per chunk of customers.
+    by : str, optional
+        The segment column the summaries were made with.
+
+    Returns
+    -------
+    DataFrame
+        The summary of all their customers, in the periods' first order.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> from kit.movements import split_customers
+    >>> parts = [summarize(part) for part in split_customers(ledger, 2)]
+    >>> combine(parts).equals(summarize(ledger))
+    True
     """
     keys = ["period", by] if by else ["period"]
     stacked = pd.concat(summaries, ignore_index=True)
@@ -264,22 +304,49 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     counts periods from the cohort's period. ``cohort``, when given, must name the grain of
     the movements: summing monthly movements into quarterly cells would count a customer's
     starting MRR three times.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger the movements come from. The two may also be passed the other way
+        round, ``cohorts(movements, ledger)`` (the order of :func:`upgrade_paths`): the
+        ledger is told by its type.
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    cohort : {"month", "quarter", "year"}, optional
+        The grain of the cohorts; default: that of the movements.
+
+    Returns
+    -------
+    DataFrame
+        One row per cohort · age, sorted.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> cohorts(ledger, kit.movements(ledger))[["cohort", "age", "mrr_start", "expansion", "churn"]]
+        cohort  age  mrr_start  expansion  churn
+    0  2024-01    1       1400       1000    400
     """
+    ledger, movements = _ledger_first(ledger, movements)
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
     if grain and grain != cohort:
         raise ParameterError(f"cohorts by {cohort} need movements by {cohort}, not by {grain}")
     first = ledger.frame.groupby("customer_id", observed=True)["month"].min()
-    size = {"month": 1, "quarter": 3, "year": 12}[cohort]
-    cohort_ordinal = first.array.asi8 // size
+    cohort_ordinal = period_of(first.array.asi8, cohort)
     cohort_of = pd.Series(cohort_ordinal, index=first.index.astype(str))
     moves = movements.loc[movements["mrr_start"] > 0]
     period_labels = moves["period"].astype(str)
-    period_start = _label_start_month(period_labels)
+    period_start = start_months(period_labels)
     c_ord = cohort_of.reindex(moves["customer_id"].astype(str)).to_numpy()
-    age = (period_start // size) - c_ord
+    age = period_of(period_start, cohort) - c_ord
     frame = pd.DataFrame({
-        "cohort": [_cohort_label(o, cohort) for o in c_ord],
+        "cohort": [period_label(int(o), cohort) for o in c_ord],
         "age": age.astype(np.int64),
         "mrr_start": moves["mrr_start"].to_numpy(),
         "expansion": moves["expansion"].to_numpy(),
@@ -293,37 +360,19 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     return out
 
 
+def _ledger_first(first, second) -> tuple[Ledger, pd.DataFrame]:
+    """Return ``(ledger, movements)`` from the two, given in either order (the ledger told by its type)."""
+    return (second, first) if isinstance(second, Ledger) and not isinstance(first, Ledger) else (first, second)
+
+
 def _grain(labels: pd.Series) -> str | None:
     """
-    The period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
+    Return the period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
 
     >>> _grain(pd.Series(["2024-Q1", "2024-Q2"])), _grain(pd.Series([], dtype=str))
     ('quarter', None)
     """
-    if labels.empty:
-        return None
-    first = str(labels.iloc[0])
-    return "year" if len(first) == 4 else "quarter" if "Q" in first else "month"
-
-
-def _label_start_month(labels: pd.Series) -> np.ndarray:
-    """Month ordinal of the first month of period labels (2024-03, 2024-Q1, 2024)."""
-    out = np.empty(len(labels), dtype=np.int64)
-    for i, label in enumerate(labels.to_numpy()):
-        year = int(label[:4])
-        if len(label) == 4:
-            out[i] = (year - 1970) * 12
-        elif label[5] == "Q":
-            out[i] = (year - 1970) * 12 + (int(label[6]) - 1) * 3
-        else:
-            out[i] = (year - 1970) * 12 + int(label[5:7]) - 1
-    return out
-
-
-def _cohort_label(ordinal, cohort: str) -> str:
-    from kit.movements import period_label
-
-    return period_label(int(ordinal), cohort)
+    return None if labels.empty else grain_of(str(labels.iloc[0]))
 
 
 def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> pd.DataFrame:
@@ -334,6 +383,28 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
     it did not pay for at the start, each product it held at the start gets one count in
     row *held*, column *added*. Returns a square-ish DataFrame (index: product held,
     columns: product added) of customer · period counts.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    reactivation_window : int, optional
+
+    Returns
+    -------
+    DataFrame
+        Counts, one row and one column per product of the ledger.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> matrix = cross_sell_matrix(ledger)  # a, holding P, added Q in 2024-02
+    >>> matrix.index.tolist(), matrix.columns.tolist(), matrix.values.tolist()
+    (['P', 'Q'], ['P', 'Q'], [[0, 1], [0, 0]])
     """
     products = list(ledger.frame["product"].cat.categories)
     counts = np.zeros((len(products), len(products)), dtype=np.int64)
@@ -357,7 +428,33 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
     to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
     by customers, or an empty frame when the ledger has no such column.
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`. The two may also be passed the other
+        way round, ``upgrade_paths(ledger, movements)`` (the order of :func:`cohorts`):
+        the ledger is told by its type.
+    ledger : Ledger
+        The ledger the movements come from.
+    column : str
+        The attribute holding the plan.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> upgrade_paths(kit.movements(ledger), ledger).columns.tolist()  # this ledger has no plan column
+    ['from_plan', 'to_plan', 'customers', 'mrr_change']
     """
+    ledger, movements = _ledger_first(movements, ledger)
     empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
     if column not in ledger.attributes:
         return empty
@@ -372,42 +469,18 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     if moves.empty:
         return empty
     labels = moves["period"].astype(str)
-    ends = _label_end_month(labels)
+    ends = end_months(labels)
     customers = moves["customer_id"].astype(str).to_numpy()
     before = per_month.reindex(pd.MultiIndex.from_arrays(
-        [customers, [_ordinal_label(o) for o in _previous_end(labels, ends)]]))  # fmt: skip
-    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [_ordinal_label(o) for o in ends]]))
+        [customers, [month_label(o) for o in ends - sizes(labels)]]))  # fmt: skip
+    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [month_label(o) for o in ends]]))
     table = pd.DataFrame({"from_plan": before["plan"].to_numpy(), "to_plan": after["plan"].to_numpy(),
                           "mrr_change": (moves["mrr_end"] - moves["mrr_start"]).to_numpy()})  # fmt: skip
     same_products = before["products"].to_numpy() == after["products"].to_numpy()
     table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
-    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"), mrr_change=("mrr_change", "sum"))
+    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"),
+                                                      mrr_change=("mrr_change", "sum"))  # fmt: skip
     return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
-
-
-def last_month_label(period: str) -> str:
-    """
-    The last month of a period label, as ``YYYY-MM``.
-
-    >>> last_month_label("2025-Q2"), last_month_label("2024"), last_month_label("2024-03")
-    ('2025-06', '2024-12', '2024-03')
-    """
-    return _ordinal_label(int(_label_end_month(pd.Series([period]))[0]))
-
-
-def _label_end_month(labels: pd.Series) -> np.ndarray:
-    starts = _label_start_month(labels)
-    sizes = np.array([12 if len(x) == 4 else 3 if x[5] == "Q" else 1 for x in labels.to_numpy()], dtype=np.int64)
-    return starts + sizes - 1
-
-
-def _previous_end(labels: pd.Series, ends: np.ndarray) -> np.ndarray:
-    sizes = np.array([12 if len(x) == 4 else 3 if x[5] == "Q" else 1 for x in labels.to_numpy()], dtype=np.int64)
-    return ends - sizes
-
-
-def _ordinal_label(ordinal) -> str:
-    return f"{1970 + int(ordinal) // 12}-{int(ordinal) % 12 + 1:02d}"
 
 
 def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | None = None,
@@ -418,8 +491,42 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     Returns ``customer_id`` (and ``label`` column, e.g. a customer name, if given),
     ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
     those periods; the top ``n`` rows.
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    n : int
+        Rows kept.
+    periods : list of str, optional
+        Period labels; compared as periods (grain and index), a text that is no label
+        matching none.
+    label : str, optional
+        A column of the movements to keep beside each customer.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by expansion (largest first), then customer.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> top_expanders(kit.movements(ledger), periods=["2024-02"])
+      customer_id  expansion  upsell  cross_sell  periods_expanded  share
+    0           a       1000     500         500                 1    1.0
     """
-    moves = movements if periods is None else movements.loc[movements["period"].astype(str).isin(periods)]
+    if periods is None:
+        moves = movements
+    else:  # compared as (grain, period index); a text that is no period label matches nothing
+        wanted = {parse(p) for p in periods if is_label(p)}
+        labels = movements["period"].astype(str)
+        keep = {text: is_label(text) and parse(text) in wanted for text in pd.unique(labels)}
+        moves = movements.loc[labels.map(keep).to_numpy(dtype=bool)]
     moves = moves.loc[moves["expansion"] > 0]
     keys = ["customer_id", label] if label else ["customer_id"]
     out = moves.groupby(keys, observed=True).agg(
@@ -438,6 +545,29 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
     Expanders are customers with expansion above zero in the period; the top group is
     the ``ceil(top × expanders)`` largest. Returns ``period, expanders, top_expanders,
     expansion, top_expansion, top_share`` (NaN where no customer expanded).
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    top : float
+        The fraction of expanders in the top group.
+
+    Returns
+    -------
+    DataFrame
+        One row per period of the movements.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> concentration(kit.movements(ledger))
+        period  expanders  top_expanders  expansion  top_expansion  top_share
+    0  2024-02          1              1       1000           1000        1.0
     """
     records = []
     for label, group in movements.groupby("period", observed=False, sort=True):
@@ -458,6 +588,28 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     customers active at ``t − 12``, over their MRR at ``t − 12`` (customers who left
     count as zero; new customers since are not included). Returns ``month,
     mrr_base, mrr_now, nrr``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    months : int
+        The distance in months (12: trailing twelve months).
+
+    Returns
+    -------
+    DataFrame
+        One row per month that has a month ``months`` earlier in the window.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> trailing_nrr(ledger, months=1)[["month", "mrr_base", "mrr_now"]]
+         month  mrr_base  mrr_now
+    0  2024-02      1400     2000
     """
     per = ledger.frame.groupby(["customer_id", "month"], observed=True)["mrr_cents"].sum().reset_index()
     per["m"] = per["month"].array.asi8
@@ -469,26 +621,9 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     base_months = np.arange(first, last - months + 1)
     sums = joined.groupby("m")[["mrr_cents_base", "mrr_cents_now"]].sum().reindex(base_months, fill_value=0)
     out = pd.DataFrame({
-        "month": [_ordinal_label(m + months) for m in base_months],
+        "month": [month_label(m + months) for m in base_months],
         "mrr_base": sums["mrr_cents_base"].to_numpy(dtype=np.int64),
         "mrr_now": sums["mrr_cents_now"].to_numpy(dtype=np.int64),
     })  # fmt: skip
     out["nrr"] = ratio(out["mrr_now"], out["mrr_base"])
     return out
-
-
-def between(table: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
-    """
-    Keep the rows of a per-period table from ``start`` to ``end`` (period labels, inclusive).
-
-    >>> t = pd.DataFrame({"period": ["2024-01", "2024-02", "2024-03"]})
-    >>> between(t, "2024-02")["period"].tolist()
-    ['2024-02', '2024-03']
-    """
-    labels = table["period"].astype(str)
-    keep = pd.Series(True, index=table.index)
-    if start:
-        keep &= labels >= start
-    if end:
-        keep &= labels <= end
-    return table.loc[keep].reset_index(drop=True)

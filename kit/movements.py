@@ -44,78 +44,15 @@ import pandas as pd
 
 from kit.errors import KitError, ParameterError
 from kit.ledger import Ledger
+from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_buckets, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
+from kit.periods import label as period_label  # noqa: F401  (re-exported: the old name)
 
-PERIODS = ("month", "quarter", "year")
+PERIODS = GRAINS  # the old name
 NETTINGS = ("customer", "product")
-MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 CLASSES = ("flat", "new", "reactivation", "expansion", "contraction", "churn")
 AMOUNTS = ("new", "reactivation", "upsell", "cross_sell", "contraction", "churn")
 #: bincount sums in float64 are exact below this bound (2**53 cents).
 _EXACT = 2**53
-
-
-@dataclass(frozen=True)
-class PeriodPlan:
-    """
-    The periods a summary covers.
-
-    Attributes
-    ----------
-    period : str
-        ``month``, ``quarter`` or ``year``.
-    labels : list of str
-        Labels of the summary rows, in order (``2024-03``, ``2024-Q1``, ``2024``).
-    end_months : ndarray
-        Month ordinal (months since 1970-01) of the last month of the baseline and of
-        each row period: ``len(labels) + 1`` values, the baseline first.
-    baseline : str
-        Label of the baseline period (its end is the first ``mrr_start``).
-    dropped : str or None
-        A trailing period left out because its last month lies past the window.
-    """
-
-    period: str
-    labels: list
-    end_months: np.ndarray
-    baseline: str
-    dropped: str | None
-
-
-def period_label(index: int, period: str) -> str:
-    """
-    Label a period given as periods since 1970.
-
-    >>> period_label(650, "month"), period_label(216, "quarter"), period_label(54, "year")
-    ('2024-03', '2024-Q1', '2024')
-    """
-    if period == "month":
-        return f"{1970 + index // 12}-{index % 12 + 1:02d}"
-    if period == "quarter":
-        return f"{1970 + index // 4}-Q{index % 4 + 1}"
-    return str(1970 + index)
-
-
-def plan_periods(ledger: Ledger, period: str = "month") -> PeriodPlan:
-    """
-    Work out the baseline, the row periods and a dropped trailing period of a ledger.
-
-    Snapshots: the first period of the window is the baseline. Subscriptions: the
-    baseline is the period before the one holding the first month (zero MRR).
-    """
-    if period not in PERIODS:
-        raise ParameterError(f"period must be one of {', '.join(PERIODS)}, not {period!r}")
-    size = MONTHS_PER[period]
-    first = ledger.first_month.ordinal
-    last = ledger.last_month.ordinal
-    p_first, p_last = first // size, last // size
-    dropped = None
-    if (p_last + 1) * size - 1 > last:
-        dropped = period_label(p_last, period)
-        p_last -= 1
-    baseline = p_first if ledger.kind == "snapshots" else p_first - 1
-    ids = np.arange(baseline, max(p_last, baseline) + 1)
-    ends = (ids + 1) * size - 1
-    return PeriodPlan(period, [period_label(i, period) for i in ids[1:]], ends, period_label(baseline, period), dropped)
 
 
 @dataclass
@@ -136,21 +73,11 @@ class _Codes:
 def _codes(ledger: Ledger, plan: PeriodPlan, attributes: list[str]) -> _Codes:
     frame = ledger.frame
     months = frame["month"].array.asi8
-    # each row's plan period; rows of other months (inside a quarter, outside the plan) go to a last bucket
-    small = len(plan.end_months) < 2**16 - 1  # NumPy sorts 16-bit integers by radix: linear and stable
-    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), len(plan.end_months),
-                   dtype=np.uint16 if small else np.int64)  # fmt: skip
-    slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
-    offset = np.subtract(months, plan.end_months[0], dtype=np.int32 if len(slot) < 2**30 else np.int64,
-                         casting="unsafe")  # fmt: skip
-    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
-    k = slot[offset]
-    del offset
+    k = plan_buckets(plan, months)
     order = np.argsort(k, kind="stable")
     bounds = np.concatenate([[0], np.cumsum(np.bincount(k, minlength=len(plan.end_months) + 1))])
     amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
-    if amount.sum(dtype=np.float64) >= _EXACT:
-        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
+    check_exact(amount)
     attrs = {a: (frame[a].array.codes, frame[a].cat.categories) for a in attributes}  # views of the codes
     customer = frame["customer_id"].array.codes
     # a ledger of some customers only (a chunk) needs its per-customer arrays over their codes only
@@ -200,6 +127,93 @@ class _PeriodRows:
     total: np.ndarray  # MRR of each customer
 
 
+def check_exact(amount: np.ndarray) -> None:
+    """
+    Raise a :class:`~kit.errors.KitError` when the cents add up to 2**53 or more (float64 sums would not be exact).
+
+    Examples
+    --------
+    >>> check_exact(np.array([1, 2, 3]))
+    """
+    if amount.sum(dtype=np.float64) >= _EXACT:
+        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
+
+
+def check_reactivation_window(reactivation_window) -> None:
+    """
+    Raise a :class:`~kit.errors.ParameterError` unless the window is None or a whole number ≥ 0.
+
+    Parameters
+    ----------
+    reactivation_window : int or None
+        Most inactive periods in a row after which a return still counts as reactivation;
+        None: no limit.
+
+    Examples
+    --------
+    >>> check_reactivation_window(None), check_reactivation_window(3)
+    (None, None)
+    >>> check_reactivation_window(-1)
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: reactivation_window must be a whole number of periods ≥ 0, not -1
+    """
+    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
+        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+
+
+def within_window(inactive, reactivation_window: int | None):
+    """
+    Tell which returns after ``inactive`` periods in a row without MRR still count as reactivation.
+
+    Parameters
+    ----------
+    inactive : ndarray of int
+        Inactive periods in a row before each return.
+    reactivation_window : int or None
+        The window (None: any return is a reactivation).
+
+    Returns
+    -------
+    ndarray of bool or True
+
+    Examples
+    --------
+    >>> within_window(np.array([0, 2, 3]), 2).tolist(), within_window(np.array([9]), None)
+    ([True, True, False], True)
+    """
+    return True if reactivation_window is None else inactive <= reactivation_window
+
+
+def check_bridge(label: str, start: int, amounts: dict, end: int) -> None:
+    """
+    Check one period's MRR bridge: ``start + new + reactivation + upsell + cross_sell − contraction − churn = end``.
+
+    Parameters
+    ----------
+    label : str
+        The period, for the message.
+    start, end : int
+        MRR at the start and the end of the period, in cents.
+    amounts : dict
+        The cents of each name of :data:`AMOUNTS`.
+
+    Raises
+    ------
+    KitError
+        When the bridge does not reconcile (an internal error).
+
+    Examples
+    --------
+    >>> check_bridge("2024-02", 100, {"new": 5, "reactivation": 0, "upsell": 0, "cross_sell": 0,
+    ...                                "contraction": 0, "churn": 10}, 95)
+    """
+    flow = (start + amounts["new"] + amounts["reactivation"] + amounts["upsell"] + amounts["cross_sell"]
+            - amounts["contraction"] - amounts["churn"])  # fmt: skip
+    if flow != end:
+        raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {end})")
+
+
 def walk(
     ledger: Ledger,
     *,
@@ -216,11 +230,36 @@ def walk(
     Each period costs work in proportion to its rows and active customers, never to all
     customers: per-customer state lives in arrays indexed by customer code that are only
     read and written at the customers of the period.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    netting : {"customer", "product"}
+    reactivation_window : int, optional
+    attributes : list of str, optional
+        Ledger attributes whose codes each :class:`PeriodArrays` carries in ``segment``.
+    products : bool
+        Also yield the product rows of customers active at both ends.
+
+    Yields
+    ------
+    PeriodArrays
+        One per row period, in order.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> [(arrays.k, int(arrays.start.sum()), int(arrays.end.sum())) for arrays in walk(ledger)]
+    [(1, 1400, 2800)]
     """
     if netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
-    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
-        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
+    check_reactivation_window(reactivation_window)
     plan = plan_periods(ledger, period)
     attributes = list(attributes or [])
     unknown = [a for a in attributes if a not in ledger.attributes]
@@ -285,8 +324,7 @@ def walk(
         returning = ~was & now
         seen_at = last_active[customers]
         seen = seen_at >= 0
-        if reactivation_window is not None:
-            seen &= (k - 1) - seen_at <= reactivation_window
+        seen &= within_window((k - 1) - seen_at, reactivation_window)
         is_react = returning & seen
         is_new = returning & ~seen
         is_churn = was & ~now
@@ -342,7 +380,8 @@ def walk(
             both_rows, both_prev_rows = both[where[c]], both[where[prev.c]]
             product_rows = _product_rows(c, key, v, s_p, held, prev.c, prev_key, prev_v, pos_c, both_rows,
                                          both_prev_rows, n_products)  # fmt: skip
-        _check_bridge(plan.labels[k - 1], start, end, amounts)
+        check_bridge(plan.labels[k - 1], int(start.sum()), {name: int(amounts[name].sum()) for name in AMOUNTS},
+                     int(end.sum()))  # fmt: skip
         if codes.base:  # back to the ledger's codes
             if product_rows is not None:
                 product_rows = (product_rows[0] + codes.base, *product_rows[1:])
@@ -353,125 +392,12 @@ def walk(
         prev = cur
 
 
-def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> dict:
-    """
-    Sum the customer-netting movements of every row period, without a loop over periods.
-
-    The same movements as :func:`walk` (``netting="customer"``), summed: returns
-    ``{period index: {name: cents or count}}`` with ``mrr_start, mrr_end``, the amounts
-    of :data:`AMOUNTS` and the customer counts of the summary (``customers_start,
-    customers_end, customers_new, customers_reactivated, customers_expanded,
-    customers_contracted, customers_churned``). For a ledger sorted
-    by customer and month (as loaded), each customer's months are consecutive rows: one
-    pass groups them, and each group is compared with the group before it (the previous
-    period when it is the same customer one period earlier) and after it (churn when the
-    next period is missing). Only the customers who grew need their products, to split
-    the expansion. Returns None for a ledger not sorted by customer, month and product.
-    """
-    if reactivation_window is not None and (int(reactivation_window) != reactivation_window or reactivation_window < 0):
-        raise ParameterError(f"reactivation_window must be a whole number of periods ≥ 0, not {reactivation_window!r}")
-    plan = plan_periods(ledger, period)
-    frame = ledger.frame
-    customer = frame["customer_id"].array.codes
-    months = frame["month"].array.asi8
-    product = frame["product"].array.codes
-    if len(customer) > 1:  # sorted by customer, month, product?
-        same_customer = customer[1:] == customer[:-1]
-        same_month = same_customer & (months[1:] == months[:-1])
-        if bool(((customer[1:] < customer[:-1]) | (same_customer & (months[1:] < months[:-1]))
-                 | (same_month & (product[1:] < product[:-1]))).any()):  # fmt: skip
-            return None
-    amount = frame["mrr_cents"].to_numpy(dtype=np.int64)
-    if amount.sum(dtype=np.float64) >= _EXACT:
-        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
-    n_periods = len(plan.end_months)  # the baseline (0) and the row periods (1 … n_periods − 1)
-    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), n_periods, dtype=np.int32)
-    slot[plan.end_months - plan.end_months[0]] = np.arange(n_periods)
-    offset = np.subtract(months, plan.end_months[0], dtype=np.int64)
-    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
-    k = slot[offset]
-    inside = k < n_periods
-    if not inside.all():  # months that end no period (inside a quarter) do not count
-        customer, k, product, amount = customer[inside], k[inside], product[inside], amount[inside]
-    n = len(k)
-    # groups: one customer in one period (consecutive rows)
-    new_group = np.ones(n, dtype=bool)
-    new_group[1:] = (customer[1:] != customer[:-1]) | (k[1:] != k[:-1])
-    starts = np.flatnonzero(new_group)
-    end = np.add.reduceat(amount, starts) if n else np.zeros(0, dtype=np.int64)
-    who, at = customer[starts], k[starts].astype(np.int64)
-    same_before = np.zeros(len(starts), dtype=bool)
-    same_before[1:] = who[1:] == who[:-1]
-    follows = same_before.copy()  # the group before is the same customer one period earlier
-    follows[1:] &= at[1:] == at[:-1] + 1
-    start = np.zeros(len(starts), dtype=np.int64)
-    start[1:] = np.where(follows[1:], end[:-1], 0)
-    row = at >= 1
-    returning = row & ~follows
-    seen = same_before.copy()  # active in an earlier period
-    if reactivation_window is not None:
-        seen[1:] &= (at[1:] - 1) - at[:-1] <= reactivation_window
-    is_new, is_react = returning & ~seen, returning & seen
-    grew = row & follows & (end > start)
-    shrank = row & follows & (end < start)
-    leaves = np.zeros(len(starts), dtype=bool)  # no group the next period: churn then
-    leaves[:-1] = ~((who[1:] == who[:-1]) & (at[1:] == at[:-1] + 1))
-    leaves[-1:] = True
-    leaves &= at < n_periods - 1
-
-    # expansion split: the grown groups' product rows against the rows of the group before
-    grown = np.flatnonzero(grew)
-    stops = np.append(starts[1:], n)
-    cur_rows, cur_owner = _ranges(starts[grown], stops[grown])
-    prev_rows, prev_owner = _ranges(starts[grown - 1], starts[grown]) if len(grown) else (cur_rows, cur_owner)
-    n_products = max(len(frame["product"].cat.categories), 1)
-    key = cur_owner * n_products + product[cur_rows]
-    prev_key = prev_owner * n_products + product[prev_rows]
-    _, v, _, held, s_p = _held_before(key, amount[cur_rows], prev_key, amount[prev_rows])
-    upsell_gross = _sum_by(cur_owner, np.where(held & (v > s_p), v - s_p, 0), len(grown))
-    cross_gross = _sum_by(cur_owner, np.where(~held, v, 0), len(grown))
-    diff = end[grown] - start[grown]
-    cross_sell = _split_cross_sell(diff, upsell_gross, cross_gross, np.ones(len(grown), dtype=bool))
-
-    def by_period(periods, weights=None) -> np.ndarray:
-        return np.rint(np.bincount(periods, weights=weights, minlength=n_periods)).astype(np.int64)
-
-    end_total, end_count = by_period(at, end), by_period(at)
-    money = {
-        "new": by_period(at[is_new], end[is_new]),
-        "reactivation": by_period(at[is_react], end[is_react]),
-        "upsell": by_period(at[grown], diff - cross_sell),
-        "cross_sell": by_period(at[grown], cross_sell),
-        "contraction": by_period(at[shrank], start[shrank] - end[shrank]),
-        "churn": by_period(at[leaves] + 1, end[leaves]),
-    }
-    counts = {
-        "customers_new": by_period(at[is_new]), "customers_reactivated": by_period(at[is_react]),
-        "customers_expanded": by_period(at[grown]), "customers_contracted": by_period(at[shrank]),
-        "customers_churned": by_period(at[leaves] + 1),
-    }  # fmt: skip
-    sums = {}
-    for i in range(1, n_periods):
-        amounts = {name: int(values[i]) for name, values in money.items()}
-        flow = int(end_total[i - 1]) + sum(amounts[a] for a in ("new", "reactivation", "upsell", "cross_sell"))
-        if flow - amounts["contraction"] - amounts["churn"] != int(end_total[i]):
-            raise KitError(f"internal error: the MRR bridge of {plan.labels[i - 1]} does not reconcile")
-        sums[i] = {"mrr_start": int(end_total[i - 1]), "mrr_end": int(end_total[i]), **amounts,
-                   "customers_start": int(end_count[i - 1]), "customers_end": int(end_count[i]),
-                   **{name: int(values[i]) for name, values in counts.items()}}  # fmt: skip
-    return sums
-
-
-def _ranges(first: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The concatenated ranges ``first[i] … stop[i] − 1`` and, for each position, its ``i``."""
-    lengths = stop - first
-    owner = np.repeat(np.arange(len(first)), lengths)
-    at = np.arange(len(owner)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return first[owner] + at, owner
-
-
 def _held_before(key, v, prev_key, prev_v):
-    """For rows (sorted keys) of this period: ``key, v``, the previous period's row of each key, whether there was one, and its cents."""
+    """
+    Match this period's rows (sorted keys) with the previous period's.
+
+    Returns ``key, v``, the previous period's row of each key, whether there was one, and its cents.
+    """
     pos = np.searchsorted(prev_key, key)
     pos_c = np.minimum(pos, max(len(prev_key) - 1, 0))
     held = (pos < len(prev_key)) & (prev_key[pos_c] == key) if len(prev_key) else np.zeros(len(key), bool)
@@ -509,18 +435,13 @@ def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_ro
     return customer, product, s, e
 
 
-def _check_bridge(label: str, start, end, amounts) -> None:
-    flow = (
-        int(start.sum())
-        + int(amounts["new"].sum())
-        + int(amounts["reactivation"].sum())
-        + int(amounts["upsell"].sum())
-        + int(amounts["cross_sell"].sum())
-        - int(amounts["contraction"].sum())
-        - int(amounts["churn"].sum())
-    )
-    if flow != int(end.sum()):
-        raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {int(end.sum())})")
+def __getattr__(name: str):
+    """Reach :func:`kit._fast.periods.period_sums` under its old name, ``kit.movements.period_sums``."""
+    if name == "period_sums":
+        from kit._fast.periods import period_sums
+
+        return period_sums
+    raise AttributeError(f"module 'kit.movements' has no attribute {name!r}")
 
 
 MOVEMENT_COLUMNS = ["customer_id", "period", "class", "mrr_start", "mrr_end", *AMOUNTS, "expansion"]
@@ -555,6 +476,19 @@ def movements(
     DataFrame
         Sorted by period, then customer; ``period`` is an ordered categorical of the
         plan's labels, so periods with no active customer still appear when grouped.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> movements(ledger)[["customer_id", "period", "class", "mrr_start", "mrr_end", "upsell", "cross_sell"]]
+      customer_id   period      class  mrr_start  mrr_end  upsell  cross_sell
+    0           a  2024-02  expansion       1000     2000     500         500
+    1           b  2024-02        new          0      800       0           0
+    2           c  2024-02      churn        400        0       0           0
     """
     plan = plan_periods(ledger, period)
     attributes = ledger.attributes
@@ -576,8 +510,8 @@ def movements(
     if parts:
         frame = pd.concat(parts, ignore_index=True)
     else:
-        frame = pd.DataFrame({c: np.array([], dtype=np.int64) for c in ["customer_id", "period", "class", "mrr_start",
-                                                                         "mrr_end", *AMOUNTS, *attributes]})  # fmt: skip
+        empty = ["customer_id", "period", "class", "mrr_start", "mrr_end", *AMOUNTS, *attributes]
+        frame = pd.DataFrame({c: np.array([], dtype=np.int64) for c in empty})
     frame["expansion"] = frame["upsell"] + frame["cross_sell"]
     frame["customer_id"] = pd.Categorical.from_codes(frame["customer_id"].to_numpy(), categories=customers)
     frame["period"] = pd.Categorical.from_codes(
@@ -596,6 +530,26 @@ def split_customers(ledger: Ledger, chunks: int) -> list[Ledger]:
 
     Any per-customer computation on the parts, summed, equals the computation on the
     whole (see :func:`kit.metrics.combine`).
+
+    Parameters
+    ----------
+    ledger : Ledger
+    chunks : int
+        Number of parts; customer code ``i`` goes to part ``i % chunks``.
+
+    Returns
+    -------
+    list of Ledger
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> [sorted(part.frame["customer_id"].astype(str).unique()) for part in split_customers(ledger, 2)]
+    [['a', 'c'], ['b']]
     """
     codes = ledger.frame["customer_id"].cat.codes.to_numpy()
     parts = []

@@ -236,6 +236,16 @@ def test_upgrade_paths_between_plans():
     assert list(table.columns) == ["from_plan", "to_plan", "customers", "mrr_change"]
 
 
+def test_upgrade_paths_and_cohorts_take_the_ledger_and_the_movements_in_either_order():
+    rows = [("A", "2024-01", "P", "100", "Basic"), ("A", "2024-02", "P", "300", "Pro"),
+            ("B", "2024-01", "P", "100", "Basic"), ("B", "2024-03", "P", "100", "Basic")]  # fmt: skip
+    ledger = attributed(rows, "plan")
+    moves = kit.movements(ledger)
+    assert kit.upgrade_paths(ledger, moves).equals(kit.upgrade_paths(moves, ledger))
+    assert kit.upgrade_paths(ledger, moves).values.tolist() == [["Basic", "Pro", 1, 20000]]
+    assert kit.cohorts(moves, ledger).equals(kit.cohorts(ledger, moves))
+
+
 def test_a_cross_sell_is_not_a_plan_change():
     # A adds product Q on a bigger plan: its month's plan (largest row) becomes "Q Team", but it is a cross-sell.
     # B changes plan on the product it holds: a real upgrade, +50.00.

@@ -17,8 +17,9 @@ import pytest
 
 import kit
 from kit import ledger as ledger_module
-from kit import metrics, sources
+from kit import sources
 from kit._fast import arrow as fast_arrow
+from kit._fast import summary as fast_summary
 
 TODAY = date(2026, 11, 24)
 
@@ -56,8 +57,8 @@ def parquet_file(tmp_path):
 def small_thresholds(monkeypatch):
     monkeypatch.setattr(fast_arrow, "PARALLEL_TEXT_ROWS", 0)
     monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 0)
-    monkeypatch.setattr(metrics, "PARALLEL_ROWS", 500)
-    monkeypatch.setattr(metrics, "_cpus", lambda: 2)
+    monkeypatch.setattr(fast_summary, "PARALLEL_ROWS", 500)
+    monkeypatch.setattr(fast_summary, "cpus", lambda: 2)
 
 
 def test_parquet_in_halves_and_threads_gives_the_plain_ledger(parquet_file, small_thresholds, monkeypatch):
@@ -87,7 +88,7 @@ def test_parquet_and_csv_of_the_same_rows_give_the_same_ledger(parquet_file, sma
 @pytest.mark.parametrize("netting", ["customer", "product"])
 def test_summary_in_chunks_of_customers_equals_the_summary_in_one(parquet_file, small_thresholds, by, netting):
     ledger = kit.load_ledger(parquet_file, today=TODAY)
-    assert len(metrics._customer_parts(ledger)) > 2
+    assert len(fast_summary.customer_parts(ledger)) > 2
     chunked = kit.summarize(ledger, netting=netting, by=by)
     assert chunked.equals(kit.summary(kit.movements(ledger, netting=netting), by=by))
 
@@ -141,7 +142,7 @@ def test_period_sums_equal_the_walk_summed(period, window):
             for c in range(40) for m in range(30) for p in "ABC" if rng.random() < 0.3]  # fmt: skip
     frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
     ledger = kit.load_ledger(frame, kind="snapshots", today=TODAY)
-    from kit.movements import period_sums
+    from kit._fast.periods import period_sums
 
     sums = period_sums(ledger, period=period, reactivation_window=window)
     expected = kit.summary(kit.movements(ledger, period=period, reactivation_window=window))

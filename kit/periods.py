@@ -1,0 +1,470 @@
+"""
+Periods: the grains, integer ordinals and their labels, and the periods a summary covers.
+
+Rules (DESIGN.md, "Movements" and "The baseline"):
+
+- A grain is ``month``, ``quarter`` or ``year``; :data:`MONTHS_PER` says how many months
+  each holds (1, 3, 12) and :data:`PER_YEAR` how many of it a year holds (12, 4, 1).
+- Time is an integer: a *month ordinal* counts months since 1970-01, a *period index*
+  counts periods of a grain since 1970 (``month ordinal // MONTHS_PER[grain]``: see
+  :func:`period_of`). Every comparison and bucket works on these integers.
+- A label (``2024-03``, ``2024-Q1``, ``2024``) is made only when formatting
+  (:func:`label`, :func:`month_label`) and read back only at the edge (:func:`parse`);
+  :data:`LABELS` holds the patterns, :data:`EXAMPLE_LABELS` one example of each. Labels of
+  one grain sort as their ordinals do.
+- The period plan of a ledger (:func:`plan_periods`): snapshots start with the window's
+  first period as the baseline; subscriptions with the period before the first (zero
+  MRR). A trailing period whose last month lies past the window is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import ParameterError
+
+if TYPE_CHECKING:
+    from kit.ledger import Ledger
+
+GRAINS = ("month", "quarter", "year")
+#: Months in one period of each grain.
+MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
+#: Periods of each grain in one year.
+PER_YEAR = {grain: 12 // size for grain, size in MONTHS_PER.items()}
+#: The label of a period of each grain, as a regular expression.
+LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
+#: One label of each grain, for messages.
+EXAMPLE_LABELS = {"month": "2025-01", "quarter": "2025-Q1", "year": "2025"}
+
+
+def check_grain(period: str) -> None:
+    """
+    Raise a :class:`~kit.errors.ParameterError` unless ``period`` is one of :data:`GRAINS`.
+
+    Parameters
+    ----------
+    period : str
+        The grain to check.
+
+    Examples
+    --------
+    >>> check_grain("quarter")
+    >>> check_grain("week")
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: period must be one of month, quarter, year, not 'week'
+    """
+    if period not in GRAINS:
+        raise ParameterError(f"period must be one of {', '.join(GRAINS)}, not {period!r}")
+
+
+def period_of(months, period: str):
+    """
+    Return the period index (periods since 1970) of month ordinals.
+
+    Parameters
+    ----------
+    months : int or ndarray
+        Month ordinals (months since 1970-01).
+    period : {"month", "quarter", "year"}
+
+    Returns
+    -------
+    int or ndarray
+        ``months // MONTHS_PER[period]``.
+
+    Examples
+    --------
+    >>> period_of(650, "month"), period_of(650, "quarter"), period_of(650, "year")
+    (650, 216, 54)
+    """
+    return months // MONTHS_PER[period]
+
+
+def label(index: int, period: str) -> str:
+    """
+    Label a period given as its index (periods since 1970).
+
+    Parameters
+    ----------
+    index : int
+        Periods of ``period`` since 1970 (for months: the month ordinal).
+    period : {"month", "quarter", "year"}
+
+    Returns
+    -------
+    str
+        ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``.
+
+    Examples
+    --------
+    >>> label(650, "month"), label(216, "quarter"), label(54, "year")
+    ('2024-03', '2024-Q1', '2024')
+    """
+    if period == "month":
+        return f"{1970 + index // 12}-{index % 12 + 1:02d}"
+    if period == "quarter":
+        return f"{1970 + index // 4}-Q{index % 4 + 1}"
+    return str(1970 + index)
+
+
+def month_label(ordinal) -> str:
+    """
+    Label a month given as its ordinal (months since 1970-01) as ``YYYY-MM``.
+
+    Parameters
+    ----------
+    ordinal : int
+        Months since 1970-01.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> month_label(650), month_label(-1)
+    ('2024-03', '1969-12')
+    """
+    return label(int(ordinal), "month")
+
+
+def grain_of(text: str) -> str:
+    """
+    Return the grain of one period label: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
+
+    Parameters
+    ----------
+    text : str
+        A period label.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> grain_of("2024"), grain_of("2024-Q1"), grain_of("2024-01")
+    ('year', 'quarter', 'month')
+    """
+    return "year" if len(text) == 4 else "quarter" if "Q" in text else "month"
+
+
+def is_label(text) -> bool:
+    """
+    Tell whether ``text`` is a period label of one of the grains.
+
+    Parameters
+    ----------
+    text : object
+        Anything; only a ``str`` can be a label.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> is_label("2024-Q1"), is_label("2024-13"), is_label("2024-3"), is_label(2024)
+    (True, False, False, False)
+    """
+    return isinstance(text, str) and re.fullmatch(LABELS[grain_of(text)], text) is not None
+
+
+def parse(text: str) -> tuple[str, int]:
+    """
+    Read a period label back as its grain and its period index.
+
+    Parameters
+    ----------
+    text : str
+        ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``.
+
+    Returns
+    -------
+    tuple of (str, int)
+        The grain and the index (periods since 1970).
+
+    Examples
+    --------
+    >>> parse("2024-03"), parse("2024-Q1"), parse("2024")
+    (('month', 650), ('quarter', 216), ('year', 54))
+    """
+    year = int(text[:4]) - 1970
+    if len(text) == 4:
+        return "year", year
+    if text[5] == "Q":
+        return "quarter", year * 4 + int(text[6]) - 1
+    return "month", year * 12 + int(text[5:7]) - 1
+
+
+def start_month(text: str) -> int:
+    """
+    Return the month ordinal of the first month of a period label.
+
+    Parameters
+    ----------
+    text : str
+        A period label.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> start_month("2024-Q1"), start_month("2024"), start_month("2024-03")
+    (648, 648, 650)
+    """
+    grain, index = parse(text)
+    return index * MONTHS_PER[grain]
+
+
+def end_month(text: str) -> int:
+    """
+    Return the month ordinal of the last month of a period label.
+
+    Parameters
+    ----------
+    text : str
+        A period label.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> end_month("2024-Q1"), end_month("2024"), end_month("2024-03")
+    (650, 659, 650)
+    """
+    grain, index = parse(text)
+    return (index + 1) * MONTHS_PER[grain] - 1
+
+
+def start_months(labels: pd.Series) -> np.ndarray:
+    """
+    Return the month ordinal of the first month of each period label.
+
+    Parameters
+    ----------
+    labels : Series of str
+        Period labels.
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> start_months(pd.Series(["2024-03", "2024-Q1", "2024"])).tolist()
+    [650, 648, 648]
+    """
+    return np.array([start_month(x) for x in labels.to_numpy()], dtype=np.int64)
+
+
+def end_months(labels: pd.Series) -> np.ndarray:
+    """
+    Return the month ordinal of the last month of each period label.
+
+    Parameters
+    ----------
+    labels : Series of str
+        Period labels.
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> end_months(pd.Series(["2024-03", "2024-Q1", "2024"])).tolist()
+    [650, 650, 659]
+    """
+    return np.array([end_month(x) for x in labels.to_numpy()], dtype=np.int64)
+
+
+def sizes(labels: pd.Series) -> np.ndarray:
+    """
+    Return the months in the period of each label.
+
+    Parameters
+    ----------
+    labels : Series of str
+        Period labels.
+
+    Returns
+    -------
+    ndarray of int64
+
+    Examples
+    --------
+    >>> sizes(pd.Series(["2024-03", "2024-Q1", "2024"])).tolist()
+    [1, 3, 12]
+    """
+    return np.array([MONTHS_PER[grain_of(x)] for x in labels.to_numpy()], dtype=np.int64)
+
+
+def last_month_label(period: str) -> str:
+    """
+    Return the last month of a period label, as ``YYYY-MM``.
+
+    Parameters
+    ----------
+    period : str
+        A period label.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> last_month_label("2025-Q2"), last_month_label("2024"), last_month_label("2024-03")
+    ('2025-06', '2024-12', '2024-03')
+    """
+    return month_label(end_month(period))
+
+
+@dataclass(frozen=True)
+class PeriodPlan:
+    """
+    The periods a summary covers.
+
+    Attributes
+    ----------
+    period : str
+        ``month``, ``quarter`` or ``year``.
+    labels : list of str
+        Labels of the summary rows, in order (``2024-03``, ``2024-Q1``, ``2024``).
+    end_months : ndarray
+        Month ordinal (months since 1970-01) of the last month of the baseline and of
+        each row period: ``len(labels) + 1`` values, the baseline first.
+    baseline : str
+        Label of the baseline period (its end is the first ``mrr_start``).
+    dropped : str or None
+        A trailing period left out because its last month lies past the window.
+    """
+
+    period: str
+    labels: list
+    end_months: np.ndarray
+    baseline: str
+    dropped: str | None
+
+
+def plan_periods(ledger: Ledger, period: str = "month") -> PeriodPlan:
+    """
+    Work out the baseline, the row periods and a dropped trailing period of a ledger.
+
+    Snapshots: the first period of the window is the baseline. Subscriptions: the
+    baseline is the period before the one holding the first month (zero MRR).
+
+    Parameters
+    ----------
+    ledger : Ledger
+        Only its ``kind``, ``first_month`` and ``last_month`` are read.
+    period : {"month", "quarter", "year"}
+
+    Returns
+    -------
+    PeriodPlan
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> window = SimpleNamespace(kind="snapshots", first_month=pd.Period("2024-01", "M"),
+    ...                          last_month=pd.Period("2024-08", "M"))
+    >>> plan = plan_periods(window, "quarter")
+    >>> plan.baseline, plan.labels, plan.dropped, plan.end_months.tolist()
+    ('2024-Q1', ['2024-Q2'], '2024-Q3', [650, 653])
+    """
+    check_grain(period)
+    size = MONTHS_PER[period]
+    first = ledger.first_month.ordinal
+    last = ledger.last_month.ordinal
+    p_first, p_last = period_of(first, period), period_of(last, period)
+    dropped = None
+    if (p_last + 1) * size - 1 > last:
+        dropped = label(p_last, period)
+        p_last -= 1
+    baseline = p_first if ledger.kind == "snapshots" else p_first - 1
+    ids = np.arange(baseline, max(p_last, baseline) + 1)
+    ends = (ids + 1) * size - 1
+    return PeriodPlan(period, [label(i, period) for i in ids[1:]], ends, label(baseline, period), dropped)
+
+
+def plan_buckets(plan: PeriodPlan, months: np.ndarray) -> np.ndarray:
+    """
+    Return the plan period of each month ordinal: 0 the baseline, then the row periods.
+
+    A month that ends no period of the plan (inside a quarter, outside the window) gets
+    ``len(plan.end_months)``, a last bucket for "outside".
+
+    Parameters
+    ----------
+    plan : PeriodPlan
+    months : ndarray of int64
+        Month ordinals (e.g. a ledger's ``month`` column as ``asi8``).
+
+    Returns
+    -------
+    ndarray
+        Of ``uint16`` when the plan has fewer than 65,535 periods (NumPy sorts 16-bit
+        integers by radix: linear and stable), else of ``int64``.
+
+    Examples
+    --------
+    >>> plan = PeriodPlan("quarter", ["2024-Q2"], np.array([650, 653]), "2024-Q1", None)
+    >>> plan_buckets(plan, np.array([648, 650, 651, 653, 700])).tolist()
+    [2, 0, 2, 1, 2]
+    """
+    small = len(plan.end_months) < 2**16 - 1
+    slot = np.full(int(plan.end_months[-1] - plan.end_months[0] + 2), len(plan.end_months),
+                   dtype=np.uint16 if small else np.int64)  # fmt: skip
+    slot[plan.end_months - plan.end_months[0]] = np.arange(len(plan.end_months))
+    offset = np.subtract(months, plan.end_months[0], dtype=np.int32 if len(slot) < 2**30 else np.int64,
+                         casting="unsafe")  # fmt: skip
+    np.clip(offset, -1, len(slot) - 1, out=offset)  # -1: the last entry, the bucket for "outside"
+    return slot[offset]
+
+
+def between(table: pd.DataFrame, start: str | None = None, end: str | None = None) -> pd.DataFrame:
+    """
+    Keep the rows of a per-period table from ``start`` to ``end`` (period labels, inclusive).
+
+    The labels are compared as months: a row is kept when its period starts no earlier
+    than ``start`` starts and ends no later than ``end`` ends (for labels of one grain:
+    its period lies from ``start`` to ``end``).
+
+    Parameters
+    ----------
+    table : DataFrame
+        A table with a ``period`` column of labels.
+    start, end : str, optional
+        Period labels; None: no bound.
+
+    Returns
+    -------
+    DataFrame
+        The rows kept, with a fresh index.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2024-01", "2024-02", "2024-03"]})
+    >>> between(t, "2024-02")["period"].tolist()
+    ['2024-02', '2024-03']
+    """
+    keep = np.ones(len(table), dtype=bool)
+    if start or end:
+        labels = table["period"].astype(str)
+        if start:
+            keep &= start_months(labels) >= start_month(start)
+        if end:
+            keep &= end_months(labels) <= end_month(end)
+    return table.loc[keep].reset_index(drop=True)
