@@ -9,6 +9,7 @@ a test holds the two equal.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -46,16 +47,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     # key = ((customer · span) + month − first) · products + product, built in place
     key = np.empty(n, dtype=np.int64)
     spare = customer if customer.dtype.itemsize >= 4 else np.empty(n, dtype=np.int32)  # for the codes below
-
-    def build(part):
-        chunk = key[part]
-        np.multiply(customer[part], np.int64(span), out=chunk)
-        chunk -= first
-        chunk += months[part]
-        chunk *= n_products
-        chunk += product[part]
-
-    _in_halves(build, n)
+    _in_halves(partial(_pack_keys, key, customer, months, product, span, first, n_products), n)
     del customer, product, months
     order, key = _sort_keys(key, bound)
     summed = _take(amounts, order)
@@ -77,16 +69,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     size = len(unique_key)
     codes = spare[:size]
     product_codes = np.empty(size, dtype=_code_type(n_products))
-
-    def columns_of(part):
-        chunk = unique_key[part]
-        np.floor_divide(chunk, span * n_products, out=codes[part], casting="unsafe")
-        np.remainder(chunk, n_products, out=product_codes[part], casting="unsafe")
-        np.floor_divide(chunk, n_products, out=chunk)
-        np.remainder(chunk, span, out=chunk)
-        chunk += first
-
-    _in_halves(columns_of, size)
+    _in_halves(partial(_unpack_keys, unique_key, codes, product_codes, span, first, n_products), size)
     ordinals = unique_key
     del unique_key, key
     columns = {
@@ -99,6 +82,26 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
         codes, categories = _ranked_codes(rows[column])
         columns[column] = _categorical(codes[source], categories)
     return pd.DataFrame(columns, copy=False), shared
+
+
+def _pack_keys(key, customer, months, product, span: int, first: int, n_products: int, part: slice) -> None:
+    """Write ``((customer · span) + month − first) · products + product`` into ``key[part]``, in place."""
+    chunk = key[part]
+    np.multiply(customer[part], np.int64(span), out=chunk)
+    chunk -= first
+    chunk += months[part]
+    chunk *= n_products
+    chunk += product[part]
+
+
+def _unpack_keys(key, codes, product_codes, span: int, first: int, n_products: int, part: slice) -> None:
+    """Read the customer and product codes of ``key[part]`` into ``codes``, ``product_codes``; keys become months."""
+    chunk = key[part]
+    np.floor_divide(chunk, span * n_products, out=codes[part], casting="unsafe")
+    np.remainder(chunk, n_products, out=product_codes[part], casting="unsafe")
+    np.floor_divide(chunk, n_products, out=chunk)
+    np.remainder(chunk, span, out=chunk)
+    chunk += first
 
 
 #: Passes over at least this many rows are split between two threads (NumPy releases the GIL).
