@@ -505,6 +505,45 @@ def _check_key_sums(ctx: LoadState, rows: pd.DataFrame, amounts: np.ndarray):
     return rows.loc[keep], amounts[keep]
 
 
+def ledger_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """
+    Aggregate parsed rows to the ledger frame: the plain rule that :func:`kit._fast.frame._build_frame` must equal.
+
+    One row per ``customer_id · product · month`` with the sum of its rows' cents, keys whose
+    sum is zero left out, sorted by customer, month and product (values compared as text, in
+    code point order). The attributes (and ``currency``) of every key are those of the
+    customer's largest row of the month, over all its products; on a tie, the first such row
+    in ``rows``. Every text column is categorical, with the sorted texts it holds as categories.
+    Also returns the positions (in ``rows``) of the rows that share their customer · product ·
+    month and amount with another row. ``rows`` hold ``customer_id``, ``product``,
+    :data:`~kit.months.MONTH_ORDINAL` and the attributes; they are not changed.
+    """
+    extra = [*attributes] + (["currency"] if "currency" in rows.columns else [])
+    work = pd.DataFrame({c: rows[c].astype(str).to_numpy(dtype=object) for c in ["customer_id", "product"]})
+    work["month"] = rows[MONTH_ORDINAL].to_numpy().astype(np.int64)
+    work["mrr_cents"] = np.asarray(amounts, dtype=np.int64)
+    work["position"] = np.arange(len(work))
+    shared = np.flatnonzero(work.duplicated(["customer_id", "product", "month", "mrr_cents"], keep=False))
+    largest = work.sort_values(["mrr_cents", "position"], ascending=[False, True], kind="stable")
+    source = largest.drop_duplicates(["customer_id", "month"])[["customer_id", "month", "position"]]
+    keys = work.groupby(["customer_id", "month", "product"], as_index=False)["mrr_cents"].sum()
+    keys = keys.loc[keys["mrr_cents"] > 0].merge(source, on=["customer_id", "month"], how="left")
+
+    def categorical(values) -> pd.Categorical:
+        values = np.asarray(values, dtype=object)
+        return pd.Categorical(values, categories=pd.Index(sorted(set(values)), dtype="str"))
+
+    columns = {
+        "customer_id": categorical(keys["customer_id"]),
+        "product": categorical(keys["product"]),
+        "month": pd.PeriodIndex.from_ordinals(keys["month"].to_numpy(), freq="M").array,
+        "mrr_cents": keys["mrr_cents"].to_numpy(dtype=np.int64),
+    }
+    for column in extra:
+        columns[column] = categorical(rows[column].astype(str).to_numpy(dtype=object)[keys["position"].to_numpy()])
+    return pd.DataFrame(columns), shared.astype(np.int64)
+
+
 def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
     """
     Keep the customers whose attributes match ``filters`` (``{"region": ["EMEA"]}``).

@@ -23,6 +23,8 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     """
     Aggregate to one row per customer · product · month; attributes of the customer's largest row.
 
+    Must equal :func:`kit.ledger.ledger_frame`, the plain rule (a test holds the two equal).
+
     ``rows`` hold ``customer_id, product``, the attributes and ``month_ordinal`` (months since
     1970-01), which is taken out of them (``pop``) so that its memory is free once the keys
     are built. Returns the ledger frame and the positions (in ``rows``) of the rows that share their
