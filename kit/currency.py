@@ -37,14 +37,7 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     present = sorted(set(rows["currency"].astype(str)))
     ctx.currencies = present
     if fx is None:
-        if len(present) == 1 and (currency is None or currency.upper() == present[0]):
-            return present[0], amounts, rows, months
-        raise LoadError(
-            f"{ctx.raw.name}: several currencies ({', '.join(present)}) and no FX table; "
-            "pass fx= a table of currency, month, rate (CLI --fx FILE)"
-            if len(present) > 1
-            else f"{ctx.raw.name}: the data is in {present[0]}, not {currency}; pass an FX table (CLI --fx FILE)"
-        )
+        return _only_currency(ctx.raw.name, present, currency), amounts, rows, months
     rates = load_fx(fx)
     reporting = (currency or _infer_reporting(rates, present)).upper()
     through = _fx_base(rates, reporting, _fx_name(fx))  # None: the table is based on the reporting currency
@@ -54,26 +47,11 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     foreign = (need["currency"] != reporting).to_numpy()
     pairs = need.loc[foreign].drop_duplicates()
     table = rates.set_index(["currency", "m"])["rate"]
-    missing = [(c, m) for c, m in pairs.itertuples(index=False) if (c, m) not in table.index]
-    if through is not None:  # the reporting currency's rate is needed in each month converted
-        missing += [(reporting, m) for m in sorted(set(pairs["m"])) if (reporting, m) not in table.index]
-    if missing:
-        shown = ", ".join(f"{c} {ordinal_to_str(m)}" for c, m in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        if through == _CROSS_RATES:
-            raise LoadError(f"FX table: no rate for {shown}{more} " + _cross_rates_hint(rates, reporting, missing))
-        how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
-        raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
+    _check_rates_listed(rates, table, pairs, reporting, through)
     converted = amounts.copy()
     idx = np.flatnonzero(foreign)
     if len(idx):
-        factors = {}  # (currency, month) -> (numerator, denominator) of the exact conversion factor
-        for c, m in pairs.itertuples(index=False):
-            num, den = table[(c, m)].as_integer_ratio()
-            if through is not None:
-                r_num, r_den = table[(reporting, m)].as_integer_ratio()
-                num, den = num * r_den, den * r_num
-            factors[(c, m)] = (num, den)
+        factors = _factors(table, pairs, reporting, through)
         keys = zip(need["currency"].to_numpy()[idx].tolist(), need["m"].to_numpy()[idx].tolist())
         values = [divide_half_even(a * factors[k][0], factors[k][1]) for a, k in zip(amounts[idx].tolist(), keys)]
         values = np.array(values, dtype=object)
@@ -91,6 +69,45 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
             keep = ~rows.index.isin(dropped)
             rows, converted, months = rows.loc[keep], converted[keep], np.asarray(months)[keep]
     return reporting, converted, rows, months
+
+
+def _only_currency(name: str, present: list[str], currency: str | None) -> str:
+    """Return the data's one currency, the reporting one without an FX table; refuse several, or another one."""
+    if len(present) == 1 and (currency is None or currency.upper() == present[0]):
+        return present[0]
+    raise LoadError(
+        f"{name}: several currencies ({', '.join(present)}) and no FX table; "
+        "pass fx= a table of currency, month, rate (CLI --fx FILE)"
+        if len(present) > 1
+        else f"{name}: the data is in {present[0]}, not {currency}; pass an FX table (CLI --fx FILE)"
+    )
+
+
+def _check_rates_listed(rates: pd.DataFrame, table: pd.Series, pairs: pd.DataFrame, reporting: str, through) -> None:
+    """Refuse a table without a rate for a (currency, month) converted, or for the reporting currency's months."""
+    missing = [(c, m) for c, m in pairs.itertuples(index=False) if (c, m) not in table.index]
+    if through is not None:  # the reporting currency's rate is needed in each month converted
+        missing += [(reporting, m) for m in sorted(set(pairs["m"])) if (reporting, m) not in table.index]
+    if not missing:
+        return
+    shown = ", ".join(f"{c} {ordinal_to_str(m)}" for c, m in missing[:10])
+    more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+    if through == _CROSS_RATES:
+        raise LoadError(f"FX table: no rate for {shown}{more} " + _cross_rates_hint(rates, reporting, missing))
+    how = f"; the table is based on {through}, so amounts convert through {reporting}'s rate" if through else ""
+    raise LoadError(f"FX table: no rate for {shown}{more} (reporting currency {reporting}{how})")
+
+
+def _factors(table: pd.Series, pairs: pd.DataFrame, reporting: str, through) -> dict:
+    """Return (currency, month) -> (numerator, denominator) of the exact conversion factor."""
+    factors = {}
+    for c, m in pairs.itertuples(index=False):
+        num, den = table[(c, m)].as_integer_ratio()
+        if through is not None:
+            r_num, r_den = table[(reporting, m)].as_integer_ratio()
+            num, den = num * r_den, den * r_num
+        factors[(c, m)] = (num, den)
+    return factors
 
 
 def _cross_rates_hint(rates: pd.DataFrame, reporting: str, missing: list[tuple[str, int]]) -> str:

@@ -243,21 +243,7 @@ def load_ledger(
     ValidationError
         Invalid rows with ``on_invalid="raise"``; ``.problems`` lists them all.
     """
-    if on_invalid not in ON_INVALID:
-        raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
-    thousands = _check_number_marks(decimal, thousands)
-    if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
-        raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
-                             f"not {thousands_grouping!r}")  # fmt: skip
-    if thousands_grouping != "western" and not thousands:
-        raise ParameterError(f"thousands_grouping={thousands_grouping!r} needs a thousands separator (thousands=, "
-                             "CLI --thousands)")  # fmt: skip
-    if fx_mode not in FX_MODES:
-        raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
-    if kind is not None and kind not in KINDS:
-        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-    if snapshot_dates not in SNAPSHOT_DATES:
-        raise ParameterError(f"snapshot_dates must be one of {', '.join(SNAPSHOT_DATES)}, not {snapshot_dates!r}")
+    thousands = _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, kind, snapshot_dates)
     today = pd.Timestamp(today or date.today())
     as_of_day = parse_as_of(as_of, today)
 
@@ -285,7 +271,7 @@ def load_ledger(
         # the window first: a snapshot after as_of is not the month's last one
         months, first, last = _snapshot_window(ctx, rows, as_of_day, today, date_format)
         if len(months) < len(rows):
-            rows = rows.loc[ctx.valid[rows.index]]
+            rows = rows.loc[ctx.valid[rows.index]]  # here, not in a helper: the rows before it are freed
         rows = _snapshot_dates(ctx, rows, snapshot_dates, date_format)
         months = rows[MONTH_ORDINAL].to_numpy()
     else:
@@ -303,16 +289,40 @@ def load_ledger(
     if kind == "subscriptions" and as_of_day < last.to_timestamp(how="end").normalize():
         details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
                                   "(nothing after as_of enters any figure)")  # fmt: skip
-    facts = {
-        "window": f"{first} to {last}",
-        "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
-        "products": ", ".join(map(str, ledger_frame["product"].cat.categories)),
-        "currencies": ", ".join(ctx.currencies) or "not stated",
-    }
-    quality = ctx.quality(details, facts)
+    quality = ctx.quality(details, _facts(ledger_frame, first, last, ctx.currencies))
     del ctx, raw, frame, rows, amounts
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
     return Ledger(ledger_frame, kind, first, last, reporting, quality)
+
+
+def _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, kind, snapshot_dates) -> str | None:
+    """Refuse options outside their allowed values; return the thousands separator (``None``: none)."""
+    if on_invalid not in ON_INVALID:
+        raise ParameterError(f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}")
+    thousands = _check_number_marks(decimal, thousands)
+    if thousands_grouping not in parse.THOUSANDS_GROUPINGS:
+        raise ParameterError(f"thousands_grouping must be one of {', '.join(parse.THOUSANDS_GROUPINGS)}, "
+                             f"not {thousands_grouping!r}")  # fmt: skip
+    if thousands_grouping != "western" and not thousands:
+        raise ParameterError(f"thousands_grouping={thousands_grouping!r} needs a thousands separator (thousands=, "
+                             "CLI --thousands)")  # fmt: skip
+    if fx_mode not in FX_MODES:
+        raise ParameterError(f"fx_mode must be one of {', '.join(FX_MODES)}, not {fx_mode!r}")
+    if kind is not None and kind not in KINDS:
+        raise ParameterError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if snapshot_dates not in SNAPSHOT_DATES:
+        raise ParameterError(f"snapshot_dates must be one of {', '.join(SNAPSHOT_DATES)}, not {snapshot_dates!r}")
+    return thousands
+
+
+def _facts(ledger_frame: pd.DataFrame, first: pd.Period, last: pd.Period, currencies: list[str]) -> dict:
+    """Return the facts of the data-quality table: window, customers and products present, currencies."""
+    return {
+        "window": f"{first} to {last}",
+        "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
+        "products": ", ".join(map(str, ledger_frame["product"].cat.categories)),
+        "currencies": ", ".join(currencies) or "not stated",
+    }
 
 
 #: Decimal marks of text amounts.
