@@ -342,3 +342,35 @@ def test_a_filter_that_matches_nobody_is_an_error(filters, message):
 
     with pytest.raises(ParameterError, match=message):
         filter_customers(_with_regions(), filters)
+
+
+# --- the fast ledger frame equals the plain rule (issue 9) --------------------------------
+
+
+_TEXTS = st.sampled_from(["A", "b", "B", "10", "9", "é", "Z ", "a"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(_TEXTS, st.sampled_from(["p", "q", "Q"]), st.integers(-2, 3), st.sampled_from([0, 0, 1, 5, 5, 100, 7_000]),
+                  st.sampled_from(["x", "y", "z"]), st.sampled_from(["EUR", "USD"])),  # fmt: skip
+        min_size=1,
+        max_size=40,
+    ),
+    st.booleans(),
+)
+def test_fast_ledger_frame_equals_the_plain_rule(rows, with_currency):
+    from kit._fast.frame import _build_frame
+    from kit.ledger import ledger_frame
+    from kit.months import MONTH_ORDINAL
+
+    frame = pd.DataFrame(rows, columns=["customer_id", "product", MONTH_ORDINAL, "cents", "segment", "currency"])
+    frame.index = frame.index * 3 + 7  # the source's labels, not positions
+    amounts = frame.pop("cents").to_numpy(dtype=np.int64)
+    if not with_currency:
+        frame = frame.drop(columns="currency")
+    plain, plain_shared = ledger_frame(frame.copy(), amounts.copy(), ["segment"])
+    fast, fast_shared = _build_frame(frame.copy(), amounts.copy(), ["segment"])
+    pd.testing.assert_frame_equal(fast, plain)
+    np.testing.assert_array_equal(fast_shared, plain_shared)

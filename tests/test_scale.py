@@ -16,9 +16,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import kit
-from kit import ledger as ledger_module
 from kit import sources
 from kit._fast import arrow as fast_arrow
+from kit._fast import frame as fast_frame
 from kit._fast import summary as fast_summary
 
 TODAY = date(2026, 11, 24)
@@ -56,7 +56,7 @@ def parquet_file(tmp_path):
 @pytest.fixture
 def small_thresholds(monkeypatch):
     monkeypatch.setattr(fast_arrow, "PARALLEL_TEXT_ROWS", 0)
-    monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 0)
+    monkeypatch.setattr(fast_frame, "_PARALLEL_ROWS", 0)
     monkeypatch.setattr(fast_summary, "PARALLEL_ROWS", 500)
     monkeypatch.setattr(fast_summary, "cpus", lambda: 2)
 
@@ -64,7 +64,7 @@ def small_thresholds(monkeypatch):
 def test_parquet_in_halves_and_threads_gives_the_plain_ledger(parquet_file, small_thresholds, monkeypatch):
     fast = kit.load_ledger(parquet_file, today=TODAY)
     monkeypatch.setattr(fast_arrow, "PARALLEL_TEXT_ROWS", 10**12)
-    monkeypatch.setattr(ledger_module, "_PARALLEL_ROWS", 10**12)
+    monkeypatch.setattr(fast_frame, "_PARALLEL_ROWS", 10**12)
     plain = kit.load_ledger(parquet_file, today=TODAY)
     pd.testing.assert_frame_equal(fast.frame, plain.frame)
     pd.testing.assert_frame_equal(fast.quality.table(), plain.quality.table())
