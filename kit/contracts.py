@@ -284,30 +284,41 @@ class Summary(pa.DataFrameModel):
         return pd.Series(np.logical_and.reduce(same), index=df.index)
 
 
-def require(frame, model: type[pa.DataFrameModel], columns, *, function: str, fix: str) -> None:
+def require(frame, model, columns, *, function: str, fix: str | None = None) -> None:
     """
     Check that ``frame`` has ``columns`` of ``model``, money and counts with the model's dtype.
 
     The structure only (names and dtypes, never a row), so the cost does not grow with the
     frame. Integer and float columns must have the model's dtype; the others (ids, labels,
     classes) need only be present, as the functions read them as text too. A column not in
-    the model (a segment, a label) is checked for presence.
+    the model (a segment, a label) is checked for presence; ``None`` in ``columns`` is skipped.
+
+    Parameters
+    ----------
+    frame : DataFrame
+    model : DataFrameModel class or {"ledger", "movements", "summary"}
+    columns : list of str
+        The columns the caller reads.
+    function : str
+        The caller's name, for the message.
+    fix : str, optional
+        How to fix it; by default, which function's output to pass.
 
     Raises
     ------
     ParameterError
-        Naming the function, the missing columns and the wrong dtypes, and ``fix``.
+        Naming the function, the missing columns and the wrong dtypes, and the fix.
 
     Examples
     --------
-    >>> require(pd.DataFrame({"period": ["2024-01"]}), Movements, ["period", "expansion"],
-    ...         function="concentration", fix=MOVEMENTS_FIX)
+    >>> require(pd.DataFrame({"period": ["2024-01"]}), "movements", ["period", "expansion"], function="concentration")
     Traceback (most recent call last):
     ...
     kit.errors.ParameterError: concentration() needs movements with columns period, expansion: missing expansion; \
 pass the output of kit.movements(ledger)
     """
-    schema = model.to_schema()
+    schema = (_MODELS[model] if isinstance(model, str) else model).to_schema()
+    fix = fix if fix is not None else _FIXES.get(schema.name, "")
     columns = [c for c in columns if c is not None]
     if not isinstance(frame, pd.DataFrame):
         raise ParameterError(f"{function}() needs a DataFrame of {schema.name}, not {type(frame).__name__}; {fix}")
@@ -315,11 +326,26 @@ pass the output of kit.movements(ledger)
     wrong = []
     for c in columns:
         declared = schema.columns.get(c)
-        if c in missing or declared is None or declared.dtype is None:
+        if c in missing or declared is None or str(declared.dtype) not in _NUMERIC:
             continue
-        if str(declared.dtype) in _NUMERIC and not declared.dtype.check(pandas_engine.Engine.dtype(frame[c].dtype)):
+        if not declared.dtype.check(pandas_engine.Engine.dtype(frame[c].dtype)):
             wrong.append(f"{c} is {frame[c].dtype}, not {declared.dtype}")
     if missing or wrong:
         problems = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
         raise ParameterError(f"{function}() needs {schema.name} with columns {', '.join(columns)}: "
                              f"{'; '.join(problems)}; {fix}")  # fmt: skip
+
+
+def require_each(frames, model, columns, *, function: str, fix: str | None = None) -> list[pd.DataFrame]:
+    """Check every frame of ``frames`` as :func:`require` does; return them as a list (a generator is read once)."""
+    if isinstance(frames, pd.DataFrame):
+        name = (_MODELS[model] if isinstance(model, str) else model).to_schema().name
+        raise ParameterError(f"{function}() needs a list of {name} frames, not one DataFrame; put it in a list")
+    frames = list(frames)
+    for frame in frames:
+        require(frame, model, columns, function=function, fix=fix)
+    return frames
+
+
+_MODELS = {"ledger": Ledger, "movements": Movements, "summary": Summary}
+_FIXES = {"movements": MOVEMENTS_FIX, "summary": SUMMARY_FIX}

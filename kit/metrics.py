@@ -34,6 +34,13 @@ _COUNT_CLASS = {"customers_new": 1, "customers_reactivated": 2, "customers_expan
                 "customers_contracted": 4, "customers_churned": 5}  # fmt: skip
 
 
+def _contracts():
+    """Import the frame contracts (:mod:`kit.contracts`) on first use: pandera's import takes a tenth of a second."""
+    from kit import contracts
+
+    return contracts
+
+
 def ratio(numerator, denominator) -> np.ndarray:
     """
     Divide element-wise; NaN where the denominator is zero.
@@ -76,7 +83,7 @@ def summarize(
     Takes a :class:`~kit.ledger.Ledger`; returns DESIGN.md's summary columns (see the
     module docstring), money in integer cents. Equal to
     ``summary(movements(ledger, ...))`` but without materialising the movements, so it
-    runs at a million customers in bounded memory.
+    runs at a million customers in bounded memory. The output follows :class:`kit.contracts.Summary`.
 
     Parameters
     ----------
@@ -198,7 +205,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     Summarise customer movements into one row per period (and segment).
 
     Takes rows *customer_id, period, class, mrr_start, …* (see
-    :func:`kit.movements.movements`) and returns DESIGN.md's summary columns.
+    :func:`kit.movements.movements`) and returns DESIGN.md's summary columns. The input follows
+    :class:`kit.contracts.Movements` (its columns are checked), the output :class:`kit.contracts.Summary`.
 
     Parameters
     ----------
@@ -212,6 +220,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     DataFrame
         One row per period (and group), sorted by period.
     """
+    _contracts().require(movements, "movements", ["period", "class", "mrr_start", "mrr_end", *AMOUNTS, by],
+                         function="summary")  # fmt: skip
     keys = ["period", by] if by else ["period"]
     frame = movements.assign(
         customers_start=(movements["mrr_start"] > 0).astype(np.int64),
@@ -227,8 +237,10 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     """
     Add summaries of disjoint sets of customers (chunks) into one, recomputing the rates.
 
-    The summaries must cover the same periods (chunks of one ledger do).
+    The summaries must cover the same periods (chunks of one ledger do). Input and output follow
+    :class:`kit.contracts.Summary` (the input's columns are checked).
     """
+    summaries = _contracts().require_each(summaries, "summary", ["period", *MONEY, *COUNTS, by], function="combine")
     keys = ["period", by] if by else ["period"]
     stacked = pd.concat(summaries, ignore_index=True)
     order = {label: i for i, label in enumerate(pd.unique(stacked["period"]))}
@@ -263,8 +275,10 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start``; ``age``
     counts periods from the cohort's period. ``cohort``, when given, must name the grain of
     the movements: summing monthly movements into quarterly cells would count a customer's
-    starting MRR three times.
+    starting MRR three times. ``movements`` follows :class:`kit.contracts.Movements` (its columns are checked).
     """
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "expansion", "contraction",
+                                                  "churn"], function="cohorts")  # fmt: skip
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
     if grain and grain != cohort:
@@ -356,8 +370,11 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     products at both ends count, so a plan that changes because a product was added or
     dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
     to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
-    by customers, or an empty frame when the ledger has no such column.
+    by customers, or an empty frame when the ledger has no such column. ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
     """
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "mrr_end"],
+                         function="upgrade_paths")  # fmt: skip
     empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
     if column not in ledger.attributes:
         return empty
@@ -417,8 +434,12 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
 
     Returns ``customer_id`` (and ``label`` column, e.g. a customer name, if given),
     ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
-    those periods; the top ``n`` rows.
+    those periods; the top ``n`` rows. ``movements`` follows :class:`kit.contracts.Movements` (its columns are
+    checked).
     """
+    _contracts().require(movements, "movements", ["customer_id", None if periods is None else "period", "upsell",
+                                                  "cross_sell", "expansion", label],
+                         function="top_expanders")  # fmt: skip
     moves = movements if periods is None else movements.loc[movements["period"].astype(str).isin(periods)]
     moves = moves.loc[moves["expansion"] > 0]
     keys = ["customer_id", label] if label else ["customer_id"]
@@ -437,8 +458,10 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
 
     Expanders are customers with expansion above zero in the period; the top group is
     the ``ceil(top × expanders)`` largest. Returns ``period, expanders, top_expanders,
-    expansion, top_expansion, top_share`` (NaN where no customer expanded).
+    expansion, top_expansion, top_share`` (NaN where no customer expanded). ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
     """
+    _contracts().require(movements, "movements", ["period", "expansion"], function="concentration")
     records = []
     for label, group in movements.groupby("period", observed=False, sort=True):
         values = np.sort(group.loc[group["expansion"] > 0, "expansion"].to_numpy())[::-1]

@@ -555,6 +555,7 @@ def movements(
     DataFrame
         Sorted by period, then customer; ``period`` is an ordered categorical of the
         plan's labels, so periods with no active customer still appear when grouped.
+        Follows :class:`kit.contracts.Movements`.
     """
     plan = plan_periods(ledger, period)
     attributes = ledger.attributes
