@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -241,3 +243,38 @@ def test_require_checks_no_row():
     frame.loc[0, "mrr_end"] += 1
     contracts.require(frame, contracts.Movements, contracts.Movements.to_schema().columns, function="f", fix="")
     assert np.isfinite(kit.summary(frame)["mrr_end"]).all()
+
+
+def test_each_frame_taking_function_checks_its_columns():
+    ledger = small()
+    bare = moves()[["customer_id", "period"]]
+    calls = {
+        "cohorts": lambda: kit.cohorts(ledger, bare),
+        "upgrade_paths": lambda: kit.upgrade_paths(bare, ledger),
+        "top_expanders": lambda: kit.top_expanders(bare),
+        "concentration": lambda: kit.concentration(bare),
+        "summary": lambda: kit.summary(bare),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ParameterError, match=rf"^{name}\(\) needs movements with columns .*; pass the output of"):
+            call()
+
+
+def test_summary_checks_its_by_column():
+    with pytest.raises(ParameterError, match=re.escape("mrr_end, new, reactivation, upsell, cross_sell, contraction, "
+                                                       "churn, segment: missing segment;")):  # fmt: skip
+        kit.summary(moves(), by="segment")
+
+
+def test_combine_checks_each_summary_and_reads_a_generator_once():
+    whole = kit.summarize(small())
+    pd.testing.assert_frame_equal(kit.combine(t for t in [whole]), whole)
+    with pytest.raises(ParameterError, match=r"^combine\(\) needs summary with columns .*: missing mrr_end; pass"):
+        kit.combine([whole, whole.drop(columns="mrr_end")])
+    with pytest.raises(ParameterError, match=re.escape("combine() needs a list of summary frames, not one DataFrame")):
+        kit.combine(whole)
+
+
+def test_import_kit_does_not_import_pandera():
+    code = "import sys, kit; kit.summarize; assert 'pandera' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
