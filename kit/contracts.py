@@ -1,5 +1,5 @@
 """
-The frames between the stages, declared: the ledger, the movements and the summary as pandera models.
+The ledger, movements and summary frames, declared as pandera models: the contracts between the stages.
 
 Each model is the column contract of DESIGN.md ("The ledger", "Movements", "Summary") written
 as a :class:`pandera.pandas.DataFrameModel`: a field per column with its dtype, its bounds and
