@@ -317,29 +317,38 @@ def require(frame, model, columns, *, function: str, fix: str | None = None) -> 
     kit.errors.ParameterError: concentration() needs movements with columns period, expansion: missing expansion; \
 pass the output of kit.movements(ledger)
     """
-    schema = (_MODELS[model] if isinstance(model, str) else model).to_schema()
+    schema = _schema(model)
     fix = fix if fix is not None else _FIXES.get(schema.name, "")
     columns = [c for c in columns if c is not None]
     if not isinstance(frame, pd.DataFrame):
         raise ParameterError(f"{function}() needs a DataFrame of {schema.name}, not {type(frame).__name__}; {fix}")
-    missing = [c for c in columns if c not in frame.columns]
-    wrong = []
-    for c in columns:
-        declared = schema.columns.get(c)
-        if c in missing or declared is None or str(declared.dtype) not in _NUMERIC:
-            continue
-        if not declared.dtype.check(pandas_engine.Engine.dtype(frame[c].dtype)):
-            wrong.append(f"{c} is {frame[c].dtype}, not {declared.dtype}")
-    if missing or wrong:
-        problems = ([f"missing {', '.join(missing)}"] if missing else []) + wrong
+    problems = _problems(frame, schema, columns)
+    if problems:
         raise ParameterError(f"{function}() needs {schema.name} with columns {', '.join(columns)}: "
                              f"{'; '.join(problems)}; {fix}")  # fmt: skip
+
+
+def _schema(model) -> pa.DataFrameSchema:
+    """Return the schema of a model given as a class or by name."""
+    return (_MODELS[model] if isinstance(model, str) else model).to_schema()
+
+
+def _problems(frame: pd.DataFrame, schema: pa.DataFrameSchema, columns: list[str]) -> list[str]:
+    """List the missing columns (as one item) and the numeric columns whose dtype is not the schema's."""
+    missing = [c for c in columns if c not in frame.columns]
+    problems = [f"missing {', '.join(missing)}"] if missing else []
+    for c in columns:
+        declared = schema.columns.get(c)
+        numeric = declared is not None and str(declared.dtype) in _NUMERIC
+        if numeric and c not in missing and not declared.dtype.check(pandas_engine.Engine.dtype(frame[c].dtype)):
+            problems.append(f"{c} is {frame[c].dtype}, not {declared.dtype}")
+    return problems
 
 
 def require_each(frames, model, columns, *, function: str, fix: str | None = None) -> list[pd.DataFrame]:
     """Check every frame of ``frames`` as :func:`require` does; return them as a list (a generator is read once)."""
     if isinstance(frames, pd.DataFrame):
-        name = (_MODELS[model] if isinstance(model, str) else model).to_schema().name
+        name = _schema(model).name
         raise ParameterError(f"{function}() needs a list of {name} frames, not one DataFrame; put it in a list")
     frames = list(frames)
     for frame in frames:
