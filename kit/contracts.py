@@ -37,6 +37,7 @@ from pandera.engines import pandas_engine
 from pandera.typing import Series
 
 from kit.errors import ParameterError
+from kit.metrics import ratio
 from kit.movements import AMOUNTS, CLASSES
 
 MOVEMENTS_FIX = "pass the output of kit.movements(ledger)"
@@ -56,18 +57,9 @@ def _attributes_categorical(df: pd.DataFrame, declared) -> bool:
     return all(isinstance(df[c].dtype, pd.CategoricalDtype) for c in df.columns if c not in declared)
 
 
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> np.ndarray:
-    """Divide as the summary does: float64, NaN where the denominator is zero."""
-    numerator = numerator.to_numpy(dtype=np.float64)
-    denominator = denominator.to_numpy(dtype=np.float64)
-    out = np.full(len(numerator), np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
 def _same_rate(df: pd.DataFrame, column: str, numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     """Whether ``df[column]`` equals ``numerator / denominator`` (both NaN where the denominator is zero)."""
-    expected = _ratio(numerator, denominator)
+    expected = ratio(numerator.to_numpy(), denominator.to_numpy())
     actual = df[column].to_numpy(dtype=np.float64)
     return pd.Series((actual == expected) | (np.isnan(actual) & np.isnan(expected)), index=df.index)
 
