@@ -23,7 +23,11 @@ from kit.movements import movements, plan_periods, split_customers
 
 
 def __getattr__(name: str):
-    """Import the report's analysis (and with it matplotlib) only when it is first used."""
+    """Import the report's analysis (and with it matplotlib) and the contracts (pandera) only when first used."""
+    if name == "contracts":  # the frame models: kit.contracts.Ledger, .Movements, .Summary
+        import importlib
+
+        return importlib.import_module("kit.contracts")
     if name in ("Analysis", "analyse", "analysis"):
         import importlib
 
@@ -47,6 +51,7 @@ __all__ = [
     "ValidationError",
     "cohorts",
     "combine",
+    "contracts",
     "concentration",
     "cross_sell_matrix",
     "load_fx",

@@ -48,6 +48,13 @@ _COUNT_CLASS = {"customers_new": 1, "customers_reactivated": 2, "customers_expan
                 "customers_contracted": 4, "customers_churned": 5}  # fmt: skip
 
 
+def _contracts():
+    """Import the frame contracts (:mod:`kit.contracts`) on first use: pandera's import takes a tenth of a second."""
+    from kit import contracts
+
+    return contracts
+
+
 def ratio(numerator, denominator) -> np.ndarray:
     """
     Divide element-wise; NaN where the denominator is zero.
@@ -111,7 +118,7 @@ def summarize(
     computed, use :func:`summary`. Returns DESIGN.md's summary columns (see the
     module docstring), money in integer cents. Equal to
     ``summary(movements(ledger, ...))`` but without materialising the movements, so it
-    runs at a million customers in bounded memory.
+    runs at a million customers in bounded memory. The output follows :class:`kit.contracts.Summary`.
 
     Parameters
     ----------
@@ -203,7 +210,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
 
     Takes **movements** (rows *customer_id, period, class, mrr_start, …*, see
     :func:`kit.movements.movements`); to summarise a **ledger** without materialising its
-    movements, use :func:`summarize`. Returns DESIGN.md's summary columns.
+    movements, use :func:`summarize`. Returns DESIGN.md's summary columns. The input follows
+    :class:`kit.contracts.Movements` (its columns are checked), the output :class:`kit.contracts.Summary`.
 
     Parameters
     ----------
@@ -228,6 +236,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
         period  mrr_start  mrr_end  customers_churned
     0  2024-02       1400     2800                  1
     """
+    _contracts().require(movements, "movements", ["period", "class", "mrr_start", "mrr_end", *AMOUNTS, by],
+                         function="summary")  # fmt: skip
     keys = ["period", by] if by else ["period"]
     frame = movements.assign(
         customers_start=(movements["mrr_start"] > 0).astype(np.int64),
@@ -243,7 +253,8 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     """
     Add summaries of disjoint sets of customers (chunks) into one, recomputing the rates.
 
-    The summaries must cover the same periods (chunks of one ledger do).
+    The summaries must cover the same periods (chunks of one ledger do). Input and output follow
+    :class:`kit.contracts.Summary` (the input's columns are checked).
 
     Parameters
     ----------
@@ -269,6 +280,7 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     >>> combine(parts).equals(summarize(ledger))
     True
     """
+    summaries = _contracts().require_each(summaries, "summary", ["period", *MONEY, *COUNTS, by], function="combine")
     keys = ["period", by] if by else ["period"]
     stacked = pd.concat(summaries, ignore_index=True)
     order = {label: i for i, label in enumerate(pd.unique(stacked["period"]))}
@@ -303,7 +315,7 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start``; ``age``
     counts periods from the cohort's period. ``cohort``, when given, must name the grain of
     the movements: summing monthly movements into quarterly cells would count a customer's
-    starting MRR three times.
+    starting MRR three times. ``movements`` follows :class:`kit.contracts.Movements` (its columns are checked).
 
     Parameters
     ----------
@@ -333,6 +345,8 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     0  2024-01    1       1400       1000    400
     """
     ledger, movements = _ledger_first(ledger, movements)
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "expansion", "contraction",
+                                                  "churn"], function="cohorts")  # fmt: skip
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
     if grain and grain != cohort:
@@ -427,7 +441,8 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     products at both ends count, so a plan that changes because a product was added or
     dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
     to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
-    by customers, or an empty frame when the ledger has no such column.
+    by customers, or an empty frame when the ledger has no such column. ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
 
     Parameters
     ----------
@@ -455,6 +470,8 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     ['from_plan', 'to_plan', 'customers', 'mrr_change']
     """
     ledger, movements = _ledger_first(movements, ledger)
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "mrr_end"],
+                         function="upgrade_paths")  # fmt: skip
     empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
     if column not in ledger.attributes:
         return empty
@@ -490,7 +507,8 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
 
     Returns ``customer_id`` (and ``label`` column, e.g. a customer name, if given),
     ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
-    those periods; the top ``n`` rows.
+    those periods; the top ``n`` rows. ``movements`` follows :class:`kit.contracts.Movements` (its columns are
+    checked).
 
     Parameters
     ----------
@@ -520,6 +538,9 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
       customer_id  expansion  upsell  cross_sell  periods_expanded  share
     0           a       1000     500         500                 1    1.0
     """
+    _contracts().require(movements, "movements", ["customer_id", None if periods is None else "period", "upsell",
+                                                  "cross_sell", "expansion", label],
+                         function="top_expanders")  # fmt: skip
     if periods is None:
         moves = movements
     else:  # compared as (grain, period index); a text that is no period label matches nothing
@@ -544,7 +565,8 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
 
     Expanders are customers with expansion above zero in the period; the top group is
     the ``ceil(top × expanders)`` largest. Returns ``period, expanders, top_expanders,
-    expansion, top_expansion, top_share`` (NaN where no customer expanded).
+    expansion, top_expansion, top_share`` (NaN where no customer expanded). ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
 
     Parameters
     ----------
@@ -569,6 +591,7 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
         period  expanders  top_expanders  expansion  top_expansion  top_share
     0  2024-02          1              1       1000           1000        1.0
     """
+    _contracts().require(movements, "movements", ["period", "expansion"], function="concentration")
     records = []
     for label, group in movements.groupby("period", observed=False, sort=True):
         values = np.sort(group.loc[group["expansion"] > 0, "expansion"].to_numpy())[::-1]

@@ -476,6 +476,7 @@ def movements(
     DataFrame
         Sorted by period, then customer; ``period`` is an ordered categorical of the
         plan's labels, so periods with no active customer still appear when grouped.
+        Follows :class:`kit.contracts.Movements`.
 
     Examples
     --------
