@@ -31,7 +31,11 @@ class MixedDateFormats(ValueError):
 
 
 def parse_dates(
-    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False,
+    series: pd.Series,
+    *,
+    what: str,
+    date_format: str | None = None,
+    allow_empty: bool = False,
     serial_dates: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """
@@ -74,7 +78,11 @@ def parse_dates(
 
 
 def parse_dates_problems(
-    series: pd.Series, *, what: str, date_format: str | None = None, allow_empty: bool = False,
+    series: pd.Series,
+    *,
+    what: str,
+    date_format: str | None = None,
+    allow_empty: bool = False,
     serial_dates: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
@@ -315,11 +323,15 @@ def _numbers_are_not_dates(numbers: list, serial_dates: bool) -> str:
     example = sorted(numbers)[0]
     shown = str(int(example)) if float(example).is_integer() else str(example)
     if serial_dates:
-        return (f"holds numbers like {shown}, which look like dates written as digits (YYYYMM or YYYYMMDD), "
-                "not Excel dates; pass date_format=, e.g. '%Y%m' (CLI --date-format %Y%m)")
-    return (f"holds numbers (e.g. {shown}), which are not read as dates outside Excel (an Excel serial day "
-            "would be a guess); store dates, or text YYYY-MM or YYYY-MM-DD, or, for months written as "
-            "digits like 202401, pass date_format='%Y%m' (CLI --date-format %Y%m)")
+        return (
+            f"holds numbers like {shown}, which look like dates written as digits (YYYYMM or YYYYMMDD), "
+            "not Excel dates; pass date_format=, e.g. '%Y%m' (CLI --date-format %Y%m)"
+        )
+    return (
+        f"holds numbers (e.g. {shown}), which are not read as dates outside Excel (an Excel serial day "
+        "would be a guess); store dates, or text YYYY-MM or YYYY-MM-DD, or, for months written as "
+        "digits like 202401, pass date_format='%Y%m' (CLI --date-format %Y%m)"
+    )
 
 
 def _parse_iso(text: str):

@@ -122,7 +122,11 @@ _MARK_EXAMPLES = 3
 
 
 def check_decimal_mark(
-    series: pd.Series, *, decimal: str = ".", thousands: str | None = None, currency_symbols: bool = False,
+    series: pd.Series,
+    *,
+    decimal: str = ".",
+    thousands: str | None = None,
+    currency_symbols: bool = False,
     distinct: tuple[np.ndarray, pd.Series] | None = None,
 ) -> None:
     """

@@ -169,8 +169,10 @@ def _refuse_token(kind: str, text: str, reading: str) -> None:
         what = "a /*! … */ comment (MySQL runs it)" if kind == "code" else "a U&'…' escaped name or string"
         raise ParameterError(f"the query is not a plain read: {what} is not allowed {_ADVICE}")
     if kind == "open":
-        raise ParameterError(f"the query has a quote that is not closed when read {reading} (databases differ on "
-                             f"backslashes and $$ quotes in strings; write it without them) {_ADVICE}")
+        raise ParameterError(
+            f"the query has a quote that is not closed when read {reading} (databases differ on "
+            f"backslashes and $$ quotes in strings; write it without them) {_ADVICE}"
+        )
     if kind == "name":
         bare = text[1:-1].lower()
         if bare in _WRITE_FUNCTIONS or bare.startswith(_WRITE_PREFIXES):
@@ -475,8 +477,10 @@ def _bytes_as_text(frame: pd.DataFrame, name: str) -> dict:
                 try:
                     value = bytes(value).decode("utf-8")
                 except UnicodeDecodeError:
-                    raise LoadError(f"{name}: column {column!r} holds bytes that are not UTF-8 text "
-                                    f"(row {row}); the kit reads columns of text, numbers and dates") from None
+                    raise LoadError(
+                        f"{name}: column {column!r} holds bytes that are not UTF-8 text "
+                        f"(row {row}); the kit reads columns of text, numbers and dates"
+                    ) from None
                 changed = True
             texts.append(value)
         if changed:

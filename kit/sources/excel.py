@@ -79,8 +79,10 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
     frame = pd.DataFrame(body, columns=header, dtype=object)
     frame = _with_normalised_columns(frame, where)
     if outside:  # a value without a column name is not read, and said so
-        details["columns note"] = (f"{plural(len(outside), 'cell')} right of the header (column "
-                                   f"{_column_letter(width)}) not read: {_cells_listed(outside, prefix=False)}")
+        details["columns note"] = (
+            f"{plural(len(outside), 'cell')} right of the header (column "
+            f"{_column_letter(width)}) not read: {_cells_listed(outside, prefix=False)}"
+        )
     return RawTable(frame, f"{name} (sheet {chosen!r})", np.array(numbers, dtype=np.int64), details)
 
 
@@ -103,8 +105,10 @@ def _open_workbook(path: Path, name: str):
             rel = reader.parser.rels.get(declared.id) if declared.id else None
             if rel is None or rel.target not in reader.valid_files:
                 part = f" ({rel.target} is missing)" if rel is not None else ""
-                raise LoadError(f"{name}: not a readable Excel workbook (sheet {declared.name!r} has no worksheet "
-                                f"part in the file{part}); the file is damaged: save it again from Excel")
+                raise LoadError(
+                    f"{name}: not a readable Excel workbook (sheet {declared.name!r} has no worksheet "
+                    f"part in the file{part}); the file is damaged: save it again from Excel"
+                )
     except LoadError:
         reader.archive.close()
         raise
@@ -135,8 +139,10 @@ def _choose_sheet(reader, name: str, sheet):
         chosen = visible[0] if visible else worksheets[0]
         skipped = [t for t in hidden if names.index(t) < names.index(chosen.title)]
         if skipped:
-            note = (f"hidden sheet{'s' if len(skipped) > 1 else ''} {', '.join(map(repr, skipped))} not read; "
-                    f"the first visible sheet {chosen.title!r} was (name a sheet with sheet=, CLI --sheet)")
+            note = (
+                f"hidden sheet{'s' if len(skipped) > 1 else ''} {', '.join(map(repr, skipped))} not read; "
+                f"the first visible sheet {chosen.title!r} was (name a sheet with sheet=, CLI --sheet)"
+            )
         elif not visible:
             note = f"every sheet is hidden; the first, {chosen.title!r}, was read"
     else:
@@ -183,8 +189,9 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
         position = sheet
     if not 0 <= position < len(names):
         named = f"no sheet named {sheet!r} and " if isinstance(sheet, str) else ""
-        raise LoadError(f"{name}: {named}no sheet at position {position} (counted from 0); "
-                        f"the sheets are {', '.join(names)}")
+        raise LoadError(
+            f"{name}: {named}no sheet at position {position} (counted from 0); the sheets are {', '.join(names)}"
+        )
     return worksheets[position], position
 
 
@@ -203,8 +210,11 @@ def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, o
         def parse_cell(self, element):
             cell = super().parse_cell(element)
             # no saved value: no <v>, or an empty one where the value is not text (``t="str"``: an empty result)
-            if (cell["value"] is None and element.find(FORMULA_TAG) is not None
-                    and (element.find(VALUE_TAG) is None or element.get("t", "n") not in ("str", "s", "inlineStr"))):
+            if (
+                cell["value"] is None
+                and element.find(FORMULA_TAG) is not None
+                and (element.find(VALUE_TAG) is None or element.get("t", "n") not in ("str", "s", "inlineStr"))
+            ):
                 cell["data_type"] = "formula without value"
                 cell["value"] = "=" + (element.findtext(FORMULA_TAG) or "")
             return cell
@@ -214,8 +224,14 @@ def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, o
     formulas: list[tuple[int, int, str]] = []
     try:
         with worksheet._get_source() as source:
-            parser = Parser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
-                            date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+            parser = Parser(
+                source,
+                worksheet._shared_strings,
+                data_only=True,
+                epoch=workbook.epoch,
+                date_formats=workbook._date_formats,
+                timedelta_formats=workbook._timedelta_formats,
+            )
             for number, cells in parser.parse():
                 values = {}
                 for cell in cells:
@@ -234,12 +250,16 @@ def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, o
         raise LoadError(f"{where}: not a readable worksheet ({_excel_fault(exc)}); "
                         "the file is damaged: save it again from Excel") from None  # fmt: skip
     if errors:
-        raise LoadError(f"{where}: {_cells_listed(errors)} hold{'s' if len(errors) == 1 else ''} an Excel error "
-                        "value, not data; correct the formulas (or clear the cells) in the workbook")
+        raise LoadError(
+            f"{where}: {_cells_listed(errors)} hold{'s' if len(errors) == 1 else ''} an Excel error "
+            "value, not data; correct the formulas (or clear the cells) in the workbook"
+        )
     if formulas:
         verb = "has a formula" if len(formulas) == 1 else "have formulas"
-        raise LoadError(f"{where}: {_cells_listed(formulas)} {verb} without a saved value (the program that "
-                        "wrote the file does not calculate); open and save the file in Excel or LibreOffice")
+        raise LoadError(
+            f"{where}: {_cells_listed(formulas)} {verb} without a saved value (the program that "
+            "wrote the file does not calculate); open and save the file in Excel or LibreOffice"
+        )
     return rows
 
 

@@ -100,11 +100,13 @@ def _check_parquet_types(name: str, schema, pa) -> None:
         if pa.types.is_nested(value):
             raise LoadError(
                 f"{name}: column {field_.name!r} holds nested values ({kind}), which the kit cannot read; "
-                "the kit reads columns of text, numbers and dates: write the file without it, or flatten it")
+                "the kit reads columns of text, numbers and dates: write the file without it, or flatten it"
+            )
         if pa.types.is_float16(value):
             raise LoadError(
                 f"{name}: column {field_.name!r} is float16 (half precision, about 3 significant digits), "
-                "too coarse to be read exactly; write it as float64 or decimal")
+                "too coarse to be read exactly; write it as float64 or decimal"
+            )
 
 
 #: Integers beyond this magnitude are not exact in float64 (pandas' form of an integer column with nulls).

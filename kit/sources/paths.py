@@ -76,9 +76,10 @@ def absolute_sqlite_url(source: str, base: Path | None = None) -> str:
         return source
     url = sa.engine.make_url(source)
     if url.database.startswith("file:"):
-        rest = url.database[5 + len(str(file)):]
+        rest = url.database[5 + len(str(file)) :]
         return url.set(database=f"file:{(base or Path.cwd()) / file}{rest}").render_as_string(hide_password=False)
     return url.set(database=str((base or Path.cwd()) / file)).render_as_string(hide_password=False)
+
 
 #: ``user:password@`` at the start of a path or after a folder: how a URL without its scheme begins.
 _USER_PASSWORD = re.compile(r"(^|/)([^/:@\s]*):([^/@\s]+)@")
@@ -98,8 +99,10 @@ def _schemeless_url_hint(path: Path | str) -> str:
     """Advice for a missing "file" that looks like a database URL without its ``dialect://``; else empty."""
     text = str(path)
     if _USER_PASSWORD.search(text) or re.match(r"^[^/\s]*@[^/\s]+/", text):
-        return ("; it looks like a database URL without its dialect:// scheme: write it as "
-                "dialect://user:password@host/database (e.g. postgresql://…)")
+        return (
+            "; it looks like a database URL without its dialect:// scheme: write it as "
+            "dialect://user:password@host/database (e.g. postgresql://…)"
+        )
     return ""
 
 
@@ -119,6 +122,7 @@ def check_readable(path: Path) -> None:
             handle.read(1)
     except OSError as exc:
         raise LoadError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+
 
 #: Query parameters of a database URL that hold secrets (case and ``-``/``_`` ignored).
 _SECRET_KEYS = re.compile(r"(pass(word)?|passwd|pwd|secret|token|api_?key|access_?key|credentials?|auth)", re.I)
@@ -149,5 +153,8 @@ def _first_line_hidden(exc: BaseException) -> str:
     """The first line of an exception's message, without a URL's password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
-    return re.sub(r"(?i)\b((?:pass(?:word)?|passwd|pwd|secret|token|api_?key)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
-                  r"\1***", text)
+    return re.sub(
+        r"(?i)\b((?:pass(?:word)?|passwd|pwd|secret|token|api_?key)\s*[=:]\s*)('[^']*'|\"[^\"]*\"|[^\s&;,)]+)",
+        r"\1***",
+        text,
+    )

@@ -64,7 +64,11 @@ class RowNumbers:
             if not -self.n <= index < self.n:
                 raise IndexError(f"row {index} out of range")
             return int(index) % self.n + self.first
-        return np.arange(self.first, self.first + self.n)[index] if isinstance(index, slice) else self._numbers(np.asarray(index))
+        return (
+            np.arange(self.first, self.first + self.n)[index]
+            if isinstance(index, slice)
+            else self._numbers(np.asarray(index))
+        )
 
     def _numbers(self, positions: np.ndarray) -> np.ndarray:
         if positions.dtype == bool:
