@@ -211,12 +211,12 @@ def _present(codes: np.ndarray, size: int) -> np.ndarray:
 
 
 def _code_type(size: int):
-    """The smallest signed integer type for codes below ``size``."""
+    """Return the smallest signed integer type for codes below ``size``."""
     return np.int8 if size < 2**7 else np.int16 if size < 2**15 else np.int32 if size < 2**31 else np.int64
 
 
 def _categorical(codes: np.ndarray, categories: pd.Index, *, ascending: bool = False) -> pd.Categorical:
-    """A categorical of the given codes, keeping only the categories that occur (in their order)."""
+    """Return a categorical of the given codes, keeping only the categories that occur (in their order)."""
     distinct = 1 + np.count_nonzero(codes[1:] != codes[:-1]) if ascending and len(codes) else None
     used = None
     if distinct != len(categories):  # for sorted codes the distinct ones are where they change

@@ -319,7 +319,7 @@ def _looks_like_digits_date(value) -> bool:
 
 
 def _numbers_are_not_dates(numbers: list, serial_dates: bool) -> str:
-    """The message for numbers in a date column that are not read as dates (see :func:`parse_dates`)."""
+    """Return the message for numbers in a date column that are not read as dates (see :func:`parse_dates`)."""
     example = sorted(numbers)[0]
     shown = str(int(example)) if float(example).is_integer() else str(example)
     if serial_dates:

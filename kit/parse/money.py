@@ -361,7 +361,7 @@ def rounded_positions(
 
 def _simple_amounts(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
-    The texts written as plain ``-123.45`` (at most 12 digits and 2 decimals, spaces around),
+    Return the texts written as plain ``-123.45`` (at most 12 digits and 2 decimals, spaces around),
     and their cents, converted by Arrow: what :func:`_money_from_value` gives them, vectorised.
 
     Any other text (more decimals, signs, separators, other digits) is left to it.

@@ -107,7 +107,7 @@ def read_csv(path: Path, *, sep: str | None = None, encoding: str = "utf-8", hea
 
 def _codec(encoding: str, name: str) -> str:
     """
-    The Python codec of ``encoding`` (UTF-8 as ``utf-8-sig``: a byte-order mark accepted).
+    Return the Python codec of ``encoding`` (UTF-8 as ``utf-8-sig``: a byte-order mark accepted).
 
     Only text encodings (bytes to text) are accepted: Python also registers codecs that
     turn bytes into bytes (``base64``, ``zlib``, ``hex``) or text into text (``rot13``),
@@ -160,7 +160,7 @@ def _decode_head(path: Path, head: bytes, whole: bool, name: str, encoding: str,
 
 
 def _decode_error(path: Path, name: str, encoding: str, codec: str) -> LoadError:
-    """The error naming the first byte of the file that is not valid in ``codec``, and its line (a streaming scan)."""
+    """Return the error naming the first byte of the file that is not valid in ``codec``, and its line (a streaming scan)."""
     import codecs
 
     decoder = codecs.getincrementaldecoder(codec)()
@@ -187,7 +187,7 @@ def _decode_error(path: Path, name: str, encoding: str, codec: str) -> LoadError
 
 
 def _header(head_text: str, header_row: int, delimiter: str, name: str) -> list[str]:
-    """The header record (record ``header_row`` of the head, read with Python's csv module)."""
+    """Return the header record (record ``header_row`` of the head, read with Python's csv module)."""
     reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
     try:
         for number, record in enumerate(reader):
@@ -206,7 +206,7 @@ _RESYNC = object()  # the first, fast read of a CSV body met a quoted line break
 
 def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str, header_row: int, width: int):
     """
-    The records after the header as an Arrow table of text, and the numbers of the blank records skipped.
+    Return the records after the header as an Arrow table of text, and the numbers of the blank records skipped.
 
     First multi-threaded; rows with another number of fields (pyarrow does not number them
     then) make a second, single-threaded pass that numbers them, skipping lines of spaces only.
@@ -271,7 +271,7 @@ def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str,
 
 def _width_error(name: str, width: int, delimiter: str, wrong: list, header_row: int = 0) -> LoadError:
     """
-    The error for rows whose width is not the header's; when the header is much narrower than
+    Return the error for rows whose width is not the header's; when the header is much narrower than
     most of them (one field, or at most half as many: a title row above the header), it says
     how to name the header's row.
     """

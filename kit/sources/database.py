@@ -50,7 +50,7 @@ _QUERY_STARTS = ("select", "with", "values")
 
 def _sql_token_pattern(*, backslash: bool, dollar: bool, mysql: bool) -> re.Pattern:
     """
-    The tokenizer of one way a database may read a query.
+    Return the tokenizer of one way a database may read a query.
 
     ``backslash``: a backslash escapes the next character in every ``'…'`` (and, for
     MySQL, ``"…"``) string. ``dollar``: PostgreSQL, i.e. dollar quotes (``$$…$$``,
@@ -196,7 +196,7 @@ def _check_words(words: list[str]) -> None:
 
 def _wal_copy(path: Path, shown: str):
     """
-    A private copy of a WAL-mode SQLite file, or None when the file is not in WAL mode.
+    Return a private copy of a WAL-mode SQLite file, or None when the file is not in WAL mode.
 
     SQLite opens a WAL database (header bytes 18 and 19 are 2) by creating ``NAME-shm``
     (and ``NAME-wal``) beside it, even read-only. So the kit copies the file and its
@@ -229,7 +229,7 @@ def _wal_copy(path: Path, shown: str):
 
 
 def _sqlite_read_only(path: str):
-    """A ``creator`` for SQLAlchemy: the SQLite file opened read-only, queries only, reads only."""
+    """Return a ``creator`` for SQLAlchemy: the SQLite file opened read-only, queries only, reads only."""
     import sqlite3
     from urllib.parse import quote
 
@@ -435,7 +435,7 @@ _LIBRARY_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarnin
 
 def _warnings_note(caught: list, secrets: list[str]) -> str:
     """
-    The warnings SQLAlchemy, a driver or pandas gave while reading, as one line without a secret; "" for none.
+    Return the warnings SQLAlchemy, a driver or pandas gave while reading, as one line without a secret; "" for none.
 
     Deprecations are dropped (they concern the libraries, not the data); any other
     warning (a URL parameter the driver ignores, a type it does not know) is kept, its

@@ -87,7 +87,7 @@ def read_excel(path: Path, *, sheet: str | int | None = None, header_row: int = 
 
 
 def _open_workbook(path: Path, name: str):
-    """An openpyxl reader of the workbook (read-only, saved values), its every declared sheet present."""
+    """Return an openpyxl reader of the workbook (read-only, saved values), its every declared sheet present."""
     import zipfile
 
     import defusedxml  # noqa: F401  (openpyxl uses it against XML bombs when installed)
@@ -119,7 +119,7 @@ def _open_workbook(path: Path, name: str):
 
 
 def _excel_fault(exc: BaseException) -> str:
-    """What went wrong in a damaged workbook, in one short line (the cause of openpyxl's own wrapper)."""
+    """Return what went wrong in a damaged workbook, in one short line (the cause of openpyxl's own wrapper)."""
     cause = exc.__cause__ or exc
     text = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
     text = text if len(text) <= 160 else text[:157] + "…"
@@ -127,7 +127,7 @@ def _excel_fault(exc: BaseException) -> str:
 
 
 def _choose_sheet(reader, name: str, sheet):
-    """The worksheet to read and the details naming it (see the rules above)."""
+    """Return the worksheet to read and the details naming it (see the rules above)."""
     worksheets = reader.wb.worksheets  # chart sheets hold no cells
     names = [ws.title for ws in worksheets]
     if not worksheets:
@@ -167,7 +167,7 @@ def _choose_sheet(reader, name: str, sheet):
 
 def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object, int | None]:
     """
-    The worksheet ``sheet`` names, and its 0-based position when a number chose it (else None).
+    Return the worksheet ``sheet`` names, and its 0-based position when a number chose it (else None).
 
     A text that is the title of a sheet is that sheet; otherwise the one title equal to it
     regardless of case (two or more such titles: not chosen); otherwise a text of digits is
@@ -197,7 +197,7 @@ def _sheet_named(worksheets: list, name: str, sheet: str | int) -> tuple[object,
 
 def _sheet_rows(worksheet, where: str, header_row: int) -> dict[int, dict[int, object]]:
     """
-    The cells of a sheet, ``{row: {column: value}}`` (1-based), as the XML holds them.
+    Return the cells of a sheet, ``{row: {column: value}}`` (1-based), as the XML holds them.
 
     Rows above the header (titles) are kept only to find the header; from the header row
     down, error values and formulas without a saved value are refused.

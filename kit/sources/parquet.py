@@ -115,7 +115,7 @@ _FLOAT_EXACT = 2**53
 
 def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
     """
-    A flat Arrow column in a form :func:`_column_to_pandas` keeps exact.
+    Return a flat Arrow column in a form :func:`_column_to_pandas` keeps exact.
 
     Binary columns (writers that do not mark text as UTF-8) are decoded as UTF-8 text, and
     listed in ``decoded``; bytes that are not UTF-8 are a LoadError. ``uint64`` columns are

@@ -21,7 +21,7 @@ def is_database_url(source: object) -> bool:
 
 def shown_url(source: str) -> str:
     """
-    A data source as it may be shown or stored: a database URL with its password hidden.
+    Return a data source as it may be shown or stored: a database URL with its password hidden.
 
     >>> shown_url("postgresql://me:s3cret@db.example/sales"), shown_url("data/x.csv")
     ('postgresql://me:***@db.example/sales', 'data/x.csv')
@@ -40,7 +40,7 @@ def shown_url(source: str) -> str:
 
 def sqlite_url_file(source: str) -> Path | None:
     """
-    The file of an SQLite URL (as written: relative or absolute), or None for another URL or an in-memory database.
+    Return the file of an SQLite URL (as written: relative or absolute), or None for another URL or an in-memory database.
 
     >>> sqlite_url_file("sqlite:///bill.db?mode=ro"), sqlite_url_file("postgresql://h/db")
     (PosixPath('bill.db'), None)
@@ -60,7 +60,7 @@ def sqlite_url_file(source: str) -> Path | None:
 
 def absolute_sqlite_url(source: str, base: Path | None = None) -> str:
     """
-    An SQLite URL whose relative file is made absolute against ``base`` (default: the working folder).
+    Return an SQLite URL whose relative file is made absolute against ``base`` (default: the working folder).
 
     Any other URL, or one already absolute, is returned unchanged; so is everything but the
     file of an SQLite URL (driver, query). Used where the reading runs in another folder
@@ -87,7 +87,7 @@ _USER_PASSWORD = re.compile(r"(^|/)([^/:@\s]*):([^/@\s]+)@")
 
 def shown_path(path: Path | str) -> str:
     """
-    A path as a message may show it: a ``user:password@`` in it (a database URL that lost its scheme) hidden.
+    Return a path as a message may show it: a ``user:password@`` in it (a database URL that lost its scheme) hidden.
 
     >>> shown_path("bob:S3cretPW@host/db"), shown_path("data/x.csv")
     ('bob:***@host/db', 'data/x.csv')
@@ -129,13 +129,13 @@ _SECRET_KEYS = re.compile(r"(pass(word)?|passwd|pwd|secret|token|api_?key|access
 
 
 def _safe_url(url) -> str:
-    """A URL as it may be shown: its password and every secret query parameter as ``***``."""
+    """Return a URL as it may be shown: its password and every secret query parameter as ``***``."""
     query = {k: ("***" if _SECRET_KEYS.search(k) else v) for k, v in url.query.items()}
     return url.set(query=query).render_as_string(hide_password=True).replace("=%2A%2A%2A", "=***")
 
 
 def _secrets(url) -> list[str]:
-    """The secret texts of a URL (password, secret query values), to hide in any message."""
+    """Return the secret texts of a URL (password, secret query values), to hide in any message."""
     values = [url.password] if url.password else []
     for key, value in url.query.items():
         if _SECRET_KEYS.search(key):
@@ -150,7 +150,7 @@ def _hidden(text: str, secrets: list[str]) -> str:
 
 
 def _first_line_hidden(exc: BaseException) -> str:
-    """The first line of an exception's message, without a URL's password."""
+    """Return the first line of an exception's message, without a URL's password."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     text = re.sub(r"(://[^:/@\s]+:)[^@\s]+@", r"\1***@", text)
     return re.sub(

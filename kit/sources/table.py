@@ -102,7 +102,7 @@ def _with_normalised_columns(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def categorical_of(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
-    """A categorical of valid codes into categories known to be distinct (neither is checked again)."""
+    """Return a categorical of valid codes into categories known to be distinct (neither is checked again)."""
     try:  # checking a million categories for duplicates costs more than building the categorical
         dtype = pd.CategoricalDtype._from_fastpath(categories, False)
     except (AttributeError, TypeError):  # a pandas without it
