@@ -159,7 +159,11 @@ def _drop_rows(arrays: list[np.ndarray], drop: np.ndarray) -> list[np.ndarray]:
 
 
 def _largest_rows(key, order, amounts, repeats, n_products) -> np.ndarray:
-    """For each key (sorted rows), the input row whose attributes it takes: the customer's largest that month, first on ties."""
+    """
+    For each key (sorted rows), the input row whose attributes it takes.
+
+    The customer's largest that month, first on ties.
+    """
     n = len(key)
     customer_month = key // n_products
     new_month = np.ones(n, dtype=bool)

@@ -102,7 +102,10 @@ def parse_dates_problems(
     codes, uniques = _pandas_factorize(series)
     parsed, reasons_u = _parse_distinct_dates(list(uniques), what, date_format, serial_dates)
     parsed, early = _bounded(parsed)
-    reasons_u = [f"date before {FIRST_DAY} (out of range)" if e and r is None else r for r, e in zip(reasons_u, early)]
+    reasons_u = [
+        f"date before {FIRST_DAY} (out of range)" if e and r is None else r
+        for r, e in zip(reasons_u, early, strict=True)
+    ]
     parsed = np.append(parsed, np.datetime64("NaT", "D"))
     empty_reason = None if allow_empty else f"missing {what}"
     reasons_u = np.array([empty_reason if r == "empty" else r for r in reasons_u] + [empty_reason], dtype=object)

@@ -80,7 +80,8 @@ def clean_text(series: pd.Series) -> pd.Series:
             if changed:
                 texts = original.tolist()
                 stripped = [text.strip() for text in texts]
-                changed = any(a is not b for a, b in zip(stripped, texts))  # strip returns the same str if unchanged
+                # strip returns the same str if unchanged
+                changed = any(a is not b for a, b in zip(stripped, texts, strict=True))
             categories = pd.Index(stripped, dtype=original.dtype) if changed else original
         else:
             categories, changed = original.map(_text_of), True

@@ -206,7 +206,7 @@ def parse_money_problems(
         positions = np.flatnonzero(missing)
         return cents, positions, np.full(len(positions), "missing amount", dtype=object)
     dtype = series.dtype
-    if dtype == object or isinstance(dtype, pd.CategoricalDtype):  # text: each distinct value parsed once
+    if dtype == np.dtype(object) or isinstance(dtype, pd.CategoricalDtype):  # text: each distinct value parsed once
         options = _TextOptions(decimal, thousands, currency_symbols, thousands_grouping)
         return _money_problems_by_distinct(series, options, distinct)
     cents, reasons = parse_money(series, decimal=decimal, thousands=thousands, currency_symbols=currency_symbols,
@@ -217,8 +217,9 @@ def parse_money_problems(
 
 def _money_problems_by_distinct(series: pd.Series, options: _TextOptions, distinct=None):
     """
-    :func:`parse_money_problems` of a text column (object or categorical), as :func:`parse_money` would
-    give it, without a per-row array of objects: each distinct value's cents and reason are
+    :func:`parse_money_problems` of a text column (object or categorical), as :func:`parse_money` would give it.
+
+    Without a per-row array of objects: each distinct value's cents and reason are
     taken by the rows' codes (integers), and only the failing rows get a reason.
     """
     codes, uniques = factorize(series) if distinct is None else distinct
@@ -361,8 +362,9 @@ def rounded_positions(
 
 def _simple_amounts(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """
-    Return the texts written as plain ``-123.45`` (at most 12 digits and 2 decimals, spaces around),
-    and their cents, converted by Arrow: what :func:`_money_from_value` gives them, vectorised.
+    Return the texts written as plain ``-123.45`` (at most 12 digits and 2 decimals, spaces around), and their cents.
+
+    Converted by Arrow: what :func:`_money_from_value` gives them, vectorised.
 
     Any other text (more decimals, signs, separators, other digits) is left to it.
     """

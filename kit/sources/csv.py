@@ -160,7 +160,11 @@ def _decode_head(path: Path, head: bytes, whole: bool, name: str, encoding: str,
 
 
 def _decode_error(path: Path, name: str, encoding: str, codec: str) -> LoadError:
-    """Return the error naming the first byte of the file that is not valid in ``codec``, and its line (a streaming scan)."""
+    """
+    Return the error naming the first byte of the file that is not valid in ``codec``, and its line.
+
+    A streaming scan.
+    """
     import codecs
 
     decoder = codecs.getincrementaldecoder(codec)()
@@ -271,9 +275,10 @@ def _read_body(path: Path, name: str, encoding: str, codec: str, delimiter: str,
 
 def _width_error(name: str, width: int, delimiter: str, wrong: list, header_row: int = 0) -> LoadError:
     """
-    Return the error for rows whose width is not the header's; when the header is much narrower than
-    most of them (one field, or at most half as many: a title row above the header), it says
-    how to name the header's row.
+    Return the error for rows whose width is not the header's.
+
+    When the header is much narrower than most of them (one field, or at most half as many: a
+    title row above the header), it says how to name the header's row.
     """
     spanning = [(n, k) for n, k, text in wrong if "\n" in text or "\r" in text]
     if spanning:
@@ -283,9 +288,11 @@ def _width_error(name: str, width: int, delimiter: str, wrong: list, header_row:
                          f"check the quotes of row {n}")  # fmt: skip
     examples = ", ".join(f"row {n} has {k}" for n, k, _ in wrong[:5])
     return LoadError(
-        f"{name}: the header has {width} field{'s' if width != 1 else ''} but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
+        f"{name}: the header has {width} field{'s' if width != 1 else ''} "
+        f"but {len(wrong)} {'rows do' if len(wrong) != 1 else 'row does'} "
         f"not ({examples}); "
-        f"check the delimiter (read as {_delimiter_name(delimiter)}) and the header{_title_hint(width, wrong, header_row)}"
+        f"check the delimiter (read as {_delimiter_name(delimiter)}) "
+        f"and the header{_title_hint(width, wrong, header_row)}"
     )
 
 
@@ -301,9 +308,10 @@ def _title_hint(width: int, wrong: list, header_row: int) -> str:
 
 def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], columns: list, last: int) -> None:
     """
-    Refuse a quote opened in the last column and never closed: the field then runs to the
-    end of the file, so the last row's last field holds a line break and the file ends with
-    that field's text, not a closing quote.
+    Refuse a quote opened in the last column and never closed.
+
+    The field then runs to the end of the file, so the last row's last field holds a line
+    break and the file ends with that field's text, not a closing quote.
     """
     values = columns[-1]
     value = values.iloc[-1]
@@ -341,8 +349,10 @@ def _check_closed_quotes(path: Path, name: str, codec: str, header: list[str], c
 def _check_swallowed_rows(name: str, header: list[str], columns: list, delimiter: str, first: int,
                           skipped: list) -> None:  # fmt: skip
     """
-    Refuse a quoted field that holds whole rows: a quote opened and closed only by a later
-    row's quote swallows the rows between into one field of the right width.
+    Refuse a quoted field that holds whole rows.
+
+    A quote opened and closed only by a later row's quote swallows the rows between into one
+    field of the right width.
 
     A field's line (after its first) is taken for a swallowed row (:func:`looks_like_row`)
     when it splits into as many fields as the header AND at least two of its non-blank

@@ -92,7 +92,7 @@ _ADVICE = "(only one SELECT, WITH … SELECT or VALUES statement runs)"
 
 
 def check_query(query: str) -> None:
-    """
+    r"""
     Refuse a query that is not one plain read (SELECT, WITH … SELECT, VALUES), before it runs.
 
     A careful tokenizer, not a parser: comments, string literals and quoted names are
@@ -106,15 +106,16 @@ def check_query(query: str) -> None:
     Databases read quotes differently, so the query is read in each of the ways of
     :data:`_SQL_READINGS` (with and without backslash escapes, PostgreSQL dollar quotes,
     MySQL comments) and must pass every one; a query whose words differ with and without
-    backslash escapes (``'a\\' …``) is refused, as are MySQL ``/*!…*/`` comments (code)
+    backslash escapes (``'a\' …``) is refused, as are MySQL ``/*!…*/`` comments (code)
     and ``U&"…"`` names. The database is opened read-only as well: this check gives the
     clear message.
 
     >>> check_query("select * from mrr -- where x; drop table mrr")
-    >>> check_query("WITH t AS (SELECT 1) DELETE FROM mrr")
+    >>> check_query("WITH t AS (SELECT 1) DELETE FROM mrr")  # doctest: +NORMALIZE_WHITESPACE
     Traceback (most recent call last):
     ...
-    kit.errors.ParameterError: the query is not a plain read: 'DELETE' is not allowed (only one SELECT, WITH … SELECT or VALUES statement runs)
+    kit.errors.ParameterError: the query is not a plain read: 'DELETE' is not allowed
+    (only one SELECT, WITH … SELECT or VALUES statement runs)
     """
     seen = {}
     for reading, pattern in _SQL_READINGS.items():

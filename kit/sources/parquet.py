@@ -163,8 +163,10 @@ def _read_row_groups(path: Path, name: str, column: str, row_groups: list[int]):
 
 def _read_column(reader, name: str, column: str, arrow_type, pa):
     """
-    One column of a Parquet file. Decimals of up to 18 digits are read batch by batch as
-    ``decimal64`` (8 bytes a value, exact), not as ``decimal128`` (16 bytes).
+    One column of a Parquet file.
+
+    Decimals of up to 18 digits are read batch by batch as ``decimal64`` (8 bytes a value,
+    exact), not as ``decimal128`` (16 bytes).
     """
     if not (pa.types.is_decimal128(arrow_type) and arrow_type.precision <= 18):
         return _read_columns(reader, name, [column]).column(0)
@@ -217,8 +219,10 @@ def _few_distinct(path: Path, parquet, text_columns: list[str]) -> list[str]:
 
 def _column_to_pandas(column, pa) -> pd.Series:
     """
-    One Arrow column as pandas: text as a categorical, decimals exact and dates (``date32``)
-    as they are (Arrow dtypes, no copy; :mod:`kit.parse` reads them), times as datetime64.
+    One Arrow column as pandas.
+
+    Text as a categorical, decimals exact and dates (``date32``) as they are (Arrow dtypes,
+    no copy; :mod:`kit.parse` reads them), times as datetime64.
     """
     if isinstance(column, pd.Series):  # already pandas (see _flat_column)
         return column

@@ -40,7 +40,9 @@ def shown_url(source: str) -> str:
 
 def sqlite_url_file(source: str) -> Path | None:
     """
-    Return the file of an SQLite URL (as written: relative or absolute), or None for another URL or an in-memory database.
+    Return the file of an SQLite URL (as written: relative or absolute).
+
+    None for another URL or an in-memory database.
 
     >>> sqlite_url_file("sqlite:///bill.db?mode=ro"), sqlite_url_file("postgresql://h/db")
     (PosixPath('bill.db'), None)
