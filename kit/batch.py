@@ -70,7 +70,7 @@ import string
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import product
 from pathlib import Path
 from urllib.parse import quote
@@ -506,6 +506,7 @@ def end_with_parent(parent: int) -> None:
     if _orphaned():  # the parent died before the line above: end now
         os._exit(1)
     if not done:
+
         def watch():
             while not _orphaned():
                 time.sleep(0.5)
@@ -588,7 +589,7 @@ def _record(name: str, params: dict, *, error: str | None = None, failed_noteboo
         "headline": None,
         "error": error,
         "failed_notebook": failed_notebook,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -628,7 +629,7 @@ def index_html(records: list[dict], *, source: str = "") -> str:
 
     ok = [r for r in records if r["status"] == "ok"]
     failed = [r for r in records if r["status"] != "ok"]
-    updated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    updated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     summary = (f"{source + ': ' if source else ''}{nv.plural(len(records), 'report')}, {len(ok)} published, "
                f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
                f"Updated {updated}.")  # fmt: skip

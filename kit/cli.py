@@ -157,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(summary)
     _add_metric_options(summary)
     summary.add_argument("--by", metavar="COLUMN", help="break the summary down by a customer attribute")
-    summary.add_argument("--output", "-o", metavar="FILE.csv",
-                         help="write here instead of printing (- prints; never the data or FX file)")
+    summary.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE.csv",
+        help="write here instead of printing (- prints; never the data or FX file)",
+    )
     summary.set_defaults(func=cmd_summary)
 
     report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")

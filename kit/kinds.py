@@ -146,7 +146,9 @@ class LoadState(ProblemLog):
 def _money_in_range(cents: pd.Series) -> bool:
     """Whether integer cents pass the money checks of the schemas (0 … MAX_AMOUNT), tested by NumPy."""
     values = cents.to_numpy()
-    return values.dtype == np.int64 and (not len(values) or (values.min() >= 0 and values.max() <= parse.MAX_AMOUNT * 100))
+    return values.dtype == np.int64 and (
+        not len(values) or (values.min() >= 0 and values.max() <= parse.MAX_AMOUNT * 100)
+    )
 
 
 def _source_column(column, check) -> str | None:

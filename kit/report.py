@@ -41,9 +41,15 @@ from types import MappingProxyType
 
 from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
-from kit.errors import OutputError
-from kit.export import check_not_input, check_target, clean_stale_temporaries, output_error, private_temporary
-from kit.export import replaced_mode, write_atomic
+from kit.export import (
+    check_not_input,
+    check_target,
+    clean_stale_temporaries,
+    output_error,
+    private_temporary,
+    replaced_mode,
+    write_atomic,
+)
 from kit.params import SPECS, default_values, ledger_options
 from kit.params import reactivation_window as api_reactivation_window
 from kit.sources import _secrets as url_secrets
@@ -253,7 +259,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
             if exc.ename in INPUT_ERRORS:  # the data or a parameter: every problem, as `kit summary` says them
                 raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.strip()}",
                            ReportInputError) from None  # fmt: skip
-            raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}") from None
+            raise fail(
+                f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
+            ) from None
         except OSError as exc:  # the notebook could not be saved: a full disk, a size limit
             html_path.unlink(missing_ok=True)
             executed_path.unlink(missing_ok=True)

@@ -270,8 +270,9 @@ def status_stops(status: str, ended: bool) -> bool:
     return status in TRIAL or (not ended and (status in FINAL or status in PAUSED))
 
 
-def status_columns(frame: pd.DataFrame, explicit: set[str], known,
-                   ended: np.ndarray | None = None) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
+def status_columns(
+    frame: pd.DataFrame, explicit: set[str], known, ended: np.ndarray | None = None
+) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
     """
     The columns that look like a subscription status, with the values and rows that stop the load.
 

@@ -245,7 +245,11 @@ def _snapshot_window(ctx: LoadState, rows: pd.DataFrame, as_of_day, today, date_
     if late.any():
         ctx.exclude_window(reason, ctx.frame.index.get_indexer(rows.index[late]))
     in_cap = np.flatnonzero(months == cap)
-    if as_of_day is not None and len(in_cap) and as_of_day < pd.Period(as_of_day, "M").to_timestamp(how="end").normalize():
+    if (
+        as_of_day is not None
+        and len(in_cap)
+        and as_of_day < pd.Period(as_of_day, "M").to_timestamp(how="end").normalize()
+    ):
         days = _snapshot_days(ctx, ctx.frame.index.get_indexer(rows.index[in_cap]), date_format)
         after = in_cap[days > np.datetime64(as_of_day.date(), "D")]  # NaT compares False
         if len(after) == len(in_cap):

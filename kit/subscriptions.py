@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
 BILLING_PERIODS = ("day", "week", "month", "quarter", "half-year", "year")
 #: Months in one billing period, as a fraction (numerator, denominator).
-MONTHS_IN = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "quarter": (3, 1), "half-year": (6, 1), "year": (12, 1)}
+MONTHS_IN = {
+    "day": (12, 365),
+    "week": (12, 52),
+    "month": (1, 1),
+    "quarter": (3, 1),
+    "half-year": (6, 1),
+    "year": (12, 1),
+}
 _PERIOD_ALIASES = {
     "daily": "day", "days": "day", "weekly": "week", "weeks": "week", "monthly": "month", "months": "month",
     "quarterly": "quarter", "quarters": "quarter", "half_year": "half-year", "halfyear": "half-year",
@@ -72,7 +79,9 @@ def _expand_subscriptions(ctx: LoadState, rows: pd.DataFrame, last: pd.Period, a
     ctx.note("subscriptions ending before the last day of their first month (contribute nothing)",
              positions[(lengths == 0) & (rows["end_date"] != rows["start_date"]).to_numpy() & started])  # fmt: skip
     ctx.note("subscriptions starting after as_of (contribute nothing)", positions[~started])
-    ctx.note("rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0])
+    ctx.note(
+        "rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0]
+    )
     ctx.note("rows with quantity 0 (not active)", positions[rows["quantity"].to_numpy() == 0])
     _note_overlaps(ctx, rows, start_m, end_m, positions)
     mrr = _subscription_mrr(rows)
