@@ -554,7 +554,7 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
 
 def headline(params: dict) -> dict:
     """
-    The headline numbers of a report computed afresh: its latest period shown.
+    Compute afresh the headline numbers of a report: its latest period shown.
 
     A batch reads them from the executed notebook (:func:`kit.report.read_headline`); this
     is the fallback for a notebook that did not display them.
@@ -601,7 +601,7 @@ def _write_record(folder: Path, record: dict) -> dict:
 
 
 def resumable(folder: Path, job: Job) -> dict | None:
-    """The record of ``job`` from an earlier run, when it succeeded with the same parameters and its HTML exists."""
+    """Return ``job``'s record from an earlier run, when it succeeded with the same parameters and its HTML exists."""
     try:
         record = json.loads((folder / f"{job.name}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -355,7 +355,8 @@ def _check_number_marks(decimal, thousands) -> str | None:
                              f"or ' '), not {thousands!r} (CLI --thousands)")  # fmt: skip
     if unicodedata.category(thousands)[0] in "LNC" or thousands in _NOT_THOUSANDS:
         raise ParameterError(f"thousands={thousands!r} cannot separate thousands (a letter, digit, control "
-                             "character, sign or bracket); pass one of , . ' _ space or NBSP (CLI --thousands)")  # fmt: skip
+                             "character, sign or bracket); pass one of , . ' _ space or NBSP "
+                             "(CLI --thousands)")  # fmt: skip
     if thousands == decimal:
         other = "," if decimal == "." else "."
         raise ParameterError(f"thousands={thousands!r} is also the decimal mark (decimal={decimal!r}); the two "

@@ -64,7 +64,7 @@ DATA_URL_ENV = "EXPANSION_KIT_DATA_URL"
 
 def url_env(key: str) -> str:
     """
-    The environment variable that carries report parameter ``key``'s real URL to the kernel.
+    Return the environment variable that carries report parameter ``key``'s real URL to the kernel.
 
     >>> url_env("data"), url_env("fx")
     ('EXPANSION_KIT_DATA_URL', 'EXPANSION_KIT_FX_URL')
@@ -73,7 +73,7 @@ def url_env(key: str) -> str:
 
 
 def secret_parameters(params: dict) -> dict[str, str]:
-    """The text parameters that are database URLs holding a secret: name -> the real URL."""
+    """Return the text parameters that are database URLs holding a secret: name -> the real URL."""
     return {key: value for key, value in params.items()
             if isinstance(value, str) and is_database_url(value) and shown_url(value) != value}  # fmt: skip
 
@@ -364,7 +364,7 @@ MIN_HIDDEN_PASSWORD = 4
 
 
 def _replacements(secrets: dict[str, str]) -> list[tuple[str, str]]:
-    """What to hide in a notebook: each secret URL (and its password, percent-decoded too) -> its hidden form."""
+    """Return what to hide in a notebook: each secret URL (and its password, percent-decoded too) -> its hidden form."""
     from urllib.parse import unquote
 
     from sqlalchemy.engine import make_url

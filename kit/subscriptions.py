@@ -39,7 +39,7 @@ _PERIOD_ALIASES = {
 
 
 def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
-    """The window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
+    """Give the window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
     start = rows["start_date"]
     given = as_of_day is not None
     if as_of_day is None:
@@ -106,7 +106,7 @@ def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
     interval = rows["billing_interval_count"].to_numpy(dtype=object)
     numerator = amount * quantity * den_months  # Python integers: exact, no overflow
     denominator = num_months * interval
-    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator)]
+    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator, strict=True)]
     return values if exact else np.array(values, dtype=np.int64)
 
 
