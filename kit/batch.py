@@ -70,7 +70,7 @@ import string
 import sys
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import product
 from pathlib import Path
 from urllib.parse import quote
@@ -506,6 +506,7 @@ def end_with_parent(parent: int) -> None:
     if _orphaned():  # the parent died before the line above: end now
         os._exit(1)
     if not done:
+
         def watch():
             while not _orphaned():
                 time.sleep(0.5)
@@ -553,7 +554,7 @@ def run_one(name: str, params: dict, output_dir: str, notebook: str) -> dict:
 
 def headline(params: dict) -> dict:
     """
-    The headline numbers of a report computed afresh: its latest period shown.
+    Compute afresh the headline numbers of a report: its latest period shown.
 
     A batch reads them from the executed notebook (:func:`kit.report.read_headline`); this
     is the fallback for a notebook that did not display them.
@@ -588,7 +589,7 @@ def _record(name: str, params: dict, *, error: str | None = None, failed_noteboo
         "headline": None,
         "error": error,
         "failed_notebook": failed_notebook,
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -600,7 +601,7 @@ def _write_record(folder: Path, record: dict) -> dict:
 
 
 def resumable(folder: Path, job: Job) -> dict | None:
-    """The record of ``job`` from an earlier run, when it succeeded with the same parameters and its HTML exists."""
+    """Return ``job``'s record from an earlier run, when it succeeded with the same parameters and its HTML exists."""
     try:
         record = json.loads((folder / f"{job.name}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -628,7 +629,7 @@ def index_html(records: list[dict], *, source: str = "") -> str:
 
     ok = [r for r in records if r["status"] == "ok"]
     failed = [r for r in records if r["status"] != "ok"]
-    updated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    updated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     summary = (f"{source + ': ' if source else ''}{nv.plural(len(records), 'report')}, {len(ok)} published, "
                f"{len(failed)} failed. Headline numbers are those of each report's latest period shown. "
                f"Updated {updated}.")  # fmt: skip

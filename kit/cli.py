@@ -157,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(summary)
     _add_metric_options(summary)
     summary.add_argument("--by", metavar="COLUMN", help="break the summary down by a customer attribute")
-    summary.add_argument("--output", "-o", metavar="FILE.csv",
-                         help="write here instead of printing (- prints; never the data or FX file)")
+    summary.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE.csv",
+        help="write here instead of printing (- prints; never the data or FX file)",
+    )
     summary.set_defaults(func=cmd_summary)
 
     report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")
@@ -181,8 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _no_hugepage_advice() -> None:
     """
-    Stop NumPy advising transparent huge pages for its large arrays (unless the user set
-    NUMPY_MADVISE_HUGEPAGE). Where the kernel's THP defrag is "madvise", a fault on such
+    Stop NumPy advising transparent huge pages for its large arrays (unless the user set NUMPY_MADVISE_HUGEPAGE).
+
+    Where the kernel's THP defrag is "madvise", a fault on such
     memory first compacts memory; on a host whose memory is fragmented that makes fresh
     memory several times slower (measured: 0.20 s instead of 0.03 s per 100 MB).
     """

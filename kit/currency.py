@@ -52,8 +52,10 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
     idx = np.flatnonzero(foreign)
     if len(idx):
         factors = _factors(table, pairs, reporting, through)
-        keys = zip(need["currency"].to_numpy()[idx].tolist(), need["m"].to_numpy()[idx].tolist())
-        values = [divide_half_even(a * factors[k][0], factors[k][1]) for a, k in zip(amounts[idx].tolist(), keys)]
+        keys = zip(need["currency"].to_numpy()[idx].tolist(), need["m"].to_numpy()[idx].tolist(), strict=True)
+        values = [
+            divide_half_even(a * factors[k][0], factors[k][1]) for a, k in zip(amounts[idx].tolist(), keys, strict=True)
+        ]
         values = np.array(values, dtype=object)
         over = values > parse.MAX_AMOUNT * 100
         values[over] = 0
@@ -111,9 +113,15 @@ def _factors(table: pd.Series, pairs: pd.DataFrame, reporting: str, through) -> 
 
 
 def _cross_rates_hint(rates: pd.DataFrame, reporting: str, missing: list[tuple[str, int]]) -> str:
-    """What a table of cross rates (no currency at 1, the reporting one not at 1) is taken to mean, and what to fix."""
+    """
+    Say what a table of cross rates is taken to mean, and what to fix.
+
+    A table of cross rates has no currency at 1, and the reporting one not at 1.
+    """
     listed = rates.loc[rates["currency"] == reporting].sort_values("m")
-    shown = ", ".join(f"{r:g} in {ordinal_to_str(m)}" for r, m in zip(listed["rate"].head(3), listed["m"].head(3)))
+    shown = ", ".join(
+        f"{r:g} in {ordinal_to_str(m)}" for r, m in zip(listed["rate"].head(3), listed["m"].head(3), strict=True)
+    )
     shown += ", …" if len(listed) > 3 else ""
     absent = ", ".join(dict.fromkeys(c for c, _ in missing if c != reporting)) or reporting
     return (
@@ -134,7 +142,7 @@ _CROSS_RATES = "(cross rates)"  # _fx_base: no listed base; amounts convert thro
 
 def _fx_base(rates: pd.DataFrame, reporting: str, name: str) -> str | None:
     """
-    The currency to convert through, or None where rates are already in the reporting currency.
+    Return the currency to convert through, or None where rates are already in the reporting currency.
 
     None when the reporting currency is at 1 wherever the table lists it, or when the table
     lists neither it nor any currency at 1 in every month. Otherwise the table's base (the

@@ -31,7 +31,7 @@ EARLIEST_PLAUSIBLE = pd.Timestamp("1990-01-01")
 
 
 def _pandera():
-    """The pandera API, imported when first needed (its import costs a tenth of a second)."""
+    """Return the pandera API, imported when first needed (its import costs a tenth of a second)."""
     import pandera.pandas
 
     return pandera.pandas
@@ -146,7 +146,9 @@ class LoadState(ProblemLog):
 def _money_in_range(cents: pd.Series) -> bool:
     """Whether integer cents pass the money checks of the schemas (0 … MAX_AMOUNT), tested by NumPy."""
     values = cents.to_numpy()
-    return values.dtype == np.int64 and (not len(values) or (values.min() >= 0 and values.max() <= parse.MAX_AMOUNT * 100))
+    return values.dtype == np.int64 and (
+        not len(values) or (values.min() >= 0 and values.max() <= parse.MAX_AMOUNT * 100)
+    )
 
 
 def _source_column(column, check) -> str | None:
@@ -231,7 +233,8 @@ def _check_status(ctx: LoadState, explicit: set[str]) -> None:
         shown += ", …" if len(stopping) > 8 else ""
         rows = ", ".join(str(r) for r in ctx.raw.row_numbers[np.sort(positions)[:5]])
         raise LoadError(
-            f"{ctx.raw.name}, column {column}: statuses that are not billing: {shown} (e.g. rows {rows}); the kit does not "
+            f"{ctx.raw.name}, column {column}: statuses that are not billing: {shown} (e.g. rows {rows}); "
+            "the kit does not "
             "read status, so trials, and cancelled or paused subscriptions without an end_date, would count as MRR.\n"
             "End (set end_date) or remove the rows that do not bill, or map the column to a plain attribute name "
             f"(mapping={{{column!r}: 'sub_{column}'}}, CLI --map {column}=sub_{column}) to acknowledge it is only an "

@@ -285,7 +285,12 @@ def load_ledger(
     ledger_frame, shared = _build_frame(rows, amounts, ctx.attributes)
     # identical snapshot rows share their customer · product · month: only those need comparing
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
-    details = {"kind": kind, **raw.details, "reporting currency": reporting, "FX mode": fx_mode if fx is not None else None}
+    details = {
+        "kind": kind,
+        **raw.details,
+        "reporting currency": reporting,
+        "FX mode": fx_mode if fx is not None else None,
+    }
     if kind == "subscriptions" and as_of_day < last.to_timestamp(how="end").normalize():
         details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
                                   "(nothing after as_of enters any figure)")  # fmt: skip
@@ -350,7 +355,8 @@ def _check_number_marks(decimal, thousands) -> str | None:
                              f"or ' '), not {thousands!r} (CLI --thousands)")  # fmt: skip
     if unicodedata.category(thousands)[0] in "LNC" or thousands in _NOT_THOUSANDS:
         raise ParameterError(f"thousands={thousands!r} cannot separate thousands (a letter, digit, control "
-                             "character, sign or bracket); pass one of , . ' _ space or NBSP (CLI --thousands)")  # fmt: skip
+                             "character, sign or bracket); pass one of , . ' _ space or NBSP "
+                             "(CLI --thousands)")  # fmt: skip
     if thousands == decimal:
         other = "," if decimal == "." else "."
         raise ParameterError(f"thousands={thousands!r} is also the decimal mark (decimal={decimal!r}); the two "
@@ -442,8 +448,7 @@ def _detect_kind(name: str, frame: pd.DataFrame) -> str:
     raise LoadError(
         f"{name}: cannot tell the kind of data: snapshots need {', '.join(REQUIRED['snapshots'])}; "
         f"subscriptions need {', '.join(REQUIRED['subscriptions'])} (columns found: {', '.join(frame.columns)}); "
-        "pass kind= and a mapping for differently named columns"
-        + _HEADER_HINT
+        "pass kind= and a mapping for differently named columns" + _HEADER_HINT
     )
 
 
@@ -453,8 +458,7 @@ def _check_columns(name: str, frame: pd.DataFrame, kind: str) -> None:
         return
     suggestions = roles.suggestions(frame, missing)
     message = (
-        f"{name}: missing required columns for {kind}: {', '.join(missing)} "
-        f"(columns found: {', '.join(frame.columns)})"
+        f"{name}: missing required columns for {kind}: {', '.join(missing)} (columns found: {', '.join(frame.columns)})"
     )
     if suggestions:
         message += f"; if they are named differently, pass mapping={suggestions!r}"
@@ -569,7 +573,9 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
     keep = pd.Series(True, index=latest.index)
     for column, wanted in filters.items():
         if column not in ledger.attributes:
-            raise ParameterError(f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}")
+            raise ParameterError(
+                f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}"
+            )
         values = [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
         held = latest[column].astype(str)
         known = sorted(held.unique())

@@ -481,7 +481,8 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
                          "product": frame["product"].astype(str).to_numpy(),
                          "plan": frame[column].astype(str).to_numpy()})  # fmt: skip
     per_month = keys.groupby(["customer_id", "label"], sort=False).agg(
-        plan=("plan", "first"), products=("product", lambda p: "\x1f".join(sorted(set(p)))))
+        plan=("plan", "first"), products=("product", lambda p: "\x1f".join(sorted(set(p))))
+    )
     moves = movements.loc[(movements["mrr_start"] > 0) & (movements["mrr_end"] > 0)]
     if moves.empty:
         return empty

@@ -140,15 +140,35 @@ class ReportParameters(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data: Annotated[str, Param("data file or SQLAlchemy URL; empty: the bundled sample", load="source")] = ""
-    kind: Annotated[str, Param(
-        "snapshots or subscriptions; empty: detected from the columns", KINDS, empty=True, load="kind",
-        empty_is_none=True, cli=_cli("--kind", SOURCE, "input shape (default: detected)", choices=True))] = ""
-    table: Annotated[str, Param(
-        "database table (with a URL or an SQLite file)", load="table", empty_is_none=True,
-        cli=_cli("--table", SOURCE, "database table to read"))] = ""
-    query: Annotated[str, Param(
-        "database query (instead of table)", load="query", empty_is_none=True,
-        cli=_cli("--query", SOURCE, "database query to run (instead of --table)"))] = ""
+    kind: Annotated[
+        str,
+        Param(
+            "snapshots or subscriptions; empty: detected from the columns",
+            KINDS,
+            empty=True,
+            load="kind",
+            empty_is_none=True,
+            cli=_cli("--kind", SOURCE, "input shape (default: detected)", choices=True),
+        ),
+    ] = ""
+    table: Annotated[
+        str,
+        Param(
+            "database table (with a URL or an SQLite file)",
+            load="table",
+            empty_is_none=True,
+            cli=_cli("--table", SOURCE, "database table to read"),
+        ),
+    ] = ""
+    query: Annotated[
+        str,
+        Param(
+            "database query (instead of table)",
+            load="query",
+            empty_is_none=True,
+            cli=_cli("--query", SOURCE, "database query to run (instead of --table)"),
+        ),
+    ] = ""
     sheet: Annotated[str, Param(
         "Excel sheet: a name, or else digits as a position from 0; empty: the first visible", load="sheet",
         empty_is_none=True, cli=_cli("--sheet", SOURCE, "Excel sheet: its name, or else its position counted "
@@ -157,12 +177,23 @@ class ReportParameters(BaseModel):
         "0-based row of the header in CSV or Excel", load="header_row",
         cli=_cli("--header-row", SOURCE, "row of the header, 1-based (default 1)", type=row_number, default=1,
                  metavar="N", to_param=lambda n: n - 1))] = 0  # fmt: skip
-    sep: Annotated[str, Param(
-        "CSV delimiter; empty: detected", load="sep", empty_is_none=True,
-        cli=_cli("--sep", SOURCE, "CSV delimiter (default: detected)"))] = ""
-    encoding: Annotated[str, Param(
-        "text encoding of a CSV file", load="encoding",
-        cli=_cli("--encoding", SOURCE, "text encoding of a CSV file (default utf-8)", default="utf-8"))] = "utf-8"
+    sep: Annotated[
+        str,
+        Param(
+            "CSV delimiter; empty: detected",
+            load="sep",
+            empty_is_none=True,
+            cli=_cli("--sep", SOURCE, "CSV delimiter (default: detected)"),
+        ),
+    ] = ""
+    encoding: Annotated[
+        str,
+        Param(
+            "text encoding of a CSV file",
+            load="encoding",
+            cli=_cli("--encoding", SOURCE, "text encoding of a CSV file (default utf-8)", default="utf-8"),
+        ),
+    ] = "utf-8"
     mapping: Annotated[dict, Param(
         "source column -> kit column, e.g. {'monthly_amount': 'amount'}", load="mapping", empty_is_none=True,
         cli=_cli("--map", SOURCE, "rename a column, e.g. monthly_amount=amount", action="append",
@@ -171,38 +202,76 @@ class ReportParameters(BaseModel):
         "constants for missing columns, e.g. {'billing_period': 'month'}", load="defaults", empty_is_none=True,
         cli=_cli("--default", SOURCE, "constant for a missing column, e.g. billing_period=month", action="append",
                  metavar="COLUMN=VALUE", to_param=lambda v: pairs(v, "--default")))] = {}  # fmt: skip
-    date_format: Annotated[str, Param(
-        "strftime pattern of non-ISO dates; empty: ISO only", load="date_format", empty_is_none=True,
-        cli=_cli("--date-format", SOURCE, "strftime pattern of non-ISO dates, e.g. %%d/%%m/%%Y"))] = ""
-    decimal: Annotated[str, Param(
-        "decimal mark of amounts", load="decimal",
-        cli=_cli("--decimal", SOURCE, "decimal mark of amounts (default .)", default="."))] = "."
-    thousands: Annotated[str, Param(
-        "thousands separator accepted in amounts; empty: none", load="thousands", empty_is_none=True,
-        cli=_cli("--thousands", SOURCE, "thousands separator to accept in amounts"))] = ""
+    date_format: Annotated[
+        str,
+        Param(
+            "strftime pattern of non-ISO dates; empty: ISO only",
+            load="date_format",
+            empty_is_none=True,
+            cli=_cli("--date-format", SOURCE, "strftime pattern of non-ISO dates, e.g. %%d/%%m/%%Y"),
+        ),
+    ] = ""
+    decimal: Annotated[
+        str,
+        Param(
+            "decimal mark of amounts",
+            load="decimal",
+            cli=_cli("--decimal", SOURCE, "decimal mark of amounts (default .)", default="."),
+        ),
+    ] = "."
+    thousands: Annotated[
+        str,
+        Param(
+            "thousands separator accepted in amounts; empty: none",
+            load="thousands",
+            empty_is_none=True,
+            cli=_cli("--thousands", SOURCE, "thousands separator to accept in amounts"),
+        ),
+    ] = ""
     thousands_grouping: Annotated[str, Param(
         "groups of the thousands separator: western 1,234,567 or indian 12,34,567", THOUSANDS_GROUPINGS,
         load="thousands_grouping",
         cli=_cli("--thousands-grouping", SOURCE, "groups of --thousands: western 1,234,567 (default) or indian "
                  "12,34,567", choices=True, default="western"))] = "western"  # fmt: skip
-    currency_symbols: Annotated[bool, Param(
-        "accept currency symbols around amounts", load="currency_symbols",
-        cli=_cli("--currency-symbols", SOURCE, "accept $, €, … around amounts", action="store_true"))] = False
-    fx: Annotated[str, Param(
-        "FX table (currency, month, rate); empty: none (the sample uses its own)", load="fx",
-        cli=_cli("--fx", SOURCE, "FX table: currency, month, rate", metavar="FILE"))] = ""
+    currency_symbols: Annotated[
+        bool,
+        Param(
+            "accept currency symbols around amounts",
+            load="currency_symbols",
+            cli=_cli("--currency-symbols", SOURCE, "accept $, €, … around amounts", action="store_true"),
+        ),
+    ] = False
+    fx: Annotated[
+        str,
+        Param(
+            "FX table (currency, month, rate); empty: none (the sample uses its own)",
+            load="fx",
+            cli=_cli("--fx", SOURCE, "FX table: currency, month, rate", metavar="FILE"),
+        ),
+    ] = ""
     fx_mode: Annotated[str, Param(
         "constant: each currency at its last month's rate; monthly: each month at its rate", FX_MODES,
         load="fx_mode",
         cli=_cli("--fx-mode", SOURCE, "constant (default): each currency at its rate in the last month; monthly: "
                  "each month at its own rate", choices=True, default="constant"))] = "constant"  # fmt: skip
-    currency: Annotated[str, Param(
-        "reporting currency; empty: inferred", load="currency", empty_is_none=True,
-        cli=_cli("--currency", SOURCE, "reporting currency (default: inferred)"))] = ""
-    as_of: Annotated[str, Param(
-        "last day of the data window, YYYY-MM-DD; empty: the latest date in the data", load="as_of",
-        empty_is_none=True,
-        cli=_cli("--as-of", SOURCE, "last day of the data window (YYYY-MM-DD)", metavar="DATE"))] = ""
+    currency: Annotated[
+        str,
+        Param(
+            "reporting currency; empty: inferred",
+            load="currency",
+            empty_is_none=True,
+            cli=_cli("--currency", SOURCE, "reporting currency (default: inferred)"),
+        ),
+    ] = ""
+    as_of: Annotated[
+        str,
+        Param(
+            "last day of the data window, YYYY-MM-DD; empty: the latest date in the data",
+            load="as_of",
+            empty_is_none=True,
+            cli=_cli("--as-of", SOURCE, "last day of the data window (YYYY-MM-DD)", metavar="DATE"),
+        ),
+    ] = ""
     lenient: Annotated[bool, Param(
         "exclude invalid rows (counted in the appendix) instead of stopping", load="on_invalid",
         cli=_cli("--lenient", SOURCE, "exclude invalid rows (counted) instead of failing",
@@ -212,34 +281,54 @@ class ReportParameters(BaseModel):
         load="snapshot_dates",
         cli=_cli("--snapshot-dates", SOURCE, "several snapshot dates of one customer · product in a month: raise "
                  "(default), or use the last", choices=True, default="raise"))] = "raise"  # fmt: skip
-    period: Annotated[str, Param(
-        "month, quarter or year", PERIODS,
-        cli=_cli("--period", MEASURING, choices=True, default="month"))] = "month"
-    netting: Annotated[str, Param(
-        "customer (one movement per customer) or product (gross per product)", NETTINGS,
-        cli=_cli("--netting", MEASURING, choices=True, default="customer"))] = "customer"
+    period: Annotated[
+        str, Param("month, quarter or year", PERIODS, cli=_cli("--period", MEASURING, choices=True, default="month"))
+    ] = "month"
+    netting: Annotated[
+        str,
+        Param(
+            "customer (one movement per customer) or product (gross per product)",
+            NETTINGS,
+            cli=_cli("--netting", MEASURING, choices=True, default="customer"),
+        ),
+    ] = "customer"
     reactivation_window: Annotated[int, Param(
         "returns after more than N inactive periods count as new; -1: no limit",
         cli=_cli("--reactivation-window", MEASURING, "returns after more than N inactive periods count as new",
                  type=int, metavar="N", to_param=lambda n: NO_WINDOW if n is None else n))] = NO_WINDOW  # fmt: skip
-    segment: Annotated[str, Param(
-        "customer attribute for the segment breakdown; empty: the first of size, segment, plan",
-        cli=_cli("--segment", REPORT, "attribute for the segment breakdown", metavar="COLUMN"))] = ""
+    segment: Annotated[
+        str,
+        Param(
+            "customer attribute for the segment breakdown; empty: the first of size, segment, plan",
+            cli=_cli("--segment", REPORT, "attribute for the segment breakdown", metavar="COLUMN"),
+        ),
+    ] = ""
     filters: Annotated[dict, Param(
         "keep customers whose attribute has these values, e.g. {'region': ['EMEA']}",
         cli=_cli("--filter", REPORT, "keep customers with this attribute value (repeat for several values)",
                  action="append", metavar="COLUMN=VALUE", to_param=filter_values))] = {}  # fmt: skip
-    start: Annotated[str, Param(
-        "first period shown, e.g. 2024-01 or 2024-Q1; empty: all",
-        cli=_cli("--start", REPORT, "first period shown, e.g. 2024-01 or 2024-Q1"))] = ""
+    start: Annotated[
+        str,
+        Param(
+            "first period shown, e.g. 2024-01 or 2024-Q1; empty: all",
+            cli=_cli("--start", REPORT, "first period shown, e.g. 2024-01 or 2024-Q1"),
+        ),
+    ] = ""
     end: Annotated[str, Param("last period shown; empty: all", cli=_cli("--end", REPORT, "last period shown"))] = ""
-    title: Annotated[str, Param(
-        "report title", cli=_cli("--title", REPORT, "report title"))] = "Expansion revenue report"
-    company: Annotated[str, Param(
-        "company name shown in the header", cli=_cli("--company", REPORT, "company name shown in the header"))] = ""
-    anonymise: Annotated[bool, Param(
-        "show customer ids instead of names",
-        cli=_cli("--anonymise", REPORT, "replace customer names by ids", action="store_true"))] = False
+    title: Annotated[str, Param("report title", cli=_cli("--title", REPORT, "report title"))] = (
+        "Expansion revenue report"
+    )
+    company: Annotated[
+        str,
+        Param("company name shown in the header", cli=_cli("--company", REPORT, "company name shown in the header")),
+    ] = ""
+    anonymise: Annotated[
+        bool,
+        Param(
+            "show customer ids instead of names",
+            cli=_cli("--anonymise", REPORT, "replace customer names by ids", action="store_true"),
+        ),
+    ] = False
 
 
 @dataclass(frozen=True)

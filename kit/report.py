@@ -41,9 +41,15 @@ from types import MappingProxyType
 
 from kit import config
 from kit.errors import LoadError, ParameterError, ReportError, ReportInputError
-from kit.errors import OutputError
-from kit.export import check_not_input, check_target, clean_stale_temporaries, output_error, private_temporary
-from kit.export import replaced_mode, write_atomic
+from kit.export import (
+    check_not_input,
+    check_target,
+    clean_stale_temporaries,
+    output_error,
+    private_temporary,
+    replaced_mode,
+    write_atomic,
+)
 from kit.params import SPECS, default_values, ledger_options
 from kit.params import reactivation_window as api_reactivation_window
 from kit.sources import _secrets as url_secrets
@@ -58,7 +64,7 @@ DATA_URL_ENV = "EXPANSION_KIT_DATA_URL"
 
 def url_env(key: str) -> str:
     """
-    The environment variable that carries report parameter ``key``'s real URL to the kernel.
+    Return the environment variable that carries report parameter ``key``'s real URL to the kernel.
 
     >>> url_env("data"), url_env("fx")
     ('EXPANSION_KIT_DATA_URL', 'EXPANSION_KIT_FX_URL')
@@ -67,7 +73,7 @@ def url_env(key: str) -> str:
 
 
 def secret_parameters(params: dict) -> dict[str, str]:
-    """The text parameters that are database URLs holding a secret: name -> the real URL."""
+    """Return the text parameters that are database URLs holding a secret: name -> the real URL."""
     return {key: value for key, value in params.items()
             if isinstance(value, str) and is_database_url(value) and shown_url(value) != value}  # fmt: skip
 
@@ -253,7 +259,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
             if exc.ename in INPUT_ERRORS:  # the data or a parameter: every problem, as `kit summary` says them
                 raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.strip()}",
                            ReportInputError) from None  # fmt: skip
-            raise fail(f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}") from None
+            raise fail(
+                f"report {name} failed in cell {exc.exec_count}: {exc.ename}: {_first_line(exc.evalue)}"
+            ) from None
         except OSError as exc:  # the notebook could not be saved: a full disk, a size limit
             html_path.unlink(missing_ok=True)
             executed_path.unlink(missing_ok=True)
@@ -356,7 +364,7 @@ MIN_HIDDEN_PASSWORD = 4
 
 
 def _replacements(secrets: dict[str, str]) -> list[tuple[str, str]]:
-    """What to hide in a notebook: each secret URL (and its password, percent-decoded too) -> its hidden form."""
+    """Return what to hide in a notebook: each secret URL (and its password, percent-decoded too) -> its hidden form."""
     from urllib.parse import unquote
 
     from sqlalchemy.engine import make_url

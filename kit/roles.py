@@ -1,4 +1,4 @@
-"""
+r"""
 Which source column plays which role, and which rows are not customers.
 
 Rules (the reliability table's rows 4 and 47–49):
@@ -36,7 +36,7 @@ Rules (the reliability table's rows 4 and 47–49):
   ``Total`` (``Health Total``) is thus refused too: rename it in the source (the
   message names its row). Only texts of at most 80 characters that hold ``tot``,
   ``sum``, ``count`` or ``average`` (any case) reach the patterns.
-* **Line breaks and NUL.** A line break (``\\n``, ``\\r``) or a NUL byte anywhere in a
+* **Line breaks and NUL.** A line break (``\n``, ``\r``) or a NUL byte anywhere in a
   key field (``customer_id``, ``product``, the month or dates, ``currency``,
   ``billing_period``, ``billing_interval_count``, ``quantity``, ``plan``,
   ``subscription_id``, and the amount) is an invalid row: it shows a quoting fault that
@@ -157,7 +157,7 @@ _BREAK = re.compile(r"[\r\n\x00]")
 
 def squash(name: object) -> str:
     """
-    A column name with case, spaces and punctuation ignored: how synonyms are matched.
+    Return a column name with case, spaces and punctuation ignored: how synonyms are matched.
 
     >>> squash("No. of Seats"), squash("Seat-count"), squash(" qty ")
     ('noofseats', 'seatcount', 'qty')
@@ -166,7 +166,7 @@ def squash(name: object) -> str:
 
 
 def kind_from_synonyms(columns) -> str | None:
-    """The kind whose date role a synonym names (``started_at``: subscriptions), if exactly one does."""
+    """Return the kind whose date role a synonym names (``started_at``: subscriptions), if exactly one does."""
     found = {squash(c) for c in columns}
     starts = {squash(s) for s in SYNONYMS["start_date"]} & found
     months = {squash(s) for s in [*SYNONYMS["month"], "month"]} & found
@@ -215,7 +215,7 @@ MONTH_DATE_NAMES = frozenset(squash(n) for n in [
 
 
 def month_date_columns(attributes) -> list[str]:
-    """The attribute columns whose name means a date (``snapshot_date``, ``date``, ``as_of``), in order."""
+    """Return the attribute columns whose name means a date (``snapshot_date``, ``date``, ``as_of``), in order."""
     return [c for c in attributes if squash(c) in MONTH_DATE_NAMES]
 
 
@@ -250,7 +250,7 @@ NOT_BILLING = FINAL | TRIAL | PAUSED
 
 def normalise_status(text: object) -> str:
     """
-    A status as compared: lower case, spaces and hyphens as ``_``.
+    Return a status as compared: lower case, spaces and hyphens as ``_``.
 
     >>> normalise_status(" Past Due "), normalise_status("Incomplete-Expired")
     ('past_due', 'incomplete_expired')
@@ -270,10 +270,11 @@ def status_stops(status: str, ended: bool) -> bool:
     return status in TRIAL or (not ended and (status in FINAL or status in PAUSED))
 
 
-def status_columns(frame: pd.DataFrame, explicit: set[str], known,
-                   ended: np.ndarray | None = None) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
+def status_columns(
+    frame: pd.DataFrame, explicit: set[str], known, ended: np.ndarray | None = None
+) -> list[tuple[str, dict[str, int], np.ndarray | None]]:
     """
-    The columns that look like a subscription status, with the values and rows that stop the load.
+    Find the columns that look like a subscription status, with the values and rows that stop the load.
 
     Only columns outside ``known`` (the roles) and ``explicit`` (named in a mapping) whose
     name means a status. ``ended`` marks the rows with an ``end_date`` (none when omitted).
@@ -296,7 +297,7 @@ def status_columns(frame: pd.DataFrame, explicit: set[str], known,
         statuses = [normalise_status(u) for u in uniques]
         counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
         values = {}
-        for u, c in zip(uniques, counts):
+        for u, c in zip(uniques, counts, strict=True):
             values[str(u).strip()] = values.get(str(u).strip(), 0) + int(c)
         # each distinct value once: stops when ongoing, stops when ended (two flags per value)
         stop_open = np.array([status_stops(v, False) for v in statuses] + [False], dtype=bool)
@@ -306,7 +307,7 @@ def status_columns(frame: pd.DataFrame, explicit: set[str], known,
             positions = np.flatnonzero(stopping)
             stop_counts = np.bincount(codes[positions], minlength=len(uniques))
             shown: dict[str, int] = {}
-            for u, c in zip(uniques, stop_counts):
+            for u, c in zip(uniques, stop_counts, strict=True):
                 if c:
                     shown[str(u).strip()] = shown.get(str(u).strip(), 0) + int(c)
             found.append((column, shown, positions))

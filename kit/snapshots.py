@@ -55,7 +55,7 @@ def _snapshot_dates(ctx: LoadState, rows: pd.DataFrame, mode: str, date_format=N
 
 def _attribute_snapshot_dates(ctx: LoadState, rows: pd.DataFrame, column: str, mode: str, date_format) -> pd.DataFrame:
     """
-    The several-snapshots check on an attribute column of dates beside ``month`` (weekly ``snapshot_date``).
+    Run the several-snapshots check on an attribute column of dates beside ``month`` (weekly ``snapshot_date``).
 
     The check reads the column's raw values, whatever their format: several distinct non-blank
     values of it within one customer · product · month are several snapshots (``10/31/2026``,
@@ -163,7 +163,7 @@ def _concerned(keys: pd.DataFrame, hit: np.ndarray) -> np.ndarray:
 
 
 def _raise_several(ctx, rows, positions, candidates, keys, hit, column, show) -> None:
-    """The error of ``snapshot_dates="raise"``: the first customer · product with several dates in a month."""
+    """Raise the error of ``snapshot_dates="raise"``: the first customer · product with several dates in a month."""
     sub = rows.iloc[candidates]
     first = int(np.flatnonzero(hit)[0])
     same = np.flatnonzero((keys[["customer", "product", "month"]] == keys.iloc[first][["customer", "product", "month"]])
@@ -178,9 +178,11 @@ def _raise_several(ctx, rows, positions, candidates, keys, hit, column, show) ->
     raise LoadError(
         f"{ctx.raw.name}, column {column}{beside}: customer {row['customer_id']!r}, product {row['product']!r} has "
         f"{len(shown)} snapshot dates in {ordinal_to_str(row[MONTH_ORDINAL])} ({', '.join(shown[:6])}"
-        f"{', …' if len(shown) > 6 else ''}{blank}; rows {', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
+        f"{', …' if len(shown) > 6 else ''}{blank}; rows "
+        f"{', '.join(str(r) for r in ctx.raw.row_numbers[positions[candidates[same[:6]]]])}); "
         f"{plural(keys_hit, 'customer · product · month')} with several dates in all; adding "
-        "weekly or daily snapshots would overstate MRR.\nPass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
+        "weekly or daily snapshots would overstate MRR.\n"
+        "Pass snapshot_dates='last' (CLI --snapshot-dates last) to use each "
         "month's last snapshot date, or give one row per customer · product · month."
     )
 
@@ -229,7 +231,7 @@ AFTER_AS_OF_REASON = "snapshot dated after as_of"
 
 def _snapshot_window(ctx: LoadState, rows: pd.DataFrame, as_of_day, today, date_format=None):
     """
-    The window's months of snapshot rows; rows after it excluded and counted.
+    Return the window's months of snapshot rows; rows after it excluded and counted.
 
     Rows of months after ``as_of`` (or after today's month) are excluded. With an ``as_of``
     before the last day of its month, rows of that month whose snapshot has a full date
@@ -245,7 +247,11 @@ def _snapshot_window(ctx: LoadState, rows: pd.DataFrame, as_of_day, today, date_
     if late.any():
         ctx.exclude_window(reason, ctx.frame.index.get_indexer(rows.index[late]))
     in_cap = np.flatnonzero(months == cap)
-    if as_of_day is not None and len(in_cap) and as_of_day < pd.Period(as_of_day, "M").to_timestamp(how="end").normalize():
+    if (
+        as_of_day is not None
+        and len(in_cap)
+        and as_of_day < pd.Period(as_of_day, "M").to_timestamp(how="end").normalize()
+    ):
         days = _snapshot_days(ctx, ctx.frame.index.get_indexer(rows.index[in_cap]), date_format)
         after = in_cap[days > np.datetime64(as_of_day.date(), "D")]  # NaT compares False
         if len(after) == len(in_cap):
@@ -276,8 +282,9 @@ def _snapshot_window(ctx: LoadState, rows: pd.DataFrame, as_of_day, today, date_
 
 def _refuse_unknown_at_as_of(ctx: LoadState, rows: pd.DataFrame, months, cap, in_cap, after, as_of_day) -> None:
     """
-    Refuse a mid-month as_of that leaves a customer of the month before with no snapshot of
-    as_of's month dated by as_of: its MRR on as_of is unknown, and leaving its later rows out
+    Refuse a mid-month as_of leaving a customer of the month before with no snapshot of as_of's month dated by as_of.
+
+    Its MRR on as_of is unknown, and leaving its later rows out
     would make it seem to churn. (A customer whose first snapshot is after as_of is simply
     not a customer yet.)
     """
@@ -302,7 +309,7 @@ def _refuse_unknown_at_as_of(ctx: LoadState, rows: pd.DataFrame, months, cap, in
 
 def _snapshot_days(ctx: LoadState, positions: np.ndarray, date_format) -> np.ndarray:
     """
-    The snapshot date (``datetime64[D]``) of the rows at ``positions``, NaT where none is known.
+    Return the snapshot date (``datetime64[D]``) of the rows at ``positions``, NaT where none is known.
 
     ``month`` written as a day gives it; a row whose month is ``YYYY-MM`` takes a date column
     beside it (:func:`kit.roles.month_date_columns`) if that column reads as dates (ISO, else

@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
 BILLING_PERIODS = ("day", "week", "month", "quarter", "half-year", "year")
 #: Months in one billing period, as a fraction (numerator, denominator).
-MONTHS_IN = {"day": (12, 365), "week": (12, 52), "month": (1, 1), "quarter": (3, 1), "half-year": (6, 1), "year": (12, 1)}
+MONTHS_IN = {
+    "day": (12, 365),
+    "week": (12, 52),
+    "month": (1, 1),
+    "quarter": (3, 1),
+    "half-year": (6, 1),
+    "year": (12, 1),
+}
 _PERIOD_ALIASES = {
     "daily": "day", "days": "day", "weekly": "week", "weeks": "week", "monthly": "month", "months": "month",
     "quarterly": "quarter", "quarters": "quarter", "half_year": "half-year", "halfyear": "half-year",
@@ -32,7 +39,7 @@ _PERIOD_ALIASES = {
 
 
 def _subscription_window(rows: pd.DataFrame, as_of_day, today, name: str):
-    """The window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
+    """Give the window's first and last months and the day the last month is measured on (``as_of``, given or found)."""
     start = rows["start_date"]
     given = as_of_day is not None
     if as_of_day is None:
@@ -72,7 +79,9 @@ def _expand_subscriptions(ctx: LoadState, rows: pd.DataFrame, last: pd.Period, a
     ctx.note("subscriptions ending before the last day of their first month (contribute nothing)",
              positions[(lengths == 0) & (rows["end_date"] != rows["start_date"]).to_numpy() & started])  # fmt: skip
     ctx.note("subscriptions starting after as_of (contribute nothing)", positions[~started])
-    ctx.note("rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0])
+    ctx.note(
+        "rows with amount 0 (trials and free plans are not active)", positions[rows["amount_cents"].to_numpy() == 0]
+    )
     ctx.note("rows with quantity 0 (not active)", positions[rows["quantity"].to_numpy() == 0])
     _note_overlaps(ctx, rows, start_m, end_m, positions)
     mrr = _subscription_mrr(rows)
@@ -97,7 +106,7 @@ def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
     interval = rows["billing_interval_count"].to_numpy(dtype=object)
     numerator = amount * quantity * den_months  # Python integers: exact, no overflow
     denominator = num_months * interval
-    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator)]
+    values = [divide_half_even(a, b) for a, b in zip(numerator, denominator, strict=True)]
     return values if exact else np.array(values, dtype=np.int64)
 
 
