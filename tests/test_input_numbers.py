@@ -260,14 +260,24 @@ def test_fx_cross_rates_without_a_listed_base(tmp_path):
                          "/ rate of EUR)"] == 1  # fmt: skip
 
 
-@pytest.mark.parametrize(("table", "match"), [
-    ("GBP,2024-01,1.3\nGBP,2024-02,1.3\nUSD,2024-01,1\nUSD,2024-02,1\n",
-     r"the table is based on USD \(rate 1 in every month\) and has no rates for EUR, the reporting currency"),
-    ("USD,2024-01,1\nUSD,2024-02,1\nGBP,2024-01,1\nGBP,2024-02,1\n",
-     r"no consistent base: GBP, USD are all at rate 1 and EUR, the reporting currency, is not listed"),
-    ("USD,2024-01,1\nUSD,2024-02,1\nEUR,2024-01,1.3\n",
-     r"no rate for EUR 2024-02 \(reporting currency EUR; the table is based on USD"),
-], ids=["reporting-currency-absent", "no-consistent-base", "reporting-rate-missing-in-a-month"])
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        (
+            "GBP,2024-01,1.3\nGBP,2024-02,1.3\nUSD,2024-01,1\nUSD,2024-02,1\n",
+            r"the table is based on USD \(rate 1 in every month\) and has no rates for EUR, the reporting currency",
+        ),
+        (
+            "USD,2024-01,1\nUSD,2024-02,1\nGBP,2024-01,1\nGBP,2024-02,1\n",
+            r"no consistent base: GBP, USD are all at rate 1 and EUR, the reporting currency, is not listed",
+        ),
+        (
+            "USD,2024-01,1\nUSD,2024-02,1\nEUR,2024-01,1.3\n",
+            r"no rate for EUR 2024-02 \(reporting currency EUR; the table is based on USD",
+        ),
+    ],
+    ids=["reporting-currency-absent", "no-consistent-base", "reporting-rate-missing-in-a-month"],
+)
 def test_fx_table_that_cannot_convert_to_the_reporting_currency_is_refused(tmp_path, capsys, table, match):
     data = write(tmp_path, "d.csv", DATA)
     fx = write(tmp_path, "fx.csv", "currency,month,rate\n" + table)
