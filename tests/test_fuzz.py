@@ -230,7 +230,8 @@ def load_and_check(path: Path, on_invalid: str, *, write: bool = False, **option
 
 CSV_TOKENS = [b'"', b'""', b",", b";", b"\t", b"|", b"\r", b"\n", b"\r\n", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe",
               b"\xfe\xff", b"\x0c", b"\xe2\x80\xa8", b"\xc3", b"x" * 100_000, b"9" * 40, b"1e999", b"-0", b"NaN",
-              b"1,234.5", b"Total", b"\nTotal,,,,", b"\nGrand total,,,1000", b"Subtotal", b" ", b"\\", b"'"]  # fmt: skip
+              b"1,234.5", b"Total", b"\nTotal,,,,", b"\nGrand total,,,1000", b"Subtotal", b" ", b"\\",
+              b"'"]  # fmt: skip
 XML_TOKENS = [b"<", b">", b"/>", b"</c>", b"</row>", b"</sheetData>", b'<c r="XFD1048576"><v>1</v></c>',
               b'<dimension ref="A1:XFD1048576"/>', b"&", b"&#0;", b"&amp;", b"<v>1e400</v>", b"<v>-1</v>", b't="s"',
               b't="e"', b't="b"', b't="inlineStr"', b"<is><t>Total</t></is>", b'"', b"\x00", b"Total", b"9" * 40,
@@ -627,7 +628,8 @@ def fingerprint(ledger) -> dict:
     mrr = {tuple(k): int(v) for k, v in frame.groupby(["customer_id", "product", "month"])["mrr_cents"].sum().items()}
     q = ledger.quality
     return {"mrr": mrr, "segments": sorted(set(zip(frame["customer_id"], frame.get("segment", ""), strict=True))),
-            "read": q.rows_read, "used": q.rows_used, "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)),
+            "read": q.rows_read, "used": q.rows_used,
+            "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)),
             "notes": dict(zip(q.notes["note"], q.notes["count"], strict=True)), "window": (str(ledger.first_month),
                                                                            str(ledger.last_month))}  # fmt: skip
 
@@ -741,7 +743,8 @@ REPRODUCERS = {
     "sqlite WITH ... DELETE ... RETURNING": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS),
                                              {"query": "WITH x AS (SELECT 1) DELETE FROM t RETURNING *"}),
     "sqlite DROP TABLE": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "DROP TABLE t"}),
-    "sqlite CREATE TABLE AS": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "CREATE TABLE u AS SELECT * FROM t"}),
+    "sqlite CREATE TABLE AS": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS),
+                               {"query": "CREATE TABLE u AS SELECT * FROM t"}),
     "sqlite VACUUM": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "VACUUM"}),
     "sqlite PRAGMA user_version": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "PRAGMA user_version = 7"}),
     "sqlite PRAGMA journal_mode": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "PRAGMA journal_mode = wal"}),

@@ -23,7 +23,10 @@ from kit import parse, roles
 from kit.errors import LoadError, ParameterError, ValidationError
 
 SNAP = "customer_id,month,product,mrr\n"
-EU = "customer_id;month;product;mrr\nC1;2024-01;Core;1.200\nC2;2024-01;Core;2.500\nC1;2024-02;Core;1.350\nC2;2024-02;Core;2.500\n"
+EU = (
+    "customer_id;month;product;mrr\nC1;2024-01;Core;1.200\nC2;2024-01;Core;2.500\n"
+    "C1;2024-02;Core;1.350\nC2;2024-02;Core;2.500\n"
+)
 AMBIGUOUS = r"eu2\.csv, column mrr: the decimal mark '\.' is ambiguous: .*\('1\.200', '2\.500', '1\.350'\)"
 TOTAL_ROW = "a total row, not a customer (remove it)"
 
@@ -151,7 +154,10 @@ def test_any_value_then_a_total_word_is_total(value, word, tail):
 
 
 def test_cli_subtotal_rows_error_and_lenient(tmp_path, capsys):
-    body = "A,2024-01,Core,10\nB,2024-01,Core,5\nCore Total,2024-01,Core,15\nA,2024-02,Core,12\nSum of MRR,2024-02,Core,12\n"
+    body = (
+        "A,2024-01,Core,10\nB,2024-01,Core,5\nCore Total,2024-01,Core,15\n"
+        "A,2024-02,Core,12\nSum of MRR,2024-02,Core,12\n"
+    )
     path = write(tmp_path, "sub.csv", SNAP + body)
     assert_cli_error(
         *run_cli(capsys, "summary", path),

@@ -276,8 +276,8 @@ def test_bench_csv_duckdb_and_kit_give_the_same_summary(tmp_path):
     pytest.importorskip("duckdb")
     root = Path(__file__).resolve().parent.parent
     figures = tmp_path / "figures.json"
-    result = subprocess.run([sys.executable, str(root / "bench" / "bench_csv.py"), "--customers", "2000", "--repeat", "1",
-                             "--data-dir", str(tmp_path), "--json", str(figures)],
+    result = subprocess.run([sys.executable, str(root / "bench" / "bench_csv.py"), "--customers", "2000",
+                             "--repeat", "1", "--data-dir", str(tmp_path), "--json", str(figures)],
                             capture_output=True, text=True, timeout=120, cwd=root)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = json.loads(figures.read_text())

@@ -426,7 +426,8 @@ def test_snapshot_dates_option_is_checked_and_reaches_the_report():
 # --- review of issue 8: total rows the first pattern missed --------------------------------------
 
 MORE_TOTALS = ["Total (USD)", "** Total **", "Sum total", "TOTAL:", "Total EUR", "Grand Total (all regions)", "[Total]",
-               "Sub total", "sum-total", "TOTAL (USD) :", "--Totals--", "Overall Total [EMEA]", "<<Grand total>>"]  # fmt: skip
+               "Sub total", "sum-total", "TOTAL (USD) :", "--Totals--", "Overall Total [EMEA]",
+               "<<Grand total>>"]  # fmt: skip
 MORE_NAMES = ["Total Wine & More", "Sum Labs", "Totally Legit", "Total Gym", "Summit Partners", "Total (Europe) Ltd",
               "Total - Acme", "Total usd", "Sumo Logic", "Subtotal Software Inc", "Total: 3 customers"]  # fmt: skip
 
@@ -583,6 +584,7 @@ def test_a_date_column_of_parquet_dates_beside_month(tmp_path):
 def test_last_beside_month_equals_a_plain_reference(rows):
     frame = _dated_rows(rows)
     data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
-                         "month": frame["date"].dt.strftime("%Y-%m"), "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
+                         "month": frame["date"].dt.strftime("%Y-%m"),
+                         "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
                          "mrr": _texts(frame["cents"])})  # fmt: skip
     _assert_last_is_the_plain_reference(frame, kit.load_ledger(data, today=TODAY, snapshot_dates="last"))

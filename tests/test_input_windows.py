@@ -202,7 +202,8 @@ def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, ca
 def test_last_snapshot_leaves_a_customer_month_where_each_product_has_one_date():
     # each product has one date in January: nothing to choose, all rows kept, as without the option
     frame = pd.DataFrame({"customer_id": "A", "product": ["P", "Q", "P"],
-                          "month": ["2024-01-05", "2024-01-20", "2024-02-20"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+                          "month": ["2024-01-05", "2024-01-20", "2024-02-20"],
+                          "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
     assert cents(kit.load_ledger(frame, today=TODAY)) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}  # raise: added
     ledger = kit.load_ledger(frame, today=TODAY, snapshot_dates="last")
     assert cents(ledger) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}
@@ -245,7 +246,10 @@ def test_a_status_of_only_active_gets_a_note_and_other_states_are_attributes(tmp
             + "C1,2024-01-01,,100.00,month,Active,CA\nC2,2024-01-01,,50.00,month,active,NY\n")  # fmt: skip
     path = write(tmp_path, "active.csv", text)
     ledger = kit.load_ledger(path, as_of="2024-01-31", today=TODAY)
-    note = "column 'subscription_status' holds only Active, active (the kit does not read status; every row is taken as billing)"
+    note = (
+        "column 'subscription_status' holds only Active, active "
+        "(the kit does not read status; every row is taken as billing)"
+    )
     assert notes(ledger) == {note: 2}
     assert "state" in ledger.attributes
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-01-31")
@@ -261,7 +265,10 @@ WEEKLY_BESIDE = ("customer_id,month,snapshot_date,product,mrr\nA,2026-10,10/31/2
 @pytest.mark.parametrize("second", ["11/07/2026", "28.11.2026", "n/a", "week 1"])
 def test_a_date_column_beside_month_is_checked_whatever_its_format(tmp_path, capsys, second):
     path = write(tmp_path, "w.csv", WEEKLY_BESIDE.replace("11/07/2026", second))
-    message = r"w\.csv, column snapshot_date \(beside column month, which gives the month\): customer 'A', product 'p1' has 2 snapshot dates in 2026-11"
+    message = (
+        r"w\.csv, column snapshot_date \(beside column month, which gives the month\): "
+        r"customer 'A', product 'p1' has 2 snapshot dates in 2026-11"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, today=MACHINE_TODAY)
     code, out, err = run_cli(capsys, "summary", path)
@@ -285,7 +292,8 @@ def test_last_orders_a_date_column_under_date_format_or_says_it_cannot(tmp_path,
 
 def test_a_blank_beside_several_dates_is_named_and_a_blank_beside_one_is_added():
     frame = pd.DataFrame({"customer_id": "A", "product": "p1", "month": ["2026-11"] * 3,
-                          "snapshot_date": ["2026-11-07", None, "2026-11-28"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+                          "snapshot_date": ["2026-11-07", None, "2026-11-28"],
+                          "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
     with pytest.raises(
         LoadError, match=r"2 snapshot dates in 2026-11 \(2026-11-07, 2026-11-28, and 1 row with a blank"
     ):
@@ -421,7 +429,10 @@ def test_a_hyphenated_status_column_is_checked_and_counts_only_the_rows_that_sto
 def test_an_as_of_in_the_first_month_before_any_start_is_an_error(tmp_path, capsys):
     # found by the tester: as_of 2026-11-15 with the only subscription starting 2026-11-20 gave an all-zero row
     path = write(tmp_path, "s2.csv", "customer_id,start_date,end_date,amount,billing_period\nA,2026-11-20,,100,month\n")
-    message = r"no subscription starts by as_of 2026-11-15 \(the first starts in 2026-11\); the earliest start_date is 2026-11-20"
+    message = (
+        r"no subscription starts by as_of 2026-11-15 \(the first starts in 2026-11\); "
+        r"the earliest start_date is 2026-11-20"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-15")
     assert_cli_error(*run_cli(capsys, "summary", path, "--as-of", "2026-11-15"), message)

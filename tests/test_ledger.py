@@ -167,7 +167,8 @@ def test_parquet_with_float_and_decimal_amounts(tmp_path):
     floats = SNAPSHOT_ROWS.assign(mrr=SNAPSHOT_ROWS["mrr"].astype(float))
     floats.to_parquet(tmp_path / "f.parquet")
     decimals = pa.table({**{c: SNAPSHOT_ROWS[c].tolist() for c in ("customer_id", "month", "product")},
-                         "mrr": pa.array([Decimal(v) for v in SNAPSHOT_ROWS["mrr"]], pa.decimal128(12, 2))})  # fmt: skip
+                         "mrr": pa.array([Decimal(v) for v in SNAPSHOT_ROWS["mrr"]],
+                                         pa.decimal128(12, 2))})  # fmt: skip
     pq.write_table(decimals, tmp_path / "d.parquet")
     for name in ("f.parquet", "d.parquet"):
         pd.testing.assert_frame_equal(kit.load_ledger(tmp_path / name, today=TODAY).frame, _expected_ledger())

@@ -72,9 +72,12 @@ def hostile_data(tmp_path_factory) -> Path:
     """Subscriptions whose names, products, plans and segments carry HTML, markdown, maths and formulas."""
     rows = [
         "customer_id,customer_name,product,plan,size,start_date,end_date,amount,billing_period,quantity",
-        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_A}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-01-01,2024-04-01,100,month,1',
-        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-04-01,,300,month,1',
-        f'H1,"{SCRIPT_NAME}",Analytics $5 to $10,"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-03-01,,50,month,1',
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_A}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-01-01,2024-04-01,100,month,1",
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-04-01,,300,month,1",
+        f'H1,"{SCRIPT_NAME}",Analytics $5 to $10,"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-03-01,,50,month,1",
         f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-01-01,,80,month,1',
         f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-05-01,,40,month,1',
         f'H3,"{MARKDOWN_NAME}",Analytics $5 to $10,"{PLAN_A}",SMB,2024-02-01,,60,month,2',
@@ -101,7 +104,8 @@ def test_sample_report_has_every_section_and_no_code(sample_report):
     for section in SECTIONS:
         assert re.search(rf"<h2[^>]*>{re.escape(section)}", page), section
     for heading in ("The MRR bridge", "Retention", "Expansion by segment", "Signup cohorts",
-                    "Cross-sell and plan changes", "Top expanding customers", "Concentration of expansion"):  # fmt: skip
+                    "Cross-sell and plan changes", "Top expanding customers",
+                    "Concentration of expansion"):  # fmt: skip
         assert heading in page, heading
     text = _text(page)
     for code in ("import kit", "load_ledger(", "display(HTML", "validate_parameters", "report complete",
