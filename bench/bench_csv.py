@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = bench.common_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     parser.add_argument("--max-gib", type=float, default=4.0, help="the kit's memory target for --require-target (4)")
     parser.add_argument("--require-target", action="store_true",
-                        help="exit 3 when the kit takes more than half of DuckDB's time or --max-gib or more")  # fmt: skip
+                        help="exit 3 when the kit takes more than half of DuckDB's time "
+                             "or --max-gib or more")  # fmt: skip
     args = parser.parse_args(argv)
 
     path, meta = ensure_csv(args.customers, args.months, args.products, args.seed, args.data_dir)

@@ -393,8 +393,17 @@ def common_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
-def compare(args, path: Path, meta: dict, kit_out: Path, duck_out: Path, duckdb_side, *, max_gib: float = 4.0,
-            extra: dict | None = None) -> int:
+def compare(
+    args,
+    path: Path,
+    meta: dict,
+    kit_out: Path,
+    duck_out: Path,
+    duckdb_side,
+    *,
+    max_gib: float = 4.0,
+    extra: dict | None = None,
+) -> int:
     """
     Run the kit (``run_kit``) and DuckDB (``duckdb_side()``) alternately ``args.repeat`` times,
     print best, median and peak memory, compare the two summaries, write ``--json``.

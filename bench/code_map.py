@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     lines = sorted(count for _, count, _ in rows)
     median = lines[len(lines) // 2] if len(lines) % 2 else (lines[len(lines) // 2 - 1] + lines[len(lines) // 2]) / 2
     print(f"\n{len(rows)} modules, {sum(lines):,} lines; median {median:g}, max {max(lines):,}; "
-          f"{sum(count > 500 for count in lines)} over 500, {sum(count > 600 for count in lines)} over 600")  # fmt: skip
+          f"{sum(count > 500 for count in lines)} over 500, "
+          f"{sum(count > 600 for count in lines)} over 600")  # fmt: skip
     scores = [block.complexity for _, block in blocks]
     worse = [item for item in blocks if cc_rank(item[1].complexity) >= "C"]
     print(f"{len(scores)} blocks (functions, methods, classes); mean complexity {sum(scores) / len(scores):.1f}; "

@@ -51,7 +51,10 @@ def test_examples_make_one_report_per_size_and_per_quarter(tmp_path):
 
 
 def test_levels_merge_and_dict_parameters_merge_key_by_key(tmp_path):
-    batch = load_batch(config(tmp_path, """
+    batch = load_batch(
+        config(
+            tmp_path,
+            """
         [defaults]
         period = "month"
         filters = { region = ["EMEA"] }
@@ -63,7 +66,10 @@ def test_levels_merge_and_dict_parameters_merge_key_by_key(tmp_path):
         title = "{value}: {range}"
         segment_values = { column = "size", values = ["SMB", ["Mid-Market", "Enterprise"]] }
         periods = [{ start = "2025-01", end = "2025-06" }]
-    """), output_dir=tmp_path / "out")
+    """,
+        ),
+        output_dir=tmp_path / "out",
+    )
     a, smb, rest = batch.jobs
     assert (a.name, a.params["period"], a.params["filters"]) == ("a", "year", {"region": ["EMEA"]})
     assert smb.name == "size-SMB-2025-01-2025-06" and smb.params["title"] == "SMB: 2025-01 to 2025-06"
@@ -73,11 +79,17 @@ def test_levels_merge_and_dict_parameters_merge_key_by_key(tmp_path):
 
 
 def test_reports_without_name_are_named_from_their_parameters(tmp_path):
-    batch = load_batch(config(tmp_path, """
+    batch = load_batch(
+        config(
+            tmp_path,
+            """
         [[matrix]]
         segment_values = { column = "size", values = ["SMB"] }
         periods = ["2025-03"]
-    """), output_dir=tmp_path / "out")
+    """,
+        ),
+        output_dir=tmp_path / "out",
+    )
     assert [j.name for j in batch.jobs] == ["expansion-sample-month-size-SMB-2025-03"]
 
 
@@ -272,7 +284,10 @@ def test_a_failed_report_leaves_a_record_and_the_others_finish(first_run, tmp_pa
     out = tmp_path / "out"
     shutil.copytree(first, out)
     (out / "broken.html").write_text("a report of an earlier run, now wrong")
-    path = config(tmp_path, MATRIX + """
+    path = config(
+        tmp_path,
+        MATRIX
+        + """
 [[reports]]
 name = "mid"
 filters = { size = ["Mid-Market"] }
@@ -280,7 +295,8 @@ filters = { size = ["Mid-Market"] }
 [[reports]]
 name = "broken"
 filters = { no_such_column = ["x"] }
-""")
+""",
+    )
     stamps = {job.name: (out / f"{job.name}.html").stat().st_mtime_ns for job in batch.jobs}
     assert main(["batch", str(path), "--output-dir", str(out), "--jobs", "2", "--resume"]) == 1
 

@@ -29,8 +29,8 @@ def test_duckdb_and_kit_give_the_same_monthly_summary(tmp_path, seed, products):
     pytest.importorskip("duckdb")
     figures = tmp_path / "figures.json"
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--customers", "2000", "--products", str(products), "--seed", str(seed), "--repeat", "1",
-         "--data-dir", str(tmp_path), "--json", str(figures)],
+        [sys.executable, str(BENCH), "--customers", "2000", "--products", str(products), "--seed", str(seed),
+         "--repeat", "1", "--data-dir", str(tmp_path), "--json", str(figures)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr

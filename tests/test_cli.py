@@ -332,7 +332,8 @@ def test_excel_sheet_and_header_row(tmp_path, capsys, plain_summary):
         pd.DataFrame({"note": ["cover page"]}).to_excel(writer, sheet_name="Cover", index=False)
         pd.DataFrame([["MRR export, June 2024"], [""]]).to_excel(writer, sheet_name="Data", index=False, header=False)
         data_frame(with_segment=False).assign(mrr=lambda f: f["mrr"].astype(float)).to_excel(
-            writer, sheet_name="Data", index=False, startrow=2)
+            writer, sheet_name="Data", index=False, startrow=2
+        )
     assert run(capsys, "summary", path, "--sheet", "Data", "--header-row", "3")[1] == plain_summary
     code, out, err = run(capsys, "summary", path, "--sheet", "Data")
     assert code == 2 and "header_row" in err and "Traceback" not in err
@@ -418,8 +419,10 @@ def test_a_missing_database_driver_is_named(capsys):
         pytest.skip("the MySQL driver is installed here")
     code, out, err = run(capsys, "summary", "mysql+mysqldb://me:s3cret@localhost/billing", "--table", "mrr")
     assert code == 2 and "Traceback" not in err and "s3cret" not in err
-    assert err.startswith("error: mysql+mysqldb://me:***@localhost/billing: cannot open the database: its driver "
-                          "(Python module 'MySQLdb') is not installed")
+    assert err.startswith(
+        "error: mysql+mysqldb://me:***@localhost/billing: cannot open the database: its driver "
+        "(Python module 'MySQLdb') is not installed"
+    )
 
 
 def test_summary_says_the_data_notes_on_stderr(tmp_path, capsys):

@@ -29,8 +29,10 @@ def _text_columns():
     yield "one-chunk", pa.chunked_array([pa.array(["b", "a", "b", None])])
     yield "empty-chunks", pa.chunked_array([pa.array([], pa.string()), pa.array(["a", "b"]), pa.array([], pa.string())])
     yield "sliced", pa.chunked_array([pa.array(ids[:900]).slice(3, 500), pa.array(ids[900:1500]).slice(1)])
-    yield "large_string", pa.chunked_array([pa.array(words[:2000], pa.large_string()), pa.array(words[2000:],
-                                                                                                  pa.large_string())])
+    yield (
+        "large_string",
+        pa.chunked_array([pa.array(words[:2000], pa.large_string()), pa.array(words[2000:], pa.large_string())]),
+    )
 
 
 @pytest.mark.parametrize("halves_from", [0, 10**12], ids=["in-halves", "whole"])
@@ -80,7 +82,7 @@ def _decimal_series(values, kind, chunk=None):
 
 def _decimal_cases():
     rng = np.random.default_rng(11)
-    cents = [int(c) for c in rng.integers(-10**9, 10**9, 3000)]
+    cents = [int(c) for c in rng.integers(-(10**9), 10**9, 3000)]
     two = [Decimal(c).scaleb(-2) for c in cents]
     with_nulls = [None if i % 7 == 0 else v for i, v in enumerate(two)]
     big = [Decimal(MAX_AMOUNT) + Decimal("0.01"), Decimal(-MAX_AMOUNT) - 1, Decimal(MAX_AMOUNT), Decimal("-0.01")]

@@ -230,7 +230,8 @@ def load_and_check(path: Path, on_invalid: str, *, write: bool = False, **option
 
 CSV_TOKENS = [b'"', b'""', b",", b";", b"\t", b"|", b"\r", b"\n", b"\r\n", b"\x00", b"\xef\xbb\xbf", b"\xff\xfe",
               b"\xfe\xff", b"\x0c", b"\xe2\x80\xa8", b"\xc3", b"x" * 100_000, b"9" * 40, b"1e999", b"-0", b"NaN",
-              b"1,234.5", b"Total", b"\nTotal,,,,", b"\nGrand total,,,1000", b"Subtotal", b" ", b"\\", b"'"]  # fmt: skip
+              b"1,234.5", b"Total", b"\nTotal,,,,", b"\nGrand total,,,1000", b"Subtotal", b" ", b"\\",
+              b"'"]  # fmt: skip
 XML_TOKENS = [b"<", b">", b"/>", b"</c>", b"</row>", b"</sheetData>", b'<c r="XFD1048576"><v>1</v></c>',
               b'<dimension ref="A1:XFD1048576"/>', b"&", b"&#0;", b"&amp;", b"<v>1e400</v>", b"<v>-1</v>", b't="s"',
               b't="e"', b't="b"', b't="inlineStr"', b"<is><t>Total</t></is>", b'"', b"\x00", b"Total", b"9" * 40,
@@ -350,8 +351,27 @@ PARQUET_VALUES = {  # pyarrow type name -> values a column of it may take (None:
     "decimal128(38, 10)": [Decimal("0"), Decimal("12.5000000001"), Decimal("9" * 28), Decimal("-1"), None],
     "decimal128(5, 2)": [Decimal("10.00"), Decimal("999.99"), Decimal("-0.01"), None],
     "decimal256(76, 0)": [Decimal("9" * 76), Decimal("1"), None],
-    "string": ["", " ", "A", "Total", "Grand total", "\x00", "a\nb", "2024-13", "2024-01", "2024-01-31", "１２",
-               "x" * 100_000, "9" * 40, "1e400", "month", "year", "fortnight", "NaN", None],
+    "string": [
+        "",
+        " ",
+        "A",
+        "Total",
+        "Grand total",
+        "\x00",
+        "a\nb",
+        "2024-13",
+        "2024-01",
+        "2024-01-31",
+        "１２",
+        "x" * 100_000,
+        "9" * 40,
+        "1e400",
+        "month",
+        "year",
+        "fortnight",
+        "NaN",
+        None,
+    ],
     "large_string": ["A", "2024-02", "10.00", None],
     "binary": [b"A", b"\xff\xfe", b"", None],
     "bool": [True, False, None],
@@ -423,9 +443,13 @@ def mutate_table(table, mutations):
         elif op == "nulls":
             mask = [(i + mutation[2]) % 3 == 0 for i in range(table.num_rows)]
             column = table.column(index)
-            table = table.set_column(index, table.schema.field(index).name,
-                                     pa.chunked_array([pa.array([None if m else v for m, v in
-                                                                 zip(mask, column.to_pylist(), strict=True)], column.type)]))
+            table = table.set_column(
+                index,
+                table.schema.field(index).name,
+                pa.chunked_array(
+                    [pa.array([None if m else v for m, v in zip(mask, column.to_pylist(), strict=True)], column.type)]
+                ),
+            )
         elif op == "rename":
             names = table.column_names
             names[index] = mutation[2]
@@ -522,8 +546,13 @@ def _query_variant(query: str, style: int) -> str:
 
 
 @FUZZ
-@given(shape=SHAPE, declared=st.lists(st.sampled_from(DECLARED), min_size=1, max_size=4),
-       mutations=st.lists(SQL_MUTATION, max_size=4), how=st.sampled_from(["table", "query"]), on_invalid=ON_INVALID)
+@given(
+    shape=SHAPE,
+    declared=st.lists(st.sampled_from(DECLARED), min_size=1, max_size=4),
+    mutations=st.lists(SQL_MUTATION, max_size=4),
+    how=st.sampled_from(["table", "query"]),
+    on_invalid=ON_INVALID,
+)
 def test_fuzz_sqlite_rows(tmp_path_factory, shape, declared, mutations, how, on_invalid):  # fmt: skip
     folder = tmp_path_factory.mktemp("sqlite")
     path = folder / f"{shape}.db"
@@ -550,10 +579,14 @@ ATTRIBUTE = st.text(st.sampled_from("ab ,;|\t\"'\n\r\r\né"), min_size=1, max_si
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 SNAPSHOT = st.tuples(st.sampled_from(MONTHS), st.sampled_from(["Core", "Add on", "x,y"]),
                      st.integers(1, 10**8).map(lambda c: f"{c // 100}.{c % 100:02d}"))  # fmt: skip
-SUBSCRIPTION = st.tuples(st.sampled_from(["2024-01-01", "2024-02-15", "2024-03-31"]),
-                         st.sampled_from(["", "2024-04-01", "2024-07-31"]), st.sampled_from(["Core", "Add on"]),
-                         st.sampled_from(["10", "99.99", "1200.01", "0.29"]),
-                         st.sampled_from(["month", "year", "quarter", "week"]), st.sampled_from(["1", "3", ""]))
+SUBSCRIPTION = st.tuples(
+    st.sampled_from(["2024-01-01", "2024-02-15", "2024-03-31"]),
+    st.sampled_from(["", "2024-04-01", "2024-07-31"]),
+    st.sampled_from(["Core", "Add on"]),
+    st.sampled_from(["10", "99.99", "1200.01", "0.29"]),
+    st.sampled_from(["month", "year", "quarter", "week"]),
+    st.sampled_from(["1", "3", ""]),
+)
 
 
 @st.composite
@@ -595,7 +628,8 @@ def fingerprint(ledger) -> dict:
     mrr = {tuple(k): int(v) for k, v in frame.groupby(["customer_id", "product", "month"])["mrr_cents"].sum().items()}
     q = ledger.quality
     return {"mrr": mrr, "segments": sorted(set(zip(frame["customer_id"], frame.get("segment", ""), strict=True))),
-            "read": q.rows_read, "used": q.rows_used, "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)),
+            "read": q.rows_read, "used": q.rows_used,
+            "excluded": dict(zip(q.excluded["reason"], q.excluded["rows"], strict=True)),
             "notes": dict(zip(q.notes["note"], q.notes["count"], strict=True)), "window": (str(ledger.first_month),
                                                                            str(ledger.last_month))}  # fmt: skip
 
@@ -709,7 +743,8 @@ REPRODUCERS = {
     "sqlite WITH ... DELETE ... RETURNING": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS),
                                              {"query": "WITH x AS (SELECT 1) DELETE FROM t RETURNING *"}),
     "sqlite DROP TABLE": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "DROP TABLE t"}),
-    "sqlite CREATE TABLE AS": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "CREATE TABLE u AS SELECT * FROM t"}),
+    "sqlite CREATE TABLE AS": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS),
+                               {"query": "CREATE TABLE u AS SELECT * FROM t"}),
     "sqlite VACUUM": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "VACUUM"}),
     "sqlite PRAGMA user_version": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "PRAGMA user_version = 7"}),
     "sqlite PRAGMA journal_mode": ("snap.db", lambda: _sqlite(SNAPSHOT_ROWS), {"query": "PRAGMA journal_mode = wal"}),

@@ -23,7 +23,10 @@ from kit import parse, roles
 from kit.errors import LoadError, ParameterError, ValidationError
 
 SNAP = "customer_id,month,product,mrr\n"
-EU = "customer_id;month;product;mrr\nC1;2024-01;Core;1.200\nC2;2024-01;Core;2.500\nC1;2024-02;Core;1.350\nC2;2024-02;Core;2.500\n"
+EU = (
+    "customer_id;month;product;mrr\nC1;2024-01;Core;1.200\nC2;2024-01;Core;2.500\n"
+    "C1;2024-02;Core;1.350\nC2;2024-02;Core;2.500\n"
+)
 AMBIGUOUS = r"eu2\.csv, column mrr: the decimal mark '\.' is ambiguous: .*\('1\.200', '2\.500', '1\.350'\)"
 TOTAL_ROW = "a total row, not a customer (remove it)"
 
@@ -61,8 +64,10 @@ def test_a_decimal_comma_with_three_digits_after_it_is_ambiguous_too(tmp_path, c
     match = r"c\.csv, column mrr: the decimal mark ',' is ambiguous.*thousands=',', decimal='\.'.*thousands='\.'"
     with pytest.raises(LoadError, match=match):
         kit.load_ledger(path, today=TODAY, decimal=",")
-    assert_cli_error(*run_cli(capsys, "summary", path, "--decimal", ","),
-                     r"column mrr: the decimal mark ',' is ambiguous.*--thousands , --decimal \.")
+    assert_cli_error(
+        *run_cli(capsys, "summary", path, "--decimal", ","),
+        r"column mrr: the decimal mark ',' is ambiguous.*--thousands , --decimal \.",
+    )
     # stated: 1,200 is 1.20 with --thousands . (three decimals), 1,200.00 with --thousands ,
     assert cents(kit.load_ledger(path, today=TODAY, decimal=",", thousands="."))[("A", "2024-01")] == 120
     assert cents(kit.load_ledger(path, today=TODAY, thousands=","))[("A", "2024-01")] == 120000
@@ -149,10 +154,15 @@ def test_any_value_then_a_total_word_is_total(value, word, tail):
 
 
 def test_cli_subtotal_rows_error_and_lenient(tmp_path, capsys):
-    body = "A,2024-01,Core,10\nB,2024-01,Core,5\nCore Total,2024-01,Core,15\nA,2024-02,Core,12\nSum of MRR,2024-02,Core,12\n"
+    body = (
+        "A,2024-01,Core,10\nB,2024-01,Core,5\nCore Total,2024-01,Core,15\n"
+        "A,2024-02,Core,12\nSum of MRR,2024-02,Core,12\n"
+    )
     path = write(tmp_path, "sub.csv", SNAP + body)
-    assert_cli_error(*run_cli(capsys, "summary", path),
-                     r"sub\.csv: 2 invalid rows.*a total row, not a customer.*row 4, column customer_id: 'Core Total'")
+    assert_cli_error(
+        *run_cli(capsys, "summary", path),
+        r"sub\.csv: 2 invalid rows.*a total row, not a customer.*row 4, column customer_id: 'Core Total'",
+    )
     code, out, err = run_cli(capsys, "summary", path, "--lenient")
     # January 10 + 5 = 15.00; February A 12 (upsell 2), B churned 5 (churn is shown as a positive amount)
     assert code == 0 and "2 of 5 rows excluded (a total row, not a customer (remove it): 2)" in err

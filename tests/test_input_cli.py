@@ -121,8 +121,10 @@ def test_a_hidden_sheet_chosen_by_position_says_so(tmp_path, capsys):
 
 
 def test_no_such_sheet_or_position_is_one_line(years, capsys):
-    message = (r"years\.xlsx: no sheet named '7' and no sheet at position 7 \(counted from 0\); "
-               r"the sheets are 1, 2023, 2024")
+    message = (
+        r"years\.xlsx: no sheet named '7' and no sheet at position 7 \(counted from 0\); "
+        r"the sheets are 1, 2023, 2024"
+    )
     with pytest.raises(LoadError, match=message):
         load(years, sheet="7")
     with pytest.raises(LoadError, match=r"years\.xlsx: no sheet at position 3 \(counted from 0\)"):
@@ -136,9 +138,12 @@ def test_no_such_sheet_or_position_is_one_line(years, capsys):
     assert err.startswith("error: years.xlsx: no sheet named '7'") and "Traceback" not in err
 
 
-@given(titles=st.lists(st.sampled_from(["0", "1", "2", "3", "10", "2024", "Data", "01"]), min_size=1, max_size=5,
-                       unique=True),
-       asked=st.one_of(st.sampled_from(["0", "1", "2", "3", "10", "2024", "Data", "01", "4"]), st.integers(-1, 6)))
+@given(
+    titles=st.lists(
+        st.sampled_from(["0", "1", "2", "3", "10", "2024", "Data", "01"]), min_size=1, max_size=5, unique=True
+    ),
+    asked=st.one_of(st.sampled_from(["0", "1", "2", "3", "10", "2024", "Data", "01", "4"]), st.integers(-1, 6)),
+)
 def test_the_sheet_rule_over_names_and_numbers(titles, asked):
     sheets = [SimpleNamespace(title=t) for t in titles]
     if isinstance(asked, str) and asked in titles:  # a name wins over a position
@@ -292,7 +297,7 @@ def test_a_url_without_its_scheme_hides_its_password(tmp_path, monkeypatch, caps
     monkeypatch.chdir(tmp_path)
     assert shown_path("bob:S3cretPW@host/db") == "bob:***@host/db"
     assert shown_path("data/x.csv") == "data/x.csv"
-    message = (r"^bob:\*\*\*@host/db: file not found; it looks like a database URL without its dialect:// scheme")
+    message = r"^bob:\*\*\*@host/db: file not found; it looks like a database URL without its dialect:// scheme"
     with pytest.raises(LoadError, match=message) as caught:
         check_readable(Path("bob:S3cretPW@host/db"))
     assert "S3cretPW" not in str(caught.value)

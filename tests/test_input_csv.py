@@ -39,7 +39,10 @@ def text(rows=ROWS, header=HEADER, end="\n") -> str:
 
 def cents(ledger) -> dict:
     frame = ledger.frame
-    return {(c, str(m)[:7]): int(v) for c, m, v in zip(frame["customer_id"], frame["month"], frame["mrr_cents"], strict=True)}
+    return {
+        (c, str(m)[:7]): int(v)
+        for c, m, v in zip(frame["customer_id"], frame["month"], frame["mrr_cents"], strict=True)
+    }
 
 
 EXPECTED = {("A", "2024-01"): 10000, ("A", "2024-02"): 12000, ("B", "2024-01"): 5000, ("B", "2024-02"): 5000}
@@ -49,7 +52,9 @@ EXPECTED = {("A", "2024-01"): 10000, ("A", "2024-02"): 12000, ("B", "2024-01"): 
 
 
 def test_unclosed_quote_in_the_last_column_is_an_error_naming_its_row(tmp_path, capsys):
-    path = write(tmp_path, "q.csv", text(ROWS[:1]) + 'A,2024-02,Core,"120.00\nB,2024-01,Core,50.00\nB,2024-02,Core,50.00\n')
+    path = write(
+        tmp_path, "q.csv", text(ROWS[:1]) + 'A,2024-02,Core,"120.00\nB,2024-01,Core,50.00\nB,2024-02,Core,50.00\n'
+    )
     with pytest.raises(LoadError, match=r"q\.csv: row 3, column mrr: a quote opens and is never closed"):
         kit.load_ledger(path, today=TODAY)
     assert_cli_error(*run_cli(capsys, "summary", path), r"row 3, column mrr: a quote opens and is never closed")
@@ -178,7 +183,9 @@ def test_text_stays_as_written_and_the_delimiter_is_detected(tmp_path):
 
 def test_wrong_width_rows_are_named_with_the_delimiter(tmp_path, capsys):
     path = write(tmp_path, "w.csv", text() + "C,2024-02\nD,2024-02,Core,1,2\n")
-    with pytest.raises(LoadError, match=r"2 rows do not \(row 6 has 2, row 7 has 5\); check the delimiter \(read as comma\)"):
+    with pytest.raises(
+        LoadError, match=r"2 rows do not \(row 6 has 2, row 7 has 5\); check the delimiter \(read as comma\)"
+    ):
         kit.load_ledger(path, today=TODAY)
     assert_cli_error(*run_cli(capsys, "summary", path), r"row 6 has 2")
 
@@ -222,6 +229,7 @@ def test_the_reader_equals_pythons_csv_module(tmp_path_factory, rows, blanks, en
         writer.writerow(row)
     data = out.getvalue()
     expected, numbers = _reference(data, ",")
+
     # a field holding a line shaped like a whole row is refused on purpose (see the swallowed-rows tests)
     # (at least two of its non-blank fields occur in their own column of the file)
     def values_of(i):
@@ -268,8 +276,8 @@ def test_bench_csv_duckdb_and_kit_give_the_same_summary(tmp_path):
     pytest.importorskip("duckdb")
     root = Path(__file__).resolve().parent.parent
     figures = tmp_path / "figures.json"
-    result = subprocess.run([sys.executable, str(root / "bench" / "bench_csv.py"), "--customers", "2000", "--repeat", "1",
-                             "--data-dir", str(tmp_path), "--json", str(figures)],
+    result = subprocess.run([sys.executable, str(root / "bench" / "bench_csv.py"), "--customers", "2000",
+                             "--repeat", "1", "--data-dir", str(tmp_path), "--json", str(figures)],
                             capture_output=True, text=True, timeout=120, cwd=root)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     out = json.loads(figures.read_text())

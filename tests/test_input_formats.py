@@ -145,9 +145,12 @@ DAMAGED = [
     ("cut-worksheet-xml", _cut_sheet, r"x\.xlsx, sheet 'Data': not a readable worksheet \(.*\); the file is damaged"),
     ("unclosed-row", _unclosed_row, r"x\.xlsx, sheet 'Data': not a readable worksheet"),
     ("bad-cell-reference", _bad_cell_reference, r"x\.xlsx, sheet 'Data': not a readable worksheet"),
-    ("missing-sheet-part", _no_sheet_part,
-     r"x\.xlsx: not a readable Excel workbook \(sheet 'Data' has no worksheet part in the file "
-     r"\(xl/worksheets/sheet1\.xml is missing\)\)"),
+    (
+        "missing-sheet-part",
+        _no_sheet_part,
+        r"x\.xlsx: not a readable Excel workbook \(sheet 'Data' has no worksheet part in the file "
+        r"\(xl/worksheets/sheet1\.xml is missing\)\)",
+    ),
     ("no-sheets", _no_sheets, r"x\.xlsx: the workbook has no worksheet"),
     ("content-types-lie", _content_types_lie, r"x\.xlsx: not a readable Excel workbook \(.*workbook part"),
     ("content-types-garbage", _content_types_garbage, r"x\.xlsx: not a readable Excel workbook \(.*\)"),
@@ -224,8 +227,10 @@ def test_formulas_without_saved_values(tmp_path, capsys):
 
     path = workbook(tmp_path / "x.xlsx", edit=formulas)
     assert b"<f>5+5</f><v />" in part(path, SHEET)  # openpyxl saves no value (it does not calculate)
-    match = (r"x\.xlsx, sheet 'Data': cells D2 \(=5\+5\), D4 \(=SUM\(D2:D3\)\) have formulas without a saved value"
-             r".*open and save the file in Excel or LibreOffice")
+    match = (
+        r"x\.xlsx, sheet 'Data': cells D2 \(=5\+5\), D4 \(=SUM\(D2:D3\)\) have formulas without a saved value"
+        r".*open and save the file in Excel or LibreOffice"
+    )
     with pytest.raises(LoadError, match=match):
         load(path)
     assert_cli_error(capsys, path, match)
@@ -362,8 +367,11 @@ def _nested_cases():
     return {
         "id-list": ("customer_id", pa.array([["A"], ["A"], ["B"]]), r"list<element: string>"),
         "id-struct": ("customer_id", pa.array([{"x": "A"}, {"x": "A"}, {"x": "B"}]), r"struct<x: string>"),
-        "amount-map": ("mrr", pa.array([[("k", 1.0)]] * 3, type=pa.map_(pa.string(), pa.float64())),
-                       r"map<string, double"),
+        "amount-map": (
+            "mrr",
+            pa.array([[("k", 1.0)]] * 3, type=pa.map_(pa.string(), pa.float64())),
+            r"map<string, double",
+        ),
         "month-large-list": ("month", pa.array([["2024-01"]] * 3, type=pa.large_list(pa.string())), r"large_list<"),
         "extra-list": ("tags", pa.array([["a"], ["b"], []]), r"list<element: string>"),
         "extra-struct": ("meta", pa.array([{"x": 1}, {"x": 2}, {"x": 3}]), r"struct<x: int64>"),
@@ -375,8 +383,10 @@ def _nested_cases():
 def test_nested_parquet_columns_are_refused_by_name_and_type(tmp_path, capsys, case):
     column, values, kind = _nested_cases()[case]
     path = parquet(tmp_path / "n.parquet", **{column: values})
-    match = (rf"n\.parquet: column '{column}' holds nested values \({kind}.*\), which the kit cannot read"
-             r".*write the file without it")
+    match = (
+        rf"n\.parquet: column '{column}' holds nested values \({kind}.*\), which the kit cannot read"
+        r".*write the file without it"
+    )
     with pytest.raises(LoadError, match=match):
         load(path)
     assert_cli_error(capsys, path, match)
@@ -411,18 +421,21 @@ def _exact_cases():
     day = [dt.datetime(2024, 1, 1), dt.datetime(2024, 2, 1), dt.datetime(2024, 2, 1)]
     return {
         "large-string-ids": {"customer_id": pa.array(["A", "A", "B"], type=pa.large_string())},
-        "dictionary-int8-ids": {"customer_id": pa.array(["A", "A", "B"]).dictionary_encode().cast(
-            pa.dictionary(pa.int8(), pa.string()))},
+        "dictionary-int8-ids": {
+            "customer_id": pa.array(["A", "A", "B"]).dictionary_encode().cast(pa.dictionary(pa.int8(), pa.string()))
+        },
         "binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"])},
         "fixed-binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"], type=pa.binary(1))},
         "dictionary-binary-ids": {"customer_id": pa.array([b"A", b"A", b"B"]).dictionary_encode()},
         "timestamp-utc-months": {"month": pa.array(day, type=pa.timestamp("us", tz="UTC"))},
-        "timestamp-tz-months": {"month": pa.array(day, type=pa.timestamp("ms", tz="UTC")).cast(
-            pa.timestamp("ms", tz="America/New_York"))},  # the same instants: the date in UTC
+        "timestamp-tz-months": {
+            "month": pa.array(day, type=pa.timestamp("ms", tz="UTC")).cast(pa.timestamp("ms", tz="America/New_York"))
+        },  # the same instants: the date in UTC
         "date64-months": {"month": pa.array([d.date() for d in day], type=pa.date64())},
         "large-string-months": {"month": pa.array(["2024-01", "2024-02", "2024-02"], type=pa.large_string())},
-        "decimal256-amounts": {"mrr": pa.array([Decimal("10.00"), Decimal("12.50"), Decimal("20.00")],
-                                               type=pa.decimal256(40, 2))},
+        "decimal256-amounts": {
+            "mrr": pa.array([Decimal("10.00"), Decimal("12.50"), Decimal("20.00")], type=pa.decimal256(40, 2))
+        },
         "uint64-amounts-in-cents-of-major-units": {"mrr": pa.array([10, 12, 20], type=pa.uint64())},
     }
 
@@ -494,8 +507,10 @@ def test_integer_months_from_parquet_are_an_error(tmp_path, capsys, months, show
     import pyarrow as pa
 
     path = parquet(tmp_path / "m.parquet", month=pa.array(months))
-    match = (rf"m\.parquet, column month: holds numbers \(e\.g\. {shown}\), which are not read as dates outside Excel"
-             r".*store dates, or text YYYY-MM or YYYY-MM-DD.*date_format='%Y%m' \(CLI --date-format %Y%m\)")
+    match = (
+        rf"m\.parquet, column month: holds numbers \(e\.g\. {shown}\), which are not read as dates outside Excel"
+        r".*store dates, or text YYYY-MM or YYYY-MM-DD.*date_format='%Y%m' \(CLI --date-format %Y%m\)"
+    )
     with pytest.raises(LoadError, match=match):
         load(path)
     assert_cli_error(capsys, path, match)
@@ -525,8 +540,16 @@ def test_integer_dates_in_subscriptions_are_an_error(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({"customer_id": ["A"], "product": ["P"], "start_date": pa.array([20240101]),
-                      "end_date": pa.array([None], type=pa.int64()), "amount": [10.0], "billing_period": ["month"]})
+    table = pa.table(
+        {
+            "customer_id": ["A"],
+            "product": ["P"],
+            "start_date": pa.array([20240101]),
+            "end_date": pa.array([None], type=pa.int64()),
+            "amount": [10.0],
+            "billing_period": ["month"],
+        }
+    )
     pq.write_table(table, tmp_path / "s.parquet")
     with pytest.raises(LoadError, match=r"s\.parquet, column start_date: holds numbers \(e\.g\. 20240101\)"):
         load(tmp_path / "s.parquet")
@@ -543,8 +566,10 @@ def test_excel_serial_dates_still_read_in_excel(tmp_path):
 def test_excel_numbers_shaped_like_yyyymm_are_an_error(tmp_path, capsys):
     rows = [("A", 202401, "P", 10), ("A", 202402, "P", 12.5), ("B", 202402, "P", 20)]
     path = workbook(tmp_path / "y.xlsx", rows)
-    match = (r"y\.xlsx \(sheet 'Data'\), column month: holds numbers like 202401, which look like dates written as "
-             r"digits \(YYYYMM or YYYYMMDD\), not Excel dates; pass date_format=, e\.g\. '%Y%m'")
+    match = (
+        r"y\.xlsx \(sheet 'Data'\), column month: holds numbers like 202401, which look like dates written as "
+        r"digits \(YYYYMM or YYYYMMDD\), not Excel dates; pass date_format=, e\.g\. '%Y%m'"
+    )
     with pytest.raises(LoadError, match=match):
         load(path)
     assert_cli_error(capsys, path, match)

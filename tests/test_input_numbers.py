@@ -56,7 +56,8 @@ def money(values, **options) -> tuple[list[int], list]:
 @pytest.mark.parametrize(("text", "expected"), [
     ("1,234", 123400), ("12,345,678.90", 1234567890), ("999", 99900), ("1234", 123400), ("1,000,000", 100000000),
     ("123,456.789", 12345679),  # three decimals: half-even to the cent
-], ids=["one-group", "three-groups-and-cents", "no-group-needed", "no-separator-at-all", "a-million", "rounded"])  # fmt: skip
+], ids=["one-group", "three-groups-and-cents", "no-group-needed", "no-separator-at-all", "a-million",
+        "rounded"])  # fmt: skip
 def test_well_formed_western_groups_are_read(text, expected):
     assert money([text], thousands=",") == ([expected], [None])
 
@@ -260,14 +261,24 @@ def test_fx_cross_rates_without_a_listed_base(tmp_path):
                          "/ rate of EUR)"] == 1  # fmt: skip
 
 
-@pytest.mark.parametrize(("table", "match"), [
-    ("GBP,2024-01,1.3\nGBP,2024-02,1.3\nUSD,2024-01,1\nUSD,2024-02,1\n",
-     r"the table is based on USD \(rate 1 in every month\) and has no rates for EUR, the reporting currency"),
-    ("USD,2024-01,1\nUSD,2024-02,1\nGBP,2024-01,1\nGBP,2024-02,1\n",
-     r"no consistent base: GBP, USD are all at rate 1 and EUR, the reporting currency, is not listed"),
-    ("USD,2024-01,1\nUSD,2024-02,1\nEUR,2024-01,1.3\n",
-     r"no rate for EUR 2024-02 \(reporting currency EUR; the table is based on USD"),
-], ids=["reporting-currency-absent", "no-consistent-base", "reporting-rate-missing-in-a-month"])
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        (
+            "GBP,2024-01,1.3\nGBP,2024-02,1.3\nUSD,2024-01,1\nUSD,2024-02,1\n",
+            r"the table is based on USD \(rate 1 in every month\) and has no rates for EUR, the reporting currency",
+        ),
+        (
+            "USD,2024-01,1\nUSD,2024-02,1\nGBP,2024-01,1\nGBP,2024-02,1\n",
+            r"no consistent base: GBP, USD are all at rate 1 and EUR, the reporting currency, is not listed",
+        ),
+        (
+            "USD,2024-01,1\nUSD,2024-02,1\nEUR,2024-01,1.3\n",
+            r"no rate for EUR 2024-02 \(reporting currency EUR; the table is based on USD",
+        ),
+    ],
+    ids=["reporting-currency-absent", "no-consistent-base", "reporting-rate-missing-in-a-month"],
+)
 def test_fx_table_that_cannot_convert_to_the_reporting_currency_is_refused(tmp_path, capsys, table, match):
     data = write(tmp_path, "d.csv", DATA)
     fx = write(tmp_path, "fx.csv", "currency,month,rate\n" + table)
@@ -361,7 +372,8 @@ def frame_of(mrr, **columns) -> pd.DataFrame:
     ([5, -(2**63)], "Int64", "negative amount (credits and refunds are not MRR)"),
     ([5, None], "Int64", "missing amount"),
     ([5, -(2**63)], "int64[pyarrow]", "negative amount (credits and refunds are not MRR)"),
-], ids=["int64-min", "int64-max", "uint64-max", "nullable-int64-min", "nullable-missing", "arrow-int64-min"])  # fmt: skip
+], ids=["int64-min", "int64-max", "uint64-max", "nullable-int64-min", "nullable-missing",
+        "arrow-int64-min"])  # fmt: skip
 def test_extreme_integer_amounts_are_row_errors_never_wrapped(values, dtype, reason):
     column = np.array(values, dtype=dtype) if dtype in ("int64", "uint64") else pd.array(values, dtype=dtype)
     frame = frame_of(column)
@@ -538,7 +550,8 @@ def test_arrow_decimal_beyond_its_declared_precision_is_flagged_not_wrapped():
 
 
 @pytest.mark.parametrize(("options", "flag", "match"), [
-    ({"decimal": ""}, "--decimal=", r"decimal must be '\.' or ',' \(the decimal mark of amounts\), not '' \(CLI --decimal\)"),
+    ({"decimal": ""}, "--decimal=", r"decimal must be '\.' or ',' \(the decimal mark of amounts\), "
+     r"not '' \(CLI --decimal\)"),
     ({"decimal": "x"}, "--decimal=x", r"decimal must be '\.' or ',' .*not 'x' \(CLI --decimal\)"),
     ({"decimal": ";"}, "--decimal=;", r"not ';' \(CLI --decimal\)"),
     ({"thousands": "ab"}, "--thousands=ab", r"thousands must be one character .*not 'ab' \(CLI --thousands\)"),
@@ -546,7 +559,8 @@ def test_arrow_decimal_beyond_its_declared_precision_is_flagged_not_wrapped():
     ({"thousands": "7"}, "--thousands=7", r"thousands='7' cannot separate thousands"),
     ({"thousands": "-"}, "--thousands=-", r"thousands='-' cannot separate thousands .*sign or bracket"),
     ({"thousands": "\t"}, "--thousands=\t", r"thousands='\\t' cannot separate thousands"),
-    ({"thousands": "."}, "--thousands=.", r"thousands='\.' is also the decimal mark \(decimal='\.'\); the two marks must differ, "
+    ({"thousands": "."}, "--thousands=.", r"thousands='\.' is also the decimal mark \(decimal='\.'\); "
+     r"the two marks must differ, "
      r"e\.g\. thousands='\.', decimal=',' \(CLI --thousands \. --decimal ,\)"),
 ], ids=["decimal-empty", "decimal-letter", "decimal-semicolon", "thousands-two", "thousands-letter", "thousands-digit",
         "thousands-minus", "thousands-tab", "thousands-is-decimal"])  # fmt: skip
@@ -599,7 +613,8 @@ def test_fx_cross_rates_missing_a_currency_say_what_the_rates_mean(tmp_path, cap
              r"and EUR's rate is not 1 \(1\.3 in 2024-01, 1\.25 in 2024-02\), so the rates are read as cross rates, "
              r"each the value of one unit in a common base the table does not list, and amounts convert as "
              r"amount × rate of their currency / rate of EUR\.\nAdd the missing rates \(USD\) in that same base; or, "
-             r"if the rates are the value of one unit in EUR, give EUR rate 1 in every month \(or leave EUR out")  # fmt: skip
+             r"if the rates are the value of one unit in EUR, give EUR rate 1 in every month "
+             r"\(or leave EUR out")  # fmt: skip
     with pytest.raises(LoadError, match=match) as caught:
         kit.load_ledger(data, fx=fx, currency="EUR", today=TODAY)
     assert "(none)" not in str(caught.value)

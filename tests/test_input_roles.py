@@ -49,8 +49,11 @@ TOTAL_ROWS = pd.DataFrame({"customer_id": ["A", "B", "Grand total"], "month": "2
 @pytest.mark.parametrize("word", TOTAL_WORDS)
 def test_total_word_in_customer_id_is_refused_naming_the_row(word):
     frame = TOTAL_ROWS.assign(customer_id=["A", "B", word])
-    with pytest.raises(ValidationError, match=r"a total row, not a customer \(remove it\): 1 row, e.g. row 3, "
-                                              rf"column customer_id: {re.escape(repr(word))}"):
+    with pytest.raises(
+        ValidationError,
+        match=r"a total row, not a customer \(remove it\): 1 row, e.g. row 3, "
+        rf"column customer_id: {re.escape(repr(word))}",
+    ):
         kit.load_ledger(frame, today=TODAY)
 
 
@@ -137,7 +140,9 @@ def test_cli_total_row_error_and_lenient(tmp_path, capsys):
 BREAKS = "a line break or NUL byte in a key field (a quoting fault? fix the file)"
 
 
-@pytest.mark.parametrize("value", ["A\nB", "A\r\nB", "A\rB", "A\x00", "\nA"], ids=["lf", "crlf", "cr", "nul", "leading"])
+@pytest.mark.parametrize(
+    "value", ["A\nB", "A\r\nB", "A\rB", "A\x00", "\nA"], ids=["lf", "crlf", "cr", "nul", "leading"]
+)
 @pytest.mark.parametrize("column", ["customer_id", "product", "month"])
 def test_break_or_nul_in_a_snapshot_key_field(column, value):
     frame = pd.DataFrame({"customer_id": ["A", "B"], "month": ["2024-01", "2024-01"], "product": "P",
@@ -174,7 +179,9 @@ def test_attributes_may_hold_line_breaks_but_not_nul():
     assert cents(ledger) == {("A", "2024-01"): 100, ("B", "2024-01"): 200}
     assert "Acme\nEurope" in set(ledger.frame["company"].astype(str))
     frame.loc[1, "company"] = "Be\x00ta"
-    with pytest.raises(ValidationError, match=r"a NUL byte in the text \(fix the file\): 1 row, e.g. row 2, column company"):
+    with pytest.raises(
+        ValidationError, match=r"a NUL byte in the text \(fix the file\): 1 row, e.g. row 2, column company"
+    ):
         kit.load_ledger(frame, today=TODAY)
     ledger = kit.load_ledger(frame, today=TODAY, on_invalid="quarantine")
     assert cents(ledger) == {("A", "2024-01"): 100}
@@ -266,7 +273,9 @@ def test_started_at_alone_makes_subscriptions():
 def test_two_synonyms_for_one_role_ask_for_a_mapping(tmp_path, capsys):
     text = "customer_id,product,start_date,end_date,amount,billing_period,seats,users\nA,P,2024-01-01,,10,month,3,4\n"
     path = write(tmp_path, "two.csv", text)
-    message = r"two\.csv: columns 'seats' and 'users' could each be quantity; say which with mapping=\{'seats': 'quantity'\}"
+    message = (
+        r"two\.csv: columns 'seats' and 'users' could each be quantity; say which with mapping=\{'seats': 'quantity'\}"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, today=TODAY)
     code, out, err = run_cli(capsys, "summary", path)
@@ -300,8 +309,11 @@ def test_names_that_are_not_plain_synonyms_still_suggest_a_mapping(tmp_path, cap
     path = tmp_path / "s.csv"
     frame.rename(columns={role: header}).to_csv(path, index=False)
     kind = {"kind": "snapshots"}
-    with pytest.raises(LoadError, match=rf"missing required columns for snapshots: {role} .*"
-                                        rf"mapping=\{{'{header}': '{role}'\}}"):
+    with pytest.raises(
+        LoadError,
+        match=rf"missing required columns for snapshots: {role} .*"
+        rf"mapping=\{{'{header}': '{role}'\}}",
+    ):
         kit.load_ledger(path, today=TODAY, **kind)
     code, out, err = run_cli(capsys, "summary", path, "--kind", "snapshots")
     assert_cli_error(code, out, err, rf"mapping=\{{'{header}': '{role}'\}}")
@@ -316,8 +328,10 @@ WEEKLY = SNAP + ("A,2024-01-07,Core,100\nA,2024-01-14,Core,100\nA,2024-01-21,Cor
 
 def test_weekly_snapshots_stop_naming_customer_product_month_and_dates(tmp_path, capsys):
     path = write(tmp_path, "w.csv", WEEKLY)
-    message = (r"w\.csv, column month: customer 'A', product 'Core' has 3 snapshot dates in 2024-01 "
-               r"\(2024-01-07, 2024-01-14, 2024-01-21; rows 2, 3, 4\); 1 customer · product · month with several dates")
+    message = (
+        r"w\.csv, column month: customer 'A', product 'Core' has 3 snapshot dates in 2024-01 "
+        r"\(2024-01-07, 2024-01-14, 2024-01-21; rows 2, 3, 4\); 1 customer · product · month with several dates"
+    )
     with pytest.raises(LoadError, match=r"(?s)" + message + r".*snapshot_dates='last' \(CLI --snapshot-dates last\)"):
         kit.load_ledger(path, today=TODAY)
     with pytest.raises(LoadError, match=message):  # not an invalid row: --lenient does not choose for the user
@@ -409,11 +423,11 @@ def test_snapshot_dates_option_is_checked_and_reaches_the_report():
         validate_parameters({"snapshot_dates": "first"})
 
 
-
 # --- review of issue 8: total rows the first pattern missed --------------------------------------
 
 MORE_TOTALS = ["Total (USD)", "** Total **", "Sum total", "TOTAL:", "Total EUR", "Grand Total (all regions)", "[Total]",
-               "Sub total", "sum-total", "TOTAL (USD) :", "--Totals--", "Overall Total [EMEA]", "<<Grand total>>"]  # fmt: skip
+               "Sub total", "sum-total", "TOTAL (USD) :", "--Totals--", "Overall Total [EMEA]",
+               "<<Grand total>>"]  # fmt: skip
 MORE_NAMES = ["Total Wine & More", "Sum Labs", "Totally Legit", "Total Gym", "Summit Partners", "Total (Europe) Ltd",
               "Total - Acme", "Total usd", "Sumo Logic", "Subtotal Software Inc", "Total: 3 customers"]  # fmt: skip
 
@@ -555,7 +569,9 @@ def test_a_date_column_of_parquet_dates_beside_month(tmp_path):
     pq.write_table(pa.table({"customer_id": ["A"] * 3, "month": ["2024-01", "2024-01", "2024-02"],
                              "snapshot_date": pa.array(days, pa.date32()), "product": ["P"] * 3,
                              "mrr": ["1.00", "2.00", "4.00"]}), path)  # fmt: skip
-    with pytest.raises(LoadError, match=r"column snapshot_date .*has 2 snapshot dates in 2024-01 \(2024-01-07, 2024-01-14"):
+    with pytest.raises(
+        LoadError, match=r"column snapshot_date .*has 2 snapshot dates in 2024-01 \(2024-01-07, 2024-01-14"
+    ):
         kit.load_ledger(path, today=TODAY)
     ledger = kit.load_ledger(path, today=TODAY, snapshot_dates="last")
     assert cents(ledger) == {("A", "2024-01"): 200, ("A", "2024-02"): 400}
@@ -568,6 +584,7 @@ def test_a_date_column_of_parquet_dates_beside_month(tmp_path):
 def test_last_beside_month_equals_a_plain_reference(rows):
     frame = _dated_rows(rows)
     data = pd.DataFrame({"customer_id": frame["customer_id"], "product": frame["product"],
-                         "month": frame["date"].dt.strftime("%Y-%m"), "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
+                         "month": frame["date"].dt.strftime("%Y-%m"),
+                         "snapshot_date": frame["date"].dt.strftime("%Y-%m-%d"),
                          "mrr": _texts(frame["cents"])})  # fmt: skip
     _assert_last_is_the_plain_reference(frame, kit.load_ledger(data, today=TODAY, snapshot_dates="last"))

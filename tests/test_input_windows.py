@@ -76,8 +76,13 @@ def test_an_explicit_as_of_in_the_past_measures_its_month_on_that_day(tmp_path):
     table = kit.summarize(ledger)
     assert list(table["period"]) == ["2024-01", "2024-02"]
     feb = row(table, "2024-02")
-    assert (feb["mrr_start"], feb["new"], feb["churn"], feb["mrr_end"], feb["customers_end"]) == (15000, 1000, 0,
-                                                                                                    16000, 3)
+    assert (feb["mrr_start"], feb["new"], feb["churn"], feb["mrr_end"], feb["customers_end"]) == (
+        15000,
+        1000,
+        0,
+        16000,
+        3,
+    )
     assert notes(ledger)["subscriptions starting after as_of (contribute nothing)"] == 1  # C4
     # the last day of the month is measured as before: C1 gone, C3 and C4 in force
     end = row(kit.summarize(kit.load_ledger(write(tmp_path, "past.csv", PAST), as_of="2024-02-29", today=TODAY)),
@@ -118,7 +123,10 @@ def test_every_month_equals_a_plain_reference(subs, as_of_offset):
     """Months before as_of's are measured on their last day, as_of's month on as_of; nothing later counts."""
     base = pd.Timestamp("2024-01-01")
     starts = [base + pd.Timedelta(days=s) for s, _, _ in subs]
-    ends = [None if length is None else start + pd.Timedelta(days=length) for start, (_, length, _) in zip(starts, subs, strict=True)]
+    ends = [
+        None if length is None else start + pd.Timedelta(days=length)
+        for start, (_, length, _) in zip(starts, subs, strict=True)
+    ]
     as_of = base + pd.Timedelta(days=as_of_offset)
     frame = pd.DataFrame({"customer_id": [f"C{i}" for i in range(len(subs))],
                           "start_date": [s.strftime("%Y-%m-%d") for s in starts],
@@ -147,8 +155,10 @@ SNAPSHOTS = ("customer_id,month,product,mrr\n" + "".join(f"{c},2024-{m:02d},Core
 
 def test_snapshot_as_of_after_the_last_month_is_an_error_naming_both_months(tmp_path, capsys):
     path = write(tmp_path, "snap.csv", SNAPSHOTS)
-    message = (r"snap\.csv: as_of 2024-04-10 is in 2024-04, after the last month of the snapshots \(2024-03\): "
-               r"they say nothing of 2024-04")
+    message = (
+        r"snap\.csv: as_of 2024-04-10 is in 2024-04, after the last month of the snapshots \(2024-03\): "
+        r"they say nothing of 2024-04"
+    )
     with pytest.raises(ParameterError, match=message):
         kit.load_ledger(path, as_of="2024-04-10", today=TODAY)
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-04-10")
@@ -168,8 +178,10 @@ def test_snapshot_as_of_inside_the_file_keeps_todays_behaviour(tmp_path, capsys)
 
 # --- 3. snapshot_dates="last": the customer's last date, all its products -----------------------
 
-DROPPED = ("customer_id,month,product,mrr\nC1,2024-01-05,Core,100.00\nC1,2024-01-05,Addon,30.00\n"
-           "C1,2024-01-26,Core,100.00\nC1,2024-02-23,Core,100.00\nC2,2024-01-31,Core,40.00\nC2,2024-02-29,Core,40.00\n")
+DROPPED = (
+    "customer_id,month,product,mrr\nC1,2024-01-05,Core,100.00\nC1,2024-01-05,Addon,30.00\n"
+    "C1,2024-01-26,Core,100.00\nC1,2024-02-23,Core,100.00\nC2,2024-01-31,Core,40.00\nC2,2024-02-29,Core,40.00\n"
+)
 
 
 def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, capsys):
@@ -190,7 +202,8 @@ def test_last_snapshot_is_per_customer_so_a_dropped_product_is_gone(tmp_path, ca
 def test_last_snapshot_leaves_a_customer_month_where_each_product_has_one_date():
     # each product has one date in January: nothing to choose, all rows kept, as without the option
     frame = pd.DataFrame({"customer_id": "A", "product": ["P", "Q", "P"],
-                          "month": ["2024-01-05", "2024-01-20", "2024-02-20"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+                          "month": ["2024-01-05", "2024-01-20", "2024-02-20"],
+                          "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
     assert cents(kit.load_ledger(frame, today=TODAY)) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}  # raise: added
     ledger = kit.load_ledger(frame, today=TODAY, snapshot_dates="last")
     assert cents(ledger) == {("A", "2024-01"): 300, ("A", "2024-02"): 400}
@@ -207,13 +220,17 @@ STATUS = SUBS.replace("\n", ",Status\n") + ("C1,2024-01-01,,100.00,month,active\
 def test_statuses_that_do_not_bill_stop_the_load_naming_column_values_and_rows(tmp_path, capsys):
     path = write(tmp_path, "stripe.csv", STATUS)
     # past_due bills (Stripe counts it as MRR): not named; the ongoing incomplete_expired and the trial stop
-    message = (r"stripe\.csv, column status: statuses that are not billing: 'Trialing' \(1 row\), "
-               r"'incomplete_expired' \(1 row\) \(e\.g\. rows 3, 5\)")
+    message = (
+        r"stripe\.csv, column status: statuses that are not billing: 'Trialing' \(1 row\), "
+        r"'incomplete_expired' \(1 row\) \(e\.g\. rows 3, 5\)"
+    )
     for on_invalid in ("raise", "quarantine"):  # not an invalid row: --lenient does not choose for the user
         with pytest.raises(LoadError, match=r"(?s)" + message + r".*--map status=sub_status"):
             kit.load_ledger(path, as_of="2024-02-29", today=TODAY, on_invalid=on_invalid)
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
-    assert_cli_error(code, out, err, message + r".*End \(set end_date\) or remove the rows that do not bill.*--map status=sub_status")
+    assert_cli_error(
+        code, out, err, message + r".*End \(set end_date\) or remove the rows that do not bill.*--map status=sub_status"
+    )
 
 
 def test_a_status_mapped_to_an_attribute_is_acknowledged(tmp_path, capsys):
@@ -229,7 +246,10 @@ def test_a_status_of_only_active_gets_a_note_and_other_states_are_attributes(tmp
             + "C1,2024-01-01,,100.00,month,Active,CA\nC2,2024-01-01,,50.00,month,active,NY\n")  # fmt: skip
     path = write(tmp_path, "active.csv", text)
     ledger = kit.load_ledger(path, as_of="2024-01-31", today=TODAY)
-    note = "column 'subscription_status' holds only Active, active (the kit does not read status; every row is taken as billing)"
+    note = (
+        "column 'subscription_status' holds only Active, active "
+        "(the kit does not read status; every row is taken as billing)"
+    )
     assert notes(ledger) == {note: 2}
     assert "state" in ledger.attributes
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-01-31")
@@ -245,7 +265,10 @@ WEEKLY_BESIDE = ("customer_id,month,snapshot_date,product,mrr\nA,2026-10,10/31/2
 @pytest.mark.parametrize("second", ["11/07/2026", "28.11.2026", "n/a", "week 1"])
 def test_a_date_column_beside_month_is_checked_whatever_its_format(tmp_path, capsys, second):
     path = write(tmp_path, "w.csv", WEEKLY_BESIDE.replace("11/07/2026", second))
-    message = r"w\.csv, column snapshot_date \(beside column month, which gives the month\): customer 'A', product 'p1' has 2 snapshot dates in 2026-11"
+    message = (
+        r"w\.csv, column snapshot_date \(beside column month, which gives the month\): "
+        r"customer 'A', product 'p1' has 2 snapshot dates in 2026-11"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, today=MACHINE_TODAY)
     code, out, err = run_cli(capsys, "summary", path)
@@ -269,8 +292,11 @@ def test_last_orders_a_date_column_under_date_format_or_says_it_cannot(tmp_path,
 
 def test_a_blank_beside_several_dates_is_named_and_a_blank_beside_one_is_added():
     frame = pd.DataFrame({"customer_id": "A", "product": "p1", "month": ["2026-11"] * 3,
-                          "snapshot_date": ["2026-11-07", None, "2026-11-28"], "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
-    with pytest.raises(LoadError, match=r"2 snapshot dates in 2026-11 \(2026-11-07, 2026-11-28, and 1 row with a blank"):
+                          "snapshot_date": ["2026-11-07", None, "2026-11-28"],
+                          "mrr": ["1.00", "2.00", "4.00"]})  # fmt: skip
+    with pytest.raises(
+        LoadError, match=r"2 snapshot dates in 2026-11 \(2026-11-07, 2026-11-28, and 1 row with a blank"
+    ):
         kit.load_ledger(frame, today=MACHINE_TODAY)
     with pytest.raises(LoadError, match=r"blank values among the snapshot dates"):
         kit.load_ledger(frame, today=MACHINE_TODAY, snapshot_dates="last")
@@ -286,7 +312,12 @@ def test_last_keeps_customer_months_where_no_product_has_several_dates(tmp_path,
     # A: p1 and p2 one date each in November (kept: 140); B: p1 on two dates (the 28th: 60) -> 200
     path = write(tmp_path, "n8.csv", N8)
     ledger = kit.load_ledger(path, today=MACHINE_TODAY, snapshot_dates="last")
-    assert cents(ledger) == {("A", "2026-10"): 11000, ("A", "2026-11"): 14000, ("B", "2026-10"): 5000, ("B", "2026-11"): 6000}
+    assert cents(ledger) == {
+        ("A", "2026-10"): 11000,
+        ("A", "2026-11"): 14000,
+        ("B", "2026-10"): 5000,
+        ("B", "2026-11"): 6000,
+    }
     assert excluded(ledger) == {"snapshot rows before the last snapshot date of their month (snapshot_dates='last')": 1}
     code, out, err = run_cli(capsys, "summary", path, "--snapshot-dates", "last")
     assert code == 0 and ",200.00,2,2," in out.splitlines()[-1]
@@ -307,7 +338,9 @@ def test_a_snapshot_dated_after_as_of_is_excluded_before_last_picks_a_date(tmp_p
     assert "snapshot dated after as_of: 1" in err
     # beside month, in a snapshot_date column
     beside = write(tmp_path, "w.csv", WEEKLY_BESIDE)
-    ledger = kit.load_ledger(beside, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-10", date_format="%m/%d/%Y")
+    ledger = kit.load_ledger(
+        beside, today=MACHINE_TODAY, snapshot_dates="last", as_of="2026-11-10", date_format="%m/%d/%Y"
+    )
     assert cents(ledger) == {("A", "2026-10"): 10000, ("A", "2026-11"): 10000}
     # an as_of before every snapshot of its month: an error, not a month where everyone churns
     message = r"n2b\.csv: as_of 2026-11-05 is before every snapshot of 2026-11 \(the first is dated 2026-11-07\)"
@@ -383,8 +416,10 @@ def test_a_hyphenated_status_column_is_checked_and_counts_only_the_rows_that_sto
             "C,2024-01-01,,50,month,canceled\nD,2024-01-01,,50,month,canceled\n")  # fmt: skip
     path = write(tmp_path, "hyphen.csv", text)
     # B is history; C and D (rows 4, 5) are ongoing
-    message = (r"hyphen\.csv, column subscription-status: statuses that are not billing: 'canceled' \(2 rows\) "
-               r"\(e\.g\. rows 4, 5\)")
+    message = (
+        r"hyphen\.csv, column subscription-status: statuses that are not billing: 'canceled' \(2 rows\) "
+        r"\(e\.g\. rows 4, 5\)"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, as_of="2024-02-29", today=TODAY)
     code, out, err = run_cli(capsys, "summary", path, "--as-of", "2024-02-29")
@@ -394,7 +429,10 @@ def test_a_hyphenated_status_column_is_checked_and_counts_only_the_rows_that_sto
 def test_an_as_of_in_the_first_month_before_any_start_is_an_error(tmp_path, capsys):
     # found by the tester: as_of 2026-11-15 with the only subscription starting 2026-11-20 gave an all-zero row
     path = write(tmp_path, "s2.csv", "customer_id,start_date,end_date,amount,billing_period\nA,2026-11-20,,100,month\n")
-    message = r"no subscription starts by as_of 2026-11-15 \(the first starts in 2026-11\); the earliest start_date is 2026-11-20"
+    message = (
+        r"no subscription starts by as_of 2026-11-15 \(the first starts in 2026-11\); "
+        r"the earliest start_date is 2026-11-20"
+    )
     with pytest.raises(LoadError, match=message):
         kit.load_ledger(path, today=MACHINE_TODAY, as_of="2026-11-15")
     assert_cli_error(*run_cli(capsys, "summary", path, "--as-of", "2026-11-15"), message)

@@ -452,7 +452,7 @@ SERVER_WRITES = {
     "mysql-dash-no-space": "select 1 --'\n'; drop table mrr; -- '",
     "mysql-executable-comment": "select 1 /*! ; drop table mrr */",
     "dblink-exec": "select dblink_exec('dbname=billing', 'drop table mrr')",
-    "quoted-function": 'select "dblink_exec"(\'x\', \'drop table mrr\')',
+    "quoted-function": "select \"dblink_exec\"('x', 'drop table mrr')",
     "set-config": "select set_config('default_transaction_read_only', 'off', false)",
     "lo-export": "select lo_export(1, '/tmp/x')",
     "query-to-xml": "select query_to_xml('select 1', true, true, '')",

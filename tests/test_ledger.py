@@ -84,7 +84,10 @@ def test_half_even_rounding_per_subscription_month():
     assert divide_half_even(5, 2) == 2 and divide_half_even(7, 2) == 4 and divide_half_even(200000, 12) == 16667
     # 0.25 a month billed monthly in 2 seats = 0.50; 0.125 rounds half-even to 0.12
     ledger = snapshots([("A", "P", "2024-01", "0.125"), ("B", "P", "2024-01", "0.135")])
-    assert dict(zip(ledger.frame["customer_id"].astype(str), ledger.frame["mrr_cents"], strict=True)) == {"A": 12, "B": 14}
+    assert dict(zip(ledger.frame["customer_id"].astype(str), ledger.frame["mrr_cents"], strict=True)) == {
+        "A": 12,
+        "B": 14,
+    }
 
 
 def test_several_rows_of_one_key_are_added_and_duplicates_noted():
@@ -127,8 +130,11 @@ def test_playbook_mrr_of_may_2019(playbook):
 
 
 def test_playbook_without_mapping_suggests_one(playbook_path):
-    with pytest.raises(LoadError, match=r"missing required columns for subscriptions: amount, billing_period.*"
-                                        r"mapping=\{'monthly_amount': 'amount'\}.*defaults=\{'billing_period'"):
+    with pytest.raises(
+        LoadError,
+        match=r"missing required columns for subscriptions: amount, billing_period.*"
+        r"mapping=\{'monthly_amount': 'amount'\}.*defaults=\{'billing_period'",
+    ):
         kit.load_ledger(playbook_path, today=TODAY)
 
 
@@ -161,7 +167,8 @@ def test_parquet_with_float_and_decimal_amounts(tmp_path):
     floats = SNAPSHOT_ROWS.assign(mrr=SNAPSHOT_ROWS["mrr"].astype(float))
     floats.to_parquet(tmp_path / "f.parquet")
     decimals = pa.table({**{c: SNAPSHOT_ROWS[c].tolist() for c in ("customer_id", "month", "product")},
-                         "mrr": pa.array([Decimal(v) for v in SNAPSHOT_ROWS["mrr"]], pa.decimal128(12, 2))})  # fmt: skip
+                         "mrr": pa.array([Decimal(v) for v in SNAPSHOT_ROWS["mrr"]],
+                                         pa.decimal128(12, 2))})  # fmt: skip
     pq.write_table(decimals, tmp_path / "d.parquet")
     for name in ("f.parquet", "d.parquet"):
         pd.testing.assert_frame_equal(kit.load_ledger(tmp_path / name, today=TODAY).frame, _expected_ledger())
@@ -353,8 +360,14 @@ _TEXTS = st.sampled_from(["A", "b", "B", "10", "9", "é", "Z ", "a"])
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(_TEXTS, st.sampled_from(["p", "q", "Q"]), st.integers(-2, 3), st.sampled_from([0, 0, 1, 5, 5, 100, 7_000]),
-                  st.sampled_from(["x", "y", "z"]), st.sampled_from(["EUR", "USD"])),  # fmt: skip
+        st.tuples(
+            _TEXTS,
+            st.sampled_from(["p", "q", "Q"]),
+            st.integers(-2, 3),
+            st.sampled_from([0, 0, 1, 5, 5, 100, 7_000]),
+            st.sampled_from(["x", "y", "z"]),
+            st.sampled_from(["EUR", "USD"]),
+        ),  # fmt: skip
         min_size=1,
         max_size=40,
     ),

@@ -134,8 +134,20 @@ def test_summary_by_segment_uses_the_start_value_and_the_end_value_for_arrivals(
     table = kit.summarize(ledger, by="segment")
     assert list(zip(table["period"], table["segment"], strict=True)) == [
         ("2024-02", "ENT"), ("2024-02", "SMB"), ("2024-03", "ENT"), ("2024-03", "SMB")]  # fmt: skip
-    columns = ["mrr_start", "new", "reactivation", "expansion", "churn", "mrr_end", "customers_start",
-               "customers_end", "customers_new", "customers_reactivated", "customers_expanded", "customers_churned"]
+    columns = [
+        "mrr_start",
+        "new",
+        "reactivation",
+        "expansion",
+        "churn",
+        "mrr_end",
+        "customers_start",
+        "customers_end",
+        "customers_new",
+        "customers_reactivated",
+        "customers_expanded",
+        "customers_churned",
+    ]
     got = {(r["period"], r["segment"]): [int(r[c]) for c in columns] for r in table.to_dict("records")}
     assert got == {
         # A moved SMB → ENT while expanding: counted in SMB (start); B new: ENT (end); C churns from ENT

@@ -327,8 +327,15 @@ def test_a_ledger_of_zero_rows_only_has_empty_periods():
 
 
 def test_movements_columns_and_attributes_at_start():
-    frame = pd.DataFrame({"customer_id": ["A", "A", "B"], "month": ["2024-01", "2024-02", "2024-02"],
-                          "product": ["P", "P", "P"], "mrr": ["10", "15", "5"], "segment": ["SMB", "ENT", "ENT"]})
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "B"],
+            "month": ["2024-01", "2024-02", "2024-02"],
+            "product": ["P", "P", "P"],
+            "mrr": ["10", "15", "5"],
+            "segment": ["SMB", "ENT", "ENT"],
+        }
+    )
     ledger = kit.load_ledger(frame, today=TODAY)
     moves = kit.movements(ledger)
     assert list(moves.columns) == ["customer_id", "period", "class", "mrr_start", "mrr_end", "new", "reactivation",

@@ -61,8 +61,16 @@ def test_cli_arguments_give_the_report_parameters():
     args = build_parser().parse_args(["report", "d.csv", "--header-row", "3", "--map", "a=b", "--filter", "r=X",
                                       "--filter", "r=Y", "--lenient", "--fx-mode", "monthly"])  # fmt: skip
     params = parameters_from_args(args)
-    assert params == validate_parameters({"data": "d.csv", "header_row": 2, "mapping": {"a": "b"},
-                                          "filters": {"r": ["X", "Y"]}, "lenient": True, "fx_mode": "monthly"})
+    assert params == validate_parameters(
+        {
+            "data": "d.csv",
+            "header_row": 2,
+            "mapping": {"a": "b"},
+            "filters": {"r": ["X", "Y"]},
+            "lenient": True,
+            "fx_mode": "monthly",
+        }
+    )
     assert params["reactivation_window"] == -1
 
 

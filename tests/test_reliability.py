@@ -23,10 +23,10 @@ import sys
 import tracemalloc
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -836,8 +836,12 @@ def test_row_45_single_customer_single_month(tmp_path, capsys):
     code, out, err = run_cli(capsys, "summary", subs, "--as-of", "2024-01-31")
     rows = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and len(rows) == 1
-    assert (rows[0]["period"], rows[0]["new"], rows[0]["mrr_end"], rows[0]["customers_new"]) == ("2024-01", "10.00",
-                                                                                                "10.00", "1")
+    assert (rows[0]["period"], rows[0]["new"], rows[0]["mrr_end"], rows[0]["customers_new"]) == (
+        "2024-01",
+        "10.00",
+        "10.00",
+        "1",
+    )
 
 
 # --- row 46: sums exact in integer cents, equal to Decimal ----------------------------------------------

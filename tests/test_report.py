@@ -72,9 +72,12 @@ def hostile_data(tmp_path_factory) -> Path:
     """Subscriptions whose names, products, plans and segments carry HTML, markdown, maths and formulas."""
     rows = [
         "customer_id,customer_name,product,plan,size,start_date,end_date,amount,billing_period,quantity",
-        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_A}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-01-01,2024-04-01,100,month,1',
-        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-04-01,,300,month,1',
-        f'H1,"{SCRIPT_NAME}",Analytics $5 to $10,"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",2024-03-01,,50,month,1',
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_A}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-01-01,2024-04-01,100,month,1",
+        f'H1,"{SCRIPT_NAME}",{PRODUCT},"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-04-01,,300,month,1",
+        f'H1,"{SCRIPT_NAME}",Analytics $5 to $10,"{PLAN_B}","{FORMULA_SIZE.replace(chr(34), chr(34) * 2)}",'
+        "2024-03-01,,50,month,1",
         f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-01-01,,80,month,1',
         f'H2,"{IMG_NAME.replace(chr(34), chr(34) * 2)}",{PRODUCT},"{PLAN_A}",SMB,2024-05-01,,40,month,1',
         f'H3,"{MARKDOWN_NAME}",Analytics $5 to $10,"{PLAN_A}",SMB,2024-02-01,,60,month,2',
@@ -101,14 +104,15 @@ def test_sample_report_has_every_section_and_no_code(sample_report):
     for section in SECTIONS:
         assert re.search(rf"<h2[^>]*>{re.escape(section)}", page), section
     for heading in ("The MRR bridge", "Retention", "Expansion by segment", "Signup cohorts",
-                    "Cross-sell and plan changes", "Top expanding customers", "Concentration of expansion"):  # fmt: skip
+                    "Cross-sell and plan changes", "Top expanding customers",
+                    "Concentration of expansion"):  # fmt: skip
         assert heading in page, heading
     text = _text(page)
     for code in ("import kit", "load_ledger(", "display(HTML", "validate_parameters", "report complete",
                  "Traceback", "Error"):  # fmt: skip
         assert code not in text, code
     body = page.split("<body", 1)[1]
-    for marker in ('class="highlight', 'jp-CodeMirrorEditor', 'jp-InputPrompt', 'jp-OutputPrompt'):
+    for marker in ('class="highlight', "jp-CodeMirrorEditor", "jp-InputPrompt", "jp-OutputPrompt"):
         assert marker not in body, marker
     assert "No description has been provided" not in body and body.count('alt="') >= 5
     # self-contained: charts are embedded, nothing is fetched from elsewhere
@@ -226,7 +230,9 @@ def test_bad_data_stops_the_report_with_every_problem_and_status_2(tmp_path, cap
     assert "broken.failed.ipynb" in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.failed.ipynb", "neg.csv"]
     failed = nbformat.read(tmp_path / "broken.failed.ipynb", as_version=4)
-    errors = [o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in failed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert errors and errors[0]["ename"] == "ValidationError"
 
     status = cli.main(["report", str(data), "--output-dir", str(tmp_path), "--name", "broken"])
@@ -252,7 +258,9 @@ def test_notebook_parameters_cell_matches_the_kit():
     for name, spec in SPECS.items():
         kind, default = spec.type, spec.default
         assert declared[name]["inferred_type_name"] == kind.__name__, name
-        assert declared[name]["default"] == repr(default).replace("'", '"') or declared[name]["default"] == repr(default)
+        assert declared[name]["default"] == repr(default).replace("'", '"') or declared[name]["default"] == repr(
+            default
+        )
         assert declared[name]["help"], f"parameter {name} has no comment"
 
 
@@ -422,8 +430,10 @@ def test_a_range_or_segment_the_data_lacks_is_named():
         kit.analyse(ledger, validate_parameters({"segment": "tier"}))
     assert load_options(validate_parameters({}))["fx_mode"] == "constant"
     wide = kit.analyse(ledger, validate_parameters({"start": "2020-01", "end": "2030-01"})).header_html()
-    assert ("periods reported: 2023-01 to 2025-12 (start 2020-01 and end 2030-01 asked; the data has no period "
-            "beyond these)") in wide
+    assert (
+        "periods reported: 2023-01 to 2025-12 (start 2020-01 and end 2030-01 asked; the data has no period "
+        "beyond these)"
+    ) in wide
     inside = kit.analyse(ledger, validate_parameters({"start": "2024-01", "end": "2024-06"})).header_html()
     assert "periods reported: 2024-01 to 2024-06." in inside
 

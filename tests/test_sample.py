@@ -15,8 +15,20 @@ SUBSCRIPTIONS_CSV = ROOT / "data" / "sample_subscriptions.csv"
 FX_CSV = ROOT / "data" / "fx_rates.csv"
 
 COLUMNS = [
-    "subscription_id", "customer_id", "customer_name", "product", "plan", "start_date", "end_date", "amount",
-    "billing_period", "billing_interval_count", "quantity", "currency", "size", "region",
+    "subscription_id",
+    "customer_id",
+    "customer_name",
+    "product",
+    "plan",
+    "start_date",
+    "end_date",
+    "amount",
+    "billing_period",
+    "billing_interval_count",
+    "quantity",
+    "currency",
+    "size",
+    "region",
 ]
 TRICKY = [
     '<script>alert("x")</script> Labs',
@@ -24,10 +36,15 @@ TRICKY = [
     '=HYPERLINK("http://example.com","click")',
 ]
 TIERS = {  # plan -> (product, rank within product)
-    "Core Starter": ("Core", 0), "Core Pro": ("Core", 1), "Core Enterprise": ("Core", 2),
-    "Analytics Standard": ("Analytics", 0), "Analytics Advanced": ("Analytics", 1),
-    "Automation Team": ("Automation", 0), "Automation Scale": ("Automation", 1),
-    "Support Plus Business": ("Support Plus", 0), "Support Plus Premium": ("Support Plus", 1),
+    "Core Starter": ("Core", 0),
+    "Core Pro": ("Core", 1),
+    "Core Enterprise": ("Core", 2),
+    "Analytics Standard": ("Analytics", 0),
+    "Analytics Advanced": ("Analytics", 1),
+    "Automation Team": ("Automation", 0),
+    "Automation Scale": ("Automation", 1),
+    "Support Plus Business": ("Support Plus", 0),
+    "Support Plus Premium": ("Support Plus", 1),
 }
 MONTHS_PER_PERIOD = {"month": 1, "quarter": 3, "year": 12}
 QUARTERS = [str(q) for q in pd.period_range("2023Q1", "2025Q4", freq="Q")]
@@ -68,9 +85,16 @@ def typed(rows) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def subscriptions(typed) -> pd.DataFrame:
     """One row per subscription: customer, product, first start and last end."""
-    return typed.groupby("subscription_id").agg(
-        customer_id=("customer_id", "first"), product=("product", "first"), start=("start", "min"), end=("end", "max")
-    ).reset_index()
+    return (
+        typed.groupby("subscription_id")
+        .agg(
+            customer_id=("customer_id", "first"),
+            product=("product", "first"),
+            start=("start", "min"),
+            end=("end", "max"),
+        )
+        .reset_index()
+    )
 
 
 def quarter_of(dates: pd.Series) -> pd.Series:
@@ -209,8 +233,13 @@ def test_annual_prices_are_cheaper_per_month_than_monthly(typed):
     """Where a subscription moves from monthly to annual billing, it pays 10-17% less a month."""
     ordered = typed.sort_values(["subscription_id", "start"])
     nxt = ordered.groupby("subscription_id").shift(-1)
-    switched = ordered[(ordered["billing_period"] == "month") & (ordered["billing_interval_count"] == "1")
-                       & (nxt["billing_period"] == "year") & (nxt["plan"] == ordered["plan"]) & (ordered["cents"] > 0)]
+    switched = ordered[
+        (ordered["billing_period"] == "month")
+        & (ordered["billing_interval_count"] == "1")
+        & (nxt["billing_period"] == "year")
+        & (nxt["plan"] == ordered["plan"])
+        & (ordered["cents"] > 0)
+    ]
     assert len(switched) >= 20
     ratio = nxt.loc[switched.index, "cents"] / 12 / switched["cents"]
     assert 0.83 <= ratio.median() <= 0.90
@@ -261,8 +290,13 @@ def transitions(typed: pd.DataFrame) -> pd.DataFrame:
     """Consecutive periods of one subscription, the second starting when the first ends."""
     ordered = typed.sort_values(["subscription_id", "start"])
     nxt = ordered.groupby("subscription_id").shift(-1)
-    pairs = ordered.assign(next_start=nxt["start"], next_qty=nxt["qty"], next_tier=nxt["tier"],
-                           next_cents=nxt["cents"], next_mrr=nxt["mrr"])
+    pairs = ordered.assign(
+        next_start=nxt["start"],
+        next_qty=nxt["qty"],
+        next_tier=nxt["tier"],
+        next_cents=nxt["cents"],
+        next_mrr=nxt["mrr"],
+    )
     return pairs[pairs["next_start"].notna() & (pairs["next_start"] == pairs["end"]) & (pairs["cents"] > 0)]
 
 
@@ -279,8 +313,12 @@ def test_upsell_and_contraction_every_quarter(typed):
     fewer_seats = pairs[pairs["next_qty"] < pairs["qty"]]
     upgrades = pairs[pairs["next_tier"] > pairs["tier"]]
     downgrades = pairs[pairs["next_tier"] < pairs["tier"]]
-    for name, frame, least in [("more seats", more_seats, 10), ("fewer seats", fewer_seats, 5),
-                               ("upgrade", upgrades, 1), ("downgrade", downgrades, 1)]:
+    for name, frame, least in [
+        ("more seats", more_seats, 10),
+        ("fewer seats", fewer_seats, 5),
+        ("upgrade", upgrades, 1),
+        ("downgrade", downgrades, 1),
+    ]:
         counts = count_by_quarter(frame["end"])
         assert all(n >= least for n in counts.values()), (name, counts)
     assert set(zip(upgrades["plan"], upgrades["next_tier"], strict=True)) >= {("Core Starter", 1), ("Core Pro", 2)}
@@ -301,12 +339,21 @@ def test_larger_customers_expand_more_and_churn_less(typed):
 def test_cross_sell_every_quarter(subscriptions):
     """A product starts while the customer keeps another product and did not hold the new one."""
     pairs = subscriptions.merge(subscriptions, on="customer_id", suffixes=("", "_other"))
-    kept = pairs[(pairs["product_other"] != pairs["product"]) & (pairs["start_other"] < pairs["start"])
-                 & (pairs["end_other"] > pairs["start"])]
-    held_before = pairs[(pairs["product_other"] == pairs["product"]) & (pairs["subscription_id_other"] != pairs["subscription_id"])
-                        & (pairs["start_other"] < pairs["start"]) & (pairs["end_other"] >= pairs["start"])]
-    cross_sells = subscriptions[subscriptions["subscription_id"].isin(kept["subscription_id"])
-                                & ~subscriptions["subscription_id"].isin(held_before["subscription_id"])]
+    kept = pairs[
+        (pairs["product_other"] != pairs["product"])
+        & (pairs["start_other"] < pairs["start"])
+        & (pairs["end_other"] > pairs["start"])
+    ]
+    held_before = pairs[
+        (pairs["product_other"] == pairs["product"])
+        & (pairs["subscription_id_other"] != pairs["subscription_id"])
+        & (pairs["start_other"] < pairs["start"])
+        & (pairs["end_other"] >= pairs["start"])
+    ]
+    cross_sells = subscriptions[
+        subscriptions["subscription_id"].isin(kept["subscription_id"])
+        & ~subscriptions["subscription_id"].isin(held_before["subscription_id"])
+    ]
     counts = count_by_quarter(cross_sells["start"])
     assert all(n >= 5 for n in counts.values()), counts
 
@@ -317,8 +364,9 @@ def test_product_swaps_and_dropped_add_ons(subscriptions):
     add_ons = subscriptions[subscriptions["product"] != "Core"]
     ended = add_ons[add_ons["end"] < FAR_FUTURE].merge(core, on="customer_id", suffixes=("", "_core"))
     ended = ended[(ended["start_core"] < ended["end"]) & (ended["end_core"] > ended["end"])]
-    swaps = ended.merge(add_ons, left_on=["customer_id", "end"], right_on=["customer_id", "start"],
-                        suffixes=("", "_new"))
+    swaps = ended.merge(
+        add_ons, left_on=["customer_id", "end"], right_on=["customer_id", "start"], suffixes=("", "_new")
+    )
     swaps = swaps[swaps["product_new"] != swaps["product"]]
     assert len(swaps.drop_duplicates("subscription_id")) >= 50
     swap_counts = count_by_quarter(swaps["end"])
@@ -348,8 +396,11 @@ def test_churn_every_quarter_and_reactivation(typed):
 
 def test_parallel_subscriptions_of_one_product(subscriptions):
     pairs = subscriptions.merge(subscriptions, on=["customer_id", "product"], suffixes=("", "_other"))
-    parallel = pairs[(pairs["subscription_id"] < pairs["subscription_id_other"])
-                     & (pairs["start"] < pairs["end_other"]) & (pairs["start_other"] < pairs["end"])]
+    parallel = pairs[
+        (pairs["subscription_id"] < pairs["subscription_id_other"])
+        & (pairs["start"] < pairs["end_other"])
+        & (pairs["start_other"] < pairs["end"])
+    ]
     assert 5 <= parallel["customer_id"].nunique() <= 150
     assert "Core" in set(parallel["product"])
 
@@ -363,11 +414,15 @@ def test_monthly_logo_churn_and_net_revenue_retention(typed):
         snapshots[day] = in_force.groupby("customer_id")["mrr"].sum()
     mrr = pd.DataFrame(snapshots).fillna(0.0)
     active = mrr > 0
-    churn = [(active.iloc[:, i - 1] & ~active.iloc[:, i]).sum() / active.iloc[:, i - 1].sum()
-             for i in range(1, len(month_ends))]
+    churn = [
+        (active.iloc[:, i - 1] & ~active.iloc[:, i]).sum() / active.iloc[:, i - 1].sum()
+        for i in range(1, len(month_ends))
+    ]
     assert 0.01 <= np.mean(churn) <= 0.03
     assert max(churn) < 0.05
-    nrr = [mrr.iloc[:, i][active.iloc[:, i - 12]].sum() / mrr.iloc[:, i - 12][active.iloc[:, i - 12]].sum()
-           for i in range(12, len(month_ends))]
+    nrr = [
+        mrr.iloc[:, i][active.iloc[:, i - 12]].sum() / mrr.iloc[:, i - 12][active.iloc[:, i - 12]].sum()
+        for i in range(12, len(month_ends))
+    ]
     assert 1.00 <= np.mean(nrr) <= 1.15, nrr
     assert 0.95 <= min(nrr) and max(nrr) <= 1.20, nrr

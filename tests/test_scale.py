@@ -153,7 +153,8 @@ def test_period_sums_equal_the_walk_summed(period, window):
                           ledger.last_month, ledger.currency, ledger.quality)  # fmt: skip
     assert period_sums(shuffled, period=period) is None  # not sorted by customer: the walk's job
     assert kit.summarize(shuffled, period=period, reactivation_window=window).equals(
-        kit.summarize(ledger, period=period, reactivation_window=window))
+        kit.summarize(ledger, period=period, reactivation_window=window)
+    )
 
 
 def test_categoricals_without_the_pandas_fast_path_are_the_same(parquet_file, monkeypatch):
