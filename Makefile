@@ -8,15 +8,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: report test install bench clean
+.PHONY: report test lint install bench clean
 
 report: $(STAMP)
 	$(PY) -m kit report
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest
 
 install: $(STAMP)
+
+# The linters (make test runs them first): ruff under the settings in pyproject.toml.
+lint: $(STAMP)
+	$(PY) -m ruff check kit tests bench
+	$(PY) -m ruff format --check kit tests bench
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (python3 --version)"; exit 1; }
