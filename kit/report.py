@@ -52,6 +52,7 @@ from kit.export import (
 )
 from kit.params import SPECS, default_values, ledger_options
 from kit.params import reactivation_window as api_reactivation_window
+from kit.periods import EXAMPLE_LABELS, LABELS  # period labels by grain, as start and end must be written
 from kit.sources import _secrets as url_secrets
 from kit.sources import absolute_sqlite_url, check_readable, is_database_url, shown_url, sqlite_url_file
 
@@ -97,11 +98,6 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 #: The notebook's ``parameters`` cell holds the same names and defaults (a test keeps them equal).
 PARAMETERS: Mapping[str, tuple[type, object, str]] = MappingProxyType(
     {name: (spec.type, spec.default, spec.param.help) for name, spec in SPECS.items()})  # fmt: skip
-
-
-#: Period labels by grain, as ``start`` and ``end`` must be written.
-LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
-EXAMPLE_LABELS = {"month": "2025-01", "quarter": "2025-Q1", "year": "2025"}
 
 
 def validate_parameters(values: dict) -> dict:
