@@ -108,7 +108,22 @@ class Ledger(pa.DataFrameModel):
 _MONEY = {"ge": 0}
 
 
-class Movements(pa.DataFrameModel):
+class _Bridge(pa.DataFrameModel):
+    """The checks movements and the summary share: the bridge reconciles, expansion is the sum of its parts."""
+
+    @pa.dataframe_check(error="bridge: mrr_start + new + reactivation + upsell + cross_sell - contraction - churn "
+                              "!= mrr_end")  # fmt: skip
+    def bridge(cls, df: pd.DataFrame) -> pd.Series:
+        """Check each row's MRR bridge (a customer's, or a period's) reconciles exactly."""
+        return _bridge(df)
+
+    @pa.dataframe_check(error="expansion != upsell + cross_sell")
+    def expansion_parts(cls, df: pd.DataFrame) -> pd.Series:
+        """Check expansion is the sum of its parts."""
+        return df["expansion"] == df["upsell"] + df["cross_sell"]
+
+
+class Movements(_Bridge):
     """
     The movements frame (:func:`kit.movements.movements`): one row per customer · period in which it was active.
 
@@ -143,17 +158,6 @@ class Movements(pa.DataFrameModel):
         name = "movements"
         strict = False
         unique = ["customer_id", "period"]
-
-    @pa.dataframe_check(error="bridge: mrr_start + new + reactivation + upsell + cross_sell - contraction - churn "
-                              "!= mrr_end")  # fmt: skip
-    def bridge(cls, df: pd.DataFrame) -> pd.Series:
-        """Check each row's MRR bridge reconciles exactly."""
-        return _bridge(df)
-
-    @pa.dataframe_check(error="expansion != upsell + cross_sell")
-    def expansion_parts(cls, df: pd.DataFrame) -> pd.Series:
-        """Check expansion is the sum of its parts."""
-        return df["expansion"] == df["upsell"] + df["cross_sell"]
 
     @pa.dataframe_check(error="class does not follow mrr_start and mrr_end")
     def class_of_ends(cls, df: pd.DataFrame) -> pd.Series:
@@ -191,7 +195,7 @@ _COUNT = {"ge": 0}
 _RATE = {"nullable": True}
 
 
-class Summary(pa.DataFrameModel):
+class Summary(_Bridge):
     """
     The summary frame (:func:`kit.metrics.summarize`, :func:`kit.metrics.summary`): one row per period (and segment).
 
@@ -241,17 +245,6 @@ class Summary(pa.DataFrameModel):
         """Check no period (· segment) has two rows."""
         keys = ["period", *(c for c in df.columns if c not in Summary.to_schema().columns)]
         return not bool(df.duplicated(keys).any())
-
-    @pa.dataframe_check(error="bridge: mrr_start + new + reactivation + upsell + cross_sell - contraction - churn "
-                              "!= mrr_end")  # fmt: skip
-    def bridge(cls, df: pd.DataFrame) -> pd.Series:
-        """Check each period's MRR bridge reconciles exactly."""
-        return _bridge(df)
-
-    @pa.dataframe_check(error="expansion != upsell + cross_sell")
-    def expansion_parts(cls, df: pd.DataFrame) -> pd.Series:
-        """Check expansion is the sum of its parts."""
-        return df["expansion"] == df["upsell"] + df["cross_sell"]
 
     @pa.dataframe_check(error="customers_end != customers_start + customers_new + customers_reactivated "
                               "- customers_churned")  # fmt: skip
