@@ -37,8 +37,7 @@ from pandera.engines import pandas_engine
 from pandera.typing import Series
 
 from kit.errors import ParameterError
-from kit.metrics import ratio
-from kit.movements import AMOUNTS, CLASSES
+from kit.rules import AMOUNTS, CLASSES, bridge_end, ratio
 
 MOVEMENTS_FIX = "pass the output of kit.movements(ledger)"
 SUMMARY_FIX = "pass outputs of kit.summarize(ledger) or kit.summary(movements)"
@@ -47,9 +46,7 @@ _NUMERIC = ("int64", "float64")
 
 def _bridge(df: pd.DataFrame) -> pd.Series:
     """``mrr_start + new + reactivation + upsell + cross_sell − contraction − churn == mrr_end``, per row."""
-    flow = (df["mrr_start"] + df["new"] + df["reactivation"] + df["upsell"] + df["cross_sell"]
-            - df["contraction"] - df["churn"])  # fmt: skip
-    return flow == df["mrr_end"]
+    return bridge_end(df["mrr_start"], df) == df["mrr_end"]
 
 
 def _attributes_categorical(df: pd.DataFrame, declared) -> bool:

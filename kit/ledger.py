@@ -101,6 +101,7 @@ from kit.kinds import (  # noqa: F401 - EARLIEST_PLAUSIBLE, PRODUCT_DEFAULT: par
 from kit.months import MONTH_ORDINAL, ordinal_to_str
 from kit.problems import DataQuality
 from kit.roles import OPTIONAL, REQUIRED, SYNONYMS  # noqa: F401 - SYNONYMS, OPTIONAL: part of the API
+from kit.rules import EXACT, exact_total
 from kit.snapshots import AFTER_AS_OF_REASON, LAST_DATE_REASON, _snapshot_dates, _snapshot_window  # noqa: F401
 from kit.sources import RawTable, normalise_column, read_source
 from kit.subscriptions import (  # noqa: F401 - BILLING_PERIODS, MONTHS_IN, divide_half_even: part of the API
@@ -475,8 +476,7 @@ _HEADER_HINT = "; if the header is not on the first row, pass header_row= (CLI -
 # --- the ledger frame ------------------------------------------------------------------------
 
 
-#: Sums of cents beyond this are not exact in the engine (float64 bincounts); a key's sum must stay below.
-EXACT_SUM = 2**53
+EXACT_SUM = EXACT  # the old name of kit.rules.EXACT: a key's sum of cents must stay below it
 
 
 def _check_key_sums(ctx: LoadState, rows: pd.DataFrame, amounts: np.ndarray):
@@ -489,20 +489,20 @@ def _check_key_sums(ctx: LoadState, rows: pd.DataFrame, amounts: np.ndarray):
     named with its rows. Returns the rows and amounts without them (quarantine).
     """
     amounts = np.asarray(amounts, dtype=np.int64)
-    if not len(amounts) or float(amounts.sum(dtype=np.float64)) < EXACT_SUM * (1 - 1e-9):
+    if not len(amounts) or float(amounts.sum(dtype=np.float64)) < EXACT * (1 - 1e-9):  # the float sum, with a margin
         return rows, amounts
     keys = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(),
                          "product": rows["product"].astype(str).to_numpy(), "m": rows[MONTH_ORDINAL].to_numpy(),
                          "cents": amounts.astype(np.float64)})  # fmt: skip
     estimate = keys.groupby(["customer_id", "product", "m"], sort=False)["cents"].transform("sum").to_numpy()
-    candidates = np.flatnonzero(estimate >= EXACT_SUM * (1 - 1e-9))
+    candidates = np.flatnonzero(estimate >= EXACT * (1 - 1e-9))
     if not len(candidates):
         return rows, amounts
     positions, reasons = [], []
     for (customer, product, m), group in keys.iloc[candidates].groupby(["customer_id", "product", "m"], sort=False):
         at = group.index.to_numpy()  # positions in rows (keys has a default index)
         total = sum(int(a) for a in amounts[at])
-        if total < EXACT_SUM:
+        if exact_total(total):
             continue
         inputs = np.unique(ctx.frame.index.get_indexer(rows.index[at]))
         shown = ", ".join(str(r) for r in ctx.raw.row_numbers[inputs[:5]])

@@ -38,6 +38,7 @@ from kit.periods import (  # noqa: F401  (re-exported: the old home)
     start_months,
 )
 from kit.periods import label as period_label
+from kit.rules import ratio  # noqa: F401  (re-exported: its old home)
 
 MONEY = ["mrr_start", "new", "reactivation", "upsell", "cross_sell", "expansion", "contraction", "churn", "mrr_end"]
 COUNTS = ["customers_start", "customers_end", "customers_new", "customers_reactivated", "customers_expanded",
@@ -53,20 +54,6 @@ def _contracts():
     from kit import contracts
 
     return contracts
-
-
-def ratio(numerator, denominator) -> np.ndarray:
-    """
-    Divide element-wise; NaN where the denominator is zero.
-
-    >>> ratio(np.array([1, 1]), np.array([4, 0])).tolist()
-    [0.25, nan]
-    """
-    numerator = np.asarray(numerator, dtype=np.float64)
-    denominator = np.asarray(denominator, dtype=np.float64)
-    out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
 
 
 def add_rates(table: pd.DataFrame) -> pd.DataFrame:

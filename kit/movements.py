@@ -46,13 +46,10 @@ from kit.errors import KitError, ParameterError
 from kit.ledger import Ledger
 from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_buckets, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
 from kit.periods import label as period_label  # noqa: F401  (re-exported: the old name)
+from kit.rules import AMOUNTS, CLASSES, bridge_end, check_exact  # noqa: F401  (re-exported: their old home)
 
 PERIODS = GRAINS  # the old name
 NETTINGS = ("customer", "product")
-CLASSES = ("flat", "new", "reactivation", "expansion", "contraction", "churn")
-AMOUNTS = ("new", "reactivation", "upsell", "cross_sell", "contraction", "churn")
-#: bincount sums in float64 are exact below this bound (2**53 cents).
-_EXACT = 2**53
 
 
 @dataclass
@@ -127,18 +124,6 @@ class _PeriodRows:
     total: np.ndarray  # MRR of each customer
 
 
-def check_exact(amount: np.ndarray) -> None:
-    """
-    Raise a :class:`~kit.errors.KitError` when the cents add up to 2**53 or more (float64 sums would not be exact).
-
-    Examples
-    --------
-    >>> check_exact(np.array([1, 2, 3]))
-    """
-    if amount.sum(dtype=np.float64) >= _EXACT:
-        raise KitError("the ledger's total MRR exceeds 2**53 cents; sums would not be exact")
-
-
 def check_reactivation_window(reactivation_window) -> None:
     """
     Raise a :class:`~kit.errors.ParameterError` unless the window is None or a whole number ≥ 0.
@@ -208,8 +193,7 @@ def check_bridge(label: str, start: int, amounts: dict, end: int) -> None:
     >>> check_bridge("2024-02", 100, {"new": 5, "reactivation": 0, "upsell": 0, "cross_sell": 0,
     ...                                "contraction": 0, "churn": 10}, 95)
     """
-    flow = (start + amounts["new"] + amounts["reactivation"] + amounts["upsell"] + amounts["cross_sell"]
-            - amounts["contraction"] - amounts["churn"])  # fmt: skip
+    flow = bridge_end(start, amounts)
     if flow != end:
         raise KitError(f"internal error: the MRR bridge of {label} does not reconcile ({flow} != {end})")
 

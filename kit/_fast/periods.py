@@ -22,11 +22,11 @@ from kit.movements import (
     _split_cross_sell,
     _sum_by,
     check_bridge,
-    check_exact,
     check_reactivation_window,
     within_window,
 )
 from kit.periods import plan_buckets, plan_periods
+from kit.rules import check_exact
 
 
 def period_sums(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> dict:

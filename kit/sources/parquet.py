@@ -19,6 +19,7 @@ import pandas as pd
 
 from kit._fast import arrow
 from kit.errors import LoadError
+from kit.rules import EXACT  # integers beyond it are not exact in float64, pandas' form of a column with nulls
 from kit.sources.table import RawTable, RowNumbers, _with_normalised_columns
 
 
@@ -109,10 +110,6 @@ def _check_parquet_types(name: str, schema, pa) -> None:
             )
 
 
-#: Integers beyond this magnitude are not exact in float64 (pandas' form of an integer column with nulls).
-_FLOAT_EXACT = 2**53
-
-
 def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
     """
     Return a flat Arrow column in a form :func:`_column_to_pandas` keeps exact.
@@ -144,7 +141,7 @@ def _flat_column(name: str, column_name: str, column, pa, decoded: list[str]):
         if low is None:  # only nulls
             return column
         beyond = max(abs(low), abs(high))
-        if beyond > np.iinfo(np.int64).max or (column.null_count and beyond > _FLOAT_EXACT):
+        if beyond > np.iinfo(np.int64).max or (column.null_count and beyond > EXACT):
             return pd.Series(column.to_pylist(), dtype=object)  # None where null (read as empty)
         if pa.types.is_uint64(kind):
             return column.cast(pa.int64())
