@@ -2,24 +2,15 @@
 Expansion kit: how much more existing customers pay, who pays more, and why.
 
 The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
-:func:`summarize` / the tables of :mod:`kit.metrics` → notebook → HTML report.
+:func:`summarize` (:mod:`kit.metrics`) / the tables around it (:mod:`kit.tables`) →
+notebook → HTML report.
 """
 
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
 from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
-from kit.metrics import (
-    SUMMARY_COLUMNS,
-    cohorts,
-    combine,
-    concentration,
-    cross_sell_matrix,
-    summarize,
-    summary,
-    top_expanders,
-    trailing_nrr,
-    upgrade_paths,
-)
+from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
+from kit.tables import cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
 
 
 def __getattr__(name: str):

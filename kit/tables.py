@@ -1,0 +1,389 @@
+"""
+From movements (and the ledger) to the tables around the summary: cohorts, cross-sell, upgrades, expanders.
+
+Each function takes a frame (or the ledger) first and options as keywords, and returns a new
+frame; none mutates its input. Money is in integer cents; a rate whose denominator is zero is
+NaN (:func:`kit.rules.ratio`).
+
+==================  =====================  ===================================================
+function            takes                  returns
+==================  =====================  ===================================================
+cohorts             ledger, movements      cohort · age: starting MRR, expansion, NRR
+cross_sell_matrix   ledger                 product held × product added: customer · periods
+upgrade_paths       movements, ledger      from_plan · to_plan: customers, MRR change
+top_expanders       movements              the customers with most expansion, and their share
+concentration       movements              per period: the share of the top 10% of expanders
+trailing_nrr        ledger                 per month: NRR over the twelve months before
+==================  =====================  ===================================================
+
+Periods are read as integers (:mod:`kit.periods`); a label is made only for the output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from kit.errors import ParameterError
+from kit.ledger import Ledger
+from kit.movements import walk
+from kit.periods import end_months, grain_of, is_label, month_label, parse, period_of, sizes, start_months
+from kit.periods import label as period_label
+from kit.rules import ratio
+
+
+def _contracts():
+    """Import the frame contracts (:mod:`kit.contracts`) on first use: pandera's import takes a tenth of a second."""
+    from kit import contracts
+
+    return contracts
+
+
+def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = None) -> pd.DataFrame:
+    """
+    Measure expansion and NRR by signup cohort and periods since signup.
+
+    A customer's cohort is the period (of the movements' grain) holding its first active
+    month in the ledger (for snapshots, customers already active in the first month are
+    that month's cohort: their true start is unknown). Returns ``cohort, age, mrr_start,
+    expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start``; ``age``
+    counts periods from the cohort's period. ``cohort``, when given, must name the grain of
+    the movements: summing monthly movements into quarterly cells would count a customer's
+    starting MRR three times. ``movements`` follows :class:`kit.contracts.Movements` (its columns are checked).
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger the movements come from. The two may also be passed the other way
+        round, ``cohorts(movements, ledger)`` (the order of :func:`upgrade_paths`): the
+        ledger is told by its type.
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    cohort : {"month", "quarter", "year"}, optional
+        The grain of the cohorts; default: that of the movements.
+
+    Returns
+    -------
+    DataFrame
+        One row per cohort · age, sorted.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> cohorts(ledger, kit.movements(ledger))[["cohort", "age", "mrr_start", "expansion", "churn"]]
+        cohort  age  mrr_start  expansion  churn
+    0  2024-01    1       1400       1000    400
+    """
+    ledger, movements = _ledger_first(ledger, movements)
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "expansion", "contraction",
+                                                  "churn"], function="cohorts")  # fmt: skip
+    grain = _grain(movements["period"].astype(str))
+    cohort = cohort or grain or "month"
+    if grain and grain != cohort:
+        raise ParameterError(f"cohorts by {cohort} need movements by {cohort}, not by {grain}")
+    first = ledger.frame.groupby("customer_id", observed=True)["month"].min()
+    cohort_ordinal = period_of(first.array.asi8, cohort)
+    cohort_of = pd.Series(cohort_ordinal, index=first.index.astype(str))
+    moves = movements.loc[movements["mrr_start"] > 0]
+    period_labels = moves["period"].astype(str)
+    period_start = start_months(period_labels)
+    c_ord = cohort_of.reindex(moves["customer_id"].astype(str)).to_numpy()
+    age = period_of(period_start, cohort) - c_ord
+    frame = pd.DataFrame({
+        "cohort": [period_label(int(o), cohort) for o in c_ord],
+        "age": age.astype(np.int64),
+        "mrr_start": moves["mrr_start"].to_numpy(),
+        "expansion": moves["expansion"].to_numpy(),
+        "contraction": moves["contraction"].to_numpy(),
+        "churn": moves["churn"].to_numpy(),
+        "customers_start": 1,
+    })  # fmt: skip
+    out = frame.groupby(["cohort", "age"], sort=True).sum().reset_index()
+    out["nrr"] = ratio(out["mrr_start"] + out["expansion"] - out["contraction"] - out["churn"], out["mrr_start"])
+    out["expansion_mrr_rate"] = ratio(out["expansion"], out["mrr_start"])
+    return out
+
+
+def _ledger_first(first, second) -> tuple[Ledger, pd.DataFrame]:
+    """Return ``(ledger, movements)`` from the two, given in either order (the ledger told by its type)."""
+    return (second, first) if isinstance(second, Ledger) and not isinstance(first, Ledger) else (first, second)
+
+
+def _grain(labels: pd.Series) -> str | None:
+    """
+    Return the period grain of labels: ``2024`` year, ``2024-Q1`` quarter, ``2024-01`` month.
+
+    >>> _grain(pd.Series(["2024-Q1", "2024-Q2"])), _grain(pd.Series([], dtype=str))
+    ('quarter', None)
+    """
+    return None if labels.empty else grain_of(str(labels.iloc[0]))
+
+
+def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> pd.DataFrame:
+    """
+    Count products added by existing customers, by product already held.
+
+    For every customer active at both ends of a period that starts paying for a product
+    it did not pay for at the start, each product it held at the start gets one count in
+    row *held*, column *added*. Returns a square-ish DataFrame (index: product held,
+    columns: product added) of customer · period counts.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    period : {"month", "quarter", "year"}
+    reactivation_window : int, optional
+
+    Returns
+    -------
+    DataFrame
+        Counts, one row and one column per product of the ledger.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> matrix = cross_sell_matrix(ledger)  # a, holding P, added Q in 2024-02
+    >>> matrix.index.tolist(), matrix.columns.tolist(), matrix.values.tolist()
+    (['P', 'Q'], ['P', 'Q'], [[0, 1], [0, 0]])
+    """
+    products = list(ledger.frame["product"].cat.categories)
+    counts = np.zeros((len(products), len(products)), dtype=np.int64)
+    for arrays in walk(ledger, period=period, reactivation_window=reactivation_window, products=True):
+        customer, product, s, e = arrays.products
+        frame = pd.DataFrame({"c": customer, "p": product, "s": s, "e": e})
+        held = frame.loc[frame["s"] > 0, ["c", "p"]]
+        added = frame.loc[(frame["s"] == 0) & (frame["e"] > 0), ["c", "p"]]
+        pairs = held.merge(added, on="c", suffixes=("_held", "_added"))
+        np.add.at(counts, (pairs["p_held"].to_numpy(), pairs["p_added"].to_numpy()), 1)
+    return pd.DataFrame(counts, index=pd.Index(products, name="held"), columns=pd.Index(products, name="added"))
+
+
+def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "plan") -> pd.DataFrame:
+    """
+    Count plan changes of customers active at both ends of a period.
+
+    Uses each customer's ``column`` value (the ledger keeps one per customer · month: its
+    largest row's) at the start and the end of the period. Only customers holding the same
+    products at both ends count, so a plan that changes because a product was added or
+    dropped (a cross-sell, a contraction) is not read as an upgrade. Returns ``from_plan,
+    to_plan, customers, mrr_change`` (the customers' MRR change over those periods) sorted
+    by customers, or an empty frame when the ledger has no such column. ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`. The two may also be passed the other
+        way round, ``upgrade_paths(ledger, movements)`` (the order of :func:`cohorts`):
+        the ledger is told by its type.
+    ledger : Ledger
+        The ledger the movements come from.
+    column : str
+        The attribute holding the plan.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> upgrade_paths(kit.movements(ledger), ledger).columns.tolist()  # this ledger has no plan column
+    ['from_plan', 'to_plan', 'customers', 'mrr_change']
+    """
+    ledger, movements = _ledger_first(movements, ledger)
+    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "mrr_end"],
+                         function="upgrade_paths")  # fmt: skip
+    empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
+    if column not in ledger.attributes:
+        return empty
+    frame = ledger.frame.loc[ledger.frame["mrr_cents"] > 0]
+    keys = pd.DataFrame({"customer_id": frame["customer_id"].astype(str).to_numpy(),
+                         "label": frame["month"].astype(str).to_numpy(),
+                         "product": frame["product"].astype(str).to_numpy(),
+                         "plan": frame[column].astype(str).to_numpy()})  # fmt: skip
+    per_month = keys.groupby(["customer_id", "label"], sort=False).agg(
+        plan=("plan", "first"), products=("product", lambda p: "\x1f".join(sorted(set(p))))
+    )
+    moves = movements.loc[(movements["mrr_start"] > 0) & (movements["mrr_end"] > 0)]
+    if moves.empty:
+        return empty
+    labels = moves["period"].astype(str)
+    ends = end_months(labels)
+    customers = moves["customer_id"].astype(str).to_numpy()
+    before = per_month.reindex(pd.MultiIndex.from_arrays(
+        [customers, [month_label(o) for o in ends - sizes(labels)]]))  # fmt: skip
+    after = per_month.reindex(pd.MultiIndex.from_arrays([customers, [month_label(o) for o in ends]]))
+    table = pd.DataFrame({"from_plan": before["plan"].to_numpy(), "to_plan": after["plan"].to_numpy(),
+                          "mrr_change": (moves["mrr_end"] - moves["mrr_start"]).to_numpy()})  # fmt: skip
+    same_products = before["products"].to_numpy() == after["products"].to_numpy()
+    table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
+    out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"),
+                                                      mrr_change=("mrr_change", "sum"))  # fmt: skip
+    return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
+
+
+def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | None = None,
+                  label: str | None = None) -> pd.DataFrame:  # fmt: skip
+    """
+    Rank customers by expansion MRR over ``periods`` (default: all).
+
+    Returns ``customer_id`` (and ``label`` column, e.g. a customer name, if given),
+    ``expansion, upsell, cross_sell, periods_expanded`` and ``share`` of all expansion in
+    those periods; the top ``n`` rows. ``movements`` follows :class:`kit.contracts.Movements` (its columns are
+    checked).
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    n : int
+        Rows kept.
+    periods : list of str, optional
+        Period labels; compared as periods (grain and index), a text that is no label
+        matching none.
+    label : str, optional
+        A column of the movements to keep beside each customer.
+
+    Returns
+    -------
+    DataFrame
+        Sorted by expansion (largest first), then customer.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> top_expanders(kit.movements(ledger), periods=["2024-02"])
+      customer_id  expansion  upsell  cross_sell  periods_expanded  share
+    0           a       1000     500         500                 1    1.0
+    """
+    _contracts().require(movements, "movements", ["customer_id", None if periods is None else "period", "upsell",
+                                                  "cross_sell", "expansion", label],
+                         function="top_expanders")  # fmt: skip
+    if periods is None:
+        moves = movements
+    else:  # compared as (grain, period index); a text that is no period label matches nothing
+        wanted = {parse(p) for p in periods if is_label(p)}
+        labels = movements["period"].astype(str)
+        keep = {text: is_label(text) and parse(text) in wanted for text in pd.unique(labels)}
+        moves = movements.loc[labels.map(keep).to_numpy(dtype=bool)]
+    moves = moves.loc[moves["expansion"] > 0]
+    keys = ["customer_id", label] if label else ["customer_id"]
+    out = moves.groupby(keys, observed=True).agg(
+        expansion=("expansion", "sum"), upsell=("upsell", "sum"), cross_sell=("cross_sell", "sum"),
+        periods_expanded=("expansion", "size"),
+    )  # fmt: skip
+    out["share"] = ratio(out["expansion"], np.full(len(out), out["expansion"].sum()))
+    out = out.reset_index().sort_values(["expansion", "customer_id"], ascending=[False, True], kind="stable")
+    return out.head(n).reset_index(drop=True)
+
+
+def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame:
+    """
+    Measure the share of expansion MRR from the top ``top`` fraction of expanders, per period.
+
+    Expanders are customers with expansion above zero in the period; the top group is
+    the ``ceil(top × expanders)`` largest. Returns ``period, expanders, top_expanders,
+    expansion, top_expansion, top_share`` (NaN where no customer expanded). ``movements`` follows
+    :class:`kit.contracts.Movements` (its columns are checked).
+
+    Parameters
+    ----------
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`.
+    top : float
+        The fraction of expanders in the top group.
+
+    Returns
+    -------
+    DataFrame
+        One row per period of the movements.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> concentration(kit.movements(ledger))
+        period  expanders  top_expanders  expansion  top_expansion  top_share
+    0  2024-02          1              1       1000           1000        1.0
+    """
+    _contracts().require(movements, "movements", ["period", "expansion"], function="concentration")
+    records = []
+    for label, group in movements.groupby("period", observed=False, sort=True):
+        values = np.sort(group.loc[group["expansion"] > 0, "expansion"].to_numpy())[::-1]
+        k = math.ceil(top * len(values))
+        records.append({"period": str(label), "expanders": len(values), "top_expanders": k,
+                        "expansion": int(values.sum()), "top_expansion": int(values[:k].sum())})  # fmt: skip
+    out = pd.DataFrame(records, columns=["period", "expanders", "top_expanders", "expansion", "top_expansion"])
+    out["top_share"] = ratio(out["top_expansion"], out["expansion"])
+    return out
+
+
+def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
+    """
+    Compute trailing-twelve-month NRR per month.
+
+    For each month ``t`` with a month ``t − 12`` in the window: the MRR at ``t`` of the
+    customers active at ``t − 12``, over their MRR at ``t − 12`` (customers who left
+    count as zero; new customers since are not included). Returns ``month,
+    mrr_base, mrr_now, nrr``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    months : int
+        The distance in months (12: trailing twelve months).
+
+    Returns
+    -------
+    DataFrame
+        One row per month that has a month ``months`` earlier in the window.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> trailing_nrr(ledger, months=1)[["month", "mrr_base", "mrr_now"]]
+         month  mrr_base  mrr_now
+    0  2024-02      1400     2000
+    """
+    per = ledger.frame.groupby(["customer_id", "month"], observed=True)["mrr_cents"].sum().reset_index()
+    per["m"] = per["month"].array.asi8
+    later = per[["customer_id", "m", "mrr_cents"]].assign(m=per["m"] - months)
+    joined = per[["customer_id", "m", "mrr_cents"]].merge(later, on=["customer_id", "m"], how="left",
+                                                          suffixes=("_base", "_now"))  # fmt: skip
+    joined["mrr_cents_now"] = joined["mrr_cents_now"].fillna(0).astype(np.int64)
+    first, last = ledger.first_month.ordinal, ledger.last_month.ordinal
+    base_months = np.arange(first, last - months + 1)
+    sums = joined.groupby("m")[["mrr_cents_base", "mrr_cents_now"]].sum().reindex(base_months, fill_value=0)
+    out = pd.DataFrame({
+        "month": [month_label(m + months) for m in base_months],
+        "mrr_base": sums["mrr_cents_base"].to_numpy(dtype=np.int64),
+        "mrr_now": sums["mrr_cents_now"].to_numpy(dtype=np.int64),
+    })  # fmt: skip
+    out["nrr"] = ratio(out["mrr_now"], out["mrr_base"])
+    return out
