@@ -2,7 +2,8 @@
 Month ordinals of the ledger: months since 1970-01, from days and back to ``YYYY-MM`` labels.
 
 The parsed rows carry their month as an integer in the column :data:`MONTH_ORDINAL` (a name
-with a space, never that of a normalised source column); labels are made only to be shown.
+with a space, never that of a normalised source column); labels are made only to be shown,
+by :func:`kit.periods.month_label` (``ordinal_to_str`` here, its old name).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from kit import parse
+from kit.periods import month_label
 
 #: The parsed rows' column of months since 1970-01 (a space: never the name of a normalised source column).
 MONTH_ORDINAL = "month ordinal"
@@ -33,10 +35,5 @@ def month_ordinals(days) -> np.ndarray:
     return np.asarray(values, dtype="datetime64[M]").astype("int64")
 
 
-def ordinal_to_str(ordinal: int) -> str:
-    """Return the ``YYYY-MM`` label of a month ordinal.
-
-    >>> ordinal_to_str(651)
-    '2024-04'
-    """
-    return str(np.datetime64(int(ordinal), "M"))
+#: The ``YYYY-MM`` label of a month ordinal: :func:`kit.periods.month_label`, under the ledger's old name.
+ordinal_to_str = month_label

@@ -4,7 +4,10 @@ Periods: the grains, integer ordinals and their labels, and the periods a summar
 Rules (DESIGN.md, "Movements" and "The baseline"):
 
 - A grain is ``month``, ``quarter`` or ``year``; :data:`MONTHS_PER` says how many months
-  each holds (1, 3, 12) and :data:`PER_YEAR` how many of it a year holds (12, 4, 1).
+  each holds (1, 3, 12), :data:`PER_YEAR` how many of it a year holds (12, 4, 1) and
+  :data:`WORDS` its word in sentences (:data:`PERIOD_WORDS`: both, for the report's text).
+  These are the only copies: the sample generator, the ledger's month labels
+  (:func:`kit.months.ordinal_to_str`, an alias of :func:`month_label`) and the report read them.
 - Time is an integer: a *month ordinal* counts months since 1970-01, a *period index*
   counts periods of a grain since 1970 (``month ordinal // MONTHS_PER[grain]``: see
   :func:`period_of`). Every comparison and bucket works on these integers.
@@ -36,6 +39,11 @@ GRAINS = ("month", "quarter", "year")
 MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 #: Periods of each grain in one year.
 PER_YEAR = {grain: 12 // size for grain, size in MONTHS_PER.items()}
+PERIODS_PER_YEAR = PER_YEAR  # the name the report's sentences use
+#: The word for one period of each grain, in sentences ("the last quarter").
+WORDS = {"month": "month", "quarter": "quarter", "year": "year"}
+#: Grain -> (its word, periods per year): the table the report's sentences read (narrative.PERIOD_WORDS).
+PERIOD_WORDS = {grain: (WORDS[grain], PER_YEAR[grain]) for grain in GRAINS}
 #: The label of a period of each grain, as a regular expression.
 LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
 #: One label of each grain, for messages.
@@ -99,18 +107,21 @@ def label(index: int, period: str) -> str:
     Returns
     -------
     str
-        ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``.
+        ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY`` (the year in four digits, as :data:`LABELS` has it).
 
     Examples
     --------
     >>> label(650, "month"), label(216, "quarter"), label(54, "year")
     ('2024-03', '2024-Q1', '2024')
+    >>> label(-11641, "month")
+    '0999-12'
+
     """
-    if period == "month":
-        return f"{1970 + index // 12}-{index % 12 + 1:02d}"
+    if period == "month":  # as NumPy writes a month (np.datetime64(index, "M")), the year in four digits
+        return f"{1970 + index // 12:04d}-{index % 12 + 1:02d}"
     if period == "quarter":
-        return f"{1970 + index // 4}-Q{index % 4 + 1}"
-    return str(1970 + index)
+        return f"{1970 + index // 4:04d}-Q{index % 4 + 1}"
+    return f"{1970 + index:04d}"
 
 
 def month_label(ordinal) -> str:

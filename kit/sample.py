@@ -26,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from kit.periods import GRAINS, MONTHS_PER
+
 SUBSCRIPTION_COLUMNS = [
     "subscription_id",
     "customer_id",
@@ -72,7 +74,7 @@ CORE = "Core"
 ADD_ONS = ("Analytics", "Automation", "Support Plus")
 FLAT_PRODUCTS = ("Support Plus",)
 
-PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+PERIOD_MONTHS = MONTHS_PER  # months in one billing period of the sample's terms: the grains' (kit.periods)
 #: Discount of a billing term on the monthly list price, in percent: (period, interval) -> pct.
 TERM_DISCOUNT_PCT = {("month", 1): 0, ("quarter", 1): 5, ("month", 6): 8, ("year", 1): 15}
 #: Billing terms chosen by size: probabilities of month, quarter, year.
@@ -420,7 +422,7 @@ def _billing_term(rng: np.random.Generator, size: str) -> tuple[str, int]:
     """Return the (billing_period, billing_interval_count) a customer uses."""
     if size != "Enterprise" and rng.random() < SEMIANNUAL_SHARE:
         return ("month", 6)
-    period = ("month", "quarter", "year")[int(rng.choice(3, p=TERM_SHARES[size]))]
+    period = GRAINS[int(rng.choice(3, p=TERM_SHARES[size]))]
     return (period, 1)
 
 
