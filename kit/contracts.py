@@ -22,6 +22,10 @@ positive amounts):
   customers_new + customers_reactivated − customers_churned``; every rate equals its
   definition, NaN where its denominator is zero.
 
+The parsed rows of each kind (:func:`parsed_rows`), before they become the ledger, are a
+pandera schema too; the loader (:mod:`kit.kinds`) runs it lazily and turns each failure
+into a row error.
+
 Full validation is for tests and for a user who edits frames; the engine does not run it
 (its own walk checks the bridge). The public functions that take a frame a user may have
 built check its structure only, with :func:`require` (the columns they read, money as int64),
@@ -37,7 +41,9 @@ from pandera.engines import pandas_engine
 from pandera.typing import Series
 
 from kit.errors import ParameterError
+from kit.parse.limits import MAX_AMOUNT
 from kit.rules import AMOUNTS, CLASSES, bridge_end, ratio
+from kit.subscriptions import BILLING_PERIODS
 
 MOVEMENTS_FIX = "pass the output of kit.movements(ledger)"
 SUMMARY_FIX = "pass outputs of kit.summarize(ledger) or kit.summary(movements)"
@@ -264,6 +270,61 @@ class Summary(_Bridge):
             _same_rate(df, "quick_ratio", df["new"] + df["reactivation"] + df["expansion"], lost),
         ]
         return pd.Series(np.logical_and.reduce(same), index=df.index)
+
+
+# --- the parsed rows of each kind, before the ledger (kit.kinds validates them while loading) ---
+
+
+def parsed_rows(kind: str) -> pa.DataFrameSchema:
+    """
+    Return the pandera schema of the parsed rows of ``kind``; each check's error is the reason a user reads.
+
+    The rows a loader has parsed from a source (:mod:`kit.kinds`), before they become the
+    ledger: amounts in cents from 0 to :data:`kit.parse.MAX_AMOUNT` (in major units), and for
+    subscription periods a known billing period, a quantity of 0 or more, an interval count of
+    1 or more and an end not before the start. The loader runs it lazily and reports every
+    failing row with its check's error.
+
+    Parameters
+    ----------
+    kind : {"snapshots", "subscriptions"}
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+
+    Examples
+    --------
+    >>> rows = pd.DataFrame({"mrr_cents": [1250, -5]})
+    >>> try:
+    ...     parsed_rows("snapshots").validate(rows, lazy=True)
+    ... except pa.errors.SchemaErrors as exc:
+    ...     print(exc.failure_cases[["index", "check"]].to_dict("records"))
+    [{'index': 1, 'check': 'negative amount (credits and refunds are not MRR)'}]
+    >>> parsed_rows("subscriptions").name
+    'subscription rows'
+    """
+    money_checks = [
+        pa.Check(lambda s: s >= 0, error="negative amount (credits and refunds are not MRR)"),
+        pa.Check(lambda s: s <= MAX_AMOUNT * 100, error=f"amount above {MAX_AMOUNT:,}"),
+    ]
+    if kind == "snapshots":
+        return pa.DataFrameSchema({"mrr_cents": pa.Column("int64", money_checks)}, name="snapshot rows")
+    return pa.DataFrameSchema(
+        {
+            "amount_cents": pa.Column("int64", money_checks),
+            "billing_period": pa.Column(
+                checks=pa.Check(lambda s: s.isin(BILLING_PERIODS), error=f"not one of {', '.join(BILLING_PERIODS)}")
+            ),
+            "quantity": pa.Column("int64", pa.Check(lambda s: s >= 0, error="negative quantity")),
+            "billing_interval_count": pa.Column(
+                "int64", pa.Check(lambda s: s >= 1, error="billing_interval_count must be 1 or more")
+            ),
+            "end_date": pa.Column("datetime64[ns]", nullable=True),
+        },
+        checks=[pa.Check(lambda df: ~(df["end_date"] < df["start_date"]), error="end_date before start_date")],
+        name="subscription rows",
+    )
 
 
 def require(frame, model, columns, *, function: str, fix: str | None = None) -> None:

@@ -21,7 +21,7 @@ from kit.narrative import plural
 from kit.problems import ProblemLog
 from kit.roles import OPTIONAL, REQUIRED
 from kit.sources import RawTable
-from kit.subscriptions import _PERIOD_ALIASES, BILLING_PERIODS, MONTHS_IN, _subscription_mrr
+from kit.subscriptions import _PERIOD_ALIASES, MONTHS_IN, _subscription_mrr
 
 if TYPE_CHECKING:
     import pandera.pandas as pa
@@ -38,29 +38,10 @@ def _pandera():
 
 
 def _schema(kind: str) -> pa.DataFrameSchema:
-    """Return the pandera schema of parsed rows of ``kind``; checks carry the user-facing reason."""
-    pa = _pandera()
-    money_checks = [
-        pa.Check(lambda s: s >= 0, error="negative amount (credits and refunds are not MRR)"),
-        pa.Check(lambda s: s <= parse.MAX_AMOUNT * 100, error=f"amount above {parse.MAX_AMOUNT:,}"),
-    ]
-    if kind == "snapshots":
-        return pa.DataFrameSchema({"mrr_cents": pa.Column("int64", money_checks)}, name="snapshot rows")
-    return pa.DataFrameSchema(
-        {
-            "amount_cents": pa.Column("int64", money_checks),
-            "billing_period": pa.Column(
-                checks=pa.Check(lambda s: s.isin(BILLING_PERIODS), error=f"not one of {', '.join(BILLING_PERIODS)}")
-            ),
-            "quantity": pa.Column("int64", pa.Check(lambda s: s >= 0, error="negative quantity")),
-            "billing_interval_count": pa.Column(
-                "int64", pa.Check(lambda s: s >= 1, error="billing_interval_count must be 1 or more")
-            ),
-            "end_date": pa.Column("datetime64[ns]", nullable=True),
-        },
-        checks=[pa.Check(lambda df: ~(df["end_date"] < df["start_date"]), error="end_date before start_date")],
-        name="subscription rows",
-    )
+    """Return the schema of parsed rows of ``kind``: :func:`kit.contracts.parsed_rows`, imported on first use."""
+    from kit.contracts import parsed_rows
+
+    return parsed_rows(kind)
 
 
 # --- the working state of one load -------------------------------------------------------
