@@ -7,7 +7,7 @@ notebook → HTML report.
 """
 
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
-from kit.ledger import DataQuality, Ledger, load_fx, load_ledger
+from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
 from kit.tables import cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
@@ -45,6 +45,7 @@ __all__ = [
     "contracts",
     "concentration",
     "cross_sell_matrix",
+    "filter_customers",
     "load_fx",
     "load_ledger",
     "movements",

@@ -187,8 +187,42 @@ def load_fx(fx) -> pd.DataFrame:
     """
     Read an FX table into ``currency, m, rate`` (``m``: months since 1970-01; ``rate``: Decimal).
 
-    Errors name the file and rows: unknown columns, unparseable months, zero or negative
-    or non-numeric rates, two rates for one currency · month.
+    One unit of ``currency`` is worth ``rate`` units of the table's base (see
+    :mod:`kit.ledger`, "FX tables and their base"). Errors name the file and rows: unknown
+    columns, unparseable months, zero or negative or non-numeric rates, two rates for one
+    currency · month.
+
+    Parameters
+    ----------
+    fx : str, Path or DataFrame
+        A file (CSV, Excel, Parquet, …) or a frame with columns ``currency, month, rate``;
+        ``month`` as ``YYYY-MM`` or any date in the month.
+
+    Returns
+    -------
+    DataFrame
+        ``currency`` (upper case), ``m`` (int64 month ordinal) and ``rate`` (``Decimal``),
+        one row per input row.
+
+    Raises
+    ------
+    LoadError
+        A missing column, an invalid month or rate (the first five, with their rows), or
+        two rates for one currency · month.
+
+    Examples
+    --------
+    >>> fx = pd.DataFrame({"currency": ["eur", "EUR", "USD"], "month": ["2024-01", "2024-02", "2024-01"],
+    ...                    "rate": ["1.10", "1.08", "1"]})
+    >>> load_fx(fx)
+      currency    m  rate
+    0      EUR  648  1.10
+    1      EUR  649  1.08
+    2      USD  648     1
+    >>> load_fx(fx.assign(rate=["1.10", "0", "1"]))
+    Traceback (most recent call last):
+    ...
+    kit.errors.LoadError: the DataFrame: invalid FX rows: row 2, column rate: '0' is not a positive number
     """
     raw = read_source(fx)
     missing = [c for c in ("currency", "month", "rate") if c not in raw.frame.columns]

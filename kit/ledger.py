@@ -243,6 +243,27 @@ def load_ledger(
         Structural faults: missing file, unreadable bytes, missing columns, no rows.
     ValidationError
         Invalid rows with ``on_invalid="raise"``; ``.problems`` lists them all.
+    ParameterError
+        An option out of its choices (``kind``, ``on_invalid``, ``fx_mode``, …) or an
+        ``as_of`` after ``today``.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5"),
+    ...         ("b", "P", "2024-02", "8"), ("c", "P", "2024-01", "4")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> ledger.frame
+      customer_id product    month  mrr_cents
+    0           a       P  2024-01       1000
+    1           a       P  2024-02       1500
+    2           a       Q  2024-02        500
+    3           b       P  2024-02        800
+    4           c       P  2024-01        400
+    >>> ledger.kind, str(ledger.first_month), str(ledger.last_month)
+    ('snapshots', '2024-01', '2024-02')
+    >>> load_ledger("subscriptions.csv")  # doctest: +SKIP
     """
     thousands = _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, kind, snapshot_dates)
     today = pd.Timestamp(today or date.today())
@@ -565,6 +586,39 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
     A customer is judged by its attribute in its latest month in the ledger, and is kept
     or dropped whole, so a filter never creates fake new or churned customers when an
     attribute changes over time.
+
+    Parameters
+    ----------
+    ledger : Ledger
+    filters : dict
+        Attribute → a value or a list of values (compared as text); a customer is kept when
+        every attribute holds one of its values. Empty: the ledger as it is.
+
+    Returns
+    -------
+    Ledger
+        The kept customers' rows, with the same window, kind, currency and data quality;
+        categories only the dropped customers had are removed.
+
+    Raises
+    ------
+    ParameterError
+        An attribute the ledger does not have, a value no customer has (with a
+        did-you-mean for a different case), or no customer matching all the filters.
+
+    Examples
+    --------
+    >>> import datetime
+    >>> rows = [("a", "P", "2024-01", "10", "EMEA"), ("a", "P", "2024-02", "15", "EMEA"),
+    ...         ("b", "P", "2024-02", "8", "US"), ("c", "P", "2024-01", "4", "US")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr", "region"])
+    >>> ledger = load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> filter_customers(ledger, {"region": "EMEA"}).frame["customer_id"].tolist()
+    ['a', 'a']
+    >>> filter_customers(ledger, {"region": "emea"})
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: filter region=emea matches no customer; did you mean 'EMEA'? (region values: EMEA, US)
     """
     if not filters:
         return ledger

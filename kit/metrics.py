@@ -119,9 +119,13 @@ def summarize(
     Parameters
     ----------
     ledger : Ledger
+        Output of :func:`kit.load_ledger`.
     period : {"month", "quarter", "year"}
+        The grain of the rows.
     netting : {"customer", "product"}
+        One movement per customer (net), or product-level gross amounts (DESIGN.md).
     reactivation_window : int, optional
+        Most inactive periods in a row after which a return still counts as reactivation.
     by : str, optional
         A customer attribute: adds it as the second column; each customer counts in its
         segment at the start of the period (new and reactivated ones: at the end).
@@ -131,6 +135,12 @@ def summarize(
     DataFrame
         Sorted by period (then segment). Every period after the baseline is a row, also
         one with no active customer.
+
+    Raises
+    ------
+    ParameterError
+        A period, netting or reactivation window out of its choices, or ``by`` not an attribute
+        of the ledger (the message lists them).
 
     Examples
     --------
@@ -221,6 +231,11 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     DataFrame
         One row per period (and group), sorted by period.
 
+    Raises
+    ------
+    ParameterError
+        ``movements`` is not a frame with the columns read (money as int64), or lacks ``by``.
+
     Examples
     --------
     >>> import datetime, kit
@@ -263,6 +278,11 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     -------
     DataFrame
         The summary of all their customers, in the periods' first order.
+
+    Raises
+    ------
+    ParameterError
+        ``summaries`` is one frame (not a list), or one of them lacks the columns read.
 
     Examples
     --------

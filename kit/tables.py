@@ -69,6 +69,11 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     DataFrame
         One row per cohort · age, sorted.
 
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks the columns read, or its grain is not ``cohort``'s.
+
     Examples
     --------
     >>> import datetime, kit
@@ -137,13 +142,21 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
     Parameters
     ----------
     ledger : Ledger
+        Output of :func:`kit.load_ledger`.
     period : {"month", "quarter", "year"}
+        The grain of the periods.
     reactivation_window : int, optional
+        Most inactive periods in a row after which a return still counts as reactivation.
 
     Returns
     -------
     DataFrame
         Counts, one row and one column per product of the ledger.
+
+    Raises
+    ------
+    ParameterError
+        A period or reactivation window out of its choices.
 
     Examples
     --------
@@ -194,6 +207,13 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     Returns
     -------
     DataFrame
+        ``from_plan, to_plan, customers, mrr_change``, most customers first (empty when the
+        ledger has no ``column``).
+
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks the columns read (money as int64).
 
     Examples
     --------
@@ -264,6 +284,12 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     DataFrame
         Sorted by expansion (largest first), then customer.
 
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks the columns read (``period`` only when ``periods`` is given, ``label``
+        when given).
+
     Examples
     --------
     >>> import datetime, kit
@@ -317,6 +343,11 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
     DataFrame
         One row per period of the movements.
 
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks ``period`` or ``expansion`` (as int64).
+
     Examples
     --------
     >>> import datetime, kit
@@ -352,6 +383,7 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
     Parameters
     ----------
     ledger : Ledger
+        Output of :func:`kit.load_ledger`.
     months : int
         The distance in months (12: trailing twelve months).
 
