@@ -90,6 +90,7 @@ from kit import parse, roles
 from kit._fast.frame import _build_frame
 from kit.currency import _convert_currency, load_fx  # noqa: F401 - load_fx: part of the API
 from kit.errors import LoadError, ParameterError
+from kit.keys import _check_key_sums, ledger_frame  # noqa: F401 - ledger_frame: the plain rule, its old home
 from kit.kinds import (  # noqa: F401 - EARLIEST_PLAUSIBLE, PRODUCT_DEFAULT: part of the API
     EARLIEST_PLAUSIBLE,
     PRODUCT_DEFAULT,
@@ -98,10 +99,10 @@ from kit.kinds import (  # noqa: F401 - EARLIEST_PLAUSIBLE, PRODUCT_DEFAULT: par
     _parse_snapshots,
     _parse_subscriptions,
 )
-from kit.months import MONTH_ORDINAL, ordinal_to_str
+from kit.months import MONTH_ORDINAL
 from kit.problems import DataQuality
 from kit.roles import OPTIONAL, REQUIRED, SYNONYMS  # noqa: F401 - SYNONYMS, OPTIONAL: part of the API
-from kit.rules import EXACT, exact_total
+from kit.rules import EXACT
 from kit.snapshots import AFTER_AS_OF_REASON, LAST_DATE_REASON, _snapshot_dates, _snapshot_window  # noqa: F401
 from kit.sources import RawTable, normalise_column, read_source
 from kit.subscriptions import (  # noqa: F401 - BILLING_PERIODS, MONTHS_IN, divide_half_even: part of the API
@@ -304,7 +305,7 @@ def load_ledger(
         rows[MONTH_ORDINAL] = months
     rows, amounts = _check_key_sums(ctx, rows, amounts)
     del months  # _build_frame takes the months out of rows, and frees them once used
-    ledger_frame, shared = _build_frame(rows, amounts, ctx.attributes)
+    built, shared = _build_frame(rows, amounts, ctx.attributes)
     # identical snapshot rows share their customer · product · month: only those need comparing
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {
@@ -316,10 +317,10 @@ def load_ledger(
     if kind == "subscriptions" and as_of_day < last.to_timestamp(how="end").normalize():
         details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
                                   "(nothing after as_of enters any figure)")  # fmt: skip
-    quality = ctx.quality(details, _facts(ledger_frame, first, last, ctx.currencies))
+    quality = ctx.quality(details, _facts(built, first, last, ctx.currencies))
     del ctx, raw, frame, rows, amounts
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
-    return Ledger(ledger_frame, kind, first, last, reporting, quality)
+    return Ledger(built, kind, first, last, reporting, quality)
 
 
 def _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, kind, snapshot_dates) -> str | None:
@@ -342,12 +343,12 @@ def _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, 
     return thousands
 
 
-def _facts(ledger_frame: pd.DataFrame, first: pd.Period, last: pd.Period, currencies: list[str]) -> dict:
+def _facts(built: pd.DataFrame, first: pd.Period, last: pd.Period, currencies: list[str]) -> dict:
     """Return the facts of the data-quality table: window, customers and products present, currencies."""
     return {
         "window": f"{first} to {last}",
-        "customers": f"{len(ledger_frame['customer_id'].cat.categories):,}",  # only those present
-        "products": ", ".join(map(str, ledger_frame["product"].cat.categories)),
+        "customers": f"{len(built['customer_id'].cat.categories):,}",  # only those present
+        "products": ", ".join(map(str, built["product"].cat.categories)),
         "currencies": ", ".join(currencies) or "not stated",
     }
 
@@ -494,89 +495,7 @@ def _check_columns(name: str, frame: pd.DataFrame, kind: str) -> None:
 _HEADER_HINT = "; if the header is not on the first row, pass header_row= (CLI --header-row)"
 
 
-# --- the ledger frame ------------------------------------------------------------------------
-
-
 EXACT_SUM = EXACT  # the old name of kit.rules.EXACT: a key's sum of cents must stay below it
-
-
-def _check_key_sums(ctx: LoadState, rows: pd.DataFrame, amounts: np.ndarray):
-    """
-    Refuse customer · product · month keys whose rows add up to 2**53 cents or more.
-
-    Each row is at most the amount limit, so only a ledger whose total reaches 2**53 can
-    hold such a key: below that (one vectorised sum) nothing is looked at. Above it the keys
-    are summed (floats find the candidates, Python integers decide), and each bad key is
-    named with its rows. Returns the rows and amounts without them (quarantine).
-    """
-    amounts = np.asarray(amounts, dtype=np.int64)
-    if not len(amounts) or float(amounts.sum(dtype=np.float64)) < EXACT * (1 - 1e-9):  # the float sum, with a margin
-        return rows, amounts
-    keys = pd.DataFrame({"customer_id": rows["customer_id"].astype(str).to_numpy(),
-                         "product": rows["product"].astype(str).to_numpy(), "m": rows[MONTH_ORDINAL].to_numpy(),
-                         "cents": amounts.astype(np.float64)})  # fmt: skip
-    estimate = keys.groupby(["customer_id", "product", "m"], sort=False)["cents"].transform("sum").to_numpy()
-    candidates = np.flatnonzero(estimate >= EXACT * (1 - 1e-9))
-    if not len(candidates):
-        return rows, amounts
-    positions, reasons = [], []
-    for (customer, product, m), group in keys.iloc[candidates].groupby(["customer_id", "product", "m"], sort=False):
-        at = group.index.to_numpy()  # positions in rows (keys has a default index)
-        total = sum(int(a) for a in amounts[at])
-        if exact_total(total):
-            continue
-        inputs = np.unique(ctx.frame.index.get_indexer(rows.index[at]))
-        shown = ", ".join(str(r) for r in ctx.raw.row_numbers[inputs[:5]])
-        shown += f" and {len(inputs) - 5:,} more" if len(inputs) > 5 else ""
-        reason = (f"customer {customer} · product {product} · {ordinal_to_str(m)}: its {len(inputs):,} rows "
-                  f"(rows {shown}) add up to {total:,} cents, beyond 2**53 cents, the limit of exact sums")  # fmt: skip
-        positions.append(inputs)
-        reasons.append(np.full(len(inputs), reason, dtype=object))
-    if not positions:
-        return rows, amounts
-    column = "mrr" if "mrr" in ctx.frame.columns else "amount"
-    dropped = ctx.refuse_late(column, np.concatenate(positions), np.concatenate(reasons))
-    keep = ~rows.index.isin(dropped)
-    return rows.loc[keep], amounts[keep]
-
-
-def ledger_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """
-    Aggregate parsed rows to the ledger frame: the plain rule that :func:`kit._fast.frame._build_frame` must equal.
-
-    One row per ``customer_id · product · month`` with the sum of its rows' cents, keys whose
-    sum is zero left out, sorted by customer, month and product (values compared as text, in
-    code point order). The attributes (and ``currency``) of every key are those of the
-    customer's largest row of the month, over all its products; on a tie, the first such row
-    in ``rows``. Every text column is categorical, with the sorted texts it holds as categories.
-    Also returns the positions (in ``rows``) of the rows that share their customer · product ·
-    month and amount with another row. ``rows`` hold ``customer_id``, ``product``,
-    :data:`~kit.months.MONTH_ORDINAL` and the attributes; they are not changed.
-    """
-    extra = [*attributes] + (["currency"] if "currency" in rows.columns else [])
-    work = pd.DataFrame({c: rows[c].astype(str).to_numpy(dtype=object) for c in ["customer_id", "product"]})
-    work["month"] = rows[MONTH_ORDINAL].to_numpy().astype(np.int64)
-    work["mrr_cents"] = np.asarray(amounts, dtype=np.int64)
-    work["position"] = np.arange(len(work))
-    shared = np.flatnonzero(work.duplicated(["customer_id", "product", "month", "mrr_cents"], keep=False))
-    largest = work.sort_values(["mrr_cents", "position"], ascending=[False, True], kind="stable")
-    source = largest.drop_duplicates(["customer_id", "month"])[["customer_id", "month", "position"]]
-    keys = work.groupby(["customer_id", "month", "product"], as_index=False)["mrr_cents"].sum()
-    keys = keys.loc[keys["mrr_cents"] > 0].merge(source, on=["customer_id", "month"], how="left")
-
-    def categorical(values) -> pd.Categorical:
-        values = np.asarray(values, dtype=object)
-        return pd.Categorical(values, categories=pd.Index(sorted(set(values)), dtype="str"))
-
-    columns = {
-        "customer_id": categorical(keys["customer_id"]),
-        "product": categorical(keys["product"]),
-        "month": pd.PeriodIndex.from_ordinals(keys["month"].to_numpy(), freq="M").array,
-        "mrr_cents": keys["mrr_cents"].to_numpy(dtype=np.int64),
-    }
-    for column in extra:
-        columns[column] = categorical(rows[column].astype(str).to_numpy(dtype=object)[keys["position"].to_numpy()])
-    return pd.DataFrame(columns), shared.astype(np.int64)
 
 
 def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:

@@ -23,7 +23,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     """
     Aggregate to one row per customer · product · month; attributes of the customer's largest row.
 
-    Must equal :func:`kit.ledger.ledger_frame`, the plain rule (a test holds the two equal).
+    Must equal :func:`kit.keys.ledger_frame`, the plain rule (a test holds the two equal).
 
     ``rows`` hold ``customer_id, product``, the attributes and ``month_ordinal`` (months since
     1970-01), which is taken out of them (``pop``) so that its memory is free once the keys
