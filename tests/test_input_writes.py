@@ -433,7 +433,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_an_orphaned_worker_publishes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(kit.batch, "_PARENT", os.getppid() + 1 if os.getppid() != 0 else 2)
+    monkeypatch.setattr(kit.batch.run, "_PARENT", os.getppid() + 1 if os.getppid() != 0 else 2)
     exited = []
     monkeypatch.setattr(os, "_exit", lambda code: (exited.append(code), (_ for _ in ()).throw(SystemExit(code))))
     with pytest.raises(SystemExit):
