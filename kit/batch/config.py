@@ -18,8 +18,8 @@ values and a near miss when there is one::
     batch.toml: reports.2: duplicate report name 'a', also made by reports.1; names must be unique (ignoring case)
     batch.toml: matrix.1 (size=SMB, 2025-01 to 2025-06): report parameter start '2025-01' is not a quarter label …
 
-A report made by a matrix block is placed by its block and axis values (its ``origin``,
-shown on the index page too).
+A report made by a matrix block is placed by its block and axis values (its
+:attr:`Job.origin`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,29 @@ def index_html(records: list[dict], *, source: str = "") -> str:
 
     The page is ``kit/templates/pages/batch_index.html.j2``; every text from the data or the config reaches it
     escaped (the template escapes all values).
+
+    Parameters
+    ----------
+    records : list of dict
+        The reports' records (``NAME.json``, see :func:`kit.batch.run.run_one`), in the
+        config's order: ``name``, ``status`` (``"ok"`` or ``"failed"``), ``html``,
+        ``parameters``, ``headline``, ``error``, ``failed_notebook``; ``kept`` and
+        ``headline_error`` when set.
+    source : str, optional
+        The config's file name, shown in the title and the summary line.
+
+    Returns
+    -------
+    str
+        The whole HTML page: published reports linked with their scope and headline
+        numbers, then the failed ones with their error and failed notebook.
+
+    Examples
+    --------
+    >>> page = index_html([{"name": "a", "status": "failed", "html": None, "error": "no <data>",
+    ...                     "failed_notebook": None, "parameters": {"period": "quarter"}}], source="b.toml")
+    >>> "Failed reports (1)" in page, "no &lt;data&gt;" in page, "quarterly" in page
+    (True, True, True)
     """
     from kit import narrative as nv
     from kit.templating import render

@@ -45,9 +45,45 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     """
     Run a checked batch in parallel; write the index; return the exit status (1 if a report failed).
 
-    ``jobs`` (default: the number of cores) is capped by the cores and the number of
-    reports. Progress goes to ``stream`` (default stderr) as a tqdm bar when it is a
-    terminal, and a final line always.
+    Each report runs in a fresh worker process (:func:`run_one`) and leaves its record
+    ``NAME.json``; a failed report does not stop the others. ``index.html`` is written
+    last, atomically.
+
+    Parameters
+    ----------
+    batch : Batch
+        What :func:`kit.batch.load_batch` returned (the config checked, the output folder made).
+    jobs : int, optional
+        Reports at once (``--jobs``); default the number of cores, and at most that and
+        the number of reports to run.
+    resume : bool, default False
+        Keep a report whose HTML exists and whose record is a success with the same
+        parameters (:func:`resumable`), instead of rendering it again.
+    notebook : Path
+        The report notebook (default ``notebooks/expansion_report.ipynb``).
+    stream : file, optional
+        Where progress goes (default stderr): a tqdm bar when it is a terminal, and a
+        final line always.
+
+    Returns
+    -------
+    int
+        0 when every report was published (or kept), 1 when one failed.
+
+    Raises
+    ------
+    ParameterError
+        ``jobs`` below 1.
+    OutputError
+        The index cannot be written (a full disk); each report's own record is written
+        when it can be, and said on ``stream`` when not.
+
+    Examples
+    --------
+    >>> batch = load_batch(config.ROOT / "examples" / "batch.toml", output_dir="/tmp/b1")  # doctest: +SKIP
+    >>> run_batch(batch, jobs=2)  # doctest: +SKIP
+    batch batch.toml: 7 reports: 7 written, 0 failed, in 80 s; index: /tmp/b1/index.html
+    0
     """
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from multiprocessing import get_context
