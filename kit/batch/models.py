@@ -270,6 +270,10 @@ ReportEntry = create_model("ReportEntry", __base__=_ReportEntry, __module__=__na
                            **_parameter_fields())  # fmt: skip
 
 
+#: One value of a matrix axis: (its placeholders, the report parameters it sets).
+AxisValue = tuple[dict, dict]
+
+
 def _segment_value(value) -> list[str]:
     """Check one of ``segment_values.values``: text, or a non-empty list of text; return it as a list."""
     group = value if isinstance(value, list) else [value]
@@ -307,6 +311,41 @@ class SegmentValues(_Table):
             raise ValueError(f"must be the name of a customer attribute, not {column!r}")
         return column
 
+    def axis(self) -> list[AxisValue]:
+        """Return one axis value per value: ``{column}`` and ``{value}``, and the ``filters`` it sets."""
+        return [({"column": self.column, "value": "+".join(group)}, {"filters": {self.column: list(group)}})
+                for group in self.values]  # fmt: skip
+
+
+def _period_axis(spans: list[tuple[str, str]]) -> list[AxisValue]:
+    """
+    Return one axis value per (start, end) of ``periods``: ``{start}``, ``{end}``, ``{range}`` and what it sets.
+
+    >>> _period_axis([("2025-Q1", "2025-Q1"), ("", "2025-Q4")])[1][0]
+    {'start': '', 'end': '2025-Q4', 'range': 'first to 2025-Q4'}
+    """
+    return [({"start": start, "end": end, "range": start if start == end else f"{start or 'first'} to {end or 'last'}"},
+             {"start": start, "end": end}) for start, end in spans]  # fmt: skip
+
+
+def _check_template(template: str, axes: set[str]) -> None:
+    """Check a name or title template: known placeholders, each of an axis in ``axes``, a format text takes."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"{exc} in {template!r} (write {{{{ for a brace)") from None
+    for field in dict.fromkeys(fields):  # in the template's order, once each
+        if field not in PLACEHOLDERS:
+            raise ValueError(f"unknown placeholder {{{field}}}{_near(field, PLACEHOLDERS)}; known: "
+                             f"{', '.join(PLACEHOLDERS)}")  # fmt: skip
+        axis = "segment_values" if field in ("column", "value") else "periods"
+        if axis not in axes:
+            raise ValueError(f"placeholder {{{field}}} needs the {axis} axis")
+    try:  # the values are text: a format that takes text now takes every value
+        template.format_map(dict.fromkeys(PLACEHOLDERS, "x"))
+    except (ValueError, KeyError, IndexError, AttributeError) as exc:
+        raise ValueError(f"cannot fill {template!r}: {exc}") from None
+
 
 class _MatrixBlock(_Parameters):
     """The axes and name template of a ``[[matrix]]`` block; its parameters are added by create_model."""
@@ -321,27 +360,12 @@ class _MatrixBlock(_Parameters):
     @field_validator("name", "title", check_fields=False)
     @classmethod
     def _template(cls, template: str | None, info: ValidationInfo) -> str | None:
-        """Check a name or title template: known placeholders, each of an axis the block has."""
+        """Check a name or title template against the block's axes (:func:`_check_template`)."""
         if template is None or not all(axis in info.data for axis in AXES):  # an axis failed: said there
             return template
         given = {axis for axis in AXES if info.data[axis] is not None}
-        if not given:  # no axis: the block's own error says it
-            return template
-        try:
-            fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-        except ValueError as exc:
-            raise ValueError(f"{exc} in {template!r} (write {{{{ for a brace)") from None
-        for field in dict.fromkeys(fields):  # in the template's order, once each
-            if field not in PLACEHOLDERS:
-                raise ValueError(f"unknown placeholder {{{field}}}{_near(field, PLACEHOLDERS)}; known: "
-                                 f"{', '.join(PLACEHOLDERS)}")  # fmt: skip
-            axis = "segment_values" if field in ("column", "value") else "periods"
-            if axis not in given:
-                raise ValueError(f"placeholder {{{field}}} needs the {axis} axis")
-        try:  # the values are text: a format that takes text now takes every value
-            template.format_map(dict.fromkeys(PLACEHOLDERS, "x"))
-        except (ValueError, KeyError, IndexError, AttributeError) as exc:
-            raise ValueError(f"cannot fill {template!r}: {exc}") from None
+        if given:  # no axis: the block's own error says it
+            _check_template(template, given)
         return template
 
     def _check_level(self) -> None:
@@ -352,15 +376,8 @@ class _MatrixBlock(_Parameters):
 
     def expand(self, defaults: dict, where: str) -> list[tuple[str | None, dict, str]]:
         """Return (name or None, merged parameters, origin) per combination of the block's axes."""
-        seg_axis, per_axis = [({}, {})], [({}, {})]
-        if self.segment_values is not None:
-            column = self.segment_values.column
-            seg_axis = [({"column": column, "value": "+".join(group)}, {"filters": {column: list(group)}})
-                        for group in self.segment_values.values]  # fmt: skip
-        if self.periods is not None:
-            per_axis = [({"start": start, "end": end, "range": start if start == end else
-                          f"{start or 'first'} to {end or 'last'}"}, {"start": start, "end": end})
-                        for start, end in self.periods]  # fmt: skip
+        seg_axis = [({}, {})] if self.segment_values is None else self.segment_values.axis()
+        per_axis = [({}, {})] if self.periods is None else _period_axis(self.periods)
         block, out = self.parameters(), []
         for (seg_holders, seg_params), (per_holders, per_params) in product(seg_axis, per_axis):
             holders = {**seg_holders, **per_holders}

@@ -85,11 +85,6 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
     batch batch.toml: 7 reports: 7 written, 0 failed, in 80 s; index: /tmp/b1/index.html
     0
     """
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
-    from tqdm import tqdm
-
     from kit import narrative as nv
 
     stream = stream or sys.stderr
@@ -108,32 +103,8 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
             todo.append(job)
     started = time.monotonic()
     if todo:
-        workers = min(jobs, cores, len(todo))
-        # spawn: fresh workers, no state (threads, sockets) copied from this process
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=end_with_parent,
-                                 initargs=(os.getpid(),)) as pool, \
-                tqdm(total=len(todo), desc="reports", unit="report", file=stream, disable=None) as bar:  # fmt: skip
-            futures = {pool.submit(run_one, job.name, job.params, str(batch.output_dir), str(notebook)): job
-                       for job in todo}  # fmt: skip
-            try:
-                for future in as_completed(futures):
-                    job = futures[future]
-                    try:
-                        record = future.result()
-                    except Exception as exc:  # the worker process died (killed, out of memory)
-                        record = _record(job.name, job.params, error=f"the process running it stopped: "
-                                         f"{type(exc).__name__}: {exc}")  # fmt: skip
-                        try:
-                            _write_record(batch.output_dir, record)
-                        except KitError as write_error:  # e.g. a full disk: said, and the index says it too
-                            bar.write(f"warning: {write_error}", file=stream)
-                    records[job.name] = record
-                    if record["status"] != "ok":
-                        bar.write(f"failed: {job.name}: {record['error']}", file=stream)
-                    bar.update()
-            except KeyboardInterrupt:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
+        records.update(_run_pool(todo, batch.output_dir, workers=min(jobs, cores, len(todo)), notebook=notebook,
+                                 stream=stream))  # fmt: skip
     ordered = [records[job.name] for job in batch.jobs]
     index = write_atomic(batch.output_dir / INDEX, index_html(ordered, source=batch.source.name))
     failed = sum(r["status"] != "ok" for r in ordered)
@@ -142,6 +113,41 @@ def run_batch(batch: Batch, *, jobs: int | None = None, resume: bool = False,
           + (f"{kept} kept from an earlier run, " if resume else "")
           + f"{failed} failed, in {time.monotonic() - started:.0f} s; index: {index}", file=stream)  # fmt: skip
     return 1 if failed else 0
+
+
+def _run_pool(todo: list[Job], folder: Path, *, workers: int, notebook: Path, stream) -> dict[str, dict]:
+    """Render ``todo`` in ``workers`` worker processes; return each report's record by name, as they finish."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    from tqdm import tqdm
+
+    records = {}
+    # spawn: fresh workers, no state (threads, sockets) copied from this process
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=end_with_parent,
+                             initargs=(os.getpid(),)) as pool, \
+            tqdm(total=len(todo), desc="reports", unit="report", file=stream, disable=None) as bar:  # fmt: skip
+        futures = {pool.submit(run_one, job.name, job.params, str(folder), str(notebook)): job for job in todo}
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    record = future.result()
+                except Exception as exc:  # the worker process died (killed, out of memory)
+                    record = _record(job.name, job.params, error=f"the process running it stopped: "
+                                     f"{type(exc).__name__}: {exc}")  # fmt: skip
+                    try:
+                        _write_record(folder, record)
+                    except KitError as write_error:  # e.g. a full disk: said, and the index says it too
+                        bar.write(f"warning: {write_error}", file=stream)
+                records[job.name] = record
+                if record["status"] != "ok":
+                    bar.write(f"failed: {job.name}: {record['error']}", file=stream)
+                bar.update()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    return records
 
 
 _PARENT: int | None = None
