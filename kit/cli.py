@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(func=cmd_report)
 
     batch = commands.add_parser("batch", help="many reports from a TOML or YAML config, in parallel, with an index")
-    batch.add_argument("config", help="batch config (.toml, .yaml, .yml); see kit/batch.py or examples/batch.toml")
+    batch.add_argument("config", help="batch config (.toml, .yaml, .yml); see kit/batch/models.py, examples/batch.toml")
     batch.add_argument("--output-dir", default=None, help="folder of the reports and index.html (wins over the config)")
     batch.add_argument("--jobs", "-j", type=int, metavar="N", help="reports at once (default, at most: the cores)")
     batch.add_argument("--resume", action="store_true",

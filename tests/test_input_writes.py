@@ -282,10 +282,10 @@ def test_long_filter_values_give_short_distinct_names():
 def test_a_batch_name_too_long_stops_the_config_check(tmp_path, capsys):
     cfg = tmp_path / "b.toml"
     cfg.write_text(f'[[reports]]\nname = "ok"\n[[reports]]\nname = "{"n" * 250}"\n')
-    with pytest.raises(ParameterError, match=r"b\.toml: reports\[2\]: report name n+… is too long"):
+    with pytest.raises(ParameterError, match=r"b\.toml: reports\.2: report name n+… is too long"):
         load_batch(cfg, output_dir=tmp_path / "out")
     code, out, err = run_cli(capsys, "batch", cfg, "--output-dir", tmp_path / "out2")
-    assert_cli_error(code, out, err, r"reports\[2\]: report name n+… is too long \(250 characters, at most 200")
+    assert_cli_error(code, out, err, r"reports\.2: report name n+… is too long \(250 characters, at most 200")
     assert not (tmp_path / "out2").exists() or list((tmp_path / "out2").iterdir()) == []
 
 
@@ -433,7 +433,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_an_orphaned_worker_publishes_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(kit.batch, "_PARENT", os.getppid() + 1 if os.getppid() != 0 else 2)
+    monkeypatch.setattr(kit.batch.run, "_PARENT", os.getppid() + 1 if os.getppid() != 0 else 2)
     exited = []
     monkeypatch.setattr(os, "_exit", lambda code: (exited.append(code), (_ for _ in ()).throw(SystemExit(code))))
     with pytest.raises(SystemExit):
