@@ -336,12 +336,38 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     """
     Compute every table of a report from a ledger and validated report parameters.
 
-    ``fx_reference`` is the same data loaded in the other FX mode (see
-    :func:`kit.report.fx_reference_ledger`); when given, the report shows how much of the
-    figures is exchange-rate movement.
-
     Filters keep whole customers (see :func:`kit.ledger.filter_customers`); ``start``
     and ``end`` only limit the periods shown, never the history the movements use.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The data, loaded with :func:`kit.ledger.load_ledger` (before any filter).
+    params : dict
+        Validated report parameters (:func:`kit.report.validate_parameters`).
+    fx_reference : Ledger, optional
+        The same data in the other FX mode (see :func:`kit.report.fx_reference_ledger`);
+        when given, the report shows how much of the figures is exchange-rate movement.
+
+    Returns
+    -------
+    Analysis
+        The report's tables and facts; :func:`kit.report.section` writes its sections.
+
+    Raises
+    ------
+    ParameterError
+        A ``segment`` that is no customer attribute of the data, a ``start`` to ``end``
+        range that holds no period of the data, or a filter matching no customer.
+
+    Examples
+    --------
+    >>> import kit
+    >>> from kit.report import load_options, validate_parameters
+    >>> params = validate_parameters({"period": "year", "start": "2025"})
+    >>> run = analyse(kit.load_ledger(**load_options(params)), params)
+    >>> run.shown["period"].tolist(), run.segment, run.currencies
+    (['2025'], 'size', ('EUR', 'USD'))
     """
     currencies = data_currencies(ledger)
     ledger = filter_customers(ledger, params["filters"])

@@ -104,11 +104,38 @@ def validate_parameters(values: dict) -> dict:
     """
     Check report parameters by name and type; return them with defaults filled in.
 
+    Parameters
+    ----------
+    values : dict
+        Report parameters by name (see :data:`PARAMETERS`); a missing one, or None, takes
+        its default.
+
+    Returns
+    -------
+    dict
+        Every report parameter, in the declared order, of its declared type.
+
     Raises
     ------
     ParameterError
         Naming an unknown parameter or one of the wrong type (``007`` for a number,
-        ``"yes"`` for a flag) and the expected type.
+        ``"yes"`` for a flag) and the expected type; a value outside a parameter's allowed
+        ones; a ``start`` or ``end`` that is not a label of the period (or a start after
+        the end); an ``as_of`` that is no date or lies after today; a reactivation window
+        below -1.
+
+    Examples
+    --------
+    >>> params = validate_parameters({"period": "quarter", "start": "2025-Q1"})
+    >>> params["period"], params["start"], params["netting"]
+    ('quarter', '2025-Q1', 'customer')
+    >>> validate_parameters({"periods": "month"})
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: unknown report parameter periods; known: data, kind, table, query, sheet, \
+header_row, sep, encoding, mapping, defaults, date_format, decimal, thousands, thousands_grouping, \
+currency_symbols, fx, fx_mode, currency, as_of, lenient, snapshot_dates, period, netting, reactivation_window, \
+segment, filters, start, end, title, company, anonymise
     """
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
@@ -152,7 +179,27 @@ def _check_choices(params: dict) -> None:
 
 
 def load_options(values: dict) -> dict:
-    """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger` (see :mod:`kit.params`)."""
+    """
+    Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger` (see :mod:`kit.params`).
+
+    Parameters
+    ----------
+    values : dict
+        Validated report parameters (:func:`validate_parameters`).
+
+    Returns
+    -------
+    dict
+        ``source`` (the data: the bundled sample when ``data`` is empty, the real URL when
+        papermill was given it with its password hidden), ``fx`` (the bundled FX table for
+        the sample) and the loading options.
+
+    Examples
+    --------
+    >>> options = load_options(validate_parameters({"fx_mode": "monthly", "lenient": True}))
+    >>> Path(options["source"]).name, Path(options["fx"]).name, options["fx_mode"], options["on_invalid"]
+    ('sample_subscriptions.csv', 'fx_rates.csv', 'monthly', 'quarantine')
+    """
     data = _with_secret(values, "data") or str(config.SAMPLE_SUBSCRIPTIONS)  # the URL papermill was given hidden
     fx = _with_secret(values, "fx") or (str(config.SAMPLE_FX) if not values["data"] else None)
     return {**ledger_options(values), "source": data, "fx": fx}
@@ -429,10 +476,39 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     """
     Execute the report notebook with ``params`` and publish ``NAME.html`` and ``NAME.ipynb``.
 
-    Returns the path of the HTML file. Raises :class:`ReportError` when the notebook
-    fails (the failed notebook is kept as ``NAME.failed.ipynb``), a
-    :class:`ReportInputError` when it stopped on the data or a parameter, and a
-    :class:`LoadError` without starting it when the data or FX file is missing.
+    Parameters
+    ----------
+    params : dict
+        Report parameters by name (checked by :func:`validate_parameters`).
+    output_dir : Path, optional
+        Where the report is written (created if needed); default :data:`kit.config.REPORTS_DIR`.
+    name : str, optional
+        The report's file name without suffix; default :func:`default_name` of the parameters.
+    notebook : Path
+        The report notebook; its ``parameters`` cell must declare every report parameter.
+
+    Returns
+    -------
+    Path
+        The HTML file.
+
+    Raises
+    ------
+    ParameterError
+        A wrong parameter, name or output folder, before any work.
+    LoadError
+        The data or FX file (or an SQLite URL's file) is missing or unreadable, before a kernel starts.
+    ReportInputError
+        The notebook stopped on the data or a parameter (exit status 2 in the CLI).
+    ReportError
+        The notebook failed or did not complete; the failed notebook is kept as ``NAME.failed.ipynb``.
+    OutputError
+        The report could not be written (a full disk, a file-size limit); no part of it is left.
+
+    Examples
+    --------
+    >>> render_report({"period": "quarter"}, output_dir=Path("reports"))  # doctest: +SKIP
+    PosixPath('reports/expansion-sample-quarter.html')
     """
     import papermill as pm
 
@@ -653,6 +729,18 @@ def default_name(params: dict) -> str:
     Values that differ only in characters a file name cannot hold (``North America``,
     ``North-America``) give one name; choose names then.
 
+    Parameters
+    ----------
+    params : dict
+        Validated report parameters (:func:`validate_parameters`).
+
+    Returns
+    -------
+    str
+        A safe file name (letters, digits, ``-``, ``_``, ``.``) of at most :data:`MAX_NAME` characters.
+
+    Examples
+    --------
     >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
     >>> default_name(p), default_name({**p, "end": "2025-Q1"}), default_name({**p, "end": "2025-Q4"})
     ('expansion-sample-quarter-size-SMB-2025-Q1-last', 'expansion-sample-quarter-size-SMB-2025-Q1', \
