@@ -1,9 +1,11 @@
 """
 Everything one report shows, computed once: :func:`analyse` and :class:`Analysis`.
 
-The report notebook calls one method per section; each returns escaped HTML or draws
-on a given ``Axes``. Keeping the wording here lets tests check the sentences against
-the numbers, and keeps loops and formatting out of the notebook.
+An :class:`Analysis` holds the report's tables and computes its facts (plain values and
+tables); it writes no sentence and no HTML. The words are :mod:`kit.narrative`'s, the HTML
+comes from the templates under ``kit/templates/sections`` (:func:`kit.report.section` puts
+the three together, one call per section), and the ``plot_*`` methods draw on a given
+``Axes``. Tests check the facts against the numbers and the sentences against the facts.
 """
 
 from __future__ import annotations
@@ -16,21 +18,30 @@ import pandas as pd
 
 from kit import metrics, plots
 from kit import narrative as nv
+from kit.currency import data_currencies
 from kit.errors import ParameterError
 from kit.ledger import Ledger, filter_customers
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
 from kit.params import reactivation_window
+from kit.periods import end_month, start_month, start_months
 from kit.sources import is_database_url, shown_url
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
 #: Fewer periods shown than this, and the charts over time add earlier ones for context.
 MIN_TREND = 6
-FX_WORDS = {"monthly": "at each month's own exchange rate", "constant": "at constant exchange rates"}
 
 
-def _other_fx_mode(mode: str) -> str:
-    return "monthly" if mode == "constant" else "constant"
+def cohort_grain(period: str) -> str:
+    """
+    Return the grain of a report's signup cohorts: quarters in a monthly report, else the report's grain.
+
+    36 monthly columns would be unreadable.
+
+    >>> cohort_grain("month"), cohort_grain("quarter"), cohort_grain("year")
+    ('quarter', 'quarter', 'year')
+    """
+    return "quarter" if period == "month" else period
 
 
 NAME_COLUMNS = ("customer_name", "name", "company")
@@ -54,6 +65,8 @@ class Analysis:
     concentration: pd.DataFrame
     trailing: pd.DataFrame
     plan: object
+    #: The currencies of the data (before filters), sorted; one or none: no conversion.
+    currencies: tuple[str, ...] = ()
     #: The summary (all periods) in the other FX mode, when the data holds several
     #: currencies: it shows how much of the figures is exchange-rate movement. None otherwise.
     fx_reference: pd.DataFrame | None = None
@@ -64,53 +77,47 @@ class Analysis:
         return self.ledger.currency
 
     # --- header and summary -------------------------------------------------------------
-    def header_html(self) -> str:
-        """Title, company, source, window and every parameter of the run."""
-        p = self.params
-        source = _source_name(p)
-        window = f"{self.ledger.first_month} to {self.ledger.last_month}"
-        shown = self.shown
-        span = f"{shown['period'].iloc[0]} to {shown['period'].iloc[-1]}" if len(shown) else "none"
-        asked = [(name, p[name]) for name in ("start", "end") if p[name]]  # labels sort as periods do
-        outside = [
-            f"{name} {label}"
-            for name, label in asked
-            if len(shown) and (label < shown["period"].iloc[0] if name == "start" else label > shown["period"].iloc[-1])
-        ]
-        if outside:  # a range wider than the data is cut to it, and said
-            span += f" ({' and '.join(outside)} asked; the data has no period beyond these)"
-        parts = [f"<h1>{nv.esc(p['title'])}</h1>"]
-        if p["company"]:
-            parts.append(f"<p><strong>{nv.esc(p['company'])}</strong></p>")
-        parts.append(nv.paragraph(nv.esc(
-            f"Data: {source} ({self.ledger.kind}), window {window}; periods reported: {span}. "
-            f"Amounts in {self.currency or 'the data currency'}."
-        )))  # fmt: skip
-        rows = [
-            ("data", source), ("kind", self.ledger.kind), ("period", p["period"]), ("netting", p["netting"]),
-            ("reactivation window", "none" if reactivation_window(p["reactivation_window"]) is None
-                                    else f"{p['reactivation_window']} periods"),
-            ("segment breakdown", self.segment or "none"),
-            ("filters", "; ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, list) else v}"
-                                  for k, v in p["filters"].items()) or "none"),  # fmt: skip
-            ("periods shown", f"{p['start'] or 'first'} to {p['end'] or 'last'}"),
-            ("FX", f"{p['fx_mode']} ({_short(p['fx']) or ('bundled FX table' if not p['data'] else 'none')})"),
-            ("reporting currency", self.currency or "not stated"), ("as of", p["as_of"] or "latest date in the data"),
-            ("invalid rows", "excluded and counted" if p["lenient"] else "stop the run"),
-            ("customer names", "anonymised" if p["anonymise"] else "shown"),
-        ]  # fmt: skip
-        parts.append("<details><summary>Parameters of this run</summary>" + nv.parameter_table(rows) + "</details>")
-        return '<div class="kit-report">' + "".join(parts) + "</div>"
+    @property
+    def source(self) -> str:
+        """The data, named for people: a file's name, a database's hidden URL and table, or the sample."""
+        return _source_name(self.params)
 
-    def executive_html(self) -> str:
-        """Headline cards and sentences for the latest period."""
-        # Compare with the periods before the latest one shown, even when they are not shown.
-        history = metrics.between(self.summary, None, self.params["end"]) if len(self.shown) else self.shown
-        html_text = nv.executive_summary(history, period=self.params["period"], currency=self.currency)
-        fx = self.fx_effect_sentence()
-        if fx:
-            html_text = html_text.replace("</ul>", f"<li><strong>Exchange rates.</strong> {nv.esc(fx)}</li></ul>")
-        return '<div class="kit-report">' + html_text + "</div>"
+    @property
+    def fx_file(self) -> str:
+        """The FX table as named in the header: a file's name or a URL, empty when none was given."""
+        return _short(self.params["fx"])
+
+    @property
+    def several_currencies(self) -> bool:
+        """Whether the data holds more than one currency (converted into the reporting one)."""
+        return len(self.currencies) > 1
+
+    @property
+    def window(self) -> int | None:
+        """The reactivation window in periods, None for no limit."""
+        return reactivation_window(self.params["reactivation_window"])
+
+    def shown_bounds(self) -> tuple[str, str] | tuple[None, None]:
+        """Return the first and last period shown, or (None, None)."""
+        if self.shown.empty:
+            return None, None
+        return self.shown["period"].iloc[0], self.shown["period"].iloc[-1]
+
+    def outside_range(self) -> list[str]:
+        """Return the asked bounds (``start X``, ``end Y``) beyond the periods the data has."""
+        first, last = self.shown_bounds()
+        if first is None:
+            return []
+        out = []
+        for name, bound in (("start", self.params["start"]), ("end", self.params["end"])):
+            if bound and (start_month(bound) < start_month(first) if name == "start"
+                          else end_month(bound) > end_month(last)):  # fmt: skip
+                out.append(f"{name} {bound}")
+        return out
+
+    def executive_history(self) -> pd.DataFrame:
+        """Return the summary up to the last period shown: the latest is compared with those before, shown or not."""
+        return metrics.between(self.summary, None, self.params["end"]) if len(self.shown) else self.shown
 
     def headline(self) -> dict:
         """
@@ -129,127 +136,36 @@ class Analysis:
             out.update({key: None if pd.isna(last[key]) or np.isinf(last[key]) else float(last[key]) for key in rates})
         return out
 
-    def fx_effect_sentence(self) -> str | None:
-        """How the latest period reads in the other FX mode, when the data holds several currencies."""
+    def fx_comparison(self) -> tuple[pd.Series, pd.Series] | None:
+        """Return the latest period shown in this FX mode and in the other one (several currencies), or None."""
         ref = self.fx_reference
         if ref is None or ref.empty or self.shown.empty:
             return None
-        now, other = self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
-
-        def facts(row):
-            return (f"{nv.number(row['customers_expanded'])} customers expanded "
-                    f"({nv.pct(row['customer_expansion_rate'])}), {nv.number(row['customers_contracted'])} "
-                    f"contracted, expansion MRR {nv.money(int(row['expansion']), self.currency)}")  # fmt: skip
-
-        mode, other_mode = self.params["fx_mode"], _other_fx_mode(self.params["fx_mode"])
-        return (
-            f"In {now['period']}, {FX_WORDS[mode]} (as in this report): {facts(now)}. "
-            f"{FX_WORDS[other_mode].capitalize()}: "
-            f"{facts(other)}. The difference is exchange-rate movement, not customer behaviour"
-            + (", and this report leaves it out." if mode == "constant" else ".")
-        )
-
-    def methodology_html(self) -> str:
-        """List the policies this run used."""
-        p = self.params
-        word = p["period"]
-        items = [
-            f"Periods are calendar {word}s; a {word}'s MRR is the MRR of its last month.",
-            "Netting: " + ("customer (one movement per customer and period; net expansion split into upsell and "
-                           "cross-sell in proportion to their gross parts)." if p["netting"] == "customer" else
-                           "product (upsell, cross-sell and contraction gross per product; customer counts follow "
-                           "each customer's net change)."),
-            ("Reactivation: any return of a former customer is a reactivation."
-             if reactivation_window(p["reactivation_window"]) is None else
-             f"Reactivation: a return after at most {p['reactivation_window']} inactive {word}s in a row; a later "
-             "return counts as new."),
-            (f"Baseline: {self.plan.baseline}. " + ("Snapshots may start mid-history, so the first period of the "
-             "file only provides starting MRR." if self.ledger.kind == "snapshots" else "Subscription periods hold "
-             "the whole history; the baseline is the period before the first subscription (zero MRR).")),
-            ("Currencies: " + (f"converted to {self.currency} " + ("at each month's own rate."
-             if p["fx_mode"] == "monthly" else "at one rate per currency (the window's last month), so exchange "
-             "rate moves create no expansion or contraction.") if len(self.ledger.quality.facts.get("currencies", "")
-             .split(",")) > 1 else f"one currency ({self.currency or 'not stated'}), no conversion.")),
-        ]  # fmt: skip
-        if self.plan.dropped:
-            items.append(f"The {word} {self.plan.dropped} is left out: its last month lies after the data window.")
-        items.append("Input: amounts are read as exact decimals into integer cents (more than two decimals rounded "
-                     "half-even, counted); dates are ISO or the stated format, never guessed; a row whose customer id "
-                     "or product is a total label (Total, Core Total, Sum of …) or whose key fields hold a line "
-                     "break is refused; columns taken for a role under another name, several snapshot dates in a "
-                     "month and exchange rates converted through another base currency are noted in the appendix."
-                     + (" This run was lenient: invalid rows were excluded and counted." if p.get("lenient") else
-                        " This run was strict: the data held no invalid row."))  # fmt: skip
-        if self.segment:
-            items.append(f"Segments ({self.segment}): a customer counts in its segment at the start of the {word}; "
-                         "new and reactivated customers in their segment at its end.")  # fmt: skip
-        return '<div class="kit-report"><h4>This run</h4><ul>' + "".join(f"<li>{nv.esc(i)}</li>" for i in items) + \
-            "</ul></div>"  # fmt: skip
+        return self.shown.iloc[-1], ref.set_index("period").loc[self.shown["period"].iloc[-1]]
 
     # --- results ---------------------------------------------------------------------------
-    def bridge_html(self) -> str:
-        """Show the bridge table, the last periods first-to-last."""
-        if self.shown.empty:
-            return nv.paragraph(nv.esc("The data window holds no period after the baseline: there is no movement "
-                                       "to show."))  # fmt: skip
+    def bridge_table(self) -> pd.DataFrame:
+        """Return the bridge of the last 12 periods shown, first to last."""
         columns = ["period", *[m for m in metrics.MONEY if m != "expansion"]]
-        table = self.shown[columns].tail(12)
-        intro = nv.paragraph(nv.esc(
-            f"Each row reconciles exactly: end MRR = start + new + reactivation + upsell + cross-sell − contraction − "
-            f"churn. The last {len(table)} of {len(self.shown)} periods are listed; the chart shows all of them."
-        )) + self.trend_note_html()  # fmt: skip
-        return '<div class="kit-report">' + intro + nv.table_html(
-            table, money_columns=metrics.MONEY, currency=self.currency) + "</div>"  # fmt: skip
+        return self.shown[columns].tail(12)
 
-    def rates_html(self) -> str:
-        """Rates table of the last periods."""
-        columns = ["period", "customers_start", "customers_expanded", "customer_expansion_rate", "expansion_mrr_rate",
-                   "upsell_rate", "cross_sell_rate", "nrr", "grr", "quick_ratio"]  # fmt: skip
-        table = self.shown[columns].tail(12).copy()
+    #: Columns of the rates table; those from ``customer_expansion_rate`` to ``grr`` are rates.
+    RATE_COLUMNS = ("period", "customers_start", "customers_expanded", "customer_expansion_rate",
+                    "expansion_mrr_rate", "upsell_rate", "cross_sell_rate", "nrr", "grr", "quick_ratio")  # fmt: skip
+
+    def rates_table(self) -> pd.DataFrame:
+        """Return the rates of the last 12 periods shown; the quick ratio as text (two decimals or n/a)."""
+        table = self.shown[list(self.RATE_COLUMNS)].tail(12).copy()
         quick = table.pop("quick_ratio")
         table["quick_ratio"] = [("n/a" if pd.isna(q) else f"{q:.2f}") for q in quick]
-        return (
-            '<div class="kit-report">'
-            + nv.table_html(table, rate_columns=columns[3:9], count_columns=("customers_start", "customers_expanded"))
-            + "</div>"
-        )
+        return table
 
-    def retention_html(self) -> str:
-        """Trailing-twelve-month NRR, latest value and table."""
+    def retention_table(self) -> pd.DataFrame:
+        """Trailing-twelve-month NRR where defined, up to the last month of the last period shown."""
         t = self.trailing.dropna(subset=["nrr"])
-        if len(self.shown) and len(t):  # up to the last month of the last period shown, not past the end
-            t = t.loc[t["month"] <= metrics.last_month_label(self.shown["period"].iloc[-1])]
-        if t.empty:
-            return nv.paragraph(nv.esc("Trailing-twelve-month NRR needs 13 months of data; this window is shorter."))
-        last = t.iloc[-1]
-        now, base = nv.money(int(last["mrr_now"]), self.currency), nv.money(int(last["mrr_base"]), self.currency)
-        text = nv.esc(f"Trailing-twelve-month NRR in {last['month']}: {nv.pct(last['nrr'])} — the MRR today of the "
-                      f"customers who were paying twelve months earlier ({now}), over what they paid then "
-                      f"({base}).")  # fmt: skip
-        return (
-            '<div class="kit-report">'
-            + nv.paragraph(text)
-            + nv.table_html(
-                t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",), currency=self.currency
-            )
-            + "</div>"
-        )
-
-    def segments_html(self) -> str:
-        """Expansion by segment: the latest period shown, as DESIGN.md defines the rates."""
-        if not self.segment or self.segments is None or self.segments.empty or self.shown.empty:
-            return nv.paragraph(nv.esc("The data has no customer attribute to break expansion down by."))
-        table = self.segment_latest()
-        word, first, last = self.params["period"], self.shown["period"].iloc[0], self.shown["period"].iloc[-1]
-        text = nv.esc(
-            f"In {last}, by {self.segment}: a customer counts in its segment at the start of the {word} (new and "
-            f"reactivated customers at its end), so the rows add up to the totals above."
-            + (f" The chart sums expansion MRR over the {word}s {first} to {last}." if first != last else "")
-        )  # fmt: skip
-        return '<div class="kit-report">' + nv.paragraph(text) + nv.table_html(
-            table, money_columns=("mrr_start", "expansion", "upsell", "cross_sell", "contraction", "churn"),
-            rate_columns=("customer_expansion_rate", "expansion_mrr_rate", "nrr"),
-            count_columns=("customers_start", "customers_expanded"), currency=self.currency) + "</div>"  # fmt: skip
+        if len(self.shown) and len(t):  # not past the end: compared as month ordinals
+            t = t.loc[start_months(t["month"].astype(str)) <= end_month(self.shown["period"].iloc[-1])]
+        return t
 
     def segment_latest(self) -> pd.DataFrame:
         """Per segment, the latest period shown: its amounts, counts and rates."""
@@ -281,150 +197,54 @@ class Analysis:
         """Whether the cohort table has any cell."""
         return not self.cohorts.empty
 
-    def cohorts_intro_html(self) -> str:
-        """How to read the cohort heatmap."""
-        if not self.has_cohorts:
-            return nv.paragraph(nv.esc("No customer was active at the start of a period yet: no cohort to show."))
-        grain = "quarter" if self.params["period"] == "month" else self.params["period"]
-        text = (
-            f"Each row is the {grain} in which customers first paid; each column counts {grain}s since then. A "
-            f"cell is the NRR of that cohort over that {grain} (from its customers' MRR at the start of the "
-            f"{grain} to its end): above 100% the cohort's expansion outweighed its contraction and churn."
-        )
-        if self.ledger.kind == "snapshots":
-            text += " Customers already paying in the first month of the file are counted in that month's cohort."
-        return nv.paragraph(nv.esc(text))
-
     @property
     def has_cross_sell(self) -> bool:
         """Whether any existing customer added a product."""
         return bool(self.cross_sell.to_numpy().sum())
 
-    def cross_sell_html(self) -> str:
-        """How to read the cross-sell matrix."""
-        if not self.has_cross_sell:
-            return nv.paragraph(nv.esc("No existing customer added a product in this window."))
+    def cross_sell_top(self) -> tuple[list[tuple[str, str]], int]:
+        """Return the most common (held, added) product paths of the cross-sell matrix, and how often each was."""
         pairs = self.cross_sell.stack()
         pairs = pairs[pairs > 0].sort_values(ascending=False)
         count = int(pairs.iloc[0])
-        top = [f"{held} → {added}" for held, added in pairs.index[pairs.to_numpy() == count]]
-        return nv.paragraph(nv.esc(
-            f"Each cell counts existing customers who, holding the row's product, started paying for the column's "
-            f"product in a period. The most common path{'s' if len(top) > 1 else ''}: {' and '.join(top[:3])} "
-            f"({count:,} times{' each' if len(top) > 1 else ''}). The matrix covers the whole history, not only the "
-            "periods shown."
-        ))  # fmt: skip
+        return [(held, added) for held, added in pairs.index[pairs.to_numpy() == count]], count
 
-    def upgrades_html(self) -> str:
-        """Plan changes of customers active at both ends of a period."""
-        if self.upgrades.empty:
-            return nv.paragraph(nv.esc("No plan column in the data, or no plan changed: no upgrade paths to show."))
-        return '<div class="kit-report"><h4>Plan changes (most frequent)</h4>' + nv.table_html(
-            self.upgrades.head(10), money_columns=("mrr_change",), count_columns=("customers",),
-            currency=self.currency) + "</div>"  # fmt: skip
+    def concentration_facts(self) -> dict:
+        """
+        Expansion of the top 10% of expanders over the periods shown.
 
-    def top_customers_html(self) -> str:
-        """Show the customers who expanded most over the periods shown."""
-        if self.top.empty:
-            return nv.paragraph(nv.esc("No customer expanded in the periods shown."))
-        table = self.top.copy()
-        return '<div class="kit-report"><h4>Top expanding customers</h4>' + nv.table_html(
-            table, money_columns=("expansion", "upsell", "cross_sell"), rate_columns=("share",),
-            count_columns=("periods_expanded",), currency=self.currency) + "</div>"  # fmt: skip
-
-    def concentration_html(self) -> str:
-        """Share of expansion from the top 10% of expanders."""
+        ``top`` and ``expanders`` (customers), ``share`` of expansion MRR, ``total`` (cents),
+        and ``latest``: the concentration row of the last period (or None).
+        """
         c = metrics.between(self.concentration, self.params["start"], self.params["end"])
-        total = int(c["expansion"].sum())
         values = self.movements.loc[self.shown_periods_mask() & (self.movements["expansion"] > 0)]
         per_customer = np.sort(values.groupby("customer_id", observed=True)["expansion"].sum().to_numpy())[::-1]
         k = int(np.ceil(0.1 * len(per_customer)))
         share = per_customer[:k].sum() / per_customer.sum() if per_customer.sum() else float("nan")
-        last = c.iloc[-1] if len(c) else None
-        text = nv.esc(
-            f"Over the periods shown, the top 10% of expanding customers ({k:,} of {len(per_customer):,}) brought "
-            f"{nv.pct(share)} of all expansion MRR ({nv.money(total, self.currency)})."
-            + (f" In {last['period']} alone: {nv.pct(last['top_share'])} from {int(last['top_expanders']):,} of "
-               f"{int(last['expanders']):,} expanders." if last is not None else "")
-            + (" Under product netting an expander is any customer with expansion MRR on some product, also one "
-               "whose MRR fell overall, so these counts can exceed the customers counted as expanded above."
-               if self.params["netting"] == "product" else "")
-        )  # fmt: skip
-        return '<div class="kit-report"><h4>Concentration of expansion</h4>' + nv.paragraph(text) + "</div>"
+        return {"top": k, "expanders": len(per_customer), "share": share, "total": int(c["expansion"].sum()),
+                "latest": c.iloc[-1] if len(c) else None}  # fmt: skip
 
     def shown_periods_mask(self) -> pd.Series:
         """Rows of the movements in the periods shown."""
         return self.movements["period"].astype(str).isin(set(self.shown["period"]))
 
-    # --- limitations and quality ----------------------------------------------------------------
-    def limitations_html(self) -> str:
-        """Say what this data set could not show."""
-        q = self.ledger.quality
-        items = []
-        if q.rows_excluded:
-            items.append(f"{q.rows_excluded:,} of {q.rows_read:,} input rows were excluded as invalid or outside the "
-                         "window (see the appendix); their MRR is not in any figure.")  # fmt: skip
-        if self.plan.dropped:
-            items.append(f"The partial {self.params['period']} {self.plan.dropped} is not reported.")
-        if self.params["period"] != "month":
-            items.append(f"At {self.params['period']}ly grain, changes that reverse within a {self.params['period']} "
-                         "(a churn and return, an upgrade and downgrade) are invisible.")  # fmt: skip
-        currencies = q.facts.get("currencies", "")
-        if "," in currencies:
-            if self.params["fx_mode"] == "constant":
-                text = (f"Several currencies ({currencies}) are converted at one rate per currency (the window's last "
-                        "month), so the figures follow what customers bought, not the exchange-rate value of what "
-                        "they paid.")  # fmt: skip
-            else:
-                text = (f"Several currencies ({currencies}) are converted at each month's rate, so part of the "
-                        "expansion and contraction of foreign-currency customers is exchange-rate movement; run with "
-                        "fx_mode = constant to measure in constant currency.")  # fmt: skip
-            ref = self._reference_for(self.shown)
-            if ref is not None and len(ref) and len(self.shown):
-                here = self.shown["customer_expansion_rate"]
-                there = ref["customer_expansion_rate"]
-                text += (
-                    f" Over the periods shown the customer expansion rate ranges from {nv.pct(here.min())} to "
-                    f"{nv.pct(here.max())} here, and from {nv.pct(there.min())} to {nv.pct(there.max())} "
-                    f"{FX_WORDS[_other_fx_mode(self.params['fx_mode'])]} (the dashed line in the rates chart)."
-                )
-            items.append(text)
-        if self.ledger.kind == "snapshots":
-            items.append("The file starts mid-history: customers active in its first month may be older, and "
-                         "returns of customers who left before it count as new.")  # fmt: skip
-        starts = self.shown["customers_start"]
-        small = self.shown.loc[(starts > 0) & (starts < 30), "period"].tolist()
-        if small:
-            many = len(small) > 1
-            items.append(f"{len(small)} {self.params['period']}{'s' if many else ''} start{'' if many else 's'} with "
-                         f"fewer than 30 customers ({', '.join(small[:4])}{'…' if len(small) > 4 else ''}); "
-                         f"{'their' if many else 'its'} rates swing widely.")  # fmt: skip
-        empty = self.shown.loc[starts == 0, "period"].tolist()
-        if empty:
-            items.append(f"No customer was active at the start of {', '.join(empty[:4])}{'…' if len(empty) > 4 else ''}"
-                         ": the rates of that period are undefined (n/a), not zero.")  # fmt: skip
-        notes = q.notes
-        for note in notes.itertuples():
-            items.append(f"Data note: {note.note}: {nv.plural(note.count, 'row')}.")
-        if not items:
-            items.append("No further limitation was found in this data set.")
-        return '<div class="kit-report"><h4>In this data set</h4><ul>' + "".join(
-            f"<li>{nv.esc(i)}</li>" for i in items) + "</ul></div>"  # fmt: skip
+    # --- limitations ---------------------------------------------------------------------------
+    def rate_ranges(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """Return the customer expansion rate's (lowest, highest) over the periods shown, here and in the other mode."""
+        ref = self._reference_for(self.shown)
+        if ref is None or not len(ref) or not len(self.shown):
+            return None
+        here, there = self.shown["customer_expansion_rate"], ref["customer_expansion_rate"]
+        return (here.min(), here.max()), (there.min(), there.max())
 
-    def quality_html(self) -> str:
-        """Show the data-quality table, exclusions with examples, and the first problems."""
-        q = self.ledger.quality
-        parts = [nv.paragraph(nv.esc(
-            f"Every input row is accounted for: {q.rows_read:,} read = {q.rows_used:,} used + {q.rows_excluded:,} "
-            "excluded."
-        )), nv.table_html(q.table())]  # fmt: skip
-        if len(q.excluded):
-            parts.append("<h4>Excluded rows by reason</h4>" + nv.table_html(q.excluded, count_columns=("rows",)))
-        if len(q.problems):
-            parts.append("<h4>First problems found</h4>" + nv.table_html(q.problems.head(20)))
-        if len(q.notes):
-            parts.append("<h4>Notes (valid rows worth a look)</h4>" + nv.table_html(q.notes, count_columns=("count",)))
-        return '<div class="kit-report">' + "".join(parts) + "</div>"
+    def small_periods(self) -> list[str]:
+        """Return the periods shown that start with some customers but fewer than 30."""
+        starts = self.shown["customers_start"]
+        return self.shown.loc[(starts > 0) & (starts < 30), "period"].tolist()
+
+    def empty_periods(self) -> list[str]:
+        """Return the periods shown that start with no customer (their rates are undefined)."""
+        return self.shown.loc[self.shown["customers_start"] == 0, "period"].tolist()
 
     # --- charts ----------------------------------------------------------------------------
     @property
@@ -439,16 +259,6 @@ class Analysis:
             return self.shown
         history = metrics.between(self.summary, None, self.shown["period"].iloc[-1])
         return history.tail(max(12, len(self.shown))).reset_index(drop=True)
-
-    def trend_note_html(self) -> str:
-        """Says when the charts over time reach before the periods of the report."""
-        trend = self.trend
-        if len(trend) == len(self.shown):
-            return ""
-        return nv.paragraph(nv.esc(
-            f"This report covers {len(self.shown)} {self.params['period']}(s); for context, the charts over time "
-            f"start at {trend['period'].iloc[0]}, and the {self.params['period']}s of the report are shaded."
-        ))  # fmt: skip
 
     def _reference_for(self, table: pd.DataFrame) -> pd.DataFrame | None:
         if self.fx_reference is None:
@@ -486,7 +296,7 @@ class Analysis:
         plots.rates_over_time(
             self.trend,
             reference=self._reference_for(self.trend),
-            reference_label=f"the same {FX_WORDS[_other_fx_mode(self.params['fx_mode'])]}",
+            reference_label=nv.fx_reference_label(self.params["fx_mode"]),
             ax=ax,
         )
         self._shade(ax, self.trend)
@@ -508,10 +318,14 @@ class Analysis:
         return plots.segment_bars(self.segment_totals(), self.segment, currency=self.currency,
                                   title=f"Expansion MRR by {self.segment}, {span}", ax=ax)  # fmt: skip
 
+    @property
+    def cohort_grain(self) -> str:
+        """The grain of the signup cohorts (see :func:`cohort_grain`)."""
+        return cohort_grain(self.params["period"])
+
     def plot_cohorts(self, ax):
         """Cohort NRR heatmap."""
-        grain = "quarter" if self.params["period"] == "month" else self.params["period"]
-        return plots.cohort_heatmap(self.cohorts.loc[self.cohorts["age"] <= 12], unit=grain, ax=ax)
+        return plots.cohort_heatmap(self.cohorts.loc[self.cohorts["age"] <= 12], unit=self.cohort_grain, ax=ax)
 
     def plot_cross_sell(self, ax):
         """Cross-sell matrix."""
@@ -522,13 +336,40 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     """
     Compute every table of a report from a ledger and validated report parameters.
 
-    ``fx_reference`` is the same data loaded in the other FX mode (see
-    :func:`kit.report.fx_reference_ledger`); when given, the report shows how much of the
-    figures is exchange-rate movement.
-
     Filters keep whole customers (see :func:`kit.ledger.filter_customers`); ``start``
     and ``end`` only limit the periods shown, never the history the movements use.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The data, loaded with :func:`kit.ledger.load_ledger` (before any filter).
+    params : dict
+        Validated report parameters (:func:`kit.report.validate_parameters`).
+    fx_reference : Ledger, optional
+        The same data in the other FX mode (see :func:`kit.report.fx_reference_ledger`);
+        when given, the report shows how much of the figures is exchange-rate movement.
+
+    Returns
+    -------
+    Analysis
+        The report's tables and facts; :func:`kit.report.section` writes its sections.
+
+    Raises
+    ------
+    ParameterError
+        A ``segment`` that is no customer attribute of the data, a ``start`` to ``end``
+        range that holds no period of the data, or a filter matching no customer.
+
+    Examples
+    --------
+    >>> import kit
+    >>> from kit.report import load_options, validate_parameters
+    >>> params = validate_parameters({"period": "year", "start": "2025"})
+    >>> run = analyse(kit.load_ledger(**load_options(params)), params)
+    >>> run.shown["period"].tolist(), run.segment, run.currencies
+    (['2025'], 'size', ('EUR', 'USD'))
     """
+    currencies = data_currencies(ledger)
     ledger = filter_customers(ledger, params["filters"])
     options = {
         "period": params["period"],
@@ -548,12 +389,8 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
     segments = metrics.summary(moves, by=segment) if segment else None
     label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
-    # Signup cohorts by quarter for a monthly report (36 monthly columns would be unreadable),
-    # measured on quarterly movements so that no cell adds up monthly starting MRRs.
-    cohort_grain = "quarter" if params["period"] == "month" else params["period"]
-    cohort_moves = (
-        moves if cohort_grain == params["period"] else compute_movements(ledger, **{**options, "period": cohort_grain})
-    )
+    grain = cohort_grain(params["period"])  # measured on movements of that grain: no cell adds monthly starts
+    cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
     return Analysis(
         params=params,
@@ -563,7 +400,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         movements=moves,
         segment=segment,
         segments=segments,
-        cohorts=metrics.cohorts(ledger, cohort_moves, cohort=cohort_grain),
+        cohorts=metrics.cohorts(ledger, cohort_moves, cohort=grain),
         cross_sell=metrics.cross_sell_matrix(
             ledger, period=params["period"], reactivation_window=options["reactivation_window"]
         ),  # fmt: skip
@@ -572,6 +409,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         concentration=metrics.concentration(moves),
         trailing=metrics.trailing_nrr(ledger),
         plan=plan,
+        currencies=currencies,
         fx_reference=None
         if fx_reference is None
         else metrics.summarize(filter_customers(fx_reference, params["filters"]), **options),

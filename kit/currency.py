@@ -261,3 +261,14 @@ def load_fx(fx) -> pd.DataFrame:
         first = out.loc[dup].iloc[0]
         raise LoadError(f"{raw.name}: two rates for {first['currency']} {ordinal_to_str(first['m'])}")
     return out
+
+
+def data_currencies(ledger) -> tuple[str, ...]:
+    """
+    Return the currencies of a ledger's rows, sorted: empty when the data has no currency column.
+
+    The list the report's sentences join, rather than the data-quality table's text split again.
+    """
+    if "currency" not in ledger.frame.columns:
+        return ()
+    return tuple(sorted(set(ledger.frame["currency"].astype(str))))

@@ -104,11 +104,38 @@ def validate_parameters(values: dict) -> dict:
     """
     Check report parameters by name and type; return them with defaults filled in.
 
+    Parameters
+    ----------
+    values : dict
+        Report parameters by name (see :data:`PARAMETERS`); a missing one, or None, takes
+        its default.
+
+    Returns
+    -------
+    dict
+        Every report parameter, in the declared order, of its declared type.
+
     Raises
     ------
     ParameterError
         Naming an unknown parameter or one of the wrong type (``007`` for a number,
-        ``"yes"`` for a flag) and the expected type.
+        ``"yes"`` for a flag) and the expected type; a value outside a parameter's allowed
+        ones; a ``start`` or ``end`` that is not a label of the period (or a start after
+        the end); an ``as_of`` that is no date or lies after today; a reactivation window
+        below -1.
+
+    Examples
+    --------
+    >>> params = validate_parameters({"period": "quarter", "start": "2025-Q1"})
+    >>> params["period"], params["start"], params["netting"]
+    ('quarter', '2025-Q1', 'customer')
+    >>> validate_parameters({"periods": "month"})
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: unknown report parameter periods; known: data, kind, table, query, sheet, \
+header_row, sep, encoding, mapping, defaults, date_format, decimal, thousands, thousands_grouping, \
+currency_symbols, fx, fx_mode, currency, as_of, lenient, snapshot_dates, period, netting, reactivation_window, \
+segment, filters, start, end, title, company, anonymise
     """
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
@@ -152,7 +179,27 @@ def _check_choices(params: dict) -> None:
 
 
 def load_options(values: dict) -> dict:
-    """Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger` (see :mod:`kit.params`)."""
+    """
+    Turn report parameters into keyword arguments of :func:`kit.ledger.load_ledger` (see :mod:`kit.params`).
+
+    Parameters
+    ----------
+    values : dict
+        Validated report parameters (:func:`validate_parameters`).
+
+    Returns
+    -------
+    dict
+        ``source`` (the data: the bundled sample when ``data`` is empty, the real URL when
+        papermill was given it with its password hidden), ``fx`` (the bundled FX table for
+        the sample) and the loading options.
+
+    Examples
+    --------
+    >>> options = load_options(validate_parameters({"fx_mode": "monthly", "lenient": True}))
+    >>> Path(options["source"]).name, Path(options["fx"]).name, options["fx_mode"], options["on_invalid"]
+    ('sample_subscriptions.csv', 'fx_rates.csv', 'monthly', 'quarantine')
+    """
     data = _with_secret(values, "data") or str(config.SAMPLE_SUBSCRIPTIONS)  # the URL papermill was given hidden
     fx = _with_secret(values, "fx") or (str(config.SAMPLE_FX) if not values["data"] else None)
     return {**ledger_options(values), "source": data, "fx": fx}
@@ -165,12 +212,238 @@ def fx_reference_ledger(ledger, params: dict):
     The report compares the two to show how much of the figures is exchange-rate
     movement. Returns None when there is nothing to compare (one currency).
     """
+    from kit.currency import data_currencies
     from kit.ledger import load_ledger
+    from kit.narrative import other_fx_mode
 
-    if "," not in ledger.quality.facts.get("currencies", ""):
+    if len(data_currencies(ledger)) < 2:
         return None
-    other = "monthly" if params["fx_mode"] == "constant" else "constant"
-    return load_ledger(**{**load_options(params), "fx_mode": other})
+    return load_ledger(**{**load_options(params), "fx_mode": other_fx_mode(params["fx_mode"])})
+
+
+# --- report sections: facts from the Analysis, words from kit.narrative, HTML from templates/sections ---------
+
+
+def section(run, name: str) -> str:
+    """
+    Return the HTML of one section of a report, escaped by its template.
+
+    Parameters
+    ----------
+    run : kit.analysis.Analysis
+        The computed report.
+    name : str
+        One of :data:`SECTIONS`: ``header``, ``executive``, ``methodology``, ``bridge``,
+        ``rates``, ``retention``, ``segments``, ``cohorts_intro``, ``cross_sell``,
+        ``upgrades``, ``top_customers``, ``concentration``, ``limitations``, ``quality``.
+
+    Returns
+    -------
+    str
+        HTML for ``IPython.display.HTML``; every text from the data is escaped.
+
+    Raises
+    ------
+    KeyError
+        For a name that is no section.
+
+    Examples
+    --------
+    >>> import kit
+    >>> params = validate_parameters({"period": "year"})
+    >>> run = kit.analyse(kit.load_ledger(**load_options(params)), params)
+    >>> section(run, "header")[:42]
+    '<div class="kit-report"><h1>Expansion reve'
+    """
+    return SECTIONS[name](run)
+
+
+def _markup(text: str):
+    """Mark HTML the kit rendered from escaped parts (a table, cards) as safe to put into a section."""
+    from markupsafe import Markup
+
+    return Markup(text)  # noqa: S704 - rendered by kit.templating, every value escaped
+
+
+def _render(name: str, **values) -> str:
+    from kit.templating import render
+
+    return render(f"sections/{name}.html.j2", **values)
+
+
+def _note(text: str) -> str:
+    return _render("note", text=text)
+
+
+def _header(run) -> str:
+    from kit import narrative as nv
+
+    p, ledger = run.params, run.ledger
+    span = nv.reported_span(*run.shown_bounds(), run.outside_range())
+    data = nv.data_sentence(source=run.source, kind=ledger.kind, window=f"{ledger.first_month} to {ledger.last_month}",
+                            span=span, currency=run.currency)  # fmt: skip
+    rows = nv.parameter_rows(p, source=run.source, kind=ledger.kind, segment=run.segment, currency=run.currency,
+                             fx_file=run.fx_file, window=run.window)  # fmt: skip
+    return _render("header", title=p["title"], company=p["company"], data=data,
+                   parameters=_markup(nv.parameter_table(rows)))  # fmt: skip
+
+
+def _executive(run) -> str:
+    from kit import narrative as nv
+
+    summary = nv.executive_summary(run.executive_history(), period=run.params["period"], currency=run.currency)
+    items = list(summary["items"])
+    compared = run.fx_comparison()
+    if compared is not None and items:
+        now, other = compared
+        items.append(("Exchange rates.", nv.fx_effect_sentence(now["period"], run.params["fx_mode"], now, other,
+                                                               run.currency)))  # fmt: skip
+    return _render("executive", empty=nv.NO_COMPLETE_PERIOD, items=items, cards=_markup(nv.cards(summary["cards"])))
+
+
+def _methodology(run) -> str:
+    from kit import narrative as nv
+
+    p = run.params
+    items = nv.methodology_items(
+        period=p["period"], netting=p["netting"], window=run.window, window_text=p["reactivation_window"],
+        baseline=run.plan.baseline, snapshots=run.ledger.kind == "snapshots", currency=run.currency,
+        fx_mode=p["fx_mode"], several_currencies=run.several_currencies, dropped=run.plan.dropped,
+        lenient=bool(p.get("lenient")), segment=run.segment,
+    )  # fmt: skip
+    return _render("methodology", heading="This run", items=items)
+
+
+def _bridge(run) -> str:
+    from kit import metrics
+    from kit import narrative as nv
+
+    if run.shown.empty:
+        return _note(nv.NO_MOVEMENT)
+    table = run.bridge_table()
+    trend = run.trend
+    note = "" if len(trend) == len(run.shown) else nv.trend_note(len(run.shown), run.params["period"],
+                                                                  trend["period"].iloc[0])  # fmt: skip
+    return _render("bridge", intro=nv.bridge_intro(len(table), len(run.shown)), trend_note=note,
+                   table=_markup(nv.table_html(table, money_columns=metrics.MONEY, currency=run.currency)))  # fmt: skip
+
+
+def _table(heading: str = "", text: str = "", **table) -> str:
+    from kit import narrative as nv
+
+    frame = table.pop("frame")
+    return _render("with_table", heading=heading, text=text, table=_markup(nv.table_html(frame, **table)))
+
+
+def _rates(run) -> str:
+    columns = run.RATE_COLUMNS
+    return _table(frame=run.rates_table(), rate_columns=columns[3:9],
+                  count_columns=("customers_start", "customers_expanded"))  # fmt: skip
+
+
+def _retention(run) -> str:
+    from kit import narrative as nv
+
+    t = run.retention_table()
+    if t.empty:
+        return _note(nv.NO_TRAILING_NRR)
+    last = t.iloc[-1]
+    text = nv.retention_sentence(last["month"], last["nrr"], int(last["mrr_now"]), int(last["mrr_base"]), run.currency)
+    return _table(text=text, frame=t.tail(6), money_columns=("mrr_base", "mrr_now"), rate_columns=("nrr",),
+                  currency=run.currency)  # fmt: skip
+
+
+def _segments(run) -> str:
+    from kit import narrative as nv
+
+    if not run.segment or run.segments is None or run.segments.empty or run.shown.empty:
+        return _note(nv.NO_SEGMENT)
+    first, last = run.shown_bounds()
+    return _table(
+        text=nv.segments_sentence(run.segment, run.params["period"], first, last), frame=run.segment_latest(),
+        money_columns=("mrr_start", "expansion", "upsell", "cross_sell", "contraction", "churn"),
+        rate_columns=("customer_expansion_rate", "expansion_mrr_rate", "nrr"),
+        count_columns=("customers_start", "customers_expanded"), currency=run.currency,
+    )  # fmt: skip
+
+
+def _cohorts_intro(run) -> str:
+    from kit import narrative as nv
+
+    if not run.has_cohorts:
+        return _note(nv.NO_COHORT)
+    return _note(nv.cohorts_sentence(run.cohort_grain, snapshots=run.ledger.kind == "snapshots"))
+
+
+def _cross_sell(run) -> str:
+    from kit import narrative as nv
+
+    if not run.has_cross_sell:
+        return _note(nv.NO_CROSS_SELL)
+    return _note(nv.cross_sell_sentence(*run.cross_sell_top()))
+
+
+def _upgrades(run) -> str:
+    from kit import narrative as nv
+
+    if run.upgrades.empty:
+        return _note(nv.NO_UPGRADES)
+    return _table(heading="Plan changes (most frequent)", frame=run.upgrades.head(10), money_columns=("mrr_change",),
+                  count_columns=("customers",), currency=run.currency)  # fmt: skip
+
+
+def _top_customers(run) -> str:
+    from kit import narrative as nv
+
+    if run.top.empty:
+        return _note(nv.NO_TOP_CUSTOMERS)
+    return _table(heading="Top expanding customers", frame=run.top, money_columns=("expansion", "upsell", "cross_sell"),
+                  rate_columns=("share",), count_columns=("periods_expanded",), currency=run.currency)  # fmt: skip
+
+
+def _concentration(run) -> str:
+    from kit import narrative as nv
+
+    text = nv.concentration_sentence(**run.concentration_facts(), currency=run.currency,
+                                     product_netting=run.params["netting"] == "product")  # fmt: skip
+    return _render("paragraph", heading="Concentration of expansion", text=text)
+
+
+def _limitations(run) -> str:
+    from kit import narrative as nv
+
+    q = run.ledger.quality
+    items = nv.limitations_items(
+        rows_excluded=q.rows_excluded, rows_read=q.rows_read, dropped=run.plan.dropped, period=run.params["period"],
+        currencies=list(run.currencies), fx_mode=run.params["fx_mode"], rate_ranges=run.rate_ranges(),
+        snapshots=run.ledger.kind == "snapshots", small=run.small_periods(), empty=run.empty_periods(),
+        notes=[(note.note, note.count) for note in q.notes.itertuples()],
+    )  # fmt: skip
+    return _render("limitations", heading="In this data set", items=items)
+
+
+def _quality(run) -> str:
+    from kit import narrative as nv
+
+    q = run.ledger.quality
+    parts = []
+    if len(q.excluded):
+        parts.append(("Excluded rows by reason", nv.table_html(q.excluded, count_columns=("rows",))))
+    if len(q.problems):
+        parts.append(("First problems found", nv.table_html(q.problems.head(20))))
+    if len(q.notes):
+        parts.append(("Notes (valid rows worth a look)", nv.table_html(q.notes, count_columns=("count",))))
+    return _render("quality", accounted=nv.accounted_sentence(q.rows_read, q.rows_used, q.rows_excluded),
+                   table=_markup(nv.table_html(q.table())), parts=[(h, _markup(t)) for h, t in parts])  # fmt: skip
+
+
+#: The report's sections by name: each turns an Analysis into HTML (see :func:`section`).
+SECTIONS = {
+    "header": _header, "executive": _executive, "methodology": _methodology, "bridge": _bridge, "rates": _rates,
+    "retention": _retention, "segments": _segments, "cohorts_intro": _cohorts_intro, "cross_sell": _cross_sell,
+    "upgrades": _upgrades, "top_customers": _top_customers, "concentration": _concentration,
+    "limitations": _limitations, "quality": _quality,
+}  # fmt: skip
 
 
 def safe_name(name: str) -> str:
@@ -203,10 +476,39 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     """
     Execute the report notebook with ``params`` and publish ``NAME.html`` and ``NAME.ipynb``.
 
-    Returns the path of the HTML file. Raises :class:`ReportError` when the notebook
-    fails (the failed notebook is kept as ``NAME.failed.ipynb``), a
-    :class:`ReportInputError` when it stopped on the data or a parameter, and a
-    :class:`LoadError` without starting it when the data or FX file is missing.
+    Parameters
+    ----------
+    params : dict
+        Report parameters by name (checked by :func:`validate_parameters`).
+    output_dir : Path, optional
+        Where the report is written (created if needed); default :data:`kit.config.REPORTS_DIR`.
+    name : str, optional
+        The report's file name without suffix; default :func:`default_name` of the parameters.
+    notebook : Path
+        The report notebook; its ``parameters`` cell must declare every report parameter.
+
+    Returns
+    -------
+    Path
+        The HTML file.
+
+    Raises
+    ------
+    ParameterError
+        A wrong parameter, name or output folder, before any work.
+    LoadError
+        The data or FX file (or an SQLite URL's file) is missing or unreadable, before a kernel starts.
+    ReportInputError
+        The notebook stopped on the data or a parameter (exit status 2 in the CLI).
+    ReportError
+        The notebook failed or did not complete; the failed notebook is kept as ``NAME.failed.ipynb``.
+    OutputError
+        The report could not be written (a full disk, a file-size limit); no part of it is left.
+
+    Examples
+    --------
+    >>> render_report({"period": "quarter"}, output_dir=Path("reports"))  # doctest: +SKIP
+    PosixPath('reports/expansion-sample-quarter.html')
     """
     import papermill as pm
 
@@ -427,6 +729,18 @@ def default_name(params: dict) -> str:
     Values that differ only in characters a file name cannot hold (``North America``,
     ``North-America``) give one name; choose names then.
 
+    Parameters
+    ----------
+    params : dict
+        Validated report parameters (:func:`validate_parameters`).
+
+    Returns
+    -------
+    str
+        A safe file name (letters, digits, ``-``, ``_``, ``.``) of at most :data:`MAX_NAME` characters.
+
+    Examples
+    --------
     >>> p = validate_parameters({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1"})
     >>> default_name(p), default_name({**p, "end": "2025-Q1"}), default_name({**p, "end": "2025-Q4"})
     ('expansion-sample-quarter-size-SMB-2025-Q1-last', 'expansion-sample-quarter-size-SMB-2025-Q1', \

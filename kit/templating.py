@@ -1,10 +1,11 @@
 """
 HTML pages from Jinja2 templates, escaped by default.
 
-The kit writes no HTML by joining strings: a page is a template under ``kit/templates/pages`` rendered with
-:func:`render`, and every value put into it is escaped unless the code marks it as markup it built from escaped
-parts (``markupsafe.Markup``). Text from data (names, plans, segments, file names, error messages) therefore can
-never become markup on the way to a page.
+The kit writes no HTML by joining strings: a page is a template under ``kit/templates/pages`` (a report
+section one under ``kit/templates/sections``, named ``sections/NAME.html.j2``) rendered with :func:`render`,
+and every value put into it is escaped unless the code marks it as markup it built from escaped parts
+(``markupsafe.Markup``). Text from data (names, plans, segments, file names, error messages) therefore can never
+become markup on the way to a page.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 
 import jinja2
 
-PAGES = Path(__file__).resolve().parent / "templates" / "pages"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+PAGES = TEMPLATES / "pages"
 
 
 @cache
 def environment() -> jinja2.Environment:
     """Return the one template environment: autoescape on, undefined names an error, blocks trimmed."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(PAGES), autoescape=True,
+    return jinja2.Environment(loader=jinja2.FileSystemLoader([PAGES, TEMPLATES]), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
 
 

@@ -261,7 +261,7 @@ def test_notebook_parameters_cell_matches_the_kit():
         assert declared[name]["default"] == repr(default).replace("'", '"') or declared[name]["default"] == repr(
             default
         )
-        assert declared[name]["help"], f"parameter {name} has no comment"
+        assert declared[name]["help"] == spec.param.help, f"parameter {name}: its comment is not its declared help"
 
 
 def test_readme_explains_every_parameter():
@@ -326,18 +326,18 @@ def test_nothing_from_the_data_executes_in_chromium(chromium, hostile_report, tm
 
 def test_a_one_quarter_report_keeps_its_context():
     """start = end = one quarter: comparisons, charts and trailing NRR still see the history before it."""
-    from kit.report import load_options, validate_parameters
+    from kit.report import load_options, section, validate_parameters
 
     params = validate_parameters({"period": "quarter", "start": "2025-Q2", "end": "2025-Q2"})
     run = kit.analyse(kit.load_ledger(**load_options(params)), params)
     assert run.shown["period"].tolist() == ["2025-Q2"]
     assert run.trend["period"].iloc[-1] == "2025-Q2" and len(run.trend) == 10  # 2023-Q1 … 2025-Q2
-    assert "the charts over time start at 2023-Q1" in _text(run.bridge_html())
+    assert "the charts over time start at 2023-Q1" in _text(section(run, "bridge"))
     summary = run.summary.set_index("period")
-    text = _text(run.executive_html())
+    text = _text(section(run, "executive"))
     change = summary.loc["2025-Q2", "expansion"] - summary.loc["2025-Q1", "expansion"]
     assert f"+{nv.money(int(change), 'USD')}" in text and "on 2025-Q1" in text and "on 2024-Q2" in text
-    assert "Trailing-twelve-month NRR in 2025-06" in _text(run.retention_html())
+    assert "Trailing-twelve-month NRR in 2025-06" in _text(section(run, "retention"))
     assert run.headline()["period"] == "2025-Q2"
 
 
@@ -364,7 +364,7 @@ def test_a_failed_rerun_removes_the_earlier_report(sample_report, tmp_path):
 def test_a_notebook_that_exits_early_is_not_published(tmp_path):
     """papermill counts ``sys.exit(0)`` in a cell as success; the completion check does not."""
     nb = nbformat.read(config.REPORT_NOTEBOOK, as_version=4)
-    where = next(i for i, c in enumerate(nb.cells) if "run.executive_html()" in c.source)
+    where = next(i for i, c in enumerate(nb.cells) if 'section(run, "executive")' in c.source)
     nb.cells.insert(where, nbformat.v4.new_code_cell("import sys\nsys.exit(0)"))
     notebook = config.NOTEBOOKS_DIR / f".early-exit-{os.getpid()}.ipynb"  # beside the real one: same cwd
     nbformat.write(nb, notebook)
@@ -421,7 +421,7 @@ def test_period_ranges_are_checked_before_any_work(params, message, tmp_path):
 
 
 def test_a_range_or_segment_the_data_lacks_is_named():
-    from kit.report import load_options, validate_parameters
+    from kit.report import load_options, section, validate_parameters
 
     ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
     with pytest.raises(kit.ParameterError, match="no period from 2030-01 to the last: the data has 2023-01 to 2025-12"):
@@ -429,12 +429,12 @@ def test_a_range_or_segment_the_data_lacks_is_named():
     with pytest.raises(kit.ParameterError, match="segment 'tier' is not a customer attribute.*size"):
         kit.analyse(ledger, validate_parameters({"segment": "tier"}))
     assert load_options(validate_parameters({}))["fx_mode"] == "constant"
-    wide = kit.analyse(ledger, validate_parameters({"start": "2020-01", "end": "2030-01"})).header_html()
+    wide = section(kit.analyse(ledger, validate_parameters({"start": "2020-01", "end": "2030-01"})), "header")
     assert (
         "periods reported: 2023-01 to 2025-12 (start 2020-01 and end 2030-01 asked; the data has no period "
         "beyond these)"
     ) in wide
-    inside = kit.analyse(ledger, validate_parameters({"start": "2024-01", "end": "2024-06"})).header_html()
+    inside = section(kit.analyse(ledger, validate_parameters({"start": "2024-01", "end": "2024-06"})), "header")
     assert "periods reported: 2024-01 to 2024-06." in inside
 
 

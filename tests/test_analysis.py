@@ -1,0 +1,84 @@
+"""Analysis computes the report's tables and facts; kit.report.section turns them into escaped HTML."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+import kit
+from kit import config
+from kit.analysis import cohort_grain
+from kit.report import SECTIONS, load_options, section, validate_parameters
+
+
+@pytest.fixture(scope="module")
+def sample_ledger() -> kit.Ledger:
+    return kit.load_ledger(**load_options(validate_parameters({})))
+
+
+def _run(ledger, **values):
+    params = validate_parameters(values)
+    return kit.analyse(ledger, params, fx_reference=kit.report.fx_reference_ledger(ledger, params))
+
+
+def test_analysis_writes_no_html_or_sentence():
+    source = (config.ROOT / "kit" / "analysis.py").read_text(encoding="utf-8")
+    assert not re.search(r"def \w+_html\b", source)
+    assert "<p>" not in source and "<div" not in source and "esc(" not in source
+
+
+def test_every_section_renders_and_escapes_text_from_the_parameters(sample_ledger):
+    run = _run(sample_ledger, title="<script>x</script>", company="A & B")
+    pages = {name: section(run, name) for name in SECTIONS}
+    assert "&lt;script&gt;x&lt;/script&gt;" in pages["header"] and "<script>" not in pages["header"]
+    assert "A &amp; B" in pages["header"]
+    assert all(page.strip() for page in pages.values())
+    with pytest.raises(KeyError):
+        section(run, "nosuch")
+
+
+def test_currencies_are_a_list_and_the_quality_table_keeps_its_text(sample_ledger):
+    run = _run(sample_ledger)
+    assert run.currencies == ("EUR", "USD") and run.several_currencies
+    table = run.ledger.quality.table().set_index("item")["value"]
+    assert table["currencies"] == "EUR, USD"
+    assert "Several currencies (EUR, USD) are converted at one rate per currency" in section(run, "limitations")
+    assert "<strong>Exchange rates.</strong> In 2025-12, at constant exchange rates" in section(run, "executive")
+
+
+def test_one_currency_has_no_fx_reference(playbook):
+    params = validate_parameters({})
+    assert kit.report.fx_reference_ledger(playbook, params) is None
+    run = kit.analyse(playbook, params)
+    assert run.currencies == () and not run.several_currencies and run.fx_comparison() is None
+    assert "one currency (not stated), no conversion." in section(run, "methodology")
+
+
+def test_cohort_grain_is_quarters_in_a_monthly_report(sample_ledger):
+    assert [cohort_grain(g) for g in ("month", "quarter", "year")] == ["quarter", "quarter", "year"]
+    run = _run(sample_ledger)
+    assert run.cohort_grain == "quarter" and run.cohorts["cohort"].astype(str).str.contains("Q").all()
+
+
+def test_trailing_nrr_stops_at_the_last_month_of_the_last_period_shown(sample_ledger):
+    run = _run(sample_ledger, period="quarter", end="2024-Q3")
+    table = run.retention_table()
+    assert table["month"].astype(str).iloc[-1] == "2024-09"
+    assert "Trailing-twelve-month NRR in 2024-09" in section(run, "retention")
+
+
+def test_outside_range_compares_periods_not_text(sample_ledger):
+    run = _run(sample_ledger, period="year", start="2020", end="2030")
+    assert run.outside_range() == ["start 2020", "end 2030"]
+    assert _run(sample_ledger, period="year", start="2024").outside_range() == []
+
+
+def test_concentration_facts_add_up(sample_ledger):
+    run = _run(sample_ledger, netting="product")
+    facts = run.concentration_facts()
+    assert 0 < facts["top"] <= facts["expanders"] and 0 < facts["share"] <= 1
+    assert facts["total"] == int(run.shown["expansion"].sum())
+    assert isinstance(facts["latest"], pd.Series)
+    assert "Under product netting an expander is any customer" in section(run, "concentration")
