@@ -346,8 +346,10 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     params : dict
         Validated report parameters (:func:`kit.report.validate_parameters`).
     fx_reference : Ledger, optional
-        The same data in the other FX mode (see :func:`kit.report.fx_reference_ledger`);
-        when given, the report shows how much of the figures is exchange-rate movement.
+        The same data in the other FX mode (default: ``ledger.fx_reference``, which
+        ``load_ledger(..., fx_reference=True)`` attaches; see
+        :func:`kit.report.fx_reference_ledger`); when there is one, the report shows how much
+        of the figures is exchange-rate movement.
 
     Returns
     -------
@@ -392,6 +394,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     grain = cohort_grain(params["period"])  # measured on movements of that grain: no cell adds monthly starts
     cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
+    reference = fx_reference if fx_reference is not None else ledger.fx_reference
     return Analysis(
         params=params,
         ledger=ledger,
@@ -411,8 +414,8 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         plan=plan,
         currencies=currencies,
         fx_reference=None
-        if fx_reference is None
-        else metrics.summarize(filter_customers(fx_reference, params["filters"]), **options),
+        if reference is None
+        else metrics.summarize(filter_customers(reference, params["filters"]), **options),
     )
 
 

@@ -265,10 +265,14 @@ def load_fx(fx) -> pd.DataFrame:
 
 def data_currencies(ledger) -> tuple[str, ...]:
     """
-    Return the currencies of a ledger's rows, sorted: empty when the data has no currency column.
+    Return the currencies of a ledger's data, sorted: empty when the data has no currency column.
 
-    The list the report's sentences join, rather than the data-quality table's text split again.
+    The list the loader kept (``ledger.quality.currencies``), which the report's sentences
+    join, rather than the data-quality table's text split again; for a ledger built by hand
+    without it, the currencies of its rows.
     """
+    if ledger.quality.currencies:
+        return tuple(ledger.quality.currencies)
     if "currency" not in ledger.frame.columns:
         return ()
     return tuple(sorted(set(ledger.frame["currency"].astype(str))))

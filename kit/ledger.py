@@ -100,6 +100,7 @@ from kit.kinds import (  # noqa: F401 - EARLIEST_PLAUSIBLE, PRODUCT_DEFAULT: par
     _parse_subscriptions,
 )
 from kit.months import MONTH_ORDINAL
+from kit.narrative import other_fx_mode
 from kit.problems import DataQuality
 from kit.roles import OPTIONAL, REQUIRED, SYNONYMS  # noqa: F401 - SYNONYMS, OPTIONAL: part of the API
 from kit.rules import EXACT
@@ -149,6 +150,9 @@ class Ledger:
     last_month: pd.Period
     currency: str | None
     quality: DataQuality
+    #: The same rows in the other FX mode, when asked (``load_ledger(fx_reference=True)``) and
+    #: an FX table converts several currencies; None otherwise.
+    fx_reference: Ledger | None = None
 
     @property
     def attributes(self) -> list[str]:
@@ -192,6 +196,7 @@ def load_ledger(
     encoding: str = "utf-8",
     snapshot_dates: str = "raise",
     today: date | None = None,
+    fx_reference: bool = False,
 ) -> Ledger:
     """
     Load a source into a validated :class:`Ledger`.
@@ -233,6 +238,11 @@ def load_ledger(
         date of the month (all its products) are used, its earlier rows excluded and counted.
     today : date, optional
         The run date (for the as_of cap and future-date warnings); tests pin it.
+    fx_reference : bool
+        Also convert the same parsed rows in the other FX mode and attach that ledger as
+        ``ledger.fx_reference`` when an FX table converts several currencies (the report
+        compares the two): one read and one parse, exactly what a second load in the other
+        mode would give, its errors included. Default False (``fx_reference`` is None).
 
     Returns
     -------
@@ -300,6 +310,21 @@ def load_ledger(
     else:
         first, last, as_of_day = _subscription_window(rows, as_of_day, today, ctx.raw.name)
         rows, months = _expand_subscriptions(ctx, rows, last, as_of_day)
+    # the other FX mode converts the same parsed rows, on its own copy of the problem log
+    other = (ctx.fork(), rows.copy(deep=False), months) if fx_reference and fx is not None else None
+    window = (first, last, as_of_day)
+    ledger = _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency)
+    if other is not None and len(ledger.quality.currencies) > 1:
+        ledger.fx_reference = _convert_and_build(*other, window, fx, other_fx_mode(fx_mode), currency)
+    del ctx, raw, frame, rows, other
+    _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
+    return ledger
+
+
+def _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency) -> Ledger:
+    """Finish a load: convert to the reporting currency, check the key sums, build the frame and its quality."""
+    first, last, as_of_day = window
+    kind = ctx.kind
     reporting, amounts, rows, months = _convert_currency(ctx, rows, months, fx, fx_mode, currency, last)
     if MONTH_ORDINAL not in rows.columns:
         rows[MONTH_ORDINAL] = months
@@ -310,7 +335,7 @@ def load_ledger(
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {
         "kind": kind,
-        **raw.details,
+        **ctx.raw.details,
         "reporting currency": reporting,
         "FX mode": fx_mode if fx is not None else None,
     }
@@ -318,8 +343,7 @@ def load_ledger(
         details["window note"] = (f"last month {last} measured on as_of {as_of_day.date()}, not its last day "
                                   "(nothing after as_of enters any figure)")  # fmt: skip
     quality = ctx.quality(details, _facts(built, first, last, ctx.currencies))
-    del ctx, raw, frame, rows, amounts
-    _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
+    quality.currencies = tuple(ctx.currencies)
     return Ledger(built, kind, first, last, reporting, quality)
 
 

@@ -10,6 +10,7 @@ valid but noteworthy rows, with the first five row numbers as examples.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +39,11 @@ class DataQuality:
         ``row, column, value, reason``: every problem found (a row may have several).
     notes : DataFrame
         ``note, count, examples``: valid but noteworthy rows (duplicates, overlaps, …).
+    facts : dict
+        The window, customers, products and currencies as the data-quality table shows them.
+    currencies : tuple of str
+        The currencies of the data's rows, sorted (empty when it has no currency column):
+        the list sentences join, never ``facts["currencies"]`` split again.
     """
 
     source: str
@@ -48,6 +54,7 @@ class DataQuality:
     problems: pd.DataFrame
     notes: pd.DataFrame
     facts: dict = field(default_factory=dict)
+    currencies: tuple[str, ...] = ()
 
     @property
     def rows_excluded(self) -> int:
@@ -189,6 +196,15 @@ class ProblemLog:
         if len(positions):
             rows = self.raw.row_numbers[np.sort(positions)[:5]]
             self.notes.append((text, int(len(positions)), ", ".join(f"row {r}" for r in rows)))
+
+    def fork(self):
+        """Return a copy whose later problems, exclusions and notes do not reach this log (the other FX mode)."""
+        other = copy.copy(self)
+        other.valid = self.valid.copy()
+        other.problem_parts = list(self.problem_parts)
+        other.window_excluded = dict(self.window_excluded)
+        other.notes = list(self.notes)
+        return other
 
     def quality(self, details: dict, facts: dict) -> DataQuality:
         """Return the data-quality record of the load: rows read and used, exclusions, problems and notes."""

@@ -82,3 +82,31 @@ def test_concentration_facts_add_up(sample_ledger):
     assert facts["total"] == int(run.shown["expansion"].sum())
     assert isinstance(facts["latest"], pd.Series)
     assert "Under product netting an expander is any customer" in section(run, "concentration")
+
+
+@pytest.mark.parametrize("fx_mode", ["constant", "monthly"])
+def test_a_multi_currency_report_reads_its_data_once(monkeypatch, fx_mode):
+    import kit.ledger
+
+    reads = []
+    real = kit.ledger.read_source
+    monkeypatch.setattr(kit.ledger, "read_source", lambda *a, **k: reads.append(1) or real(*a, **k))
+    params = validate_parameters({"fx_mode": fx_mode})
+    ledger = kit.load_ledger(**load_options(params), fx_reference=True)
+    assert len(reads) == 1 and ledger.fx_reference is not None
+    assert ledger.quality.currencies == ("EUR", "USD") and ledger.fx_reference.quality.currencies == ("EUR", "USD")
+    other = "monthly" if fx_mode == "constant" else "constant"
+    again = kit.load_ledger(**{**load_options(params), "fx_mode": other})  # what the report did before: a second load
+    pd.testing.assert_frame_equal(ledger.fx_reference.frame, again.frame)
+    pd.testing.assert_frame_equal(kit.summarize(ledger.fx_reference), kit.summarize(again))
+    assert not ledger.frame.equals(again.frame)  # the two modes do differ on the sample
+    pd.testing.assert_frame_equal(ledger.frame, kit.load_ledger(**load_options(params)).frame)  # the main one unchanged
+    run = kit.analyse(ledger, params)  # takes ledger.fx_reference
+    assert run.fx_comparison() is not None
+    assert kit.report.fx_reference_ledger(ledger, params) is ledger.fx_reference and len(reads) == 3  # no read more
+
+
+def test_one_currency_loads_no_fx_reference(playbook):
+    assert playbook.fx_reference is None
+    assert kit.load_ledger(playbook.frame.assign(mrr=playbook.frame["mrr_cents"] / 100).drop(columns="mrr_cents"),
+                           kind="snapshots", fx_reference=True).fx_reference is None  # fmt: skip
