@@ -5,7 +5,7 @@ Rules (DESIGN.md, "Movements" and "The baseline"):
 
 - A grain is ``month``, ``quarter`` or ``year``; :data:`MONTHS_PER` says how many months
   each holds (1, 3, 12), :data:`PER_YEAR` how many of it a year holds (12, 4, 1) and
-  :data:`WORDS` its word in sentences (:data:`PERIOD_WORDS`: both, for the report's text).
+  :data:`ADJECTIVES` its adjective (``quarterly``); the grain's name is its word in sentences.
   These are the only copies: the sample generator, the ledger's month labels
   (:func:`kit.months.ordinal_to_str`, an alias of :func:`month_label`) and the report read them.
 - Time is an integer: a *month ordinal* counts months since 1970-01, a *period index*
@@ -39,11 +39,8 @@ GRAINS = ("month", "quarter", "year")
 MONTHS_PER = {"month": 1, "quarter": 3, "year": 12}
 #: Periods of each grain in one year.
 PER_YEAR = {grain: 12 // size for grain, size in MONTHS_PER.items()}
-PERIODS_PER_YEAR = PER_YEAR  # the name the report's sentences use
-#: The word for one period of each grain, in sentences ("the last quarter").
-WORDS = {"month": "month", "quarter": "quarter", "year": "year"}
-#: Grain -> (its word, periods per year): the table the report's sentences read (narrative.PERIOD_WORDS).
-PERIOD_WORDS = {grain: (WORDS[grain], PER_YEAR[grain]) for grain in GRAINS}
+#: The adjective of each grain ("a quarterly report").
+ADJECTIVES = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
 #: The label of a period of each grain, as a regular expression.
 LABELS = {"month": r"\d{4}-(0[1-9]|1[0-2])", "quarter": r"\d{4}-Q[1-4]", "year": r"\d{4}"}
 #: One label of each grain, for messages.

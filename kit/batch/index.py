@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from kit.periods import ADJECTIVES
+
 #: The headline rates of a record, in the index's column order, and their headers.
 RATES = ("customer_expansion_rate", "expansion_mrr_rate", "nrr", "grr")
 RATE_NAMES = ("Customer expansion rate", "Expansion MRR rate", "NRR", "GRR")
@@ -88,8 +90,7 @@ def _scope(params: dict) -> str:
     >>> _scope({"period": "quarter", "filters": {"size": ["SMB"]}, "start": "2025-Q1", "end": "2025-Q1"})
     'quarterly; size = SMB; 2025-Q1'
     """
-    words = {"month": "monthly", "quarter": "quarterly", "year": "yearly"}
-    parts = [words.get(params.get("period"), str(params.get("period")))]
+    parts = [ADJECTIVES.get(params.get("period"), str(params.get("period")))]
     for column, values in (params.get("filters") or {}).items():
         parts.append(f"{column} = {', '.join(map(str, values)) if isinstance(values, list) else values}")
     start, end = params.get("start") or "", params.get("end") or ""
