@@ -320,6 +320,12 @@ def _for_display(frame: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _kinds_of(frame: pd.DataFrame) -> dict:
+    """Return the tag's column kinds, a named index's columns (a matrix's rows) as text unless it says else."""
+    named = [n for n in frame.index.names if n is not None]
+    return {**dict.fromkeys(named, "text"), **dict(meta(frame).get("kinds") or {})}
+
+
 class Formatted:
     """
     A kit table formatted for people: displays as HTML in a notebook, as aligned text in a terminal.
@@ -335,8 +341,8 @@ class Formatted:
 
     @property
     def kinds(self) -> dict:
-        """The tag's own column kinds."""
-        return dict(meta(self.frame).get("kinds") or {})
+        """The kinds of the columns that the tag names (and of a named index's columns)."""
+        return _kinds_of(self.frame)
 
     @property
     def cells(self) -> pd.DataFrame:
@@ -412,7 +418,7 @@ def frame_html(frame: pd.DataFrame, *, rows: int | None = MAX_ROWS, currency: st
     """
     currency = currency if currency is not None else meta(frame).get("currency")
     shown = _for_display(frame)
-    table = table_html(shown, kinds=meta(frame).get("kinds"), currency=currency, readable=True, rows=rows)
+    table = table_html(shown, kinds=_kinds_of(frame), currency=currency, readable=True, rows=rows)
     hints = []
     if rows is not None and len(frame) > max(rows, 2 * EDGE):
         hints.append(f"Showing the first and last {EDGE} of {len(frame):,} rows: kit.formatted(frame, rows=None) "
