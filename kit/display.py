@@ -11,7 +11,7 @@ while ``summary["expansion"].sum()`` is still integer cents.
 Rules of the formatter (one for the report's tables and the notebook's displays: :func:`table_html`):
 
 * A column's kind comes from its name (:func:`column_kind`): the contract's column lists
-  (:data:`kit.metrics.MONEY`, ``COUNTS``, ``RATES``) and the other tables' columns (:data:`NAMED`), then a few
+  (:data:`kit.metrics.MONEY`, ``COUNTS``, ``RATES``) and the other tables' columns (:data:`OTHER_NAMES`), then a few
   patterns (``mrr_*`` and ``*_cents`` money, ``*_rate`` and ``*share`` rates, ``customers*`` counts). A tag
   may name kinds of its own (``kinds=``). Unknown columns are shown as they are.
 * Money in the reporting currency with separators (``$1,234.50``; :func:`kit.narrative.money`), rates as
@@ -38,20 +38,18 @@ from __future__ import annotations
 import numbers
 import sys
 from collections.abc import Mapping
+from functools import cache
 
 import pandas as pd
 from markupsafe import Markup
 
 from kit import narrative as nv
-from kit.metrics import COUNTS, MONEY, RATES
 from kit.templating import render
 
 KINDS = ("money", "rate", "ratio", "count", "period", "text")
-#: Column names of the kit's tables and their kinds, beyond the summary's lists.
-NAMED = {
-    **dict.fromkeys(MONEY, "money"),
-    **dict.fromkeys(COUNTS, "count"),
-    **dict.fromkeys(RATES, "rate"),
+#: Column names of the kit's tables beyond the summary's lists (:data:`kit.metrics.MONEY`, ``COUNTS``, ``RATES``),
+#: and their kinds; :func:`named` joins the two.
+OTHER_NAMES = {
     "quick_ratio": "ratio",
     **dict.fromkeys(
         ("mrr_cents", "mrr_base", "mrr_now", "mrr_change", "top_expansion", "amount", "amount_cents", "mrr_added"),
@@ -70,6 +68,19 @@ EDGE = 10
 GROUP_FROM = 8
 _GROUP_WORDS = {"money": "money", "count": "customers and counts", "rate": "rates", "ratio": "ratio"}
 _MOVEMENT_AMOUNTS = ("new", "reactivation", "upsell", "cross_sell", "expansion", "contraction", "churn")
+
+
+@cache
+def named() -> dict[str, str]:
+    """
+    Return every column name the kit knows, with its kind: the contract's lists, then :data:`OTHER_NAMES`.
+
+    Read from :mod:`kit.metrics` when first needed, so that the metric modules can import :func:`tag`.
+    """
+    from kit.metrics import COUNTS, MONEY, RATES
+
+    return {**dict.fromkeys(MONEY, "money"), **dict.fromkeys(COUNTS, "count"), **dict.fromkeys(RATES, "rate"),
+            **OTHER_NAMES}  # fmt: skip
 
 
 # --- tags ---------------------------------------------------------------------------------------
@@ -144,7 +155,7 @@ def column_kind(name, kinds: Mapping | None = None) -> str:
     """
     Return the kind of column ``name``: money, rate, ratio, count, period or text.
 
-    ``kinds`` (a tag's) wins; then :data:`NAMED`; then the patterns of the module docstring; else text.
+    ``kinds`` (a tag's) wins; then :func:`named`; then the patterns of the module docstring; else text.
 
     >>> [column_kind(c) for c in ("mrr_start", "nrr", "quick_ratio", "customers_new", "period", "segment")]
     ['money', 'rate', 'ratio', 'count', 'period', 'text']
@@ -154,8 +165,8 @@ def column_kind(name, kinds: Mapping | None = None) -> str:
     kinds = kinds or {}
     if name in kinds:
         return kinds[name]
-    if name in NAMED:
-        return NAMED[name]
+    if name in named():
+        return named()[name]
     text = str(name)
     if text.endswith("_rate") or text.endswith("share"):
         return "rate"

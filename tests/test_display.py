@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -237,3 +238,35 @@ def test_a_failing_format_falls_back_to_pandas():
     frame = pd.DataFrame({"a": [1]})
     frame.attrs["kit"] = {"table": "summary", "kinds": "not a mapping"}
     assert display.html_for(frame) == frame._repr_html_()
+
+
+# --- in a real kernel ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_in_a_kernel_import_kit_makes_its_tables_display_formatted():
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parent.parent
+    cells = [
+        "import kit, pandas as pd\nfrom kit import config, display\nprint(kit.__file__)",
+        "ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)\n"
+        "display.tag(kit.summarize(ledger, period='year'), 'summary', ledger)",
+        "pd.DataFrame({'mrr_start': [123450]})",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
+    first, tagged, plain = (cell.outputs for cell in notebook.cells)
+    assert first[0]["text"].strip() == str(root / "kit" / "__init__.py")
+    html = tagged[0]["data"]["text/html"]
+    assert html.startswith('<div class="kit-frame">') and "customer expansion rate" in html
+    assert re.search(r">\$[\d,]+\.\d\d</td>", html) and re.search(r">\d+\.\d%</td>", html)
+    assert "kit-frame" not in plain[0]["data"]["text/html"] and "123450" in plain[0]["data"]["text/html"]
+
+
+def test_movements_are_tagged_and_display_as_a_card(sample, quarterly):
+    assert quarterly.attrs["kit"] == {"table": "movements", "currency": "USD", "period": "quarter",
+                                      "netting": "customer", "reactivation_window": None}  # fmt: skip
+    assert display.html_for(quarterly).count("<h4>Movements</h4>") == 1
+    assert "<dt>reactivation window</dt><dd>none</dd>" in display.html_for(quarterly)
