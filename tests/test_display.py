@@ -250,19 +250,24 @@ def test_in_a_kernel_import_kit_makes_its_tables_display_formatted():
 
     root = Path(__file__).resolve().parent.parent
     cells = [
-        "import kit, pandas as pd\nfrom kit import config, display\nprint(kit.__file__)",
+        "import kit, pandas as pd\nfrom kit import config\nprint(kit.__file__)",
         "ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)\n"
-        "display.tag(kit.summarize(ledger, period='year'), 'summary', ledger)",
+        "kit.summarize(ledger, period='year')",  # no extra code: the kit's table displays formatted
         "pd.DataFrame({'mrr_start': [123450]})",
+        "ledger",
+        "kit.movements(ledger, period='year')",
     ]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}).execute()
-    first, tagged, plain = (cell.outputs for cell in notebook.cells)
+    first, tagged, plain, card, moves = (cell.outputs for cell in notebook.cells)
     assert first[0]["text"].strip() == str(root / "kit" / "__init__.py")
     html = tagged[0]["data"]["text/html"]
     assert html.startswith('<div class="kit-frame">') and "customer expansion rate" in html
     assert re.search(r">\$[\d,]+\.\d\d</td>", html) and re.search(r">\d+\.\d%</td>", html)
     assert "kit-frame" not in plain[0]["data"]["text/html"] and "123450" in plain[0]["data"]["text/html"]
+    assert "<dt>customers</dt><dd>2,996</dd>" in card[0]["data"]["text/html"]
+    assert card[0]["data"]["text/plain"].startswith("<Ledger subscriptions 2023-01 to 2025-12: 2,996 customers")
+    assert "<h4>Movements</h4>" in moves[0]["data"]["text/html"]
 
 
 def test_movements_are_tagged_and_display_as_a_card(sample, quarterly):
@@ -270,3 +275,35 @@ def test_movements_are_tagged_and_display_as_a_card(sample, quarterly):
                                       "netting": "customer", "reactivation_window": None}  # fmt: skip
     assert display.html_for(quarterly).count("<h4>Movements</h4>") == 1
     assert "<dt>reactivation window</dt><dd>none</dd>" in display.html_for(quarterly)
+
+
+def test_every_table_the_kit_returns_is_tagged_with_its_currency(sample, quarterly):
+    tables = {
+        "summary": kit.summarize(sample, period="quarter"),
+        "summary ": kit.summary(quarterly),
+        "summary  ": kit.combine([kit.summary(quarterly)]),
+        "cohorts": kit.cohorts(sample, quarterly),
+        "cross_sell_matrix": kit.cross_sell_matrix(sample, period="quarter"),
+        "upgrade_paths": kit.upgrade_paths(quarterly, sample),
+        "top_expanders": kit.top_expanders(quarterly),
+        "concentration": kit.concentration(quarterly),
+        "trailing_nrr": kit.trailing_nrr(sample),
+    }
+    for name, table in tables.items():
+        assert type(table) is pd.DataFrame
+        assert (display.meta(table)["table"], display.meta(table)["currency"]) == (name.strip(), "USD")
+        assert display.html_for(table).startswith('<div class="kit-frame">')
+    assert tables["summary"].attrs["kit"] == {"table": "summary", "currency": "USD", "period": "quarter",
+                                              "netting": "customer"}  # fmt: skip
+    top = kit.formatted(tables["top_expanders"]).cells
+    first = tables["top_expanders"].iloc[0]
+    assert top.loc[0, "expansion"] == nv.money(first["expansion"], "USD") and top.loc[0, "share"] == nv.pct(
+        first["share"])  # fmt: skip
+    matrix = kit.formatted(tables["cross_sell_matrix"]).cells
+    assert matrix.loc[2, "Analytics"] == f"{tables['cross_sell_matrix'].loc['Core', 'Analytics']:,}"
+
+
+def test_a_users_own_frame_is_not_tagged(sample):
+    mine = pd.DataFrame({"mrr_start": [1]})
+    kit.summary(kit.movements(sample, period="year"))
+    assert mine.attrs == {}
