@@ -307,3 +307,11 @@ def test_a_users_own_frame_is_not_tagged(sample):
     mine = pd.DataFrame({"mrr_start": [1]})
     kit.summary(kit.movements(sample, period="year"))
     assert mine.attrs == {}
+
+
+def test_a_ledger_and_its_quality_display_as_cards_and_print_as_one_line(sample):
+    assert repr(sample) == display.ledger_text(sample) and "\n" not in repr(sample)
+    assert sample._repr_html_() == display.ledger_html(sample)
+    assert repr(sample.quality) == display.quality_text(sample.quality)
+    assert sample.quality._repr_html_() == display.quality_html(sample.quality)
+    assert "<h4>Data quality</h4>" in sample.quality._repr_html_()
