@@ -484,7 +484,7 @@ def ledger_html(ledger) -> str:
     >>> import kit
     >>> ledger = kit.load_ledger(pd.DataFrame({"customer_id": ["a"], "product": ["P"], "month": ["2024-01"],
     ...                                        "mrr": ["10"]}), kind="snapshots", today="2026-11-24")
-    >>> "<dt>customers</dt><dd>1</dd>" in ledger_html(ledger)
+    >>> "<tr><th>customers</th><td>1</td></tr>" in ledger_html(ledger)
     True
     """
     return _card("Ledger", ledger_facts(ledger), hints=[

@@ -159,14 +159,14 @@ def test_the_ledger_card_on_the_bundled_sample(sample):
     assert facts["currencies"] == "EUR, USD; reported in USD"
     assert facts["rows read / used / excluded"] == "8,564 / 8,564 / 0"
     page = display.ledger_html(sample)
-    assert "<dt>customers</dt><dd>2,996</dd>" in page and "<table" not in page  # a card, not a dump
+    assert "<tr><th>customers</th><td>2,996</td></tr>" in page and '<table class="kit-table">' not in page  # a card
     assert display.ledger_text(sample) == ("<Ledger subscriptions 2023-01 to 2025-12: 2,996 customers, 4 products, "
                                            "USD; 8,564 rows read, 8,564 used, 0 excluded>")  # fmt: skip
 
 
 def test_the_quality_card_on_the_bundled_sample(sample):
     page = display.quality_html(sample.quality)
-    assert "<dt>rows read</dt><dd>8,564</dd>" in page and "<dt>rows excluded</dt><dd>0</dd>" in page
+    assert "<tr><th>rows read</th><td>8,564</td></tr>" in page and "<tr><th>rows excluded</th><td>0</td></tr>" in page
     assert "Notes (valid rows worth a look)" in page and ">185</td>" in page  # overlapping subscriptions
     assert display.quality_text(sample.quality) == (
         "<DataQuality of sample_subscriptions.csv: 8,564 rows read = 8,564 used + 0 excluded; 0 problems, 4 notes>"
@@ -178,7 +178,7 @@ def test_the_quality_card_counts_exclusions():
                           "mrr": ["10", "oops", "5"]})  # fmt: skip
     ledger = kit.load_ledger(frame, kind="snapshots", on_invalid="quarantine", today="2026-11-24")
     page = display.quality_html(ledger.quality)
-    assert "<dt>rows read</dt><dd>3</dd>" in page and "<dt>rows excluded</dt><dd>2</dd>" in page
+    assert "<tr><th>rows read</th><td>3</td></tr>" in page and "<tr><th>rows excluded</th><td>2</td></tr>" in page
     assert "Excluded rows by reason" in page
 
 
@@ -188,10 +188,10 @@ def test_the_movements_card_sums_each_movement(sample, quarterly):
     summary = kit.summary(quarterly)
     for column in ("new", "upsell", "cross_sell", "churn"):
         assert f">{nv.money(summary[column].sum(), 'USD')}</td>" in page
-    assert f"<dt>rows</dt><dd>{len(moves):,} (customer · period)</dd>" in page
-    assert f"<dt>periods</dt><dd>2023-Q1 to 2025-Q4 ({summary.shape[0]} quarters)</dd>" in page
-    assert f"<dt>customers</dt><dd>{moves['customer_id'].nunique():,}</dd>" in page
-    assert "<dt>netting</dt><dd>customer</dd>" in page
+    assert f"<tr><th>rows</th><td>{len(moves):,} (customer · period)</td></tr>" in page
+    assert f"<tr><th>periods</th><td>2023-Q1 to 2025-Q4 ({summary.shape[0]} quarters)</td></tr>" in page
+    assert f"<tr><th>customers</th><td>{moves['customer_id'].nunique():,}</td></tr>" in page
+    assert "<tr><th>netting</th><td>customer</td></tr>" in page
     assert page.count("<tr><td") < 20  # the sums, the classes and five rows: not a dump
 
 
@@ -265,7 +265,7 @@ def test_in_a_kernel_import_kit_makes_its_tables_display_formatted():
     assert html.startswith('<div class="kit-frame">') and "customer expansion rate" in html
     assert re.search(r">\$[\d,]+\.\d\d</td>", html) and re.search(r">\d+\.\d%</td>", html)
     assert "kit-frame" not in plain[0]["data"]["text/html"] and "123450" in plain[0]["data"]["text/html"]
-    assert "<dt>customers</dt><dd>2,996</dd>" in card[0]["data"]["text/html"]
+    assert "<tr><th>customers</th><td>2,996</td></tr>" in card[0]["data"]["text/html"]
     assert card[0]["data"]["text/plain"].startswith("<Ledger subscriptions 2023-01 to 2025-12: 2,996 customers")
     assert "<h4>Movements</h4>" in moves[0]["data"]["text/html"]
 
@@ -274,7 +274,7 @@ def test_movements_are_tagged_and_display_as_a_card(sample, quarterly):
     assert quarterly.attrs["kit"] == {"table": "movements", "currency": "USD", "period": "quarter",
                                       "netting": "customer", "reactivation_window": None}  # fmt: skip
     assert display.html_for(quarterly).count("<h4>Movements</h4>") == 1
-    assert "<dt>reactivation window</dt><dd>none</dd>" in display.html_for(quarterly)
+    assert "<tr><th>reactivation window</th><td>none</td></tr>" in display.html_for(quarterly)
 
 
 def test_every_table_the_kit_returns_is_tagged_with_its_currency(sample, quarterly):
