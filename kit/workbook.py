@@ -114,8 +114,9 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
     ----------
     path : str or Path
         The workbook to write (``.xlsx``); replaced atomically, never half-written.
-    tables : dict of str to DataFrame, or Analysis
-        Sheet name → table (money in integer cents, as the kit returns it), or a report run
+    tables : dict of str to DataFrame, list of DataFrame, or Analysis
+        Sheet name → table (money in integer cents, as the kit returns it); a list of the kit's tables, each
+        named by its tag (``summary``, ``cohorts``, …; :func:`kit.display.tag`); or a report run
         (:func:`kit.analyse`), whose every table is written and whose parameters and data quality are taken
         when ``parameters`` and ``quality`` are not given.
     parameters : mapping, optional
@@ -142,9 +143,13 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
     """
     import xlsxwriter
 
-    if not isinstance(tables, Mapping):  # a report run
+    if isinstance(tables, (list, tuple)):  # the kit's tables, named by their tags (two summaries: two sheets)
+        pairs = [(meta(t).get("table") or f"table {i + 1}", t) for i, t in enumerate(tables)]
+    elif isinstance(tables, Mapping):
+        pairs = list(tables.items())
+    else:  # a report run
         run = tables
-        tables = _tables_of(run)
+        pairs = list(_tables_of(run).items())
         parameters = run.params if parameters is None else parameters
         quality = run.ledger if quality is None else quality
         currency = currency or run.currency
@@ -157,7 +162,7 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
                                         "strings_to_urls": False})  # fmt: skip
     writer = _Writer(book)
     taken: set[str] = set()
-    for name, frame in tables.items():
+    for name, frame in pairs:
         if frame is None:
             continue
         if not isinstance(frame, pd.DataFrame):

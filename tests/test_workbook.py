@@ -144,3 +144,11 @@ def test_kit_report_xlsx_writes_the_workbook_beside_the_html(tmp_path, monkeypat
     assert dict(rows(book["parameters"])[1:])["period"] == "year"
     assert main(["report", "--output-dir", str(tmp_path), "--name", "s"]) == 0  # without --xlsx: no workbook
     assert not (tmp_path / "s.xlsx").exists()
+
+
+def test_a_list_of_the_kits_tables_is_named_by_their_tags(tmp_path):
+    summary = display.tag(pd.DataFrame({"upsell": [100]}), "summary", "USD")
+    cohorts = display.tag(pd.DataFrame({"mrr_start": [200]}), "cohorts", "USD")
+    book = openpyxl.load_workbook(to_excel(tmp_path / "t.xlsx", [summary, cohorts, summary, pd.DataFrame({"a": [1]})]))
+    assert book.sheetnames == ["summary", "cohorts", "summary (2)", "table 4"]
+    assert book["cohorts"]["A2"].value == 2 and book["cohorts"]["A2"].number_format == USD
