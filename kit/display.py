@@ -460,7 +460,7 @@ def ledger_facts(ledger) -> list[tuple[str, str]]:
     """Return the facts of a ledger's card: kind, window, customers, products, currencies, attributes, rows."""
     frame, q = ledger.frame, ledger.quality
     products = pd.unique(frame["product"].astype(str)) if len(frame) else []
-    currencies = q.facts.get("currencies") or ledger.currency or "not stated"
+    currencies = ", ".join(getattr(q, "currencies", ())) or q.facts.get("currencies") or ledger.currency or "not stated"
     return [
         ("source", f"{q.source} ({ledger.kind})"),
         (

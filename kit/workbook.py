@@ -186,11 +186,11 @@ def report_workbook(params: Mapping, path) -> Path:
     """
     from kit.analysis import analyse
     from kit.ledger import load_ledger
-    from kit.report import fx_reference_ledger, load_options, validate_parameters
+    from kit.report import load_options, validate_parameters
 
     params = validate_parameters(dict(params))
-    ledger = load_ledger(**load_options(params))
-    return to_excel(path, analyse(ledger, params, fx_reference=fx_reference_ledger(ledger, params)))
+    ledger = load_ledger(**load_options(params), fx_reference=True)  # as the report notebook loads it
+    return to_excel(path, analyse(ledger, params))
 
 
 def _as_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import kit
 from kit import display
 from kit.cli import main
 from kit.errors import OutputError
-from kit.report import fx_reference_ledger, load_options, validate_parameters
+from kit.report import load_options, validate_parameters
 from kit.workbook import money_format, sheet_name, to_excel
 
 USD = '"$"#,##0.00;-"$"#,##0.00'
@@ -24,8 +24,7 @@ USD = '"$"#,##0.00;-"$"#,##0.00'
 def run():
     """The report's tables on the bundled sample by year, as the report notebook computes them."""
     params = validate_parameters({"period": "year"})  # the smallest movements: the sheets are read back
-    ledger = kit.load_ledger(**load_options(params))
-    return kit.analyse(ledger, params, fx_reference=fx_reference_ledger(ledger, params))
+    return kit.analyse(kit.load_ledger(**load_options(params), fx_reference=True), params)
 
 
 def rows(sheet) -> list[tuple]:
