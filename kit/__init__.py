@@ -6,11 +6,16 @@ The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
 notebook → HTML report.
 """
 
+from kit.display import formatted
+from kit.display import register as _register_display
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
 from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
 from kit.tables import cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
+from kit.workbook import to_excel
+
+_register_display()  # inside IPython (JupyterLab): the kit's tables display formatted; nothing elsewhere
 
 
 def __getattr__(name: str):
@@ -46,6 +51,7 @@ __all__ = [
     "concentration",
     "cross_sell_matrix",
     "filter_customers",
+    "formatted",
     "load_fx",
     "load_ledger",
     "movements",
@@ -53,6 +59,7 @@ __all__ = [
     "split_customers",
     "summarize",
     "summary",
+    "to_excel",
     "top_expanders",
     "trailing_nrr",
     "upgrade_paths",

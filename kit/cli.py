@@ -121,8 +121,13 @@ def cmd_report(args) -> int:
     """Render one report to HTML."""
     from kit.report import render_report
 
-    result = render_report(parameters_from_args(args), output_dir=args.output_dir, name=args.name)
+    values = parameters_from_args(args)
+    result = render_report(values, output_dir=args.output_dir, name=args.name)
     print(f"wrote {result}")
+    if getattr(args, "xlsx", False):  # the same tables, computed again here from the same parameters
+        from kit.workbook import report_workbook
+
+        print(f"wrote {report_workbook(values, result.with_suffix('.xlsx'))}")
     return EXIT_OK
 
 
@@ -171,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     params.add_options(report, (params.REPORT,))
     report.add_argument("--output-dir", default=None, help="folder for the HTML and the executed notebook")
     report.add_argument("--name", help="file name of the report, without suffix")
+    report.add_argument(
+        "--xlsx", action="store_true", help="also write NAME.xlsx beside the HTML: its tables, parameters, data quality"
+    )
     report.set_defaults(func=cmd_report)
 
     batch = commands.add_parser("batch", help="many reports from a TOML or YAML config, in parallel, with an index")

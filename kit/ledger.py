@@ -168,6 +168,18 @@ class Ledger:
         out = grouped.reindex(months, fill_value=0).rename_axis("month").reset_index()
         return out.astype({"mrr_cents": "int64", "customers": "int64"})
 
+    def __repr__(self) -> str:
+        """Say the ledger in one line (window, customers, products, currency, rows), not its rows."""
+        from kit.display import ledger_text
+
+        return ledger_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the ledger in a notebook as a card (:func:`kit.display.ledger_html`)."""
+        from kit.display import ledger_html
+
+        return ledger_html(self)
+
 
 # --- loading ----------------------------------------------------------------------------
 

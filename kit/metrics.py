@@ -23,6 +23,7 @@ import pandas as pd
 
 from kit._fast.periods import period_sums
 from kit._fast.summary import in_chunks
+from kit.display import tag
 from kit.ledger import Ledger
 from kit.movements import AMOUNTS, CLASSES, walk
 from kit.periods import (  # noqa: F401  (re-exported: the old home)
@@ -166,7 +167,7 @@ def summarize(
                 record[by] = value
             record.update({name: int(col[i]) for name, col in columns.items()})
             records.append(record)
-    return _finish(records, by)
+    return tag(_finish(records, by), "summary", ledger, period=period, netting=netting)  # displays formatted
 
 
 def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, by) -> dict:
@@ -257,7 +258,7 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     )
     sums = frame.groupby(keys, observed=False, sort=True)[["mrr_start", "mrr_end", *AMOUNTS, *COUNTS]].sum()
     records = sums.reset_index().to_dict("records")
-    return _finish(records, by)
+    return tag(_finish(records, by), "summary", movements)
 
 
 def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataFrame:
@@ -302,7 +303,7 @@ def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataF
     order = {label: i for i, label in enumerate(pd.unique(stacked["period"]))}
     sums = stacked.groupby(keys, sort=False)[[*MONEY, *COUNTS]].sum().reset_index()
     sums = sums.sort_values(keys, key=lambda s: s.map(order) if s.name == "period" else s, kind="stable")
-    return _finish(sums.to_dict("records"), by)
+    return tag(_finish(sums.to_dict("records"), by), "summary", summaries[0] if summaries else None)
 
 
 def _finish(records: list[dict], by: str | None) -> pd.DataFrame:

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.display import tag
 from kit.errors import KitError, ParameterError
 from kit.ledger import Ledger
 from kit.periods import GRAINS, MONTHS_PER, PeriodPlan, plan_buckets, plan_periods  # noqa: F401  (MONTHS_PER: re-exported)
@@ -506,7 +507,8 @@ def movements(
     for a in attributes:
         categories = ledger.frame[a].cat.categories
         frame[a] = pd.Categorical.from_codes(frame[a].to_numpy(), categories=categories)
-    return frame[[*MOVEMENT_COLUMNS, *attributes]]
+    out = frame[[*MOVEMENT_COLUMNS, *attributes]]  # tagged: a notebook displays it as a card (kit.display)
+    return tag(out, "movements", ledger, period=period, netting=netting, reactivation_window=reactivation_window)
 
 
 def split_customers(ledger: Ledger, chunks: int) -> list[Ledger]:

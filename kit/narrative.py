@@ -107,7 +107,7 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
     Render a table for the report: money and rates formatted, every cell escaped.
 
     Money columns are integer cents; rates are fractions (NaN shows ``n/a``). Long column names may break after
-    an underscore. The page is ``templates/pages/table.html.j2``.
+    an underscore. The formatter is the notebook's, :func:`kit.display.table_html`, told each column's kind.
 
     >>> page = table_html(pd.DataFrame({"plan_name": ["<b>"], "mrr": [12345]}), money_columns=["mrr"], currency="USD")
     >>> print(page.replace("><", ">\n<"))
@@ -128,23 +128,11 @@ def table_html(frame: pd.DataFrame, *, money_columns=(), rate_columns=(), count_
     </table>
     </div>
     """
-    numeric = {*money_columns, *rate_columns, *count_columns}
-    heads = [{"cls": "num" if c in numeric else "", "pieces": str(c).split("_")} for c in frame.columns]
-    formats = [_cell_format(c, money_columns, rate_columns, count_columns, currency) for c in frame.columns]
-    rows = [[(cls, show(value)) for (cls, show), value in zip(formats, record, strict=True)]
-            for record in frame.itertuples(index=False)]  # fmt: skip
-    return render("table.html.j2", heads=heads, rows=rows)
+    from kit.display import table_html as formatted_table
 
-
-def _cell_format(column, money_columns, rate_columns, count_columns, currency):
-    """Return the cell class and the function that writes a value of COLUMN as text."""
-    if column in money_columns:
-        return "num", lambda value: money(value, currency)
-    if column in rate_columns:
-        return "num", pct
-    if column in count_columns:
-        return "num", number
-    return "", lambda value: "" if value is None else str(value)
+    kinds = {**dict.fromkeys(count_columns, "count"), **dict.fromkeys(rate_columns, "rate"),
+             **dict.fromkeys(money_columns, "money")}  # fmt: skip
+    return formatted_table(frame, kinds=kinds, currency=currency, by_name=False)
 
 
 def change_against(table: pd.DataFrame, column: str, offset: int):

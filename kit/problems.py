@@ -72,6 +72,18 @@ class DataQuality:
         items += [(f"note: {n.note}", f"{n.count:,}") for n in self.notes.itertuples()]
         return pd.DataFrame(items, columns=["item", "value"])
 
+    def __repr__(self) -> str:
+        """Say the record in one line: rows read = used + excluded, problems and notes."""
+        from kit.display import quality_text
+
+        return quality_text(self)
+
+    def _repr_html_(self) -> str:
+        """Show the record in a notebook as a card (:func:`kit.display.quality_html`)."""
+        from kit.display import quality_html
+
+        return quality_html(self)
+
 
 class ProblemLog:
     """

@@ -26,6 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from kit.display import tag
 from kit.errors import ParameterError
 from kit.ledger import Ledger
 from kit.movements import walk
@@ -112,7 +113,7 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     out = frame.groupby(["cohort", "age"], sort=True).sum().reset_index()
     out["nrr"] = ratio(out["mrr_start"] + out["expansion"] - out["contraction"] - out["churn"], out["mrr_start"])
     out["expansion_mrr_rate"] = ratio(out["expansion"], out["mrr_start"])
-    return out
+    return tag(out, "cohorts", ledger)  # a notebook displays it formatted (kit.display)
 
 
 def _ledger_first(first, second) -> tuple[Ledger, pd.DataFrame]:
@@ -178,7 +179,8 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
         added = frame.loc[(frame["s"] == 0) & (frame["e"] > 0), ["c", "p"]]
         pairs = held.merge(added, on="c", suffixes=("_held", "_added"))
         np.add.at(counts, (pairs["p_held"].to_numpy(), pairs["p_added"].to_numpy()), 1)
-    return pd.DataFrame(counts, index=pd.Index(products, name="held"), columns=pd.Index(products, name="added"))
+    matrix = pd.DataFrame(counts, index=pd.Index(products, name="held"), columns=pd.Index(products, name="added"))
+    return tag(matrix, "cross_sell_matrix", ledger, kinds={"*": "count"})
 
 
 def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "plan") -> pd.DataFrame:
@@ -228,7 +230,7 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     ledger, movements = _ledger_first(movements, ledger)
     _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "mrr_end"],
                          function="upgrade_paths")  # fmt: skip
-    empty = pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"])
+    empty = tag(pd.DataFrame(columns=["from_plan", "to_plan", "customers", "mrr_change"]), "upgrade_paths", ledger)
     if column not in ledger.attributes:
         return empty
     frame = ledger.frame.loc[ledger.frame["mrr_cents"] > 0]
@@ -254,7 +256,8 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     table = table.loc[same_products & (table["from_plan"] != table["to_plan"]).to_numpy()]
     out = table.groupby(["from_plan", "to_plan"]).agg(customers=("mrr_change", "size"),
                                                       mrr_change=("mrr_change", "sum"))  # fmt: skip
-    return out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
+    out = out.reset_index().sort_values(["customers", "mrr_change"], ascending=False).reset_index(drop=True)
+    return tag(out, "upgrade_paths", ledger)
 
 
 def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | None = None,
@@ -319,7 +322,7 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     )  # fmt: skip
     out["share"] = ratio(out["expansion"], np.full(len(out), out["expansion"].sum()))
     out = out.reset_index().sort_values(["expansion", "customer_id"], ascending=[False, True], kind="stable")
-    return out.head(n).reset_index(drop=True)
+    return tag(out.head(n).reset_index(drop=True), "top_expanders", movements)
 
 
 def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame:
@@ -368,7 +371,7 @@ def concentration(movements: pd.DataFrame, *, top: float = 0.10) -> pd.DataFrame
                         "expansion": int(values.sum()), "top_expansion": int(values[:k].sum())})  # fmt: skip
     out = pd.DataFrame(records, columns=["period", "expanders", "top_expanders", "expansion", "top_expansion"])
     out["top_share"] = ratio(out["top_expansion"], out["expansion"])
-    return out
+    return tag(out, "concentration", movements)
 
 
 def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
@@ -418,4 +421,4 @@ def trailing_nrr(ledger: Ledger, *, months: int = 12) -> pd.DataFrame:
         "mrr_now": sums["mrr_cents_now"].to_numpy(dtype=np.int64),
     })  # fmt: skip
     out["nrr"] = ratio(out["mrr_now"], out["mrr_base"])
-    return out
+    return tag(out, "trailing_nrr", ledger)

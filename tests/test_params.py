@@ -51,7 +51,7 @@ def test_the_cli_groups_follow_the_declaration():
     for command in ("summary", "report"):
         groups = _groups(commands[command])
         assert groups["reading the data"] == source and groups["measuring"] == measuring
-    assert _groups(commands["report"])["options"] == ["-h", *own, "--output-dir", "--name"]
+    assert _groups(commands["report"])["options"] == ["-h", *own, "--output-dir", "--name", "--xlsx"]
     assert _groups(commands["summary"])["options"] == ["-h", "--by", "--output"]
 
 
