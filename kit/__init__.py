@@ -1,7 +1,7 @@
 """
 Expansion kit: how much more existing customers pay, who pays more, and why.
 
-The flow (DESIGN.md): source → :func:`load_ledger` → :func:`movements` →
+The flow (docs/definitions.md): source → :func:`load_ledger` → :func:`movements` →
 :func:`summarize` (:mod:`kit.metrics`) / the tables around it (:mod:`kit.tables`) →
 notebook → HTML report.
 """

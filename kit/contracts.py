@@ -1,7 +1,7 @@
 """
 The ledger, movements and summary frames, declared as pandera models: the contracts between the stages.
 
-Each model is the column contract of DESIGN.md ("The ledger", "Movements", "Summary") written
+Each model is the column contract of docs/definitions.md ("The ledger", "Movements", "Summary") written
 as a :class:`pandera.pandas.DataFrameModel`: a field per column with its dtype, its bounds and
 its meaning, and a named check per rule that ties the columns together. Validate a frame
 with every failure reported at once::
@@ -141,7 +141,7 @@ class Movements(_Bridge):
         description="The period label (2024-03, 2024-Q1, 2024): an ordered categorical of every row period."
     )
     class_: Series[pd.CategoricalDtype] = pa.Field(
-        alias="class", isin=list(CLASSES), description="The customer's net class in the period (DESIGN.md's table)."
+        alias="class", isin=list(CLASSES), description="The net class in the period (docs/definitions.md, Movements)."
     )
     mrr_start: Series[np.int64] = pa.Field(**_MONEY, description="S: MRR at the end of the previous period.")
     mrr_end: Series[np.int64] = pa.Field(**_MONEY, description="E: MRR at the end of the period.")
@@ -258,7 +258,7 @@ class Summary(_Bridge):
 
     @pa.dataframe_check(error="a rate differs from its definition (NaN where the denominator is zero)")
     def rates_defined(cls, df: pd.DataFrame) -> pd.Series:
-        """Check each rate equals its definition, as DESIGN.md states it."""
+        """Check each rate equals its definition, as docs/definitions.md states it."""
         start, lost = df["mrr_start"], df["contraction"] + df["churn"]
         same = [
             _same_rate(df, "customer_expansion_rate", df["customers_expanded"], df["customers_start"]),

@@ -1,7 +1,7 @@
 """
 Parsed rows → the ledger frame: one row per customer · product · month, its rows' cents added.
 
-Rules (DESIGN.md, "The ledger"; :mod:`kit.ledger`, "Integer limits"):
+Rules (docs/definitions.md, "The ledger"; :mod:`kit.ledger`, "Integer limits"):
 
 - The rows of one customer · product · month are added in int64; a key whose sum reaches
   2**53 cents (:data:`kit.rules.EXACT`, beyond which the engine's sums are not exact) is an

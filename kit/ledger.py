@@ -6,7 +6,7 @@ reporting currency) and the customer attributes of that month (``segment``, ``pl
 …). A month with no row means zero MRR. It comes with a :class:`DataQuality` record in
 which every input row is accounted for: rows read = rows used + rows excluded.
 
-Two input shapes reach it (see DESIGN.md, "The ledger"):
+Two input shapes reach it (see docs/definitions.md, "The ledger"):
 
 * **snapshots**: ``customer_id, month, product, mrr`` with ``mrr`` in major units;
 * **subscriptions**: ``customer_id, start_date, end_date, amount, billing_period`` (+
@@ -16,7 +16,7 @@ Two input shapes reach it (see DESIGN.md, "The ledger"):
   ``amount × quantity / (months_in(billing_period) × billing_interval_count)``, rounded
   half-even to the cent per subscription-month.
 
-Policies chosen where DESIGN.md leaves room (also stated in the report's methodology):
+Policies chosen where the design leaves room (also stated in the report's methodology):
 
 * an empty ``quantity`` or ``billing_interval_count`` cell means 1, like a missing column;
 * amounts with more than two decimals are rounded half-even to the cent (counted); a text
@@ -138,7 +138,7 @@ class Ledger:
         Decides the baseline: for snapshots the first period of the window has no
         movements; subscription periods hold the whole history.
     first_month, last_month : Period
-        The data window (see DESIGN.md, "The data window").
+        The data window (see docs/definitions.md, "The data window").
     currency : str or None
         The reporting currency, where the data names one.
     quality : DataQuality

@@ -1,7 +1,7 @@
 """
 From movements (or straight from the ledger) to the summary: one row per period (and segment).
 
-The summary has one row per period with DESIGN.md's columns, in this order (money in
+The summary has one row per period with the columns of docs/definitions.md ("Summary"), in this order (money in
 integer cents in the frame; the CLI writes major units):
 
 ``period, mrr_start, new, reactivation, upsell, cross_sell, expansion, contraction, churn,
@@ -112,7 +112,7 @@ def summarize(
     Summarise a ledger into one row per period (and segment), straight from the engine.
 
     Takes a **ledger** (:func:`kit.load_ledger`); to summarise **movements** already
-    computed, use :func:`summary`. Returns DESIGN.md's summary columns (see the
+    computed, use :func:`summary`. Returns the summary columns of docs/definitions.md (see the
     module docstring), money in integer cents. Equal to
     ``summary(movements(ledger, ...))`` but without materialising the movements, so it
     runs at a million customers in bounded memory. The output follows :class:`kit.contracts.Summary`.
@@ -124,7 +124,7 @@ def summarize(
     period : {"month", "quarter", "year"}
         The grain of the rows.
     netting : {"customer", "product"}
-        One movement per customer (net), or product-level gross amounts (DESIGN.md).
+        One movement per customer (net), or product-level gross amounts (docs/definitions.md).
     reactivation_window : int, optional
         Most inactive periods in a row after which a return still counts as reactivation.
     by : str, optional
@@ -217,7 +217,7 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
 
     Takes **movements** (rows *customer_id, period, class, mrr_start, …*, see
     :func:`kit.movements.movements`); to summarise a **ledger** without materialising its
-    movements, use :func:`summarize`. Returns DESIGN.md's summary columns. The input follows
+    movements, use :func:`summarize`. Returns the summary columns of docs/definitions.md. The input follows
     :class:`kit.contracts.Movements` (its columns are checked), the output :class:`kit.contracts.Summary`.
 
     Parameters

@@ -1,33 +1,8 @@
 """
 From the ledger to movements: one row per customer · period, classified and measured.
 
-Definitions (DESIGN.md, "Movements"): a customer's MRR in a period is its MRR in the last
-month of the period. With ``S`` the MRR at the end of the previous period and ``E`` at
-the end of this one:
-
-=============  ============================================  ==========
-class          condition                                     amount
-=============  ============================================  ==========
-new            S = 0, E > 0, never active in an earlier one  E
-reactivation   S = 0, E > 0, active in an earlier period     E
-churn          S > 0, E = 0                                  S
-expansion      S > 0, E > S                                  E − S
-contraction    S > 0, 0 < E < S                              S − E
-flat           S > 0, E = S                                  0
-=============  ============================================  ==========
-
-"Active in a period" means MRR above zero at the end of that period, the same snapshot
-the amounts use, so a customer who leaves and returns inside one quarter is invisible at
-quarterly grain. With ``reactivation_window=W`` a return after more than ``W`` inactive
-periods in a row counts as new.
-
-Per product, for customers active at both ends: upsell ``U = Σ(e_p − s_p)`` over products
-held at the start that grew, cross-sell ``X = Σ e_p`` over products not held at the start.
-``netting="customer"`` splits the net expansion ``D = E − S`` as
-``cross_sell = D·X // (U + X)``, ``upsell = D − cross_sell``; ``netting="product"`` books
-``U`` and ``X`` gross and every product decrease (a dropped product included) as
-contraction. Either way ``mrr_end = mrr_start + new + reactivation + upsell + cross_sell −
-contraction − churn`` in every period, exactly; the walk checks it and raises otherwise.
+The definitions are in :func:`movements`' docstring (its Notes, which
+``help(kit.movements)`` shows) and in ``docs/definitions.md``, "Movements".
 
 Everything here is customer-local: the movements of one customer depend on its rows only,
 so any split of the customers gives the same movements (see :func:`split_customers`).
@@ -462,6 +437,36 @@ def movements(
         Sorted by period, then customer; ``period`` is an ordered categorical of the
         plan's labels, so periods with no active customer still appear when grouped.
         Follows :class:`kit.contracts.Movements`.
+
+    Notes
+    -----
+    The definitions (``docs/definitions.md``, "Movements"): a customer's MRR in a period is
+    its MRR in the last month of the period. With ``S`` the MRR at the end of the previous period and ``E`` at
+    the end of this one:
+
+    =============  ============================================  ==========
+    class          condition                                     amount
+    =============  ============================================  ==========
+    new            S = 0, E > 0, never active in an earlier one  E
+    reactivation   S = 0, E > 0, active in an earlier period     E
+    churn          S > 0, E = 0                                  S
+    expansion      S > 0, E > S                                  E − S
+    contraction    S > 0, 0 < E < S                              S − E
+    flat           S > 0, E = S                                  0
+    =============  ============================================  ==========
+
+    "Active in a period" means MRR above zero at the end of that period, the same snapshot
+    the amounts use, so a customer who leaves and returns inside one quarter is invisible at
+    quarterly grain. With ``reactivation_window=W`` a return after more than ``W`` inactive
+    periods in a row counts as new.
+
+    Per product, for customers active at both ends: upsell ``U = Σ(e_p − s_p)`` over products
+    held at the start that grew, cross-sell ``X = Σ e_p`` over products not held at the start.
+    ``netting="customer"`` splits the net expansion ``D = E − S`` as
+    ``cross_sell = D·X // (U + X)``, ``upsell = D − cross_sell``; ``netting="product"`` books
+    ``U`` and ``X`` gross and every product decrease (a dropped product included) as
+    contraction. Either way ``mrr_end = mrr_start + new + reactivation + upsell + cross_sell −
+    contraction − churn`` in every period, exactly; the walk checks it and raises otherwise.
 
     Examples
     --------

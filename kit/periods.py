@@ -1,7 +1,7 @@
 """
 Periods: the grains, integer ordinals and their labels, and the periods a summary covers.
 
-Rules (DESIGN.md, "Movements" and "The baseline"):
+Rules (docs/definitions.md, "Movements" and "The baseline"):
 
 - A grain is ``month``, ``quarter`` or ``year``; :data:`MONTHS_PER` says how many months
   each holds (1, 3, 12), :data:`PER_YEAR` how many of it a year holds (12, 4, 1) and

@@ -1,7 +1,7 @@
 """
 The rules several stages share, written once: a leaf module that imports no other stage.
 
-- The movement classes and amounts (DESIGN.md, "Movements"): :data:`CLASSES`, :data:`AMOUNTS`.
+- The movement classes and amounts (docs/definitions.md, "Movements"): :data:`CLASSES`, :data:`AMOUNTS`.
 - The bridge: ``mrr_end = mrr_start + new + reactivation + upsell + cross_sell − contraction
   − churn``, exactly, in cents (:func:`bridge_end`). The engine's walk checks it per period
   (:func:`kit.movements.check_bridge`), the frame contracts per row

@@ -2,7 +2,7 @@
 The period sums of the customer-netting summary, fast: one pass over the sorted ledger instead of the walk.
 
 Plain function it must equal: ``kit.metrics.summary(kit.movements.movements(ledger, netting="customer"))``
-(the DESIGN rules, written period by period in :func:`kit.movements.walk`), summed per
+(the rules of docs/definitions.md, written period by period in :func:`kit.movements.walk`), summed per
 period. ``tests/test_scale.py::test_period_sums_equal_the_walk_summed`` and
 ``tests/test_movements.py::test_property_summarize_equals_summary_of_movements`` hold the
 two equal. The rule pieces (the window check, the reactivation window, the cross-sell
