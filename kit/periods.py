@@ -476,3 +476,161 @@ def between(table: pd.DataFrame, start: str | None = None, end: str | None = Non
         if end:
             keep &= end_months(labels) <= end_month(end)
     return table.loc[keep].reset_index(drop=True)
+
+
+# --- period labels given by a user: resolved against the periods present -------------------------
+
+_PERIOD_FREQS = {"M": "month", "Q-DEC": "quarter", "Y-DEC": "year", "A-DEC": "year"}
+
+
+def as_label(value, *, name: str = "period") -> str:
+    """
+    Return the label of a period given as a label or a :class:`pandas.Period` (monthly, quarterly, yearly).
+
+    Parameters
+    ----------
+    value : str or Period
+        ``"2025-03"``, ``"2025-Q1"``, ``"2025"``, or ``pd.Period("2025-03", "M")`` and the like.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ParameterError
+        For anything else (a number, a daily Period, a fiscal year not ending in December).
+
+    Examples
+    --------
+    >>> as_label("2025-Q4"), as_label(pd.Period("2025-09", "M")), as_label(pd.Period("2025Q4", "Q"))
+    ('2025-Q4', '2025-09', '2025-Q4')
+    >>> as_label(2025)
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: period must be a period label like 2025-01, 2025-Q1 or 2025 (or a list of them), not 2025
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pd.Period) and value.freqstr in _PERIOD_FREQS:
+        return label(int(value.ordinal), _PERIOD_FREQS[value.freqstr])
+    examples = ", ".join(EXAMPLE_LABELS[g] for g in GRAINS[:-1]) + f" or {EXAMPLE_LABELS[GRAINS[-1]]}"
+    raise ParameterError(f"{name} must be a period label like {examples} (or a list of them), not {value!r}")
+
+
+def _near_miss(text: str, grain: str, available: list[str]) -> str:
+    """Say which of the available periods a label of another grain covers or lies in."""
+    first, last = start_month(text), end_month(text)
+    inside = [a for a in available if start_month(a) >= first and end_month(a) <= last]
+    if inside:
+        shown = ", ".join(inside) if len(inside) <= 3 else f"{inside[0]} to {inside[-1]}"
+        return f"; {text} holds {shown}"
+    around = [a for a in available if start_month(a) <= first and end_month(a) >= last]
+    if around:
+        return f"; {text} lies in {around[0]}"
+    return ""
+
+
+def select(wanted, available, grain: str | None = None, *, name: str = "period") -> list[str]:
+    """
+    Resolve a period label, a Period, or a list of them against the periods present.
+
+    Parameters
+    ----------
+    wanted : str, Period or list of them
+        E.g. ``"2025-Q4"`` or ``["2025-03", "2025-04"]``.
+    available : sequence of str
+        The labels present (a summary's or the movements' periods), in order.
+    grain : {"month", "quarter", "year"}, optional
+        The grain of ``available``; default: that of its first label.
+    name : str
+        The argument's name, for messages.
+
+    Returns
+    -------
+    list of str
+        The labels asked for, once each, in the order of ``available``.
+
+    Raises
+    ------
+    ParameterError
+        For a text that is no label, a label of another grain (with the periods it holds or
+        lies in) or a label outside the periods present; the message names the valid range
+        and the grain.
+
+    Examples
+    --------
+    >>> months = [label(m, "month") for m in range(648, 672)]  # 2024-01 to 2025-12
+    >>> select("2025-03", months), select(["2025-04", pd.Period("2025-03", "M")], months)
+    (['2025-03'], ['2025-03', '2025-04'])
+    >>> try:
+    ...     select("2025-Q4", months)
+    ... except ParameterError as error:
+    ...     for part in str(error).split("; "):
+    ...         print(part)
+    period '2025-Q4' is a quarter
+    the periods here are months, 2024-01 to 2025-12
+    2025-Q4 holds 2025-10, 2025-11, 2025-12
+    >>> select("2026-01", months)
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: period '2026-01' is not among the periods here: months, 2024-01 to 2025-12
+    """
+    available = [str(a) for a in available]
+    grain = grain or (grain_of(available[0]) if available else None)
+    items = [wanted] if isinstance(wanted, (str, pd.Period)) or not hasattr(wanted, "__iter__") else list(wanted)
+    span = f"{grain}s, {available[0]} to {available[-1]}" if available else "none"
+    present = set(available)
+    asked = set()
+    for item in items:
+        text = as_label(item, name=name)
+        if not is_label(text):
+            example = EXAMPLE_LABELS.get(grain or "month")
+            raise ParameterError(f"{name} {text!r} is not a period label like {example}; the periods here are {span}")
+        if grain is not None and grain_of(text) != grain:
+            raise ParameterError(f"{name} {text!r} is a {grain_of(text)}; the periods here are {span}"
+                                 f"{_near_miss(text, grain, available)}")  # fmt: skip
+        if text not in present:
+            raise ParameterError(f"{name} {text!r} is not among the periods here: {span}")
+        asked.add(text)
+    return [a for a in available if a in asked]
+
+
+def window(available, *, start=None, end=None, last: int | None = None, grain: str | None = None) -> list[str]:
+    """
+    Return the labels from ``start`` to ``end`` (inclusive), then only the last ``last`` of them.
+
+    Parameters
+    ----------
+    available : sequence of str
+        The labels present, in order.
+    start, end : str or Period, optional
+        Labels of the grain of ``available`` (checked by :func:`select`); None: no bound.
+    last : int, optional
+        Keep only this many periods, the latest; a whole number ≥ 1.
+    grain : {"month", "quarter", "year"}, optional
+        The grain of ``available``.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> quarters = ["2024-Q3", "2024-Q4", "2025-Q1", "2025-Q2"]
+    >>> window(quarters, last=2), window(quarters, start="2024-Q4", end="2025-Q1")
+    (['2025-Q1', '2025-Q2'], ['2024-Q4', '2025-Q1'])
+    """
+    available = [str(a) for a in available]
+    lo = available.index(select(start, available, grain, name="start")[0]) if start is not None else 0
+    hi = available.index(select(end, available, grain, name="end")[0]) if end is not None else len(available) - 1
+    if available and lo > hi:
+        raise ParameterError(f"start {available[lo]} is after end {available[hi]}")
+    kept = available[lo : hi + 1]
+    if last is not None:
+        if isinstance(last, bool) or int(last) != last or last < 1:
+            raise ParameterError(f"last must be a whole number of periods ≥ 1, not {last!r}")
+        kept = kept[-int(last) :]
+    return kept
