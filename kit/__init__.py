@@ -9,6 +9,7 @@ notebook → HTML report.
 from kit.display import formatted
 from kit.display import register as _register_display
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
+from kit.explore import CustomerHistory, customer_history, drill_down
 from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
@@ -47,9 +48,12 @@ __all__ = [
     "ValidationError",
     "cohorts",
     "combine",
+    "CustomerHistory",
+    "customer_history",
     "contracts",
     "concentration",
     "cross_sell_matrix",
+    "drill_down",
     "filter_customers",
     "formatted",
     "load_fx",
