@@ -101,10 +101,10 @@ def infer_netting(movements: pd.DataFrame) -> str:
     >>> infer_netting(rows), infer_netting(rows.assign(expansion=0))
     ('product', 'customer')
     """
-    cls = movements["class"].astype(str)
-    expanded = cls == "expansion"
-    gross = ((~expanded) & (movements["expansion"] > 0)) | (expanded & (movements["contraction"] > 0))
-    return "product" if bool(gross.any()) else "customer"
+    expanded = (movements["class"] == "expansion").to_numpy(dtype=bool)
+    grew = movements["expansion"].to_numpy() > 0
+    shrank = movements["contraction"].to_numpy() > 0
+    return "product" if bool(((~expanded & grew) | (expanded & shrank)).any()) else "customer"
 
 
 def _amounts(rows: pd.DataFrame, movement: str) -> tuple[np.ndarray, np.ndarray]:
@@ -124,36 +124,36 @@ def _amounts(rows: pd.DataFrame, movement: str) -> tuple[np.ndarray, np.ndarray]
     return cls == wanted, amount
 
 
-def _product_ends(ledger: Ledger, label: str, customers) -> pd.DataFrame:
-    """Return ``customer_id, product, s, e``: each customer · product's MRR at the start and end of a period."""
+def _ends(ledger: Ledger, label: str, customers) -> pd.DataFrame:
+    """Return the ledger rows of ``customers`` in the last months of the period before and of ``label``."""
     last = end_month(label)
     first = last - MONTHS_PER[grain_of(label)]
     frame = ledger.frame
     months = frame["month"].array.asi8
-    ids = frame["customer_id"].astype(str)
-    keep = ((months == first) | (months == last)) & ids.isin(set(customers)).to_numpy()
-    part = frame.loc[keep, ["customer_id", "product", "mrr_cents"]].astype({"customer_id": str, "product": str})
-    part = part.assign(at=np.where(months[keep] == last, "e", "s"))
-    table = part.pivot_table(index=["customer_id", "product"], columns="at", values="mrr_cents", aggfunc="sum",
-                             fill_value=0, observed=True)  # fmt: skip
+    at = np.flatnonzero((months == first) | (months == last))  # a few rows; then compare codes, not texts
+    codes = ledger.frame["customer_id"].cat.categories.get_indexer(pd.Index(pd.unique(np.asarray(customers))))
+    rows = at[np.isin(frame["customer_id"].cat.codes.to_numpy()[at], codes)]
+    columns = ["customer_id", "product", "mrr_cents", *(["plan"] if "plan" in ledger.attributes else [])]
+    part = frame.iloc[rows][columns].astype({c: str for c in columns if c != "mrr_cents"})
+    return part.assign(at_end=months[rows] == last).reset_index(drop=True)
+
+
+def _product_ends(part: pd.DataFrame) -> pd.DataFrame:
+    """Return ``customer_id, product, s, e``: each customer · product's MRR at the start and end of the period."""
+    table = part.assign(at=np.where(part["at_end"], "e", "s")).pivot_table(
+        index=["customer_id", "product"], columns="at", values="mrr_cents", aggfunc="sum", fill_value=0
+    )
     table = table.reindex(columns=["s", "e"], fill_value=0).astype(np.int64).reset_index()
     table.columns.name = None
     return table
 
 
-def _plans(ledger: Ledger, label: str, customers) -> dict:
-    """Return ``{customer: (plan at the start, plan at the end)}`` where the ledger has a ``plan`` column."""
-    if "plan" not in ledger.attributes:
+def _plans(part: pd.DataFrame) -> dict:
+    """Return ``{customer: [plan at the start, plan at the end]}`` where the ledger has a ``plan`` column."""
+    if "plan" not in part.columns:
         return {}
-    last = end_month(label)
-    first = last - MONTHS_PER[grain_of(label)]
-    frame = ledger.frame
-    months = frame["month"].array.asi8
-    keep = ((months == first) | (months == last)) & frame["customer_id"].astype(str).isin(set(customers)).to_numpy()
-    part = pd.DataFrame({"c": frame.loc[keep, "customer_id"].astype(str).to_numpy(), "at": months[keep] == last,
-                         "plan": frame.loc[keep, "plan"].astype(str).to_numpy()})  # fmt: skip
     out: dict = {}
-    for (c, at_end), plan in part.groupby(["c", "at"], sort=False)["plan"].first().items():
+    for (c, at_end), plan in part.groupby(["customer_id", "at_end"], sort=False)["plan"].first().items():
         out.setdefault(c, [None, None])[int(at_end)] = plan
     return out
 
@@ -300,12 +300,15 @@ def drill_down(
     if not isinstance(period, (str, pd.Period)):
         raise ParameterError(f"drill_down takes one period (a cell of the summary), not {period!r}")
     (label,) = select(period, available)
-    if netting is None:
-        netting = infer_netting(movements)
-    elif netting not in NETTINGS:
+    if netting is not None and netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
     attributes = [c for c in movements.columns if c not in _MOVEMENT_COLUMNS]
-    rows = movements.loc[movements["period"].astype(str) == label]
+    period_column = movements["period"]
+    if isinstance(period_column.dtype, pd.CategoricalDtype):  # compare codes, not texts
+        code = list(map(str, period_column.cat.categories)).index(label)
+        rows = movements.loc[period_column.cat.codes.to_numpy() == code]
+    else:
+        rows = movements.loc[(period_column.astype(str) == label).to_numpy()]
     mask, amount = _amounts(rows, movement)
     cell = rows.loc[mask].assign(amount=amount[mask])
     cell = cell.assign(customer_id=cell["customer_id"].astype(str), period=label)
@@ -316,9 +319,12 @@ def drill_down(
         out["changed"] = [_customer_text(c, None, None, int(s), int(e))
                           for c, s, e in zip(out["class"], out["mrr_start"], out["mrr_end"], strict=True)]  # fmt: skip
         return _sorted(out, ["customer_id"])
-    ends = _product_ends(ledger, label, cell["customer_id"])
+    part = _ends(ledger, label, cell["customer_id"])
+    ends = _product_ends(part)
     _check_ledger(ends, cell, label)
-    plans = _plans(ledger, label, cell["customer_id"])
+    plans = _plans(part)
+    if netting is None:
+        netting = infer_netting(movements)
     if netting == "product" and movement in MONEY_CELLS:
         parts = ends.merge(cell[["customer_id", "class", *attributes]], on="customer_id", how="inner")
         parts["amount"] = _product_amount(movement, parts["s"].to_numpy(), parts["e"].to_numpy(),
