@@ -36,7 +36,7 @@ from kit.export import cents_to_text
 from kit.ledger import Ledger
 from kit.movements import NETTINGS
 from kit.movements import movements as movements_of
-from kit.periods import MONTHS_PER, end_month, grain_of, month_label, select
+from kit.periods import MONTHS_PER, end_month, grain_of, labels_of, month_label, select
 
 #: Money cells of the summary a drill-down reaches: the column of the movements each sums.
 MONEY_CELLS = ("mrr_start", "new", "reactivation", "upsell", "cross_sell", "expansion", "contraction", "churn",
@@ -69,13 +69,6 @@ def _check_cell(movement: str) -> None:
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ParameterError(f"movement {movement!r} is not a column of the summary one can drill into{hint} "
                              f"(one of {', '.join(CELLS)})")  # fmt: skip
-
-
-def _periods_of(movements: pd.DataFrame) -> list[str]:
-    period = movements["period"]
-    if isinstance(period.dtype, pd.CategoricalDtype):
-        return [str(p) for p in period.cat.categories]
-    return sorted({str(p) for p in period.unique()})
 
 
 def infer_netting(movements: pd.DataFrame) -> str:
@@ -296,7 +289,7 @@ def drill_down(
     """
     _contracts().require(movements, "movements", _MOVEMENT_COLUMNS, function="drill_down")
     _check_cell(movement)
-    available = _periods_of(movements)
+    available = labels_of(movements["period"])
     if not isinstance(period, (str, pd.Period)):
         raise ParameterError(f"drill_down takes one period (a cell of the summary), not {period!r}")
     (label,) = select(period, available)

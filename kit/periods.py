@@ -634,3 +634,61 @@ def window(available, *, start=None, end=None, last: int | None = None, grain: s
             raise ParameterError(f"last must be a whole number of periods ≥ 1, not {last!r}")
         kept = kept[-int(last) :]
     return kept
+
+
+def labels_of(column: pd.Series) -> list[str]:
+    """
+    Return the period labels of a ``period`` column, in order: a categorical's categories, else the sorted values.
+
+    Parameters
+    ----------
+    column : Series
+        A ``period`` column (movements: an ordered categorical of the plan's labels; a summary: text).
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> labels_of(pd.Series(["2024-02", "2024-01", "2024-02"]))
+    ['2024-01', '2024-02']
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(p) for p in column.cat.categories]
+    return sorted({str(p) for p in pd.unique(column)}, key=lambda text: (grain_of(text), start_month(text)))
+
+
+def keep(table: pd.DataFrame, *, start=None, end=None, last: int | None = None, grain: str | None = None):
+    """
+    Keep the rows of a per-period table from ``start`` to ``end``, then those of its last ``last`` periods.
+
+    Unlike :func:`between`, the labels are checked (:func:`select`): one of another grain, or
+    outside the table's periods, is a :class:`~kit.errors.ParameterError` naming the range.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A table with a ``period`` column of labels (a summary, by segment or not).
+    start, end : str or Period, optional
+    last : int, optional
+        A whole number ≥ 1 of periods (not rows: a summary by segment keeps every segment).
+    grain : {"month", "quarter", "year"}, optional
+        The table's grain, for messages when it has no row.
+
+    Returns
+    -------
+    DataFrame
+        The rows kept, with a fresh index; the table itself when no bound is given.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"period": ["2024-01", "2024-01", "2024-02", "2024-03"], "x": [1, 2, 3, 4]})
+    >>> keep(t, last=1)["x"].tolist(), keep(t, end="2024-02", last=2)["x"].tolist()
+    ([4], [1, 2, 3])
+    """
+    if start is None and end is None and last is None:
+        return table
+    labels = table["period"].astype(str)
+    kept = window(list(pd.unique(labels)), start=start, end=end, last=last, grain=grain)
+    return table.loc[labels.isin(kept).to_numpy()].reset_index(drop=True)
