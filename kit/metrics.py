@@ -39,6 +39,7 @@ from kit.periods import (  # noqa: F401  (re-exported: the old home)
     sizes,
     start_months,
 )
+from kit.periods import keep as keep_periods
 from kit.periods import label as period_label  # noqa: F401  (re-exported: the old name)
 from kit.rules import ratio  # noqa: F401  (re-exported: its old home)
 from kit.tables import (  # noqa: F401  (re-exported: the tables' old home)
@@ -107,6 +108,9 @@ def summarize(
     netting: str = "customer",
     reactivation_window: int | None = None,
     by: str | None = None,
+    start=None,
+    end=None,
+    last: int | None = None,
 ) -> pd.DataFrame:
     """
     Summarise a ledger into one row per period (and segment), straight from the engine.
@@ -130,18 +134,25 @@ def summarize(
     by : str, optional
         A customer attribute: adds it as the second column; each customer counts in its
         segment at the start of the period (new and reactivated ones: at the end).
+    start, end : str or Period, optional
+        Keep the periods from ``start`` to ``end`` (labels of the grain, ``"2025-Q1"``;
+        inclusive). They limit the rows returned, never the history the movements use: the
+        first row kept still starts from the MRR at the end of the period before.
+    last : int, optional
+        Keep only the last ``last`` periods (after ``start``/``end``).
 
     Returns
     -------
     DataFrame
         Sorted by period (then segment). Every period after the baseline is a row, also
-        one with no active customer.
+        one with no active customer (of those kept by ``start``, ``end`` and ``last``).
 
     Raises
     ------
     ParameterError
         A period, netting or reactivation window out of its choices, or ``by`` not an attribute
-        of the ledger (the message lists them).
+        of the ledger (the message lists them); a ``start`` or ``end`` of another grain or
+        outside the periods (the message names the valid range), a ``last`` below 1.
 
     Examples
     --------
@@ -153,8 +164,11 @@ def summarize(
     >>> summarize(ledger)[["period", "mrr_start", "new", "upsell", "cross_sell", "churn", "mrr_end"]]
         period  mrr_start  new  upsell  cross_sell  churn  mrr_end
     0  2024-02       1400  800     500         500    400     2800
+    >>> summarize(ledger, last=1, start="2024-02")["period"].tolist()
+    ['2024-02']
     """
     plan = plan_periods(ledger, period)
+    keep_periods(pd.DataFrame({"period": plan.labels}), start=start, end=end, last=last, grain=period)  # the check
     # an unknown ``by`` gets walk's ParameterError (naming the attributes), not a KeyError here
     groups = list(ledger.frame[by].cat.categories) if by in ledger.attributes else [None]
     options = {"period": period, "netting": netting, "reactivation_window": reactivation_window, "by": by}
@@ -167,7 +181,8 @@ def summarize(
                 record[by] = value
             record.update({name: int(col[i]) for name, col in columns.items()})
             records.append(record)
-    return tag(_finish(records, by), "summary", ledger, period=period, netting=netting)  # displays formatted
+    table = tag(_finish(records, by), "summary", ledger, period=period, netting=netting)  # displays formatted
+    return keep_periods(table, start=start, end=end, last=last, grain=period)
 
 
 def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, by) -> dict:

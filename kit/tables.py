@@ -30,7 +30,7 @@ from kit.display import tag
 from kit.errors import ParameterError
 from kit.ledger import Ledger
 from kit.movements import walk
-from kit.periods import end_months, grain_of, is_label, month_label, parse, period_of, sizes, start_months
+from kit.periods import end_months, grain_of, labels_of, month_label, period_of, select, sizes, start_months
 from kit.periods import label as period_label
 from kit.rules import ratio
 
@@ -49,7 +49,9 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     A customer's cohort is the period (of the movements' grain) holding its first active
     month in the ledger (for snapshots, customers already active in the first month are
     that month's cohort: their true start is unknown). Returns ``cohort, age, mrr_start,
-    expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start``; ``age``
+    expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start,
+    customers_expanded, customer_expansion_rate`` (customers expanded: net class
+    expansion, as in the summary; the rate is over ``customers_start``); ``age``
     counts periods from the cohort's period. ``cohort``, when given, must name the grain of
     the movements: summing monthly movements into quarterly cells would count a customer's
     starting MRR three times. ``movements`` follows :class:`kit.contracts.Movements` (its columns are checked).
@@ -87,8 +89,8 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     0  2024-01    1       1400       1000    400
     """
     ledger, movements = _ledger_first(ledger, movements)
-    _contracts().require(movements, "movements", ["customer_id", "period", "mrr_start", "expansion", "contraction",
-                                                  "churn"], function="cohorts")  # fmt: skip
+    _contracts().require(movements, "movements", ["customer_id", "period", "class", "mrr_start", "expansion",
+                                                  "contraction", "churn"], function="cohorts")  # fmt: skip
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
     if grain and grain != cohort:
@@ -109,10 +111,14 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
         "contraction": moves["contraction"].to_numpy(),
         "churn": moves["churn"].to_numpy(),
         "customers_start": 1,
+        "customers_expanded": (moves["class"] == "expansion").to_numpy(dtype=np.int64),
     })  # fmt: skip
     out = frame.groupby(["cohort", "age"], sort=True).sum().reset_index()
     out["nrr"] = ratio(out["mrr_start"] + out["expansion"] - out["contraction"] - out["churn"], out["mrr_start"])
     out["expansion_mrr_rate"] = ratio(out["expansion"], out["mrr_start"])
+    expanded = out.pop("customers_expanded")
+    out["customers_expanded"] = expanded
+    out["customer_expansion_rate"] = ratio(out["customers_expanded"], out["customers_start"])
     return tag(out, "cohorts", ledger)  # a notebook displays it formatted (kit.display)
 
 
@@ -131,14 +137,18 @@ def _grain(labels: pd.Series) -> str | None:
     return None if labels.empty else grain_of(str(labels.iloc[0]))
 
 
-def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None) -> pd.DataFrame:
+def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_window: int | None = None,
+                      values: str = "customers") -> pd.DataFrame:  # fmt: skip
     """
-    Count products added by existing customers, by product already held.
+    Count products added by existing customers, by product already held, and the MRR they added.
 
     For every customer active at both ends of a period that starts paying for a product
     it did not pay for at the start, each product it held at the start gets one count in
-    row *held*, column *added*. Returns a square-ish DataFrame (index: product held,
-    columns: product added) of customer · period counts.
+    row *held*, column *added*, and the added product's MRR at the end of the period (its
+    gross cross-sell ``e_p``, as under ``netting="product"``) in the same cell of the MRR
+    matrix. Returns a square-ish DataFrame (index: product held, columns: product added).
+    A customer holding two products who adds a third counts (and adds its MRR) in both
+    rows, so a column's MRR can exceed the cross-sell of the summary.
 
     Parameters
     ----------
@@ -148,16 +158,20 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
         The grain of the periods.
     reactivation_window : int, optional
         Most inactive periods in a row after which a return still counts as reactivation.
+    values : {"customers", "mrr_added", "both"}
+        The customer · period counts (default), the MRR added in integer cents, or both
+        beside each other: a long frame ``held, added, customers, mrr_added`` of the pairs
+        with a count, sorted by MRR added (largest first).
 
     Returns
     -------
     DataFrame
-        Counts, one row and one column per product of the ledger.
+        One row and one column per product of the ledger (``values="both"``: one row per pair).
 
     Raises
     ------
     ParameterError
-        A period or reactivation window out of its choices.
+        A period, reactivation window or ``values`` out of its choices.
 
     Examples
     --------
@@ -169,18 +183,36 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
     >>> matrix = cross_sell_matrix(ledger)  # a, holding P, added Q in 2024-02
     >>> matrix.index.tolist(), matrix.columns.tolist(), matrix.values.tolist()
     (['P', 'Q'], ['P', 'Q'], [[0, 1], [0, 0]])
+    >>> cross_sell_matrix(ledger, values="both")
+      held added  customers  mrr_added
+    0    P     Q          1        500
     """
+    if values not in _MATRIX_VALUES:
+        raise ParameterError(f"values must be one of {', '.join(_MATRIX_VALUES)}, not {values!r}")
     products = list(ledger.frame["product"].cat.categories)
     counts = np.zeros((len(products), len(products)), dtype=np.int64)
+    mrr = np.zeros((len(products), len(products)), dtype=np.int64)
     for arrays in walk(ledger, period=period, reactivation_window=reactivation_window, products=True):
         customer, product, s, e = arrays.products
         frame = pd.DataFrame({"c": customer, "p": product, "s": s, "e": e})
         held = frame.loc[frame["s"] > 0, ["c", "p"]]
-        added = frame.loc[(frame["s"] == 0) & (frame["e"] > 0), ["c", "p"]]
+        added = frame.loc[(frame["s"] == 0) & (frame["e"] > 0), ["c", "p", "e"]]
         pairs = held.merge(added, on="c", suffixes=("_held", "_added"))
-        np.add.at(counts, (pairs["p_held"].to_numpy(), pairs["p_added"].to_numpy()), 1)
-    matrix = pd.DataFrame(counts, index=pd.Index(products, name="held"), columns=pd.Index(products, name="added"))
-    return tag(matrix, "cross_sell_matrix", ledger, kinds={"*": "count"})
+        cells = (pairs["p_held"].to_numpy(), pairs["p_added"].to_numpy())
+        np.add.at(counts, cells, 1)
+        np.add.at(mrr, cells, pairs["e"].to_numpy(dtype=np.int64))
+    index, columns = pd.Index(products, name="held"), pd.Index(products, name="added")
+    if values != "both":
+        matrix = pd.DataFrame(counts if values == "customers" else mrr, index=index, columns=columns)
+        return tag(matrix, "cross_sell_matrix", ledger, kinds={"*": "count" if values == "customers" else "money"})
+    held, added = np.nonzero(counts)
+    out = pd.DataFrame({"held": [products[i] for i in held], "added": [products[j] for j in added],
+                        "customers": counts[held, added], "mrr_added": mrr[held, added]})  # fmt: skip
+    out = out.sort_values(["mrr_added", "customers", "held", "added"], ascending=[False, False, True, True])
+    return tag(out.reset_index(drop=True), "cross_sell_pairs", ledger)
+
+
+_MATRIX_VALUES = ("customers", "mrr_added", "both")
 
 
 def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "plan") -> pd.DataFrame:
@@ -260,7 +292,7 @@ def upgrade_paths(movements: pd.DataFrame, ledger: Ledger, *, column: str = "pla
     return tag(out, "upgrade_paths", ledger)
 
 
-def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | None = None,
+def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods=None,
                   label: str | None = None) -> pd.DataFrame:  # fmt: skip
     """
     Rank customers by expansion MRR over ``periods`` (default: all).
@@ -276,9 +308,10 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
         Output of :func:`kit.movements.movements`.
     n : int
         Rows kept.
-    periods : list of str, optional
-        Period labels; compared as periods (grain and index), a text that is no label
-        matching none.
+    periods : str, Period or list of them, optional
+        Period labels of the movements' grain (``"2025-Q4"`` or ``["2025-Q3", "2025-Q4"]``);
+        one of another grain, or not among the movements' periods, is a
+        :class:`~kit.errors.ParameterError` naming the valid range.
     label : str, optional
         A column of the movements to keep beside each customer.
 
@@ -291,7 +324,7 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
     ------
     ParameterError
         ``movements`` lacks the columns read (``period`` only when ``periods`` is given, ``label``
-        when given).
+        when given); a label of ``periods`` is of another grain or not among the movements' periods.
 
     Examples
     --------
@@ -309,11 +342,9 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods: list[str] | 
                          function="top_expanders")  # fmt: skip
     if periods is None:
         moves = movements
-    else:  # compared as (grain, period index); a text that is no period label matches nothing
-        wanted = {parse(p) for p in periods if is_label(p)}
-        labels = movements["period"].astype(str)
-        keep = {text: is_label(text) and parse(text) in wanted for text in pd.unique(labels)}
-        moves = movements.loc[labels.map(keep).to_numpy(dtype=bool)]
+    else:
+        wanted = select(periods, labels_of(movements["period"]), name="periods")
+        moves = movements.loc[movements["period"].astype(str).isin(wanted).to_numpy()]
     moves = moves.loc[moves["expansion"] > 0]
     keys = ["customer_id", label] if label else ["customer_id"]
     out = moves.groupby(keys, observed=True).agg(

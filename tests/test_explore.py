@@ -277,3 +277,79 @@ def test_window_start_end_last():
         window(MONTHS, start="2025-02", end="2025-01")
     with pytest.raises(ParameterError, match=r"^end '2026-01' is not among"):
         window(MONTHS, end="2026-01")
+
+
+# --- labels everywhere: summarize's start / end / last, top_expanders' periods ------------------
+
+
+def test_summarize_last_start_end_are_slices_of_the_whole(sample):
+    whole = kit.summarize(sample, period="quarter")
+    last4 = kit.summarize(sample, period="quarter", last=4)
+    assert last4["period"].tolist() == ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
+    pd.testing.assert_frame_equal(last4, whole.tail(4).reset_index(drop=True))  # the history still counts
+    middle = kit.summarize(sample, period="quarter", start="2024-Q2", end=pd.Period("2024Q4", "Q"))
+    assert middle["period"].tolist() == ["2024-Q2", "2024-Q3", "2024-Q4"]
+    segments = kit.summarize(sample, period="quarter", by="size", last=2)
+    assert sorted(set(segments["period"])) == ["2025-Q3", "2025-Q4"] and len(segments) == 2 * 3
+
+
+def test_summarize_unknown_start_names_the_range(sample):
+    with pytest.raises(ParameterError, match=r"^start '2026-Q1' is not among the periods here: quarters, 2023-Q1 to "
+                                             r"2025-Q4$"):  # fmt: skip
+        kit.summarize(sample, period="quarter", start="2026-Q1")
+    with pytest.raises(ParameterError, match=r"^end '2025-11' is a month; .*; 2025-11 lies in 2025-Q4$"):
+        kit.summarize(sample, period="quarter", end="2025-11")
+    with pytest.raises(ParameterError, match=r"^last must be a whole number of periods ≥ 1, not -2$"):
+        kit.summarize(sample, period="quarter", last=-2)
+
+
+def test_top_expanders_takes_one_label_a_list_or_periods(sample):
+    moves = kit.movements(sample, period="quarter")
+    one = kit.top_expanders(moves, periods="2025-Q4")
+    pd.testing.assert_frame_equal(one, kit.top_expanders(moves, periods=["2025-Q4"]))
+    pd.testing.assert_frame_equal(one, kit.top_expanders(moves, periods=pd.Period("2025Q4", "Q")))
+    drill = kit.drill_down(moves, "2025-Q4", "expansion")
+    assert one["expansion"].tolist() == drill["amount"].head(10).tolist()
+    with pytest.raises(ParameterError, match=r"^periods '2026-Q1' is not among the periods here: quarters, 2023-Q1 "
+                                             r"to 2025-Q4$"):  # fmt: skip
+        kit.top_expanders(moves, periods=["2025-Q4", "2026-Q1"])
+
+
+# --- cohorts' customer expansion rate, the cross-sell matrix's MRR, the reactivation window -----
+
+
+def test_cohorts_count_expanded_customers_and_their_rate():
+    # cohort 2024-01: a expands, d contracts, c churns in 2024-02 → 1 of 3 expanded
+    table = kit.cohorts(snapshots(ROWS), kit.movements(snapshots(ROWS)))
+    assert table[["cohort", "age", "customers_start", "customers_expanded"]].values.tolist() == [["2024-01", 1, 3, 1]]
+    assert table["customer_expansion_rate"].tolist() == [pytest.approx(1 / 3, abs=1e-12)]
+    assert list(table.columns)[-2:] == ["customers_expanded", "customer_expansion_rate"]
+
+
+def test_cohorts_counts_add_up_to_the_summary(sample):
+    moves = kit.movements(sample, period="quarter")
+    table, summary = kit.cohorts(sample, moves), kit.summary(moves)
+    assert table["customers_expanded"].sum() == summary["customers_expanded"].sum()
+    assert table["customers_start"].sum() == summary["customers_start"].sum()
+
+
+def test_cross_sell_matrix_mrr_added_beside_the_counts():
+    ledger = snapshots(ROWS)  # a (holding P) adds Q 5.00; d (holding P and Q) adds R 30.00
+    counts = kit.cross_sell_matrix(ledger)
+    mrr = kit.cross_sell_matrix(ledger, values="mrr_added")
+    assert counts.values.tolist() == [[0, 1, 1], [0, 0, 1], [0, 0, 0]]
+    assert mrr.values.tolist() == [[0, 500, 3000], [0, 0, 3000], [0, 0, 0]]
+    both = kit.cross_sell_matrix(ledger, values="both")
+    assert both.values.tolist() == [["P", "R", 1, 3000], ["Q", "R", 1, 3000], ["P", "Q", 1, 500]]
+    with pytest.raises(ParameterError, match=r"^values must be one of customers, mrr_added, both, not 'mrr'$"):
+        kit.cross_sell_matrix(ledger, values="mrr")
+
+
+def test_no_reactivation_window_is_none_in_the_api_and_the_report_parameter():
+    from kit.params import reactivation_window
+    from kit.report import validate_parameters
+
+    for value in (None, -1):  # the report parameter takes the API's None, and keeps -1
+        assert reactivation_window(validate_parameters({"reactivation_window": value})["reactivation_window"]) is None
+    ledger = snapshots(ROWS)
+    pd.testing.assert_frame_equal(kit.summarize(ledger, reactivation_window=None), kit.summarize(ledger))
