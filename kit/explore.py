@@ -251,10 +251,12 @@ def drill_down(
     ----------
     movements : DataFrame
         Output of :func:`kit.movements.movements` (any grain, either netting).
-    period : str or Period
-        One period of the movements, as a label (``"2025-Q4"``, ``"2025-03"``, ``"2025"``)
+    period : str, Period or list of them
+        A period of the movements, as a label (``"2025-Q4"``, ``"2025-03"``, ``"2025"``)
         or a :class:`pandas.Period`; another grain or a period not present is a
-        :class:`~kit.errors.ParameterError` naming the valid range.
+        :class:`~kit.errors.ParameterError` naming the valid range. A list gives the rows of
+        each period's cell together (a customer once per period), adding up to the sum of
+        the cells.
     movement : str
         A money or count column of the summary (see above).
     ledger : Ledger, optional
@@ -289,12 +291,22 @@ def drill_down(
     """
     _contracts().require(movements, "movements", _MOVEMENT_COLUMNS, function="drill_down")
     _check_cell(movement)
-    available = labels_of(movements["period"])
-    if not isinstance(period, (str, pd.Period)):
-        raise ParameterError(f"drill_down takes one period (a cell of the summary), not {period!r}")
-    (label,) = select(period, available)
+    labels = select(period, labels_of(movements["period"]))
+    if not labels:
+        raise ParameterError("drill_down needs a period, e.g. '2025-Q4', or a list of them; it was given none")
     if netting is not None and netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
+    if netting is None and ledger is not None:
+        netting = infer_netting(movements)
+    parts = [_drill_one(movements, label, movement, ledger, netting) for label in labels]
+    if len(parts) == 1:
+        return parts[0]
+    keys = ["customer_id", "product"] if "product" in parts[0].columns else ["customer_id"]
+    return _sorted(pd.concat(parts, ignore_index=True), [*keys, "period"])
+
+
+def _drill_one(movements: pd.DataFrame, label: str, movement: str, ledger: Ledger | None, netting: str | None):
+    """Drill into one period's cell (see :func:`drill_down`)."""
     attributes = [c for c in movements.columns if c not in _MOVEMENT_COLUMNS]
     period_column = movements["period"]
     if isinstance(period_column.dtype, pd.CategoricalDtype):  # compare codes, not texts
@@ -316,8 +328,6 @@ def drill_down(
     ends = _product_ends(part)
     _check_ledger(ends, cell, label)
     plans = _plans(part)
-    if netting is None:
-        netting = infer_netting(movements)
     if netting == "product" and movement in MONEY_CELLS:
         parts = ends.merge(cell[["customer_id", "class", *attributes]], on="customer_id", how="inner")
         parts["amount"] = _product_amount(movement, parts["s"].to_numpy(), parts["e"].to_numpy(),

@@ -116,8 +116,19 @@ def test_unknown_period_names_the_valid_range_and_grain():
     with pytest.raises(ParameterError, match=r"is a quarter; the periods here are months, 2024-02 to 2024-02; "
                                              r"2024-Q1 holds 2024-02$"):  # fmt: skip
         kit.drill_down(moves, "2024-Q1", "expansion")
-    with pytest.raises(ParameterError, match="drill_down takes one period"):
-        kit.drill_down(moves, ["2024-02"], "expansion")
+    with pytest.raises(ParameterError, match="drill_down needs a period"):
+        kit.drill_down(moves, [], "expansion")
+
+
+def test_a_list_of_periods_adds_up_to_the_sum_of_their_cells(sample):
+    moves = kit.movements(sample, period="quarter", netting="product")
+    table = kit.summary(moves).set_index("period")
+    quarters = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4"]
+    for cell in ("cross_sell", "contraction", "customers_expanded"):
+        drill = kit.drill_down(moves, quarters, cell, ledger=sample)
+        assert cell_of(drill, cell) == int(table.loc[quarters, cell].sum())
+        assert drill["amount"].is_monotonic_decreasing and set(drill["period"]) <= set(quarters)
+    assert "product" in kit.drill_down(moves, quarters, "upsell", ledger=sample).columns
 
 
 def test_unknown_movement_suggests_the_closest():
