@@ -226,7 +226,8 @@ def _tally(ledger: Ledger, width: int, *, period, netting, reactivation_window, 
     return tallies
 
 
-def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
+def summary(movements: pd.DataFrame, *, by: str | None = None, start=None, end=None,
+            last: int | None = None) -> pd.DataFrame:  # fmt: skip
     """
     Summarise customer movements into one row per period (and segment).
 
@@ -241,6 +242,9 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
         Output of :func:`kit.movements.movements`.
     by : str, optional
         An attribute column of the movements; adds it as a grouping column.
+    start, end, last : optional
+        Keep the periods from ``start`` to ``end``, then the last ``last`` of them, as in
+        :func:`summarize`.
 
     Returns
     -------
@@ -250,7 +254,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     Raises
     ------
     ParameterError
-        ``movements`` is not a frame with the columns read (money as int64), or lacks ``by``.
+        ``movements`` is not a frame with the columns read (money as int64), or lacks ``by``;
+        a ``start`` or ``end`` of another grain or outside the periods, a ``last`` below 1.
 
     Examples
     --------
@@ -273,7 +278,8 @@ def summary(movements: pd.DataFrame, *, by: str | None = None) -> pd.DataFrame:
     )
     sums = frame.groupby(keys, observed=False, sort=True)[["mrr_start", "mrr_end", *AMOUNTS, *COUNTS]].sum()
     records = sums.reset_index().to_dict("records")
-    return tag(_finish(records, by), "summary", movements)
+    table = tag(_finish(records, by), "summary", movements)
+    return keep_periods(table, start=start, end=end, last=last)
 
 
 def combine(summaries: list[pd.DataFrame], *, by: str | None = None) -> pd.DataFrame:

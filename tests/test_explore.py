@@ -302,6 +302,9 @@ def test_summarize_last_start_end_are_slices_of_the_whole(sample):
     assert middle["period"].tolist() == ["2024-Q2", "2024-Q3", "2024-Q4"]
     segments = kit.summarize(sample, period="quarter", by="size", last=2)
     assert sorted(set(segments["period"])) == ["2025-Q3", "2025-Q4"] and len(segments) == 2 * 3
+    moves = kit.movements(sample, period="quarter")
+    pd.testing.assert_frame_equal(kit.summary(moves, last=4), last4)
+    pd.testing.assert_frame_equal(kit.summary(moves, start="2024-Q2", end="2024-Q4"), middle)
 
 
 def test_summarize_unknown_start_names_the_range(sample):
