@@ -275,6 +275,14 @@ def drill_down(
         ``mrr_start, mrr_end, amount, changed``; money in integer cents. Sorted by amount
         (largest first), then customer (and product).
 
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks the columns read; ``movement`` is not a cell of the summary (the
+        closest is suggested); ``period`` is of another grain or not among the movements'
+        periods (the message names the range and grain); ``ledger`` is not the one the
+        movements come from; ``netting="product"`` given for movements of customer netting.
+
     Examples
     --------
     >>> import datetime, kit
@@ -433,6 +441,12 @@ def customer_history(
     -------
     CustomerHistory
         ``.mrr`` (long), ``.by_month`` (months × products) and ``.movements``; money in cents.
+
+    Raises
+    ------
+    ParameterError
+        ``customer_id`` is not in the ledger (the closest ids are suggested), or a period,
+        netting or reactivation window out of its choices.
 
     Examples
     --------
