@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.display import tag
 from kit.errors import ParameterError
 from kit.export import cents_to_text
 from kit.ledger import Ledger
@@ -308,9 +309,12 @@ def drill_down(
         netting = infer_netting(movements)
     parts = [_drill_one(movements, label, movement, ledger, netting) for label in labels]
     if len(parts) == 1:
-        return parts[0]
-    keys = ["customer_id", "product"] if "product" in parts[0].columns else ["customer_id"]
-    return _sorted(pd.concat(parts, ignore_index=True), [*keys, "period"])
+        out = parts[0]
+    else:
+        keys = ["customer_id", "product"] if "product" in parts[0].columns else ["customer_id"]
+        out = _sorted(pd.concat(parts, ignore_index=True), [*keys, "period"])
+    # a notebook displays it formatted (kit.display), not as the movements it was cut from
+    return tag(out, "drill_down", ledger if ledger is not None else movements, kinds={"amount": "money"})
 
 
 def _drill_one(movements: pd.DataFrame, label: str, movement: str, ledger: Ledger | None, netting: str | None):
@@ -489,6 +493,8 @@ def customer_history(
     moves = movements_of(dataclasses.replace(ledger, frame=alone), period=period, netting=netting,
                          reactivation_window=reactivation_window)  # fmt: skip
     moves = moves.assign(customer_id=moves["customer_id"].astype(str)).reset_index(drop=True)
+    tag(mrr, "customer_history", ledger)
+    tag(wide, "customer_history", ledger, kinds={"*": "money"})
     return CustomerHistory(wanted, mrr, wide, moves)
 
 
