@@ -11,7 +11,7 @@ Two calls for an analyst in a notebook (issue 10, "Drill-down, named as the cont
 * :func:`customer_history` — one customer's MRR per month and product, the attributes the
   ledger carries (plan, size, …) and its movements per period.
 
-Rules (DESIGN.md, "Movements"): under ``netting="customer"`` a customer's upsell and
+Rules (docs/definitions.md, "Movements"): under ``netting="customer"`` a customer's upsell and
 cross-sell are the movements' own split of its net expansion
 (``cross_sell = D·X // (U + X)``, ``upsell = D − cross_sell``), so no product share of them
 exists and the rows are per customer. Under ``netting="product"`` every amount is a sum of
@@ -243,7 +243,7 @@ def drill_down(
     the net expansion ``E − S``, the net contraction ``S − E``, the churned MRR).
 
     Under ``netting="customer"`` the rows are customers and their upsell / cross-sell
-    follow the movements' split of the net expansion (DESIGN.md). Under
+    follow the movements' split of the net expansion (docs/definitions.md). Under
     ``netting="product"`` with ``ledger`` given, the money cells are broken down by
     customer · product: each row is one product's part (``e_p − s_p``, ``e_p`` or
     ``s_p − e_p``), and ``mrr_start``/``mrr_end`` are that product's MRR at the two ends.
@@ -428,7 +428,7 @@ def customer_history(
     attributes of each month (``plan``, ``size``, …), which come along. It does not carry
     quantity (seats) or unit price today, so neither can be shown (issue 11 adds them to
     the ledger). The movements are computed on the customer's rows alone, which gives the
-    same rows as on the whole ledger (movements are customer-local, DESIGN.md).
+    same rows as on the whole ledger (movements are customer-local, docs/definitions.md).
 
     Parameters
     ----------
