@@ -1,9 +1,21 @@
 """
 Expansion kit: how much more existing customers pay, who pays more, and why.
 
-The flow (docs/definitions.md): source → :func:`load_ledger` → :func:`movements` →
-:func:`summarize` (:mod:`kit.metrics`) / the tables around it (:mod:`kit.tables`) →
-notebook → HTML report.
+The flow: source → :func:`load_ledger` → :func:`movements` → :func:`summarize` and the
+tables around it → notebook → HTML report (and xlsx). The exact definitions are in the
+repository's ``docs/definitions.md``; ``help(kit.movements)`` shows the movement table.
+
+Load: :func:`load_ledger`, :func:`load_fx`, :func:`filter_customers`.
+Measure: :func:`movements`, :func:`summarize` (from a ledger), :func:`summary` (from
+movements), :func:`combine`, :func:`split_customers`, :func:`plan_periods`.
+Look behind a number: :func:`drill_down`, :func:`customer_history`, :func:`top_expanders`.
+Tables: :func:`cohorts`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
+:func:`concentration`, :func:`trailing_nrr`.
+Show and export: :func:`formatted`, :func:`to_excel`, :func:`analyse` (every table of a
+report); in JupyterLab the returned frames display formatted by themselves.
+
+Every table is a plain DataFrame with money in integer cents; a rate whose denominator
+is zero is NaN. Errors are :class:`KitError` subclasses whose message says what to fix.
 """
 
 from kit.display import formatted
