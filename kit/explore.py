@@ -33,10 +33,10 @@ import pandas as pd
 
 from kit.display import tag
 from kit.errors import ParameterError
-from kit.export import cents_to_text
 from kit.ledger import Ledger
 from kit.movements import NETTINGS
 from kit.movements import movements as movements_of
+from kit.narrative import money as _amount  # integer cents as 1,234.56: exact, with separators
 from kit.periods import MONTHS_PER, end_month, grain_of, labels_of, month_label, select
 
 #: Money cells of the summary a drill-down reaches: the column of the movements each sums.
@@ -160,10 +160,10 @@ def _product_text(product: str, s: int, e: int) -> str:
     ('+ Analytics 80.00 (new product)', 'Core 120.00 → 180.00', '− Support 20.00 (dropped)')
     """
     if s == 0:
-        return f"+ {product} {cents_to_text(e)} (new product)"
+        return f"+ {product} {_amount(e)} (new product)"
     if e == 0:
-        return f"− {product} {cents_to_text(s)} (dropped)"
-    return f"{product} {cents_to_text(s)} → {cents_to_text(e)}"
+        return f"− {product} {_amount(s)} (dropped)"
+    return f"{product} {_amount(s)} → {_amount(e)}"
 
 
 def _customer_text(cls: str, parts: list | None, plan, start: int, end: int) -> str:
@@ -179,13 +179,13 @@ def _customer_text(cls: str, parts: list | None, plan, start: int, end: int) -> 
     """
     if parts is None:
         if cls == "churn":
-            return f"churned from {cents_to_text(start)}"
+            return f"churned from {_amount(start)}"
         if cls in ("new", "reactivation"):
-            return f"{'new' if cls == 'new' else 'reactivated'} at {cents_to_text(end)}"
-        return "no change" if start == end else f"{cents_to_text(start)} → {cents_to_text(end)}"
+            return f"{'new' if cls == 'new' else 'reactivated'} at {_amount(end)}"
+        return "no change" if start == end else f"{_amount(start)} → {_amount(end)}"
     if cls in ("new", "reactivation", "churn"):
         head = {"new": "new customer", "reactivation": "reactivated", "churn": "churned"}[cls]
-        items = ", ".join(f"{p} {cents_to_text(e if cls != 'churn' else s)}" for p, s, e in parts)
+        items = ", ".join(f"{p} {_amount(e if cls != 'churn' else s)}" for p, s, e in parts)
         return f"{head}: {items}"
     items = [_product_text(p, s, e) for p, s, e in parts]
     if plan and plan[0] and plan[1] and plan[0] != plan[1]:
@@ -375,8 +375,8 @@ def _check_ledger(ends: pd.DataFrame, cell: pd.DataFrame, label: str) -> None:
         row = cell.iloc[i]
         raise ParameterError(
             f"the ledger is not the one these movements come from: customer {row['customer_id']} in {label} has MRR "
-            f"{cents_to_text(int(row['mrr_start']))} → {cents_to_text(int(row['mrr_end']))} in the movements, "
-            f"{cents_to_text(int(totals['s'].iloc[i]))} → {cents_to_text(int(totals['e'].iloc[i]))} in the ledger"
+            f"{_amount(int(row['mrr_start']))} → {_amount(int(row['mrr_end']))} in the movements, "
+            f"{_amount(int(totals['s'].iloc[i]))} → {_amount(int(totals['e'].iloc[i]))} in the ledger"
         )
 
 
