@@ -122,12 +122,11 @@ def cmd_report(args) -> int:
     from kit.report import render_report
 
     values = parameters_from_args(args)
-    result = render_report(values, output_dir=args.output_dir, name=args.name)
+    xlsx = bool(getattr(args, "xlsx", False))  # the notebook writes it from the tables it computed
+    result = render_report(values, output_dir=args.output_dir, name=args.name, xlsx=xlsx)
     print(f"wrote {result}")
-    if getattr(args, "xlsx", False):  # the same tables, computed again here from the same parameters
-        from kit.workbook import report_workbook
-
-        print(f"wrote {report_workbook(values, result.with_suffix('.xlsx'))}")
+    if xlsx:
+        print(f"wrote {result.with_suffix('.xlsx')}")
     return EXIT_OK
 
 

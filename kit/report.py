@@ -93,6 +93,8 @@ def _with_secret(params: dict, key: str) -> str:
 CELL_TIMEOUT = 1800
 #: The MIME type of the headline numbers the notebook's last (hidden) cell displays.
 HEADLINE_MIME = "application/vnd.expansion-kit.headline+json"
+#: Tells the report's kernel where to write the workbook (``render_report(xlsx=True)``).
+WORKBOOK_ENV = "EXPANSION_KIT_WORKBOOK"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 
 #: The report's parameters: name -> (type, default, meaning), a read-only view of :mod:`kit.params`.
@@ -250,9 +252,13 @@ INPUT_ERRORS = ("LoadError", "ValidationError", "ParameterError")
 
 
 def render_report(params: dict, *, output_dir: Path | None = None, name: str | None = None,
-                  notebook: Path = config.REPORT_NOTEBOOK) -> Path:  # fmt: skip
+                  notebook: Path = config.REPORT_NOTEBOOK, xlsx: bool = False) -> Path:  # fmt: skip
     """
     Execute the report notebook with ``params`` and publish ``NAME.html`` and ``NAME.ipynb``.
+
+    With ``xlsx=True`` the notebook also writes ``NAME.xlsx`` (every table of the run, its
+    parameters and data quality: :func:`kit.workbook.to_excel`) from the tables it computed,
+    so the data is read once for both.
 
     Parameters
     ----------
@@ -264,6 +270,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         The report's file name without suffix; default :func:`default_name` of the parameters.
     notebook : Path
         The report notebook; its ``parameters`` cell must declare every report parameter.
+    xlsx : bool
+        Also write ``NAME.xlsx`` beside the HTML (``kit report --xlsx``).
 
     Returns
     -------
@@ -296,7 +304,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     name = safe_name(name or default_name(params))
     html_path, executed_path = output_dir / f"{name}.html", output_dir / f"{name}.ipynb"
     failed_path = output_dir / f"{name}.failed.ipynb"
-    for path in (html_path, executed_path, failed_path):  # only regular files are replaced, never an input
+    workbook_path = output_dir / f"{name}.xlsx"
+    targets = (html_path, executed_path, failed_path, *([workbook_path] if xlsx else []))
+    for path in targets:  # only regular files are replaced, never an input
         check_target(path)
         check_not_input(path, {"data": params["data"], "FX": params["fx"]}, "the report's output")
     clean_stale_temporaries(output_dir)  # notebooks of runs that were killed
@@ -304,7 +314,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     try:  # a missing file is said before a kernel starts
         _check_inputs_found(params, files, sqlite_files)
     except LoadError:
-        for stale in (html_path, executed_path, failed_path):  # as in fail() below: no stale report survives
+        for stale in targets:  # as in fail() below: no stale report (or workbook) survives
             stale.unlink(missing_ok=True)
         raise
     secrets = secret_parameters(params)
@@ -318,6 +328,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         # No report under this name may survive a failed run: a stale one would be read as current.
         html_path.unlink(missing_ok=True)
         executed_path.unlink(missing_ok=True)
+        if xlsx:
+            workbook_path.unlink(missing_ok=True)
         if Path(tmp).stat().st_size:  # papermill saves after every cell: keep what ran, with its error
             _publish(tmp, failed_path, secrets)
             message += f" (the failed notebook is kept as {failed_path})"
@@ -325,6 +337,9 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
 
     saved = {key: os.environ.get(url_env(key)) for key in secrets}
     os.environ.update({url_env(key): value for key, value in secrets.items()})  # the kernel inherits them; no file
+    saved_workbook = os.environ.pop(WORKBOOK_ENV, None)
+    if xlsx:  # where the notebook's write_workbook(run) writes
+        os.environ[WORKBOOK_ENV] = str(workbook_path)
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
@@ -349,6 +364,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         _hide_secrets(tmp, secrets)  # before the HTML is made from it
         executed = nbformat.read(tmp, as_version=4)
         problem = completion_problem(executed)
+        if not problem and xlsx and not workbook_path.is_file():
+            problem = f"the notebook wrote no workbook {workbook_path.name} (its write_workbook cell did not run)"
         if problem:
             raise fail(f"report {name} did not complete: {problem}")
         write_atomic(html_path, export_html(executed, title=params["title"]))
@@ -357,7 +374,25 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     finally:
         Path(tmp).unlink(missing_ok=True)
         _restore_environment(saved)
+        os.environ.pop(WORKBOOK_ENV, None)
+        if saved_workbook is not None:
+            os.environ[WORKBOOK_ENV] = saved_workbook
     return html_path
+
+
+def write_workbook(run) -> Path | None:
+    """
+    Write the run's workbook where :func:`render_report` asked for one (``xlsx=True``); else nothing.
+
+    The report notebook's last cell calls it with the run it computed, so the workbook holds
+    the numbers the report shows, from one read of the data. Returns the path written, or None.
+    """
+    target = os.environ.get(WORKBOOK_ENV)
+    if not target:
+        return None
+    from kit.workbook import to_excel
+
+    return to_excel(target, run)
 
 
 def _check_declared(pm, notebook: Path, params: dict) -> None:

@@ -177,22 +177,6 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
     return write_atomic(path, buffer.getvalue())
 
 
-def report_workbook(params: Mapping, path) -> Path:
-    """
-    Write the workbook of a report (``kit report --xlsx``): its tables computed from the same parameters.
-
-    The report's notebook computes them with :func:`kit.analyse` from these parameters; so does this, in this
-    process, so the sheets hold the numbers the report shows.
-    """
-    from kit.analysis import analyse
-    from kit.ledger import load_ledger
-    from kit.report import load_options, validate_parameters
-
-    params = validate_parameters(dict(params))
-    ledger = load_ledger(**load_options(params), fx_reference=True)  # as the report notebook loads it
-    return to_excel(path, analyse(ledger, params))
-
-
 def _as_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """Return the frame with a named index (a matrix's rows) as its first columns."""
     if all(name is None for name in frame.index.names):

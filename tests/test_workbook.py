@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -130,19 +129,21 @@ def test_the_workbook_is_written_atomically_and_only_to_a_regular_file(tmp_path)
 def test_kit_report_xlsx_writes_the_workbook_beside_the_html(tmp_path, monkeypatch, capsys):
     import kit.report
 
-    def rendered(params, *, output_dir=None, name=None):  # the notebook run is tested in test_report.py
-        path = Path(output_dir) / f"{name}.html"
-        path.write_text("<html></html>", encoding="utf-8")
-        return path
-
-    monkeypatch.setattr(kit.report, "render_report", rendered)
+    reads = []
+    real = kit.report.render_report
+    monkeypatch.setattr(kit.report, "render_report", lambda *a, **k: reads.append(k) or real(*a, **k))
     assert main(["report", "--output-dir", str(tmp_path), "--name", "r", "--period", "year", "--xlsx"]) == 0
     assert capsys.readouterr().out.splitlines() == [f"wrote {tmp_path / 'r.html'}", f"wrote {tmp_path / 'r.xlsx'}"]
+    assert reads == [{"output_dir": str(tmp_path), "name": "r", "xlsx": True}]  # one run: the notebook wrote it
     book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
     assert book["summary"]["A2"].value == "2023" and book["summary"]["B3"].number_format == USD
     assert dict(rows(book["parameters"])[1:])["period"] == "year"
+    expected = kit.summarize(kit.load_ledger(kit.config.SAMPLE_SUBSCRIPTIONS, fx=kit.config.SAMPLE_FX), period="year")
+    sheet = rows(book["summary"])
+    column = sheet[0].index("expansion")
+    assert [round(r[column] * 100) for r in sheet[1:]] == expected["expansion"].tolist()  # the report's own numbers
     assert main(["report", "--output-dir", str(tmp_path), "--name", "s"]) == 0  # without --xlsx: no workbook
-    assert not (tmp_path / "s.xlsx").exists()
+    assert not (tmp_path / "s.xlsx").exists() and "EXPANSION_KIT_WORKBOOK" not in os.environ
 
 
 def test_a_list_of_the_kits_tables_is_named_by_their_tags(tmp_path):
