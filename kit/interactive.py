@@ -1,0 +1,546 @@
+"""
+Interactive where there is a kernel and a widget frontend, static where there is not.
+
+Two calls for an analyst in JupyterLab (issue 10, part 4):
+
+* :func:`explorer` — pickers (ipywidgets) for the grain, the segment, the netting and the range of
+  periods over one ledger, redrawing the MRR bridge and expansion-rate charts (:mod:`kit.plots`) and
+  the summary table (:func:`kit.summarize`) on every change.
+* :func:`table` — a sortable, searchable table for customer lists (itables in its offline mode: the
+  DataTables library travels inside the notebook, nothing is fetched from the internet). Money, rates
+  and counts show formatted (``$1,234.50``, ``12.5%``, ``n/a``) and sort by their numbers.
+
+Both degrade to static output where no widget frontend runs: papermill, ``nbconvert --execute``,
+nbval, a plain IPython terminal. There they display a PNG chart and a formatted HTML table made of
+plain markup: no widget, no ``<script>``, so an HTML export holds no "Error displaying widget" and no
+JavaScript, and a headless run records no widget state.
+
+Where a widget frontend runs (:func:`widget_frontend`): JupyterLab and Notebook 7 send, with every
+``execute_request``, metadata naming the cell (``cellId``, ``deletedCells``, ``recordTiming``); the
+clients that run notebooks headless (nbclient, so papermill and nbconvert; nbval; jupyter_client
+scripts) send none. So a cell whose request carries ``cellId``, in an IPython kernel with ipywidgets
+installed, gets the pickers; anything else gets the static output. The environment variable
+``KIT_INTERACTIVE`` (``1`` or ``0``) overrides the test, and so does each call's ``interactive=``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from kit import narrative as nv
+from kit.errors import ParameterError
+from kit.ledger import Ledger
+from kit.metrics import COUNTS, MONEY, RATES, summarize
+from kit.movements import NETTINGS
+from kit.periods import GRAINS, between, end_month, is_label, start_month
+
+#: The environment variable that forces the interactive (``1``) or the static (``0``) output.
+ENVIRONMENT = "KIT_INTERACTIVE"
+#: Attributes that are no segment: a name per customer, or the billing currency.
+NOT_SEGMENTS = ("customer_name", "currency")
+#: An attribute with more values than this is no segment (a picker of a thousand names helps no one).
+MOST_SEGMENT_VALUES = 50
+ALL_CUSTOMERS = "all customers"
+_MONEY_NAMES = {*MONEY, "mrr_base", "mrr_now", "mrr_change", "amount", "mrr_added", "top_expansion"}
+_RATE_NAMES = {*RATES, "share", "top_share"} - {"quick_ratio"}
+_COUNT_NAMES = {*COUNTS, "customers", "expanders", "periods_expanded", "age", "rows", "count"}
+
+
+# --- where we run -----------------------------------------------------------------------------------------
+
+
+def widget_frontend() -> bool:
+    """
+    Return whether the running cell's output reaches a frontend that renders widgets.
+
+    True inside an IPython kernel with ipywidgets installed when the current ``execute_request``
+    carries a ``cellId`` in its metadata (JupyterLab, Notebook 7); False in papermill, nbconvert,
+    nbval, a terminal or plain Python. ``KIT_INTERACTIVE=1`` or ``0`` overrides the test.
+
+    >>> widget_frontend()  # plain Python: no kernel
+    False
+    """
+    forced = os.environ.get(ENVIRONMENT, "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    ipython_module = sys.modules.get("IPython")
+    ipython = ipython_module.get_ipython() if ipython_module is not None else None
+    kernel = getattr(ipython, "kernel", None)
+    if kernel is None or not hasattr(kernel, "get_parent"):
+        return False
+    try:
+        request = kernel.get_parent("shell") or {}
+    except Exception:  # noqa: BLE001 - an unknown kernel: no widgets rather than a failed cell
+        return False
+    if "cellId" not in (request.get("metadata") or {}):
+        return False
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
+def _interactive(interactive: bool | None) -> bool:
+    return widget_frontend() if interactive is None else bool(interactive)
+
+
+def _display(*objects, raw: bool = False) -> None:
+    from IPython.display import display
+
+    display(*objects, raw=raw)
+
+
+def _html(markup: str) -> None:
+    """Display HTML markup (with a plain-text twin for a terminal)."""
+    _display({"text/html": markup, "text/plain": "(a table: see the HTML output)"}, raw=True)
+
+
+# --- formatting -------------------------------------------------------------------------------------------
+
+
+def column_kind(name) -> str:
+    """
+    Return how a column of the kit's tables is written: ``money``, ``rate``, ``ratio``, ``count`` or ``text``.
+
+    >>> [column_kind(c) for c in ("expansion", "nrr", "quick_ratio", "customers_start", "mrr_cents", "plan")]
+    ['money', 'rate', 'ratio', 'count', 'money', 'text']
+    """
+    text = str(name)
+    if text in _MONEY_NAMES or text.startswith("mrr_") or text.endswith("_cents"):
+        return "money"
+    if text == "quick_ratio":
+        return "ratio"
+    if text in _RATE_NAMES or text.endswith("_rate") or text.endswith("share"):
+        return "rate"
+    if text in _COUNT_NAMES or text.startswith("customers"):
+        return "count"
+    return "text"
+
+
+def cell_text(value, kind: str, currency: str | None = None) -> str:
+    """
+    Write one value as a person reads it: money in the currency, rates in percent, NaN as ``n/a``.
+
+    >>> cell_text(123450, "money", "USD"), cell_text(0.125, "rate"), cell_text(float("nan"), "count")
+    ('$1,234.50', '12.5%', 'n/a')
+    >>> cell_text(1.5, "ratio"), cell_text(12345, "count"), cell_text(None, "text")
+    ('1.50', '12,345', '')
+    """
+    if kind == "text":
+        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    if value is None or pd.isna(value):
+        return "n/a"
+    if kind == "money":
+        return nv.money(value, currency)
+    if kind == "rate":
+        return nv.pct(value)
+    if kind == "ratio":
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def _currency(frame: pd.DataFrame, currency: str | None) -> str | None:
+    if currency is not None:
+        return currency
+    tagged = frame.attrs.get("kit")
+    return tagged.get("currency") if isinstance(tagged, dict) else None
+
+
+def static_html(frame: pd.DataFrame, *, currency: str | None = None) -> str:
+    """
+    Return a kit table as plain formatted HTML (the report's formatter; no script).
+
+    >>> page = static_html(pd.DataFrame({"customer_id": ["<a>"], "expansion": [150]}), currency="EUR")
+    >>> "&lt;a&gt;" in page, "€1.50" in page, "<script" in page
+    (True, True, False)
+    """
+    currency = _currency(frame, currency)
+    shown = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    kinds = {column: column_kind(column) for column in shown.columns}
+    return nv.table_html(
+        shown,
+        money_columns=[c for c, k in kinds.items() if k == "money"],
+        rate_columns=[c for c, k in kinds.items() if k == "rate"],
+        count_columns=[c for c, k in kinds.items() if k in ("count", "ratio")],
+        currency=currency,
+    )
+
+
+# --- searchable tables ------------------------------------------------------------------------------------
+
+_TABLES_LOADED = False
+
+
+def _load_datatables() -> None:
+    """Put the DataTables library into the notebook, once per kernel (itables' offline mode)."""
+    global _TABLES_LOADED
+    if not _TABLES_LOADED:
+        import itables
+
+        itables.init_notebook_mode(all_interactive=False, connected=False)  # pandas' own display is left alone
+        _TABLES_LOADED = True
+
+
+def datatable_frame(frame: pd.DataFrame, *, currency: str | None = None) -> tuple[pd.DataFrame, list[dict]]:
+    """
+    Return the frame a searchable table shows, and the DataTables column settings that sort it by number.
+
+    Each money, rate or count column is shown as its formatted text; a hidden twin column holds the
+    number the visible one sorts by (``orderData``), so ``$900.00`` sorts below ``$1,000.00``.
+
+    >>> shown, columns = datatable_frame(pd.DataFrame({"customer_id": ["a"], "expansion": [150]}), currency="USD")
+    >>> shown.values.tolist(), columns
+    ([['a', '$1.50', 150]], [{'targets': [1], 'orderData': [2]}, {'targets': [2], 'visible': False, \
+'searchable': False}])
+    """
+    currency = _currency(frame, currency)
+    source = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    shown, hidden, column_defs = {}, {}, []
+    for position, column in enumerate(source.columns):
+        values = source.iloc[:, position]
+        kind = column_kind(column)
+        shown[str(column)] = [cell_text(v, kind, currency) for v in values]
+        if kind != "text":
+            hidden[f"{column} (number)"] = values.astype("float64").to_numpy()
+    names = list(shown)
+    for twin, name in enumerate(hidden, start=len(names)):
+        column_defs.append({"targets": [names.index(name.removesuffix(" (number)"))], "orderData": [twin]})
+    if hidden:
+        column_defs.append({"targets": list(range(len(names), len(names) + len(hidden))), "visible": False,
+                            "searchable": False})  # fmt: skip
+    out = pd.DataFrame({**shown, **hidden}, index=range(len(source)))
+    for name in hidden:  # whole numbers stay integers (cents, counts): no ".0" in the data
+        column = out[name]
+        if column.notna().all() and (column == column.round()).all():
+            out[name] = column.astype("int64")
+    return out, column_defs
+
+
+@dataclass
+class Table:
+    """
+    A table that displays as a searchable DataTable where a widget frontend runs, else as formatted HTML.
+
+    ``.frame`` is the table itself (money in integer cents).
+    """
+
+    frame: pd.DataFrame
+    searchable: bool = True
+    currency: str | None = None
+    caption: str | None = None
+    interactive: bool | None = None
+    page_length: int = 10
+
+    def html(self) -> str:
+        """Return the static HTML (what an HTML export holds)."""
+        page = static_html(self.frame, currency=self.currency)
+        return (f"<p><strong>{nv.esc(self.caption)}</strong></p>" if self.caption else "") + page
+
+    def datatable_html(self) -> str:
+        """Return the searchable table's HTML (itables, offline: the library is loaded by :func:`table`)."""
+        import itables
+
+        shown, column_defs = datatable_frame(self.frame, currency=self.currency)
+        return itables.to_html_datatable(
+            shown, caption=self.caption, connected=False, showIndex=False, columnDefs=column_defs,
+            pageLength=self.page_length, maxBytes="4MB", classes="display compact nowrap",
+        )  # fmt: skip
+
+    def _ipython_display_(self) -> None:
+        if self.searchable and _interactive(self.interactive):
+            _load_datatables()
+            _html(self.datatable_html())
+        else:
+            _html(self.html())
+
+
+def table(frame: pd.DataFrame, *, searchable: bool = True, currency: str | None = None, caption: str | None = None,
+          interactive: bool | None = None, page_length: int = 10) -> Table:  # fmt: skip
+    """
+    Show a customer list (or any kit table) as a sortable, searchable table.
+
+    Where a widget frontend runs (:func:`widget_frontend`), the table is a DataTable (itables in its
+    offline mode: search box, sortable columns, pages of ``page_length`` rows; money, rates and counts
+    formatted and sorted by their numbers). Elsewhere, and with ``searchable=False``, it is the report's
+    formatted HTML table, with no script.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A table of the kit, e.g. ``kit.top_expanders(moves, n=100)`` or a drill-down; money in integer cents.
+    searchable : bool
+        False: always the static table.
+    currency : str, optional
+        The currency of the money columns; default: the frame's tag (``frame.attrs["kit"]``), else none.
+    caption : str, optional
+        A line above the table.
+    interactive : bool, optional
+        Force the searchable (True) or the static (False) table; default: :func:`widget_frontend`.
+    page_length : int
+        Rows per page of the searchable table.
+
+    Returns
+    -------
+    Table
+        Displays itself; ``.frame`` is ``frame``.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ParameterError(f"kit.table shows a DataFrame, not {type(frame).__name__}")
+    return Table(frame, searchable=searchable, currency=currency, caption=caption, interactive=interactive,
+                 page_length=page_length)  # fmt: skip
+
+
+# --- the explorer -----------------------------------------------------------------------------------------
+
+
+def segments_of(ledger: Ledger) -> dict[str, list[str]]:
+    """
+    Return the ledger's segment attributes and their values (names and currencies are no segments).
+
+    Parameters
+    ----------
+    ledger : Ledger
+
+    Returns
+    -------
+    dict
+        ``{attribute: [value, ...]}`` for attributes with at most :data:`MOST_SEGMENT_VALUES` values.
+    """
+    out = {}
+    for attribute in ledger.attributes:
+        if attribute in NOT_SEGMENTS:
+            continue
+        column = ledger.frame[attribute]
+        values = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) else column.unique()
+        values = sorted(str(v) for v in values if not pd.isna(v) and str(v).strip())
+        if 0 < len(values) <= MOST_SEGMENT_VALUES:
+            out[attribute] = values
+    return out
+
+
+def _segment_text(segment: tuple[str, str] | None) -> str:
+    return ALL_CUSTOMERS if segment is None else f"{segment[0]}: {segment[1]}"
+
+
+def _map_range(labels: list[str], start: str | None, end: str | None) -> tuple[str, str]:
+    """Return the labels of ``labels`` that best cover ``start`` to ``end`` (labels of any grain), as months."""
+    if not labels:
+        raise ParameterError("the ledger has no period after its baseline to show")
+    first = labels[0] if not start else next((p for p in labels if end_month(p) >= start_month(start)), labels[-1])
+    last = labels[-1] if not end else next((p for p in reversed(labels) if start_month(p) <= end_month(end)), first)
+    if labels.index(last) < labels.index(first):
+        last = first
+    return first, last
+
+
+@dataclass
+class Explorer:
+    """
+    Pickers over one ledger: grain, segment, netting and range; the charts and summary table they redraw.
+
+    Displays as widgets where a widget frontend runs (:func:`widget_frontend`), else as the static
+    chart and table of the current selection. The selection is plain attributes (``period``,
+    ``netting``, ``segment``, ``start``, ``end``); :meth:`summary` is the table shown, as numbers.
+    """
+
+    ledger: Ledger
+    period: str = "quarter"
+    netting: str = "customer"
+    segment: tuple[str, str] | None = None
+    start: str | None = None
+    end: str | None = None
+    reactivation_window: int | None = None
+    interactive: bool | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.select(period=self.period, netting=self.netting, segment=self.segment, start=self.start, end=self.end)
+
+    # the selection ------------------------------------------------------------------------------------------
+
+    def select(self, *, period=None, netting=None, segment=..., start=..., end=...) -> Explorer:
+        """Change the selection (checked: grain, netting, segment and labels); return the explorer."""
+        period = self.period if period is None else period
+        netting = self.netting if netting is None else netting
+        if period not in GRAINS:
+            raise ParameterError(f"period must be one of {', '.join(GRAINS)}, not {period!r}")
+        if netting not in NETTINGS:
+            raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
+        segment = self.segment if segment is ... else segment
+        if segment is not None:
+            segment = tuple(segment)
+            known = segments_of(self.ledger)
+            if len(segment) != 2 or segment[0] not in known or str(segment[1]) not in known[segment[0]]:
+                choices = "; ".join(f"{a}: {', '.join(v)}" for a, v in known.items()) or "none"
+                raise ParameterError(f"segment {segment!r} is not an (attribute, value) of this ledger ({choices})")
+            segment = (segment[0], str(segment[1]))
+        start = self.start if start is ... else start
+        end = self.end if end is ... else end
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and not is_label(str(value)):
+                raise ParameterError(f"{name} {value!r} is no period label (e.g. 2025-01, 2025-Q1, 2025)")
+        self.period, self.netting, self.segment = period, netting, segment
+        labels = self.labels()
+        self.start, self.end = _map_range(labels, start and str(start), end and str(end))
+        return self
+
+    def labels(self) -> list[str]:
+        """Return the period labels of the current grain (the range picker's choices)."""
+        return self._summary_of(self.period, self.netting, None)["period"].astype(str).tolist()
+
+    def _summary_of(self, period: str, netting: str, by: str | None) -> pd.DataFrame:
+        key = (period, netting, by)
+        if key not in self._cache:
+            self._cache[key] = summarize(self.ledger, period=period, netting=netting,
+                                         reactivation_window=self.reactivation_window, by=by)  # fmt: skip
+        return self._cache[key]
+
+    def summary(self) -> pd.DataFrame:
+        """
+        Return the summary of the selection: one row per period from ``start`` to ``end``.
+
+        For a segment, the rows of ``kit.summarize(ledger, by=attribute)`` for its value (each customer
+        counted in its segment at the start of the period; new and reactivated ones at the end).
+        """
+        if self.segment is None:
+            table = self._summary_of(self.period, self.netting, None)
+        else:
+            attribute, value = self.segment
+            table = self._summary_of(self.period, self.netting, attribute)
+            table = table.loc[table[attribute].astype(str) == value].drop(columns=attribute)
+        table = between(table, self.start, self.end)
+        table.attrs = dict(table.attrs)
+        table.attrs["kit"] = {"table": "summary", "currency": self.ledger.currency, "period": self.period,
+                              "netting": self.netting}  # fmt: skip
+        return table
+
+    def title(self) -> str:
+        """Describe the selection in one line."""
+        grain = f"{self.period.capitalize()}ly"  # Monthly, Quarterly, Yearly
+        return f"{grain}, {self.netting} netting, {_segment_text(self.segment)}, {self.start} to {self.end}"
+
+    # what is drawn ------------------------------------------------------------------------------------------
+
+    def figure(self):
+        """Return the figure of the selection: the MRR bridge per period and both expansion rates."""
+        from matplotlib.figure import Figure
+
+        from kit import plots
+
+        table = self.summary()
+        fig = Figure(figsize=(13, 4.4))
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+        plots.bridge_over_time(table, currency=self.ledger.currency, ax=left)
+        plots.rates_over_time(table, ax=right)
+        fig.suptitle(self.title(), fontsize=11)
+        return fig
+
+    def draw(self) -> None:
+        """Display the chart and the summary table of the selection (static output)."""
+        from kit import plots
+
+        plots.show(self.figure(), f"MRR movements per period and both expansion rates: {self.title()}")
+        _html(static_html(self.summary(), currency=self.ledger.currency))
+
+    # the widgets --------------------------------------------------------------------------------------------
+
+    def widgets(self):
+        """Return the pickers and the output they redraw, as one ipywidgets box (not displayed)."""
+        import ipywidgets as w
+
+        segments = [(ALL_CUSTOMERS, None)] + [
+            (_segment_text((a, v)), (a, v)) for a, values in segments_of(self.ledger).items() for v in values
+        ]
+        grain = w.Dropdown(options=list(GRAINS), value=self.period, description="grain")
+        netting = w.Dropdown(options=list(NETTINGS), value=self.netting, description="netting")
+        segment = w.Dropdown(options=segments, value=self.segment, description="segment")
+        labels = self.labels()
+        span = w.SelectionRangeSlider(options=labels, index=(labels.index(self.start), labels.index(self.end)),
+                                      description="range", continuous_update=False,
+                                      layout=w.Layout(width="640px"))  # fmt: skip
+        out = w.Output()
+        busy = {"on": False}  # a grain change rebuilds the range's options: one redraw, not three
+
+        def redraw(_=None):
+            if busy["on"]:
+                return
+            busy["on"] = True
+            try:
+                if grain.value != self.period:
+                    self.select(period=grain.value)
+                    span.options = self.labels()
+                    span.value = (self.start, self.end)
+                self.select(netting=netting.value, segment=segment.value, start=span.value[0], end=span.value[1])
+                with out:
+                    out.clear_output(wait=True)
+                    self.draw()
+            finally:
+                busy["on"] = False
+
+        for picker in (grain, netting, segment, span):
+            picker.observe(redraw, names="value")
+        redraw()
+        return w.VBox([w.HBox([grain, netting, segment]), span, out])
+
+    def _ipython_display_(self) -> None:
+        if _interactive(self.interactive):
+            _display(self.widgets())
+        else:
+            _html(f"<p><strong>{nv.esc(self.title())}</strong> (static output: the pickers appear where a widget "
+                  "frontend runs, e.g. JupyterLab)</p>")  # fmt: skip
+            self.draw()
+
+
+def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "customer",
+             segment: tuple[str, str] | None = None, start: str | None = None, end: str | None = None,
+             reactivation_window: int | None = None, interactive: bool | None = None) -> Explorer:  # fmt: skip
+    """
+    Explore one ledger with pickers for grain, segment, netting and range.
+
+    Each change redraws the MRR bridge per period, both expansion rates (:mod:`kit.plots`) and the
+    summary table of the selection. Where no widget frontend runs (papermill, nbconvert, nbval) it
+    displays the chart and the table of the starting selection, with no widget and no script.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        From :func:`kit.load_ledger`.
+    period : {"month", "quarter", "year"}
+        The starting grain.
+    netting : {"customer", "product"}
+    segment : (str, str), optional
+        An attribute and one of its values, e.g. ``("size", "SMB")``; default: all customers.
+    start, end : str, optional
+        Period labels of any grain (``2025-Q1``, ``2025-03``, ``2025``); default: every period.
+    reactivation_window : int, optional
+        As in :func:`kit.summarize` (fixed for the explorer).
+    interactive : bool, optional
+        Force the pickers (True) or the static output (False); default: :func:`widget_frontend`.
+
+    Returns
+    -------
+    Explorer
+        Displays itself; ``.summary()`` is the table of the selection, money in integer cents.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", f"2024-0{m}", "10") for m in (1, 2, 3, 4, 5)] + [("a", "P", "2024-06", "15"),
+    ...         ("b", "P", "2024-06", "8")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> view = explorer(ledger, period="month", start="2024-05")
+    >>> view.summary()[["period", "mrr_start", "upsell", "new", "mrr_end"]]
+        period  mrr_start  upsell  new  mrr_end
+    0  2024-05       1000       0    0     1000
+    1  2024-06       1000     500  800     2300
+    >>> view.select(period="quarter").start, view.end
+    ('2024-Q2', '2024-Q2')
+    """
+    return Explorer(ledger, period=period, netting=netting, segment=segment, start=start, end=end,
+                    reactivation_window=reactivation_window, interactive=interactive)  # fmt: skip
+
+
+__all__ = ["ENVIRONMENT", "Explorer", "Table", "column_kind", "explorer", "segments_of", "table", "widget_frontend"]
