@@ -22,6 +22,7 @@ from kit.display import formatted
 from kit.display import register as _register_display
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
 from kit.explore import CustomerHistory, customer_history, drill_down
+from kit.interactive import explorer, table
 from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
@@ -66,6 +67,7 @@ __all__ = [
     "concentration",
     "cross_sell_matrix",
     "drill_down",
+    "explorer",
     "filter_customers",
     "formatted",
     "load_fx",
@@ -75,6 +77,7 @@ __all__ = [
     "split_customers",
     "summarize",
     "summary",
+    "table",
     "to_excel",
     "top_expanders",
     "trailing_nrr",
