@@ -450,12 +450,13 @@ class Explorer:
         """Return the pickers and the output they redraw, as one ipywidgets box (not displayed)."""
         import ipywidgets as w
 
-        segments = [(ALL_CUSTOMERS, None)] + [
-            (_segment_text((a, v)), (a, v)) for a, values in segments_of(self.ledger).items() for v in values
-        ]
+        choices = {ALL_CUSTOMERS: None}  # a picker's value None means "nothing picked": named values instead
+        choices.update(
+            {_segment_text((a, v)): (a, v) for a, values in segments_of(self.ledger).items() for v in values}
+        )
         grain = w.Dropdown(options=list(GRAINS), value=self.period, description="grain")
         netting = w.Dropdown(options=list(NETTINGS), value=self.netting, description="netting")
-        segment = w.Dropdown(options=segments, value=self.segment, description="segment")
+        segment = w.Dropdown(options=list(choices), value=_segment_text(self.segment), description="segment")
         labels = self.labels()
         span = w.SelectionRangeSlider(options=labels, index=(labels.index(self.start), labels.index(self.end)),
                                       description="range", continuous_update=False,
@@ -472,7 +473,9 @@ class Explorer:
                     self.select(period=grain.value)
                     span.options = self.labels()
                     span.value = (self.start, self.end)
-                self.select(netting=netting.value, segment=segment.value, start=span.value[0], end=span.value[1])
+                self.select(
+                    netting=netting.value, segment=choices[segment.value], start=span.value[0], end=span.value[1]
+                )
                 with out:
                     out.clear_output(wait=True)
                     self.draw()

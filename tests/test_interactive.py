@@ -191,6 +191,7 @@ def test_the_pickers_redraw_the_selection(sample, shown, monkeypatch):
     assert drawn[-1] == ("month", "customer", None, "2025-01", "2025-12") and len(drawn) == 2  # one redraw
     assert span.options[0] == "2023-01" and span.value == ("2025-01", "2025-12")
     pickers["netting"].value = "product"
-    pickers["segment"].value = ("region", "EMEA")
+    assert pickers["segment"].value == "all customers"
+    pickers["segment"].value = "region: EMEA"
     span.value = ("2025-06", "2025-12")
     assert drawn[-1] == ("month", "product", ("region", "EMEA"), "2025-06", "2025-12")
