@@ -92,9 +92,9 @@ def _display(*objects, raw: bool = False) -> None:
     display(*objects, raw=raw)
 
 
-def _html(markup: str) -> None:
-    """Display HTML markup (with a plain-text twin for a terminal)."""
-    _display({"text/html": markup, "text/plain": "(a table: see the HTML output)"}, raw=True)
+def _html(markup: str, text: str) -> None:
+    """Display HTML markup with its plain-text twin (what a terminal or a text diff shows)."""
+    _display({"text/html": markup, "text/plain": text}, raw=True)
 
 
 # --- formatting -------------------------------------------------------------------------------------------
@@ -166,6 +166,23 @@ def static_html(frame: pd.DataFrame, *, currency: str | None = None) -> str:
         count_columns=[c for c, k in kinds.items() if k in ("count", "ratio")],
         currency=currency,
     )
+
+
+def plain_text(frame: pd.DataFrame, *, currency: str | None = None, rows: int = 20) -> str:
+    """
+    Return a kit table as aligned text, formatted as in the HTML; longer tables show their first ``rows`` rows.
+
+    >>> print(plain_text(pd.DataFrame({"customer_id": ["a", "b"], "expansion": [150, 99]}), currency="USD", rows=1))
+    customer_id expansion
+              a     $1.50
+    … 1 more row
+    """
+    currency = _currency(frame, currency)
+    shown = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    cells = pd.DataFrame({str(c): [cell_text(v, column_kind(c), currency) for v in shown[c]] for c in shown.columns})
+    text = cells.head(rows).to_string(index=False)
+    left = len(cells) - min(rows, len(cells))
+    return text + (f"\n… {nv.plural(left, 'more row')}" if left else "")
 
 
 # --- searchable tables ------------------------------------------------------------------------------------
@@ -251,9 +268,9 @@ class Table:
     def _ipython_display_(self) -> None:
         if self.searchable and _interactive(self.interactive):
             _load_datatables()
-            _html(self.datatable_html())
+            _html(self.datatable_html(), plain_text(self.frame, currency=self.currency))
         else:
-            _html(self.html())
+            _html(self.html(), plain_text(self.frame, currency=self.currency))
 
 
 def table(frame: pd.DataFrame, *, searchable: bool = True, currency: str | None = None, caption: str | None = None,
@@ -434,15 +451,17 @@ class Explorer:
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
         plots.bridge_over_time(table, currency=self.ledger.currency, ax=left)
         plots.rates_over_time(table, ax=right)
-        fig.suptitle(self.title(), fontsize=11)
         return fig
 
-    def draw(self) -> None:
-        """Display the chart and the summary table of the selection (static output)."""
+    def draw(self, note: str | None = None) -> None:
+        """Display the selection's title (and ``note``), its chart and its summary table: plain output, no script."""
         from kit import plots
 
+        title = self.title() + (f" ({note})" if note else "")
+        _html(f"<p><strong>{nv.esc(self.title())}</strong>{nv.esc(f' ({note})' if note else '')}</p>", title)
         plots.show(self.figure(), f"MRR movements per period and both expansion rates: {self.title()}")
-        _html(static_html(self.summary(), currency=self.ledger.currency))
+        table = self.summary()
+        _html(static_html(table, currency=self.ledger.currency), plain_text(table, currency=self.ledger.currency))
 
     # the widgets --------------------------------------------------------------------------------------------
 
@@ -491,9 +510,7 @@ class Explorer:
         if _interactive(self.interactive):
             _display(self.widgets())
         else:
-            _html(f"<p><strong>{nv.esc(self.title())}</strong> (static output: the pickers appear where a widget "
-                  "frontend runs, e.g. JupyterLab)</p>")  # fmt: skip
-            self.draw()
+            self.draw(note="static output: the pickers appear where a widget frontend runs, e.g. JupyterLab")
 
 
 def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "customer",

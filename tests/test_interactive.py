@@ -174,14 +174,15 @@ def test_the_static_explorer_is_a_chart_and_a_table_with_no_script(sample, shown
     assert kinds == [["text/html", "text/plain"], ["image/png", "text/plain"], ["text/html", "text/plain"]]
     assert "Quarterly, customer netting, all customers, 2025-Q1 to 2025-Q4" in shown[0]["text/html"]
     table = shown[2]["text/html"]
+    assert "$" in shown[2]["text/plain"] and "%" in shown[2]["text/plain"]  # the text twin is formatted too
     assert "$" in table and "%" in table and "<script" not in table
 
 
 def test_the_pickers_redraw_the_selection(sample, shown, monkeypatch):
     drawn = []
     view = ia.explorer(sample, start="2025-Q1", interactive=True)
-    monkeypatch.setattr(view, "draw", lambda: drawn.append((view.period, view.netting, view.segment, view.start,
-                                                            view.end)))  # fmt: skip
+    selection = lambda note=None: drawn.append((view.period, view.netting, view.segment, view.start, view.end))  # noqa: E731
+    monkeypatch.setattr(view, "draw", selection)
     view._ipython_display_()
     (box,) = shown
     pickers = {child.description: child for row in box.children[:1] for child in row.children}
