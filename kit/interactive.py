@@ -323,7 +323,8 @@ def segments_of(ledger: Ledger) -> dict[str, list[str]]:
     Returns
     -------
     dict
-        ``{attribute: [value, ...]}`` for attributes with at most :data:`MOST_SEGMENT_VALUES` values.
+        ``{attribute: [value, ...]}`` for attributes with at most :data:`MOST_SEGMENT_VALUES` values, the
+        coarsest first (fewest values: size and region before plan).
     """
     out = {}
     for attribute in ledger.attributes:
@@ -334,7 +335,7 @@ def segments_of(ledger: Ledger) -> dict[str, list[str]]:
         values = sorted(str(v) for v in values if not pd.isna(v) and str(v).strip())
         if 0 < len(values) <= MOST_SEGMENT_VALUES:
             out[attribute] = values
-    return out
+    return dict(sorted(out.items(), key=lambda item: len(item[1])))  # stable: the ledger's order among equals
 
 
 def _segment_text(segment: tuple[str, str] | None) -> str:

@@ -134,7 +134,8 @@ def test_a_table_needs_a_frame():
 def test_segments_are_the_attributes_with_few_values(sample):
     segments = ia.segments_of(sample)
     assert "customer_name" not in segments and "currency" not in segments
-    assert segments["size"] and segments["region"]
+    assert list(segments) == ["size", "region", "plan"]  # the coarsest first
+    assert segments["size"] == ["Enterprise", "Mid-Market", "SMB"]
 
 
 def test_the_explorer_summary_is_the_summarize_rows_of_the_selection(sample):
