@@ -516,7 +516,8 @@ class Explorer:
 
 def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "customer",
              segment: tuple[str, str] | None = None, start: str | None = None, end: str | None = None,
-             reactivation_window: int | None = None, interactive: bool | None = None) -> Explorer:  # fmt: skip
+             last: int | None = None, reactivation_window: int | None = None,
+             interactive: bool | None = None) -> Explorer:  # fmt: skip
     """
     Explore one ledger with pickers for grain, segment, netting and range.
 
@@ -535,6 +536,8 @@ def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "custome
         An attribute and one of its values, e.g. ``("size", "SMB")``; default: all customers.
     start, end : str, optional
         Period labels of any grain (``2025-Q1``, ``2025-03``, ``2025``); default: every period.
+    last : int, optional
+        Instead of ``start``: the last ``last`` periods up to ``end`` (``last=4`` with quarters: the last year).
     reactivation_window : int, optional
         As in :func:`kit.summarize` (fixed for the explorer).
     interactive : bool, optional
@@ -559,9 +562,19 @@ def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "custome
     1  2024-06       1000     500  800     2300
     >>> view.select(period="quarter").start, view.end
     ('2024-Q2', '2024-Q2')
+    >>> explorer(ledger, period="month", last=2).start
+    '2024-05'
     """
-    return Explorer(ledger, period=period, netting=netting, segment=segment, start=start, end=end,
+    if last is not None and start is not None:
+        raise ParameterError("give start or last, not both")
+    view = Explorer(ledger, period=period, netting=netting, segment=segment, start=start, end=end,
                     reactivation_window=reactivation_window, interactive=interactive)  # fmt: skip
+    if last is not None:
+        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+            raise ParameterError(f"last must be a whole number of periods, 1 or more, not {last!r}")
+        labels = view.labels()
+        view.select(start=labels[max(0, labels.index(view.end) - last + 1)])
+    return view
 
 
 __all__ = ["ENVIRONMENT", "Explorer", "Table", "column_kind", "explorer", "segments_of", "table", "widget_frontend"]

@@ -156,6 +156,18 @@ def test_a_grain_change_keeps_the_months_of_the_range(sample):
     assert view.select(netting="product").summary()["period"].tolist() == ["2025"]
 
 
+def test_last_counts_periods_back_from_the_end(sample):
+    assert (ia.explorer(sample, period="quarter", last=4).start, ia.explorer(sample, last=4).end) == (
+        "2025-Q1",
+        "2025-Q4",
+    )
+    assert ia.explorer(sample, period="month", last=3, end="2025-06").start == "2025-04"
+    with pytest.raises(ParameterError, match="give start or last, not both"):
+        ia.explorer(sample, start="2025-Q1", last=2)
+    with pytest.raises(ParameterError, match="last must be a whole number of periods, 1 or more, not 0"):
+        ia.explorer(sample, last=0)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [({"period": "week"}, "period must be one of month, quarter, year, not 'week'"),
