@@ -262,7 +262,7 @@ class Table:
         shown, column_defs = datatable_frame(self.frame, currency=self.currency)
         return itables.to_html_datatable(
             shown, caption=self.caption, connected=False, showIndex=False, columnDefs=column_defs,
-            pageLength=self.page_length, maxBytes="4MB", classes="display compact nowrap",
+            pageLength=self.page_length, maxBytes="4MB", classes="display compact",
         )  # fmt: skip
 
     def _ipython_display_(self) -> None:
