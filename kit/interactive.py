@@ -256,14 +256,25 @@ class Table:
         return (f"<p><strong>{nv.esc(self.caption)}</strong></p>" if self.caption else "") + page
 
     def datatable_html(self) -> str:
-        """Return the searchable table's HTML (itables, offline: the library is loaded by :func:`table`)."""
-        import itables
+        """
+        Return the searchable table's HTML (itables, offline: the library is loaded by :func:`table`).
+
+        As :func:`itables.to_html_datatable` builds it, but what shows before the script runs (an untrusted
+        notebook, a page without JavaScript) is the kit's formatted table, not itables' plain copy of the
+        data (which would show the hidden sort columns' raw cents).
+        """
+        from itables import javascript as dt
 
         shown, column_defs = datatable_frame(self.frame, currency=self.currency)
-        return itables.to_html_datatable(
-            shown, caption=self.caption, connected=False, showIndex=False, columnDefs=column_defs,
-            pageLength=self.page_length, maxBytes="4MB", classes="display compact",
-        )  # fmt: skip
+        options = {"connected": False, "showIndex": False, "columnDefs": column_defs, "pageLength": self.page_length,
+                   "maxBytes": "4MB", "classes": "display compact"}  # fmt: skip
+        options["table_id"] = table_id = dt.check_table_id(None, options, df=shown)
+        arguments = dt.get_itable_arguments(shown, self.caption, **options)
+        url, connected = arguments.pop("dt_url"), arguments.pop("connected")
+        logo = arguments.pop("display_logo_when_loading", False)
+        return dt.html_table_from_template(table_id=table_id, dt_url=url, connected=connected,
+                                           display_logo_when_loading=logo, kwargs=arguments,
+                                           fallback_html=self.html())  # fmt: skip
 
     def _ipython_display_(self) -> None:
         if self.searchable and _interactive(self.interactive):

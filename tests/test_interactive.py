@@ -121,6 +121,8 @@ def test_a_searchable_table_loads_datatables_once_offline(shown, monkeypatch):
     assert loaded == [{"all_interactive": False, "connected": False}]  # pandas' own display left alone
     page = shown[0]["text/html"]
     assert "$1,234.50" in page and "<script" in page and "cdn" not in page.lower()  # offline: nothing fetched
+    fallback = page[page.index("_fallback") : page.index("</div>", page.index("_fallback"))]
+    assert "$1,234.50" in fallback and "123450" not in fallback  # before the script runs: the formatted table
 
 
 def test_a_table_needs_a_frame():
