@@ -274,7 +274,7 @@ def test_explore_runs_through_a_jupyter_server_kernel(lab_run):
         assert reply["content"]["status"] == "ok" and not errors, (cell.source, errors)
         stderr = "".join(m["content"]["text"] for m in messages
                          if m["msg_type"] == "stream" and m["content"]["name"] == "stderr")  # fmt: skip
-        assert "Traceback" not in stderr and "Error" not in stderr, (cell.source, stderr)
+        assert not stderr, (cell.source, stderr)  # no traceback, no warning
 
 
 @pytest.mark.slow
