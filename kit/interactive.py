@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from kit import display
 from kit import narrative as nv
 from kit.errors import ParameterError
 from kit.ledger import Ledger
-from kit.metrics import COUNTS, MONEY, RATES, summarize
+from kit.metrics import summarize
 from kit.movements import NETTINGS
 from kit.periods import GRAINS, between, end_month, is_label, start_month
 
@@ -46,9 +47,8 @@ NOT_SEGMENTS = ("customer_name", "currency")
 #: An attribute with more values than this is no segment (a picker of a thousand names helps no one).
 MOST_SEGMENT_VALUES = 50
 ALL_CUSTOMERS = "all customers"
-_MONEY_NAMES = {*MONEY, "mrr_base", "mrr_now", "mrr_change", "amount", "mrr_added", "top_expansion"}
-_RATE_NAMES = {*RATES, "share", "top_share"} - {"quick_ratio"}
-_COUNT_NAMES = {*COUNTS, "customers", "expanders", "periods_expanded", "age", "rows", "count"}
+#: Column kinds a searchable table sorts by number.
+NUMERIC = ("money", "rate", "ratio", "count")
 
 
 # --- where we run -----------------------------------------------------------------------------------------
@@ -97,92 +97,39 @@ def _html(markup: str, text: str) -> None:
     _display({"text/html": markup, "text/plain": text}, raw=True)
 
 
-# --- formatting -------------------------------------------------------------------------------------------
-
-
-def column_kind(name) -> str:
-    """
-    Return how a column of the kit's tables is written: ``money``, ``rate``, ``ratio``, ``count`` or ``text``.
-
-    >>> [column_kind(c) for c in ("expansion", "nrr", "quick_ratio", "customers_start", "mrr_cents", "plan")]
-    ['money', 'rate', 'ratio', 'count', 'money', 'text']
-    """
-    text = str(name)
-    if text in _MONEY_NAMES or text.startswith("mrr_") or text.endswith("_cents"):
-        return "money"
-    if text == "quick_ratio":
-        return "ratio"
-    if text in _RATE_NAMES or text.endswith("_rate") or text.endswith("share"):
-        return "rate"
-    if text in _COUNT_NAMES or text.startswith("customers"):
-        return "count"
-    return "text"
-
-
-def cell_text(value, kind: str, currency: str | None = None) -> str:
-    """
-    Write one value as a person reads it: money in the currency, rates in percent, NaN as ``n/a``.
-
-    >>> cell_text(123450, "money", "USD"), cell_text(0.125, "rate"), cell_text(float("nan"), "count")
-    ('$1,234.50', '12.5%', 'n/a')
-    >>> cell_text(1.5, "ratio"), cell_text(12345, "count"), cell_text(None, "text")
-    ('1.50', '12,345', '')
-    """
-    if kind == "text":
-        return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
-    if value is None or pd.isna(value):
-        return "n/a"
-    if kind == "money":
-        return nv.money(value, currency)
-    if kind == "rate":
-        return nv.pct(value)
-    if kind == "ratio":
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
+# --- formatting: kit.display's, the one formatter of the report and the notebook --------------------------
 
 
 def _currency(frame: pd.DataFrame, currency: str | None) -> str | None:
-    if currency is not None:
-        return currency
-    tagged = frame.attrs.get("kit")
-    return tagged.get("currency") if isinstance(tagged, dict) else None
+    return currency if currency is not None else display.meta(frame).get("currency")
+
+
+def _flat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return the frame with a named index (a matrix's rows) as its first columns."""
+    return frame.reset_index() if any(name is not None for name in frame.index.names) else frame
 
 
 def static_html(frame: pd.DataFrame, *, currency: str | None = None) -> str:
     """
-    Return a kit table as plain formatted HTML (the report's formatter; no script).
+    Return a kit table as plain formatted HTML (:func:`kit.display.frame_html`; no script).
 
     >>> page = static_html(pd.DataFrame({"customer_id": ["<a>"], "expansion": [150]}), currency="EUR")
     >>> "&lt;a&gt;" in page, "€1.50" in page, "<script" in page
     (True, True, False)
     """
-    currency = _currency(frame, currency)
-    shown = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
-    kinds = {column: column_kind(column) for column in shown.columns}
-    return nv.table_html(
-        shown,
-        money_columns=[c for c, k in kinds.items() if k == "money"],
-        rate_columns=[c for c, k in kinds.items() if k == "rate"],
-        count_columns=[c for c, k in kinds.items() if k in ("count", "ratio")],
-        currency=currency,
-    )
+    return display.frame_html(frame, currency=_currency(frame, currency))
 
 
-def plain_text(frame: pd.DataFrame, *, currency: str | None = None, rows: int = 20) -> str:
+def plain_text(frame: pd.DataFrame, *, currency: str | None = None) -> str:
     """
-    Return a kit table as aligned text, formatted as in the HTML; longer tables show their first ``rows`` rows.
+    Return a kit table as aligned text, formatted as in the HTML (:func:`kit.display.formatted`).
 
-    >>> print(plain_text(pd.DataFrame({"customer_id": ["a", "b"], "expansion": [150, 99]}), currency="USD", rows=1))
+    >>> print(plain_text(pd.DataFrame({"customer_id": ["a", "b"], "expansion": [150, 99]}), currency="USD"))
     customer_id expansion
               a     $1.50
-    … 1 more row
+              b     $0.99
     """
-    currency = _currency(frame, currency)
-    shown = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
-    cells = pd.DataFrame({str(c): [cell_text(v, column_kind(c), currency) for v in shown[c]] for c in shown.columns})
-    text = cells.head(rows).to_string(index=False)
-    left = len(cells) - min(rows, len(cells))
-    return text + (f"\n… {nv.plural(left, 'more row')}" if left else "")
+    return repr(display.formatted(frame, currency=_currency(frame, currency)))
 
 
 # --- searchable tables ------------------------------------------------------------------------------------
@@ -213,13 +160,13 @@ def datatable_frame(frame: pd.DataFrame, *, currency: str | None = None) -> tupl
 'searchable': False}])
     """
     currency = _currency(frame, currency)
-    source = frame.reset_index() if any(name is not None for name in frame.index.names) else frame
+    source, kinds = _flat(frame), display.meta(frame).get("kinds")
     shown, hidden, column_defs = {}, {}, []
     for position, column in enumerate(source.columns):
         values = source.iloc[:, position]
-        kind = column_kind(column)
-        shown[str(column)] = [cell_text(v, kind, currency) for v in values]
-        if kind != "text":
+        kind = display.column_kind(column, kinds)
+        shown[str(column)] = [display.cell_text(v, kind, currency) for v in values]
+        if kind in NUMERIC:
             hidden[f"{column} (number)"] = values.astype("float64").to_numpy()
     names = list(shown)
     for twin, name in enumerate(hidden, start=len(names)):
@@ -439,11 +386,8 @@ class Explorer:
             attribute, value = self.segment
             table = self._summary_of(self.period, self.netting, attribute)
             table = table.loc[table[attribute].astype(str) == value].drop(columns=attribute)
-        table = between(table, self.start, self.end)
-        table.attrs = dict(table.attrs)
-        table.attrs["kit"] = {"table": "summary", "currency": self.ledger.currency, "period": self.period,
-                              "netting": self.netting}  # fmt: skip
-        return table
+        return display.tag(between(table, self.start, self.end), "summary", self.ledger, period=self.period,
+                           netting=self.netting)  # fmt: skip
 
     def title(self) -> str:
         """Describe the selection in one line."""
@@ -588,4 +532,4 @@ def explorer(ledger: Ledger, *, period: str = "quarter", netting: str = "custome
     return view
 
 
-__all__ = ["ENVIRONMENT", "Explorer", "Table", "column_kind", "explorer", "segments_of", "table", "widget_frontend"]
+__all__ = ["ENVIRONMENT", "Explorer", "Table", "explorer", "segments_of", "table", "widget_frontend"]
