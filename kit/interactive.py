@@ -152,12 +152,18 @@ def datatable_frame(frame: pd.DataFrame, *, currency: str | None = None) -> tupl
     Return the frame a searchable table shows, and the DataTables column settings that sort it by number.
 
     Each money, rate or count column is shown as its formatted text; a hidden twin column holds the
-    number the visible one sorts by (``orderData``), so ``$900.00`` sorts below ``$1,000.00``.
+    number the visible one sorts by (``orderData``), so ``$900.00`` sorts below ``$1,000.00``. Numbers are
+    aligned right, text left.
 
     >>> shown, columns = datatable_frame(pd.DataFrame({"customer_id": ["a"], "expansion": [150]}), currency="USD")
-    >>> shown.values.tolist(), columns
-    ([['a', '$1.50', 150]], [{'targets': [1], 'orderData': [2]}, {'targets': [2], 'visible': False, \
-'searchable': False}])
+    >>> shown.values.tolist()
+    [['a', '$1.50', 150]]
+    >>> for setting in columns:
+    ...     print(setting)
+    {'targets': [1], 'orderData': [2]}
+    {'targets': [2], 'visible': False, 'searchable': False}
+    {'targets': [0], 'className': 'dt-left'}
+    {'targets': [1], 'className': 'dt-right'}
     """
     currency = _currency(frame, currency)
     source, kinds = _flat(frame), display.meta(frame).get("kinds")
@@ -174,6 +180,11 @@ def datatable_frame(frame: pd.DataFrame, *, currency: str | None = None) -> tupl
     if hidden:
         column_defs.append({"targets": list(range(len(names), len(names) + len(hidden))), "visible": False,
                             "searchable": False})  # fmt: skip
+    numeric = [names.index(name.removesuffix(" (number)")) for name in hidden]
+    text = [i for i in range(len(names)) if i not in numeric]
+    for targets, side in ((text, "dt-left"), (numeric, "dt-right")):
+        if targets:
+            column_defs.append({"targets": targets, "className": side})
     out = pd.DataFrame({**shown, **hidden}, index=range(len(source)))
     for name in hidden:  # whole numbers stay integers (cents, counts): no ".0" in the data
         column = out[name]
