@@ -13,6 +13,8 @@ Tables: :func:`cohorts`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
 :func:`concentration`, :func:`trailing_nrr`.
 Show and export: :func:`formatted`, :func:`to_excel`, :func:`analyse` (every table of a
 report); in JupyterLab the returned frames display formatted by themselves.
+Explore: :func:`explorer` (pickers for grain, segment, netting and range), :func:`table`
+(a sortable, searchable table); both static where no widget frontend runs (:mod:`kit.interactive`).
 
 Every table is a plain DataFrame with money in integer cents; a rate whose denominator
 is zero is NaN. Errors are :class:`KitError` subclasses whose message says what to fix.
