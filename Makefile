@@ -13,6 +13,8 @@ STAMP := $(VENV)/.installed
 report: $(STAMP)
 	$(PY) -m kit report
 
+# The tests, the doctests of kit/, both notebooks under nbval and the live Jupyter server test (pyproject.toml's
+# testpaths and addopts); `-m "not server"` leaves out the server, `-m "not slow"` every end-to-end run.
 test: lint
 	$(PY) -m pytest
 

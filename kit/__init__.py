@@ -13,6 +13,8 @@ Tables: :func:`cohorts`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
 :func:`concentration`, :func:`trailing_nrr`.
 Show and export: :func:`formatted`, :func:`to_excel`, :func:`analyse` (every table of a
 report); in JupyterLab the returned frames display formatted by themselves.
+Explore: :func:`explorer` (pickers for grain, segment, netting and range), :func:`table`
+(a sortable, searchable table); both static where no widget frontend runs (:mod:`kit.interactive`).
 
 Every table is a plain DataFrame with money in integer cents; a rate whose denominator
 is zero is NaN. Errors are :class:`KitError` subclasses whose message says what to fix.
@@ -22,6 +24,7 @@ from kit.display import formatted
 from kit.display import register as _register_display
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
 from kit.explore import CustomerHistory, customer_history, drill_down
+from kit.interactive import explorer, table
 from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
@@ -66,6 +69,7 @@ __all__ = [
     "concentration",
     "cross_sell_matrix",
     "drill_down",
+    "explorer",
     "filter_customers",
     "formatted",
     "load_fx",
@@ -75,6 +79,7 @@ __all__ = [
     "split_customers",
     "summarize",
     "summary",
+    "table",
     "to_excel",
     "top_expanders",
     "trailing_nrr",
