@@ -35,11 +35,11 @@ _register_display()  # inside IPython (JupyterLab): the kit's tables display for
 
 
 def __getattr__(name: str):
-    """Import the report's analysis (and with it matplotlib) and the contracts (pandera) only when first used."""
-    if name == "contracts":  # the frame models: kit.contracts.Ledger, .Movements, .Summary
+    """Import the report (papermill), its analysis (matplotlib) and the contracts (pandera) only when first used."""
+    if name in ("contracts", "report"):  # the frame models (pandera); the report run (papermill)
         import importlib
 
-        return importlib.import_module("kit.contracts")
+        return importlib.import_module(f"kit.{name}")
     if name in ("Analysis", "analyse", "analysis"):
         import importlib
 
