@@ -9,7 +9,7 @@ Load: :func:`load_ledger`, :func:`load_fx`, :func:`filter_customers`.
 Measure: :func:`movements`, :func:`summarize` (from a ledger), :func:`summary` (from
 movements), :func:`combine`, :func:`split_customers`, :func:`plan_periods`.
 Look behind a number: :func:`drill_down`, :func:`customer_history`, :func:`top_expanders`.
-Tables: :func:`cohorts`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
+Tables: :func:`cohorts`, :func:`by_age`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
 :func:`concentration`, :func:`trailing_nrr`.
 Show and export: :func:`formatted`, :func:`to_excel`, :func:`analyse` (every table of a
 report); in JupyterLab the returned frames display formatted by themselves.
@@ -28,7 +28,7 @@ from kit.interactive import explorer, table
 from kit.ledger import DataQuality, Ledger, filter_customers, load_fx, load_ledger
 from kit.metrics import SUMMARY_COLUMNS, combine, summarize, summary
 from kit.movements import movements, plan_periods, split_customers
-from kit.tables import cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
+from kit.tables import by_age, cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
 from kit.workbook import to_excel
 
 _register_display()  # inside IPython (JupyterLab): the kit's tables display formatted; nothing elsewhere
@@ -61,6 +61,7 @@ __all__ = [
     "OutputError",
     "ReportInputError",
     "ValidationError",
+    "by_age",
     "cohorts",
     "combine",
     "CustomerHistory",

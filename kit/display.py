@@ -125,7 +125,13 @@ def tag(frame: pd.DataFrame, table: str, currency=None, **facts) -> pd.DataFrame
     if unknown:
         raise ValueError(f"unknown column kinds {unknown}; kinds are {', '.join(KINDS)}")
     frame.attrs["kit"] = {"table": table, "currency": currency_of(currency), **facts}
+    frame.attrs["kit_index"] = _index_key(frame)
     return frame
+
+
+def _index_key(frame: pd.DataFrame) -> tuple:
+    """Return what a table's rows are keyed by: a frame pandas derived with other rows (``describe()``) differs."""
+    return (str(frame.index.dtype), tuple(map(str, frame.index.names)))
 
 
 def currency_of(source) -> str | None:
@@ -143,9 +149,17 @@ def currency_of(source) -> str | None:
 
 
 def meta(frame: pd.DataFrame) -> dict:
-    """Return the kit's tag of ``frame`` (``{}`` for a frame the kit did not make)."""
+    """
+    Return the kit's tag of ``frame`` (``{}`` for a frame the kit did not make).
+
+    pandas copies ``attrs`` to frames derived from a table; one whose rows are no longer the
+    table's (``describe()``, ``set_index``) has lost the tag: it displays as pandas shows it.
+    """
     found = frame.attrs.get("kit") if isinstance(frame, pd.DataFrame) else None
-    return found if isinstance(found, Mapping) else {}
+    if not isinstance(found, Mapping):
+        return {}
+    key = frame.attrs.get("kit_index")
+    return found if key is None or tuple(key) == _index_key(frame) else {}
 
 
 # --- kinds and cells ------------------------------------------------------------------------------

@@ -305,6 +305,9 @@ def drill_down(
         raise ParameterError("drill_down needs a period, e.g. '2025-Q4', or a list of them; it was given none")
     if netting is not None and netting not in NETTINGS:
         raise ParameterError(f"netting must be one of {', '.join(NETTINGS)}, not {netting!r}")
+    if netting == "product" and ledger is None:
+        raise ParameterError("drill_down(..., netting='product') lists customer · product rows, which need the ledger: "
+                             "pass ledger=")  # fmt: skip
     if netting is None and ledger is not None:
         netting = infer_netting(movements)
     parts = [_drill_one(movements, label, movement, ledger, netting) for label in labels]
@@ -411,6 +414,24 @@ class CustomerHistory:
     mrr: pd.DataFrame
     by_month: pd.DataFrame
     movements: pd.DataFrame
+
+    def __repr__(self) -> str:
+        months = self.by_month.index
+        span = f"{months[0]} to {months[-1]}" if len(months) else "no month"
+        products = [c for c in self.by_month.columns if c != "total"]
+        return (f"<CustomerHistory {self.customer_id}: {span}, {len(products)} product(s) "
+                f"({', '.join(map(str, products))}), {len(self.movements)} movement row(s)>")  # fmt: skip
+
+    def _repr_html_(self) -> str:
+        """Show the MRR by month (the last 24 months) and the movements, formatted (JupyterLab)."""
+        from markupsafe import Markup
+
+        from kit.display import html_for
+        from kit.templating import render
+
+        parts = {name: Markup(html_for(frame) or "")  # noqa: S704 - rendered by kit.display, every value escaped
+                 for name, frame in (("by_month", self.by_month.tail(24)), ("movements", self.movements))}  # fmt: skip
+        return render("display/history.html.j2", title=repr(self)[1:-1], months=min(24, len(self.by_month)), **parts)
 
 
 def customer_history(

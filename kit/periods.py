@@ -624,13 +624,17 @@ def window(available, *, start=None, end=None, last: int | None = None, grain: s
     (['2025-Q1', '2025-Q2'], ['2024-Q4', '2025-Q1'])
     """
     available = [str(a) for a in available]
+    for name, bound in (("start", start), ("end", end)):
+        if bound is not None and not isinstance(bound, (str, pd.Period)):
+            shown = grain or (grain_of(available[0]) if available else "month")
+            raise ParameterError(f"{name} takes one period label (like {EXAMPLE_LABELS[shown]}), not {bound!r}")
     lo = available.index(select(start, available, grain, name="start")[0]) if start is not None else 0
     hi = available.index(select(end, available, grain, name="end")[0]) if end is not None else len(available) - 1
     if available and lo > hi:
         raise ParameterError(f"start {available[lo]} is after end {available[hi]}")
     kept = available[lo : hi + 1]
     if last is not None:
-        if isinstance(last, bool) or int(last) != last or last < 1:
+        if isinstance(last, bool) or not isinstance(last, (int, np.integer)) or last < 1:
             raise ParameterError(f"last must be a whole number of periods ≥ 1, not {last!r}")
         kept = kept[-int(last) :]
     return kept

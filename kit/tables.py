@@ -30,7 +30,7 @@ from kit.display import tag
 from kit.errors import ParameterError
 from kit.ledger import Ledger
 from kit.movements import walk
-from kit.periods import end_months, grain_of, labels_of, month_label, period_of, select, sizes, start_months
+from kit.periods import GRAINS, end_months, grain_of, labels_of, month_label, period_of, select, sizes, start_months
 from kit.periods import label as period_label
 from kit.rules import ratio
 
@@ -93,6 +93,8 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
                                                   "contraction", "churn"], function="cohorts")  # fmt: skip
     grain = _grain(movements["period"].astype(str))
     cohort = cohort or grain or "month"
+    if cohort not in GRAINS:
+        raise ParameterError(f"cohort must be one of {', '.join(GRAINS)}, not {cohort!r}")
     if grain and grain != cohort:
         raise ParameterError(f"cohorts by {cohort} need movements by {cohort}, not by {grain}")
     first = ledger.frame.groupby("customer_id", observed=True)["month"].min()
@@ -120,6 +122,56 @@ def cohorts(ledger: Ledger, movements: pd.DataFrame, *, cohort: str | None = Non
     out["customers_expanded"] = expanded
     out["customer_expansion_rate"] = ratio(out["customers_expanded"], out["customers_start"])
     return tag(out, "cohorts", ledger)  # a notebook displays it formatted (kit.display)
+
+
+def by_age(ledger: Ledger, movements: pd.DataFrame) -> pd.DataFrame:
+    """
+    Measure expansion by customer age: periods since the customer's first active month, all cohorts added.
+
+    The :func:`cohorts` table summed over cohorts, so its cells add up to it exactly. With
+    monthly movements ``age`` is the months since the first payment (1: the month after
+    it). Returns ``age, mrr_start, expansion, contraction, churn, nrr, expansion_mrr_rate,
+    customers_start, customers_expanded, customer_expansion_rate``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The ledger the movements come from (either argument order is accepted).
+    movements : DataFrame
+        Output of :func:`kit.movements.movements`; its grain is the unit of ``age``.
+
+    Returns
+    -------
+    DataFrame
+        One row per age, sorted; a rate with a zero denominator is NaN.
+
+    Raises
+    ------
+    ParameterError
+        ``movements`` lacks the columns read.
+
+    Examples
+    --------
+    >>> import datetime, kit
+    >>> rows = [("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("b", "P", "2024-02", "8"),
+    ...         ("b", "P", "2024-03", "9"), ("a", "P", "2024-03", "15")]
+    >>> frame = pd.DataFrame(rows, columns=["customer_id", "product", "month", "mrr"])
+    >>> ledger = kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24))
+    >>> by_age(ledger, kit.movements(ledger))[["age", "customers_start", "customers_expanded", "expansion"]]
+       age  customers_start  customers_expanded  expansion
+    0    1                2                   2        600
+    1    2                1                   0          0
+    """
+    table = cohorts(ledger, movements)
+    ledger = ledger if isinstance(ledger, Ledger) else movements  # as cohorts() told them apart
+    sums = ["mrr_start", "expansion", "contraction", "churn", "customers_start", "customers_expanded"]
+    out = table.groupby("age", sort=True)[sums].sum().reset_index()
+    out.insert(
+        5, "nrr", ratio(out["mrr_start"] + out["expansion"] - out["contraction"] - out["churn"], out["mrr_start"])
+    )
+    out.insert(6, "expansion_mrr_rate", ratio(out["expansion"], out["mrr_start"]))
+    out["customer_expansion_rate"] = ratio(out["customers_expanded"], out["customers_start"])
+    return tag(out, "by_age", ledger)
 
 
 def _ledger_first(first, second) -> tuple[Ledger, pd.DataFrame]:
@@ -340,10 +392,16 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods=None,
     _contracts().require(movements, "movements", ["customer_id", None if periods is None else "period", "upsell",
                                                   "cross_sell", "expansion", label],
                          function="top_expanders")  # fmt: skip
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ParameterError(f"n must be a whole number of customers ≥ 1, not {n!r}")
     if periods is None:
         moves = movements
     else:
         wanted = select(periods, labels_of(movements["period"]), name="periods")
+        if not wanted:
+            raise ParameterError(
+                "periods was given none: pass a label such as '2025-Q4', a list of them, or None for all"
+            )
         moves = movements.loc[movements["period"].astype(str).isin(wanted).to_numpy()]
     moves = moves.loc[moves["expansion"] > 0]
     keys = ["customer_id", label] if label else ["customer_id"]

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from kit.display import column_kind, currency_of, meta
+from kit.errors import ParameterError
 from kit.export import write_atomic
 
 #: Excel's longest sheet name, and the characters it refuses in one.
@@ -143,6 +144,14 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
     """
     import xlsxwriter
 
+    if Path(path).suffix.lower() != ".xlsx":
+        raise ParameterError(f"to_excel writes an .xlsx workbook, not {Path(path).name!r}: name the file NAME.xlsx")
+    if isinstance(tables, pd.DataFrame):
+        tables = [tables]
+    elif not isinstance(tables, (list, tuple, Mapping)) and not hasattr(tables, "ledger"):
+        raise ParameterError(
+            f"to_excel takes a table, a list or dict of tables, or a report run, not {type(tables).__name__}"
+        )
     if isinstance(tables, (list, tuple)):  # the kit's tables, named by their tags (two summaries: two sheets)
         pairs = [(meta(t).get("table") or f"table {i + 1}", t) for i, t in enumerate(tables)]
     elif isinstance(tables, Mapping):

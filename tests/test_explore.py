@@ -367,3 +367,50 @@ def test_no_reactivation_window_is_none_in_the_api_and_the_report_parameter():
         assert reactivation_window(validate_parameters({"reactivation_window": value})["reactivation_window"]) is None
     ledger = snapshots(ROWS)
     pd.testing.assert_frame_equal(kit.summarize(ledger, reactivation_window=None), kit.summarize(ledger))
+
+
+def test_by_age_adds_cohorts_up_and_ties_to_the_summary():
+    from kit import config
+
+    ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
+    moves = kit.movements(ledger, period="month")
+    ages, cohorts, summary = kit.by_age(ledger, moves), kit.cohorts(ledger, moves), kit.summary(moves)
+    assert ages["age"].is_monotonic_increasing and ages["age"].min() >= 1
+    for column in ("mrr_start", "expansion", "contraction", "churn", "customers_start", "customers_expanded"):
+        assert ages[column].sum() == cohorts[column].sum() == summary[column].sum(), column
+    first = ages.iloc[0]
+    assert first["customer_expansion_rate"] == first["customers_expanded"] / first["customers_start"]
+    assert kit.by_age(moves, ledger).equals(ages)  # either argument order, as cohorts
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda L, m: kit.summarize(L, start=[]), r"start takes one period label \(like 2025-01\), not \[\]"),
+        (lambda L, m: kit.summarize(L, end=["2024-01", "2024-02"]), r"end takes one period label"),
+        (lambda L, m: kit.summary(m, start=["2025-Q1"]), r"start takes one period label \(like 2025-Q1\)"),
+        (lambda L, m: kit.top_expanders(m, periods=[]), r"periods was given none"),
+        (lambda L, m: kit.top_expanders(m, n=0), r"n must be a whole number of customers ≥ 1, not 0"),
+        (lambda L, m: kit.top_expanders(m, n=2.5), r"not 2.5"),
+        (lambda L, m: kit.drill_down(m, "2025-Q4", "contraction", netting="product"), r"need the ledger: pass ledger="),
+        (lambda L, m: kit.cohorts(L, m, cohort="week"), r"cohort must be one of month, quarter, year, not 'week'"),
+    ],
+)
+def test_arguments_out_of_their_range_are_errors_not_quiet_results(sample, call, message):
+    with pytest.raises(kit.ParameterError, match=message):
+        call(sample, kit.movements(sample, period="quarter"))
+
+
+def test_a_frame_pandas_derives_with_other_rows_loses_the_kit_display(sample):
+    from kit import display
+
+    table = kit.summarize(sample, period="quarter")
+    assert display.meta(table)["table"] == "summary" and display.meta(table[table["nrr"] > 1])["table"] == "summary"
+    assert display.meta(table.describe()) == {} and display.meta(table.set_index("period")) == {}
+
+
+def test_a_customer_history_displays_as_a_card(sample):
+    history = kit.customer_history(sample, "C00042")
+    assert repr(history).startswith("<CustomerHistory C00042: 2023-01 to 2025-12, 1 product(s) (Core)")
+    page = history._repr_html_()
+    assert "MRR by month and product" in page and "Movements per period" in page and "$" in page

@@ -152,3 +152,14 @@ def test_a_list_of_the_kits_tables_is_named_by_their_tags(tmp_path):
     book = openpyxl.load_workbook(to_excel(tmp_path / "t.xlsx", [summary, cohorts, summary, pd.DataFrame({"a": [1]})]))
     assert book.sheetnames == ["summary", "cohorts", "summary (2)", "table 4"]
     assert book["cohorts"]["A2"].value == 2 and book["cohorts"]["A2"].number_format == USD
+
+
+def test_to_excel_refuses_another_suffix_and_what_is_no_table(tmp_path):
+    frame = pd.DataFrame({"upsell": [100]})
+    with pytest.raises(kit.ParameterError, match=r"writes an .xlsx workbook, not 'a.csv'"):
+        to_excel(tmp_path / "a.csv", {"t": frame})
+    with pytest.raises(kit.ParameterError, match=r"not Series"):
+        to_excel(tmp_path / "a.xlsx", frame["upsell"])
+    assert not list(tmp_path.iterdir())
+    book = openpyxl.load_workbook(to_excel(tmp_path / "one.xlsx", frame))  # one frame: one sheet
+    assert book.sheetnames[0] == "table 1" and book["table 1"]["A2"].value == 1.0
