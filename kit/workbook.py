@@ -79,12 +79,22 @@ def sheet_name(name: str, taken: set[str] | None = None) -> str:
 
 def _tables_of(run) -> dict[str, pd.DataFrame]:
     """Return the tables of a report run (:class:`kit.analysis.Analysis`), by sheet name."""
-    tables = {"summary": run.summary, "periods shown": run.shown}
+    tables = {"summary": run.summary}
+    if len(run.shown) != len(run.summary):  # start or end cut the periods shown
+        tables["periods shown"] = run.shown
     if getattr(run, "segments", None) is not None and run.segment:
         tables[f"by {run.segment}"] = run.segments
     tables.update({"cohorts": run.cohorts, "cross-sell matrix": run.cross_sell, "plan changes": run.upgrades,
                    "top expanders": run.top, "concentration": run.concentration, "trailing NRR": run.trailing,
                    "movements": run.movements})  # fmt: skip
+    if len(run.cross_sell) and hasattr(run, "params"):  # the pairs with the MRR the added product brought
+        from kit.params import reactivation_window
+        from kit.tables import cross_sell_matrix
+
+        tables["cross-sell pairs"] = cross_sell_matrix(
+            run.ledger, period=run.params["period"], values="both",
+            reactivation_window=reactivation_window(run.params["reactivation_window"]),
+        )  # fmt: skip
     if getattr(run, "fx_reference", None) is not None:
         tables["summary, other FX mode"] = run.fx_reference
     return tables

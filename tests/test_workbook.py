@@ -91,9 +91,14 @@ def test_a_matrix_keeps_its_rows(tmp_path):
 
 def test_a_report_run_gives_every_table_its_parameters_and_data_quality(tmp_path, run):
     book = openpyxl.load_workbook(to_excel(tmp_path / "run.xlsx", run), read_only=True)
-    assert book.sheetnames == ["summary", "periods shown", "by size", "cohorts", "cross-sell matrix", "plan changes",
-                               "top expanders", "concentration", "trailing NRR", "movements",
+    # no "periods shown" sheet: without start or end it would repeat the summary
+    assert book.sheetnames == ["summary", "by size", "cohorts", "cross-sell matrix", "plan changes",
+                               "top expanders", "concentration", "trailing NRR", "movements", "cross-sell pairs",
                                "summary, other FX mode", "parameters", "data quality"]  # fmt: skip
+    pairs = rows(book["cross-sell pairs"])
+    assert pairs[0] == ("held", "added", "customers", "mrr_added")
+    product = kit.summarize(run.ledger, period="year", netting="product")
+    assert round(sum(r[3] for r in pairs[1:]) * 100) >= product["cross_sell"].sum() > 0  # counted once per product held
     summary = rows(book["summary"])
     assert list(summary[0]) == list(run.summary.columns)
     assert [r[list(run.summary.columns).index("expansion")] for r in summary[1:]] == [
