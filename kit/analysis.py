@@ -372,6 +372,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     (['2025'], 'size', ('EUR', 'USD'))
     """
     currencies = data_currencies(ledger)
+    reference = fx_reference if fx_reference is not None else ledger.fx_reference  # before the filter drops it
     ledger = filter_customers(ledger, params["filters"])
     options = {
         "period": params["period"],
@@ -394,7 +395,6 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     grain = cohort_grain(params["period"])  # measured on movements of that grain: no cell adds monthly starts
     cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
-    reference = fx_reference if fx_reference is not None else ledger.fx_reference
     return Analysis(
         params=params,
         ledger=ledger,

@@ -31,6 +31,12 @@ dump of their rows: :func:`ledger_html`, :func:`quality_html`, :func:`movements_
 >>> frame = tag(pd.DataFrame({"period": ["2025-Q4"], "expansion": [123450], "nrr": [float("nan")]}), "summary", "USD")
 >>> formatted(frame).cells.iloc[0].tolist()
 ['2025-Q4', '$1,234.50', 'n/a']
+
+Limits: the tag follows the rows, not the values. A frame derived with other rows
+(``describe()``, ``set_index``) displays as pandas shows it, but arithmetic on a tagged
+frame (``t.assign(nrr=t.nrr * 100)``) keeps the tag and is formatted by its column names;
+``frame.attrs.pop("kit")`` shows the plain table. A column kind a tag names (``kinds``)
+is used where the column-name rules do not decide first.
 """
 
 from __future__ import annotations

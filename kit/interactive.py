@@ -25,6 +25,7 @@ installed, gets the pickers; anything else gets the static output. The environme
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import sys
@@ -227,7 +228,8 @@ class Table:
         options = {"connected": False, "showIndex": False, "columnDefs": column_defs, "pageLength": self.page_length,
                    "maxBytes": "4MB", "classes": "display compact"}  # fmt: skip
         options["table_id"] = table_id = dt.check_table_id(None, options, df=shown)
-        arguments = dt.get_itable_arguments(shown, self.caption, **options)
+        caption = html.escape(self.caption) if self.caption else self.caption  # DataTables inserts it as HTML
+        arguments = dt.get_itable_arguments(shown, caption, **options)
         url, connected = arguments.pop("dt_url"), arguments.pop("connected")
         logo = arguments.pop("display_logo_when_loading", False)
         return dt.html_table_from_template(table_id=table_id, dt_url=url, connected=connected,

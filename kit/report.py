@@ -321,6 +321,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     params = {**params, **{key: shown_url(value) for key, value in secrets.items()}}
     try:
         tmp = str(private_temporary(output_dir, ".ipynb"))  # private until published
+        workbook_tmp = str(private_temporary(output_dir, ".xlsx")) if xlsx else None  # published after the HTML
     except OSError as exc:
         raise output_error(executed_path, exc) from None
 
@@ -339,7 +340,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
     os.environ.update({url_env(key): value for key, value in secrets.items()})  # the kernel inherits them; no file
     saved_workbook = os.environ.pop(WORKBOOK_ENV, None)
     if xlsx:  # where the notebook's write_workbook(run) writes
-        os.environ[WORKBOOK_ENV] = str(workbook_path)
+        os.environ[WORKBOOK_ENV] = workbook_tmp
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
@@ -356,6 +357,8 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         except OSError as exc:  # the notebook could not be saved: a full disk, a size limit
             html_path.unlink(missing_ok=True)
             executed_path.unlink(missing_ok=True)
+            if xlsx:
+                workbook_path.unlink(missing_ok=True)
             raise output_error(executed_path, exc) from None
         except Exception as exc:  # the kernel died, timed out or did not start
             raise fail(f"report {name} could not be executed: {type(exc).__name__}: {_first_line(str(exc))}") from None
@@ -364,15 +367,23 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         _hide_secrets(tmp, secrets)  # before the HTML is made from it
         executed = nbformat.read(tmp, as_version=4)
         problem = completion_problem(executed)
-        if not problem and xlsx and not workbook_path.is_file():
+        if not problem and xlsx and not Path(workbook_tmp).stat().st_size:
             problem = f"the notebook wrote no workbook {workbook_path.name} (its write_workbook cell did not run)"
         if problem:
             raise fail(f"report {name} did not complete: {problem}")
         write_atomic(html_path, export_html(executed, title=params["title"]))
         _publish(tmp, executed_path, secrets)
+        if xlsx:
+            try:
+                os.chmod(workbook_tmp, replaced_mode(workbook_path))  # as a notebook: 0644 new, kept when replaced
+                os.replace(workbook_tmp, workbook_path)
+            except OSError as exc:
+                raise output_error(workbook_path, exc) from None
         failed_path.unlink(missing_ok=True)
     finally:
         Path(tmp).unlink(missing_ok=True)
+        if workbook_tmp:
+            Path(workbook_tmp).unlink(missing_ok=True)
         _restore_environment(saved)
         os.environ.pop(WORKBOOK_ENV, None)
         if saved_workbook is not None:
@@ -388,7 +399,7 @@ def write_workbook(run) -> Path | None:
     the numbers the report shows, from one read of the data. Returns the path written, or None.
     """
     target = os.environ.get(WORKBOOK_ENV)
-    if not target:
+    if not target:  # a notebook opened by hand, or a run without xlsx
         return None
     from kit.workbook import to_excel
 

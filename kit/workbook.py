@@ -97,6 +97,10 @@ def _tables_of(run) -> dict[str, pd.DataFrame]:
         )  # fmt: skip
     if getattr(run, "fx_reference", None) is not None:
         tables["summary, other FX mode"] = run.fx_reference
+    if getattr(run, "params", {}).get("anonymise"):  # as the report: no customer name in any sheet
+        from kit.analysis import NAME_COLUMNS
+
+        tables = {name: t.drop(columns=[c for c in NAME_COLUMNS if c in t.columns]) for name, t in tables.items()}
     return tables
 
 
@@ -193,6 +197,11 @@ def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, c
     if quality is not None:
         writer.quality(sheet_name("data quality", taken), quality)
     book.close()
+    from kit.export import check_not_input, check_target
+
+    check_target(path)  # a regular file or absent: never a symlink, folder or device
+    if hasattr(tables, "params"):  # a report run: never over its own input (an Excel data file)
+        check_not_input(path, {"data": tables.params.get("data"), "FX": tables.params.get("fx")}, "the workbook")
     return write_atomic(path, buffer.getvalue())
 
 
@@ -258,9 +267,9 @@ class _Writer:
                 sheet.write_number(row + offset, column, value, fmt)
 
     def table(self, name: str, frame: pd.DataFrame, currency: str | None, *, text: bool = False) -> None:
+        tagged = meta(frame).get("kinds")  # before the index becomes columns (a matrix, a history by month)
         frame = _as_rows(frame)
         sheet = self.book.add_worksheet(name)
-        tagged = meta(frame).get("kinds")
         limit = EXCEL_ROWS - 2
         for i, column in enumerate(frame.columns):
             header = " · ".join(map(str, column)) if isinstance(column, tuple) else str(column)

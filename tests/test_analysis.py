@@ -110,3 +110,13 @@ def test_one_currency_loads_no_fx_reference(playbook):
     assert playbook.fx_reference is None
     assert kit.load_ledger(playbook.frame.assign(mrr=playbook.frame["mrr_cents"] / 100).drop(columns="mrr_cents"),
                            kind="snapshots", fx_reference=True).fx_reference is None  # fmt: skip
+
+
+def test_a_filtered_multi_currency_report_keeps_its_fx_comparison():
+    params = validate_parameters({"filters": {"size": ["SMB"]}})
+    ledger = kit.load_ledger(**load_options(params), fx_reference=True)  # as the report notebook loads it
+    run = kit.analyse(ledger, params)
+    assert run.fx_reference is not None and run.fx_comparison() is not None
+    explicit = kit.analyse(ledger, params, fx_reference=ledger.fx_reference)
+    pd.testing.assert_frame_equal(run.fx_reference, explicit.fx_reference)
+    assert "<strong>Exchange rates.</strong>" in section(run, "executive")

@@ -168,3 +168,32 @@ def test_to_excel_refuses_another_suffix_and_what_is_no_table(tmp_path):
     assert not list(tmp_path.iterdir())
     book = openpyxl.load_workbook(to_excel(tmp_path / "one.xlsx", frame))  # one frame: one sheet
     assert book.sheetnames[0] == "table 1" and book["table 1"]["A2"].value == 1.0
+
+
+def test_an_anonymised_report_workbook_holds_no_customer_name(tmp_path):
+    assert (
+        main(["report", "--output-dir", str(tmp_path), "--name", "a", "--period", "year", "--anonymise", "--xlsx"]) == 0
+    )
+    book = openpyxl.load_workbook(tmp_path / "a.xlsx", read_only=True)
+    text = {str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for v in row}
+    assert "customer_name" not in text and "Atlas Logistics Inc" not in text
+    assert "C00001" in text  # the ids stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "a.ipynb", "a.xlsx"]  # no temporary left
+
+
+def test_a_workbook_keeps_a_tables_money_kinds_when_its_index_becomes_columns(tmp_path):
+    frame = display.tag(pd.DataFrame({"Core": [500, 700]}, index=pd.Index(["2025-01", "2025-02"], name="month")),
+                        "customer_history", "USD", kinds={"*": "money"})  # fmt: skip
+    book = openpyxl.load_workbook(to_excel(tmp_path / "h.xlsx", {"history": frame}))
+    assert book["history"]["B2"].value == 5.0 and book["history"]["B2"].number_format == USD
+
+
+def test_to_excel_never_replaces_the_runs_own_input(tmp_path, run, monkeypatch):
+    from kit.errors import KitError
+
+    data = tmp_path / "billing.xlsx"
+    data.write_bytes(b"input")
+    monkeypatch.setattr(run, "params", {**run.params, "data": str(data)})  # the module's run is shared
+    with pytest.raises(KitError, match="billing.xlsx"):
+        to_excel(data, run)
+    assert data.read_bytes() == b"input"
