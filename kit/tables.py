@@ -131,8 +131,9 @@ def by_age(ledger: Ledger, movements: pd.DataFrame) -> pd.DataFrame:
     The :func:`cohorts` table summed over cohorts, so its cells add up to it exactly. With
     monthly movements ``age`` is the months since the first payment (1: the month after
     it); as in :func:`cohorts`, a snapshot customer already active in the ledger's first
-    month is counted from that month (its true start is unknown). Returns ``age, mrr_start, expansion, contraction, churn, nrr, expansion_mrr_rate,
-    customers_start, customers_expanded, customer_expansion_rate``.
+    month is counted from that month (its true start is unknown). Returns ``age,
+    mrr_start, expansion, contraction, churn, nrr, expansion_mrr_rate, customers_start,
+    customers_expanded, customer_expansion_rate``.
 
     Parameters
     ----------
