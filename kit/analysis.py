@@ -26,6 +26,7 @@ from kit.movements import plan_periods
 from kit.params import reactivation_window
 from kit.periods import end_month, start_month, start_months
 from kit.sources import is_database_url, shown_url
+from kit.tables import cross_sell_tables
 
 SEGMENT_CANDIDATES = ("size", "segment", "plan", "region")
 #: Fewer periods shown than this, and the charts over time add earlier ones for context.
@@ -60,6 +61,8 @@ class Analysis:
     segments: pd.DataFrame | None
     cohorts: pd.DataFrame
     cross_sell: pd.DataFrame
+    #: The same cells as ``held, added, customers, mrr_added`` (``cross_sell_matrix(values="both")``).
+    cross_sell_pairs: pd.DataFrame
     upgrades: pd.DataFrame
     top: pd.DataFrame
     concentration: pd.DataFrame
@@ -395,6 +398,9 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     grain = cohort_grain(params["period"])  # measured on movements of that grain: no cell adds monthly starts
     cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
+    cross_sell, cross_sell_pairs = cross_sell_tables(
+        ledger, period=params["period"], reactivation_window=options["reactivation_window"]
+    )  # one walk for the matrix the report shows and the pairs its workbook writes
     return Analysis(
         params=params,
         ledger=ledger,
@@ -404,9 +410,8 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         segment=segment,
         segments=segments,
         cohorts=metrics.cohorts(ledger, cohort_moves, cohort=grain),
-        cross_sell=metrics.cross_sell_matrix(
-            ledger, period=params["period"], reactivation_window=options["reactivation_window"]
-        ),  # fmt: skip
+        cross_sell=cross_sell,
+        cross_sell_pairs=cross_sell_pairs,
         upgrades=metrics.upgrade_paths(moves, ledger),
         top=metrics.top_expanders(shown_moves, n=10, label=label),
         concentration=metrics.concentration(moves),

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import ParameterError
+from kit.rules import check_count
 
 if TYPE_CHECKING:
     from kit.ledger import Ledger
@@ -634,9 +635,7 @@ def window(available, *, start=None, end=None, last: int | None = None, grain: s
         raise ParameterError(f"start {available[lo]} is after end {available[hi]}")
     kept = available[lo : hi + 1]
     if last is not None:
-        if isinstance(last, bool) or not isinstance(last, (int, np.integer)) or last < 1:
-            raise ParameterError(f"last must be a whole number of periods ≥ 1, not {last!r}")
-        kept = kept[-int(last) :]
+        kept = kept[-check_count(last, "last", "periods") :]
     return kept
 
 

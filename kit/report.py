@@ -336,11 +336,10 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
             message += f" (the failed notebook is kept as {failed_path})"
         return kind(message)
 
-    saved = {key: os.environ.get(url_env(key)) for key in secrets}
-    os.environ.update({url_env(key): value for key, value in secrets.items()})  # the kernel inherits them; no file
-    saved_workbook = os.environ.pop(WORKBOOK_ENV, None)
-    if xlsx:  # where the notebook's write_workbook(run) writes
-        os.environ[WORKBOOK_ENV] = workbook_tmp
+    # what the kernel inherits: the secret URLs (never in a file) and where write_workbook(run) writes
+    kernel_env = {url_env(key): value for key, value in secrets.items()}
+    kernel_env[WORKBOOK_ENV] = workbook_tmp if xlsx else None  # None: unset, a stale one never reaches the kernel
+    saved = _set_environment(kernel_env)
     try:
         try:
             _execute(pm, str(notebook), tmp, parameters=params, kernel_name="python3", progress_bar=False,
@@ -384,10 +383,7 @@ def render_report(params: dict, *, output_dir: Path | None = None, name: str | N
         Path(tmp).unlink(missing_ok=True)
         if workbook_tmp:
             Path(workbook_tmp).unlink(missing_ok=True)
-        _restore_environment(saved)
-        os.environ.pop(WORKBOOK_ENV, None)
-        if saved_workbook is not None:
-            os.environ[WORKBOOK_ENV] = saved_workbook
+        _set_environment(saved)
     return html_path
 
 
@@ -441,10 +437,12 @@ def _check_inputs_found(params: dict, files: list[str], sqlite_files: dict[str, 
             raise LoadError(f"{shown_url(params[key])}: SQLite file not found")
 
 
-def _restore_environment(saved: dict[str, str | None]) -> None:
-    """Put back the URL environment variables a run set (``saved``: parameter -> the earlier value or None)."""
-    for key, value in saved.items():
-        os.environ.pop(url_env(key), None) if value is None else os.environ.__setitem__(url_env(key), value)
+def _set_environment(values: dict[str, str | None]) -> dict[str, str | None]:
+    """Set (None: unset) environment variables; return their earlier values, to set back the same way."""
+    saved = {name: os.environ.get(name) for name in values}
+    for name, value in values.items():
+        os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    return saved
 
 
 def _publish(tmp: str, path: Path, secrets: dict[str, str]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kit.errors import KitError
+from kit.errors import KitError, ParameterError
 
 #: The movement classes, in the order of their codes (0 flat … 5 churn).
 CLASSES = ("flat", "new", "reactivation", "expansion", "contraction", "churn")
@@ -126,3 +126,19 @@ def ratio(numerator, denominator) -> np.ndarray:
     out = np.full(np.broadcast(numerator, denominator).shape, np.nan)
     np.divide(numerator, denominator, out=out, where=denominator != 0)
     return out
+
+
+def check_count(value, name: str, unit: str) -> int:
+    """
+    Return ``value`` as an int when it is a whole number ≥ 1 (not a bool, float or text); else raise.
+
+    >>> check_count(4, "last", "periods")
+    4
+    >>> check_count(0, "n", "customers")
+    Traceback (most recent call last):
+    ...
+    kit.errors.ParameterError: n must be a whole number of customers ≥ 1, not 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(f"{name} must be a whole number of {unit} ≥ 1, not {value!r}")
+    return int(value)

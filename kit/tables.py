@@ -32,7 +32,7 @@ from kit.ledger import Ledger
 from kit.movements import walk
 from kit.periods import GRAINS, end_months, grain_of, labels_of, month_label, period_of, select, sizes, start_months
 from kit.periods import label as period_label
-from kit.rules import ratio
+from kit.rules import check_count, ratio
 
 
 def _contracts():
@@ -243,6 +243,32 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
     """
     if values not in _MATRIX_VALUES:
         raise ParameterError(f"values must be one of {', '.join(_MATRIX_VALUES)}, not {values!r}")
+    products, counts, mrr = _cross_sell_cells(ledger, period, reactivation_window)
+    if values != "both":
+        return _matrix(ledger, products, counts if values == "customers" else mrr, values)
+    return _pairs(ledger, products, counts, mrr)
+
+
+def cross_sell_tables(ledger: Ledger, *, period: str = "month",
+                      reactivation_window: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+    """
+    Return ``cross_sell_matrix(values="customers")`` and ``cross_sell_matrix(values="both")`` from one walk.
+
+    The report shows the first and its workbook writes both; the ledger is walked once for them.
+
+    >>> import datetime, kit
+    >>> frame = pd.DataFrame([("a", "P", "2024-01", "10"), ("a", "P", "2024-02", "15"), ("a", "Q", "2024-02", "5")],
+    ...                      columns=["customer_id", "product", "month", "mrr"])
+    >>> matrix, pairs = cross_sell_tables(kit.load_ledger(frame, kind="snapshots", today=datetime.date(2026, 11, 24)))
+    >>> matrix.values.tolist(), pairs[["held", "added", "customers", "mrr_added"]].values.tolist()
+    ([[0, 1], [0, 0]], [['P', 'Q', 1, 500]])
+    """
+    products, counts, mrr = _cross_sell_cells(ledger, period, reactivation_window)
+    return _matrix(ledger, products, counts, "customers"), _pairs(ledger, products, counts, mrr)
+
+
+def _cross_sell_cells(ledger: Ledger, period: str, reactivation_window: int | None):
+    """Walk the ledger once: the products, and per held · added pair the customers and the MRR added."""
     products = list(ledger.frame["product"].cat.categories)
     counts = np.zeros((len(products), len(products)), dtype=np.int64)
     mrr = np.zeros((len(products), len(products)), dtype=np.int64)
@@ -255,10 +281,18 @@ def cross_sell_matrix(ledger: Ledger, *, period: str = "month", reactivation_win
         cells = (pairs["p_held"].to_numpy(), pairs["p_added"].to_numpy())
         np.add.at(counts, cells, 1)
         np.add.at(mrr, cells, pairs["e"].to_numpy(dtype=np.int64))
+    return products, counts, mrr
+
+
+def _matrix(ledger: Ledger, products: list, cells: np.ndarray, values: str) -> pd.DataFrame:
+    """Return the square matrix, products held in rows, added in columns."""
     index, columns = pd.Index(products, name="held"), pd.Index(products, name="added")
-    if values != "both":
-        matrix = pd.DataFrame(counts if values == "customers" else mrr, index=index, columns=columns)
-        return tag(matrix, "cross_sell_matrix", ledger, kinds={"*": "count" if values == "customers" else "money"})
+    matrix = pd.DataFrame(cells, index=index, columns=columns)
+    return tag(matrix, "cross_sell_matrix", ledger, kinds={"*": "count" if values == "customers" else "money"})
+
+
+def _pairs(ledger: Ledger, products: list, counts: np.ndarray, mrr: np.ndarray) -> pd.DataFrame:
+    """Return the long table: one row per pair made, most MRR first."""
     held, added = np.nonzero(counts)
     out = pd.DataFrame({"held": [products[i] for i in held], "added": [products[j] for j in added],
                         "customers": counts[held, added], "mrr_added": mrr[held, added]})  # fmt: skip
@@ -394,8 +428,7 @@ def top_expanders(movements: pd.DataFrame, *, n: int = 10, periods=None,
     _contracts().require(movements, "movements", ["customer_id", None if periods is None else "period", "upsell",
                                                   "cross_sell", "expansion", label],
                          function="top_expanders")  # fmt: skip
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ParameterError(f"n must be a whole number of customers ≥ 1, not {n!r}")
+    check_count(n, "n", "customers")
     if periods is None:
         moves = movements
     else:

@@ -87,14 +87,8 @@ def _tables_of(run) -> dict[str, pd.DataFrame]:
     tables.update({"cohorts": run.cohorts, "cross-sell matrix": run.cross_sell, "plan changes": run.upgrades,
                    "top expanders": run.top, "concentration": run.concentration, "trailing NRR": run.trailing,
                    "movements": run.movements})  # fmt: skip
-    if len(run.cross_sell) and hasattr(run, "params"):  # the pairs with the MRR the added product brought
-        from kit.params import reactivation_window
-        from kit.tables import cross_sell_matrix
-
-        tables["cross-sell pairs"] = cross_sell_matrix(
-            run.ledger, period=run.params["period"], values="both",
-            reactivation_window=reactivation_window(run.params["reactivation_window"]),
-        )  # fmt: skip
+    if len(getattr(run, "cross_sell_pairs", ())):  # the pairs with the MRR the added product brought
+        tables["cross-sell pairs"] = run.cross_sell_pairs
     if getattr(run, "fx_reference", None) is not None:
         tables["summary, other FX mode"] = run.fx_reference
     if getattr(run, "params", {}).get("anonymise"):  # as the report: no customer name in any sheet

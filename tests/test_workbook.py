@@ -197,3 +197,13 @@ def test_to_excel_never_replaces_the_runs_own_input(tmp_path, run, monkeypatch):
     with pytest.raises(KitError, match="billing.xlsx"):
         to_excel(data, run)
     assert data.read_bytes() == b"input"
+
+
+def test_a_workbook_path_left_in_the_callers_environment_never_reaches_the_kernel(tmp_path, monkeypatch):
+    from kit.report import WORKBOOK_ENV
+
+    stale = tmp_path / "elsewhere.xlsx"
+    monkeypatch.setenv(WORKBOOK_ENV, str(stale))
+    assert main(["report", "--output-dir", str(tmp_path), "--name", "n", "--period", "year"]) == 0
+    assert not stale.exists() and not (tmp_path / "n.xlsx").exists()
+    assert os.environ[WORKBOOK_ENV] == str(stale)  # set back as it was
