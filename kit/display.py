@@ -424,9 +424,6 @@ def formatted(frame: pd.DataFrame, *, rows: int | None = MAX_ROWS, currency: str
     return Formatted(frame, rows=rows, currency=currency)
 
 
-show = formatted
-
-
 def _caption(frame: pd.DataFrame, currency: str | None) -> str:
     table = meta(frame).get("table") or "table"
     n_rows, n_columns = frame.shape
