@@ -8,6 +8,7 @@ repository's ``docs/definitions.md``; ``help(kit.movements)`` shows the movement
 Load: :func:`load_ledger`, :func:`load_fx`, :func:`filter_customers`.
 Measure: :func:`movements`, :func:`summarize` (from a ledger), :func:`summary` (from
 movements), :func:`combine`, :func:`split_customers`, :func:`plan_periods`.
+Why: :func:`causes` (the cause bridge: seats, price, plan, cross-sell), :func:`product_bridge`.
 Look behind a number: :func:`drill_down`, :func:`customer_history`, :func:`top_expanders`.
 Tables: :func:`cohorts`, :func:`by_age`, :func:`cross_sell_matrix`, :func:`upgrade_paths`,
 :func:`concentration`, :func:`trailing_nrr`.
@@ -20,6 +21,7 @@ Every table is a plain DataFrame with money in integer cents; a rate whose denom
 is zero is NaN. Errors are :class:`KitError` subclasses whose message says what to fix.
 """
 
+from kit.bridges import causes, product_bridge
 from kit.display import formatted
 from kit.display import register as _register_display
 from kit.errors import KitError, LoadError, OutputError, ParameterError, ReportError, ReportInputError, ValidationError
@@ -62,6 +64,7 @@ __all__ = [
     "ReportInputError",
     "ValidationError",
     "by_age",
+    "causes",
     "cohorts",
     "combine",
     "CustomerHistory",
@@ -77,6 +80,7 @@ __all__ = [
     "load_ledger",
     "movements",
     "plan_periods",
+    "product_bridge",
     "split_customers",
     "summarize",
     "summary",

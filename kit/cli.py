@@ -59,12 +59,33 @@ def _load(args):
 
 def cmd_summary(args) -> int:
     """Print or write the period summary as CSV."""
-    from kit.export import summary_csv, write_atomic
     from kit.metrics import summarize
+
+    ledger = _load_for_csv(args)
+    table = summarize(ledger, period=args.period, netting=args.netting,
+                      reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
+    _write_csv(args, ledger, table)
+    return EXIT_OK
+
+
+def cmd_causes(args) -> int:
+    """Print or write the cause bridge as CSV (money in major units, as ``kit summary``)."""
+    from kit import bridges
+
+    ledger = _load_for_csv(args)
+    for sentence in bridges.inputs(ledger)["missing"]:  # what stays unattributed, and the column that would split it
+        print(f"note: {sentence}", file=sys.stderr)
+    table = bridges.causes(ledger, period=args.period, reactivation_window=args.reactivation_window, by=args.by)
+    _write_csv(args, ledger, table, money=(*bridges.MONEY, *bridges.EXPANSION), rates=bridges.RATES,
+               counts=bridges.COUNTS)  # fmt: skip
+    return EXIT_OK
+
+
+def _load_for_csv(args):
+    """Check ``--output`` before any work, load the ledger and say on standard error what was excluded or noted."""
     from kit.narrative import plural
 
-    to_file = bool(args.output) and args.output != "-"  # "-": standard output, as with no --output
-    if to_file:
+    if bool(args.output) and args.output != "-":  # "-": standard output, as with no --output
         _check_output(Path(args.output), {"data": args.data, "FX": args.fx})
     ledger = _load(args)
     quality = ledger.quality
@@ -76,21 +97,27 @@ def cmd_summary(args) -> int:
     for key, value in quality.details.items():  # what the source said of itself (a hidden sheet skipped, …)
         if key.endswith(" note") and value:
             print(f"note: {value}", file=sys.stderr)
-    table = summarize(ledger, period=args.period, netting=args.netting,
-                      reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
+    return ledger
+
+
+def _write_csv(args, ledger, table, **kinds) -> None:
+    """Write ``table`` as CSV to ``--output`` (atomically) or standard output; say when it has no rows."""
+    from kit.export import summary_csv, write_atomic
+    from kit.narrative import plural
+
+    to_file = bool(args.output) and args.output != "-"
     if table.empty:
         from kit.movements import plan_periods
 
         baseline = plan_periods(ledger, args.period).baseline
         print(f"note: no summary rows: the data covers only the baseline period {baseline}, "
               "which has no movements", file=sys.stderr)  # fmt: skip
-    text = summary_csv(table)
+    text = summary_csv(table, **kinds)
     if to_file:
         write_atomic(args.output, text)
         print(f"wrote {args.output} ({plural(len(table), 'row')})", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return EXIT_OK
 
 
 def _check_output(path: Path, inputs: dict[str, object]) -> None:
@@ -168,6 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write here instead of printing (- prints; never the data or FX file)",
     )
     summary.set_defaults(func=cmd_summary)
+
+    why = commands.add_parser("causes", help="the cause bridge as CSV: seats, price, plan, cross-sell, dropped, churn")
+    _add_source_options(why)
+    params.add_options(why, (params.MEASURING,), exclude=("netting",))  # the causes are product-level by definition
+    why.add_argument("--by", metavar="COLUMN", help="break the bridge down by a customer attribute")
+    why.add_argument("--output", "-o", metavar="FILE.csv",
+                     help="write here instead of printing (- prints; never the data or FX file)")  # fmt: skip
+    why.set_defaults(func=cmd_causes)
 
     report = commands.add_parser("report", help="render the HTML report (default: on the bundled sample)")
     _add_source_options(report, data_required=False)

@@ -298,6 +298,11 @@ def drill_down(
     >>> drill_down(moves, "2024-02", "churn")["amount"].sum(), kit.summary(moves)["churn"].iloc[0]
     (np.int64(400), np.int64(400))
     """
+    from kit import bridges
+
+    facts = movements.attrs.get("kit") or {} if isinstance(movements, pd.DataFrame) else {}
+    if facts.get("table") == "causes" or (movement in bridges.CELLS and movement not in CELLS):
+        return _drill_cause(movements, period, movement, ledger, facts)
     _contracts().require(movements, "movements", _MOVEMENT_COLUMNS, function="drill_down")
     _check_cell(movement)
     labels = select(period, labels_of(movements["period"]))
@@ -318,6 +323,25 @@ def drill_down(
         out = _sorted(pd.concat(parts, ignore_index=True), [*keys, "period"])
     # a notebook displays it formatted (kit.display), not as the movements it was cut from
     return tag(out, "drill_down", ledger if ledger is not None else movements, kinds={"amount": "money"})
+
+
+def _drill_cause(table: pd.DataFrame, period, cell: str, ledger: Ledger | None, facts: dict) -> pd.DataFrame:
+    """Drill into a cell of the cause bridge (:func:`kit.bridges.drill`): the grain and window as the table was made."""
+    from kit import bridges
+
+    if "period" not in table.columns:
+        raise ParameterError(f"drill_down into {cell!r} needs the cause bridge (kit.causes()) or the movements, with a "
+                             "period column")  # fmt: skip
+    bridges._check_cell(cell)
+    if ledger is None:
+        raise ParameterError(f"drill_down into the cause {cell!r} needs the ledger (its quantities and plans): "
+                             "pass ledger=")  # fmt: skip
+    labels = select(period, labels_of(table["period"]))
+    if not labels:
+        raise ParameterError("drill_down needs a period, e.g. '2025-Q4', or a list of them; it was given none")
+    grain = facts.get("period") or grain_of(labels[0])
+    window = facts.get("reactivation_window") if facts.get("table") in ("causes", "movements") else None
+    return bridges.drill(ledger, labels, cell, grain=grain, reactivation_window=window)
 
 
 def _drill_one(movements: pd.DataFrame, label: str, movement: str, ledger: Ledger | None, netting: str | None):

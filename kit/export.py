@@ -85,16 +85,21 @@ def safe_cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def summary_csv(table: pd.DataFrame) -> str:
-    """Render a summary as CSV text: money in major units, rates as fractions, NaN empty."""
+def summary_csv(table: pd.DataFrame, *, money=MONEY, rates=RATES, counts=COUNTS) -> str:
+    """
+    Render a summary as CSV text: money in major units, rates as fractions, NaN empty.
+
+    ``money``, ``rates`` and ``counts`` name the columns of each kind (default: the summary's; the
+    cause bridge passes its own). Other columns are text, safe from formula injection.
+    """
     out = pd.DataFrame(index=table.index)
     for column in table.columns:
         values = table[column]
-        if column in MONEY:
+        if column in money:
             out[column] = [cents_to_text(v) for v in values]
-        elif column in RATES:
+        elif column in rates:
             out[column] = [rate_to_text(v) for v in values]
-        elif column in COUNTS:
+        elif column in counts:
             out[column] = values.astype("int64").astype(str)
         else:
             out[column] = [safe_cell(v) for v in values]

@@ -84,7 +84,7 @@ class PeriodArrays:
     cls: np.ndarray  # index into CLASSES
     amounts: dict  # name in AMOUNTS -> int64 array
     segment: dict  # attribute -> codes (start value; end value for new and reactivated), -1 if none
-    products: tuple | None  # (customer, product, s, e) for customers active at both ends
+    products: tuple | None  # (customer, product, s, e, row_s, row_e): see walk(products=)
 
 
 @dataclass
@@ -199,8 +199,11 @@ def walk(
     reactivation_window : int, optional
     attributes : list of str, optional
         Ledger attributes whose codes each :class:`PeriodArrays` carries in ``segment``.
-    products : bool
-        Also yield the product rows of customers active at both ends.
+    products : bool or "all"
+        Also yield product rows in ``PeriodArrays.products``: ``(customer, product, s, e, row_s,
+        row_e)``, each product a customer held at either end, with its cents at the two ends and its
+        ledger rows (positions in ``ledger.frame``; -1 where it was not held). ``True``: the
+        customers active at both ends; ``"all"``: every customer active at either end.
 
     Yields
     ------
@@ -338,8 +341,10 @@ def walk(
         product_rows = None
         if products:
             both_rows, both_prev_rows = both[where[c]], both[where[prev.c]]
+            if products == "all":
+                both_rows, both_prev_rows = np.ones(len(c), dtype=bool), np.ones(len(prev.c), dtype=bool)
             product_rows = _product_rows(c, key, v, s_p, held, prev.c, prev_key, prev_v, pos_c, both_rows,
-                                         both_prev_rows, n_products)  # fmt: skip
+                                         both_prev_rows, n_products, (cur.idx, prev.idx))  # fmt: skip
         check_bridge(plan.labels[k - 1], int(start.sum()), {name: int(amounts[name].sum()) for name in AMOUNTS},
                      int(end.sum()))  # fmt: skip
         if codes.base:  # back to the ledger's codes
@@ -382,8 +387,16 @@ def _split_cross_sell(diff, upsell_gross, cross_gross, grew) -> np.ndarray:
     return out
 
 
-def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_rows, both_prev_rows, n_products):
-    """Product rows (customer, product, s, e) of customers active at both ends, dropped products included."""
+def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_rows, both_prev_rows, n_products,
+                  ledger_rows):  # fmt: skip
+    """
+    Product rows ``(customer, product, s, e, row_s, row_e)`` of the chosen customers, dropped products included.
+
+    ``both_rows`` and ``both_prev_rows`` choose this period's and the previous period's rows (their
+    customers'); ``ledger_rows`` are the ledger positions of both periods' rows; a row absent at one end
+    has the position -1 there.
+    """
+    cur_idx, prev_idx = ledger_rows
     kept = np.zeros(len(prev_key), dtype=bool)
     kept[pos_c[held]] = True
     gone = ~kept & both_prev_rows
@@ -392,7 +405,9 @@ def _product_rows(c, key, v, s_p, held, prev_c, prev_key, prev_v, pos_c, both_ro
     product = np.concatenate([key[stay] % n_products, prev_key[gone] % n_products])
     s = np.concatenate([s_p[stay], prev_v[gone]])
     e = np.concatenate([v[stay], np.zeros(int(gone.sum()), dtype=np.int64)])
-    return customer, product, s, e
+    row_s = np.concatenate([np.where(held[stay], prev_idx[pos_c[stay]] if len(prev_idx) else -1, -1), prev_idx[gone]])
+    row_e = np.concatenate([cur_idx[stay], np.full(int(gone.sum()), -1, dtype=np.int64)])
+    return customer, product, s, e, row_s.astype(np.int64), row_e.astype(np.int64)
 
 
 def __getattr__(name: str):

@@ -364,12 +364,12 @@ def _cli_choices(spec: Spec) -> list:
     return [spec.default, *rest] if spec.default in spec.param.choices else rest
 
 
-def add_options(parser: argparse.ArgumentParser, groups: tuple[str, ...]) -> None:
-    """Add the options of the report parameters in ``groups`` to ``parser``, in declaration order."""
+def add_options(parser: argparse.ArgumentParser, groups: tuple[str, ...], *, exclude: tuple[str, ...] = ()) -> None:
+    """Add the options of the report parameters in ``groups`` to ``parser``, in declaration order (not ``exclude``)."""
     made = {}
-    for spec in SPECS.values():
+    for name, spec in SPECS.items():
         cli = spec.param.cli
-        if cli is None or cli.group not in groups:
+        if cli is None or cli.group not in groups or name in exclude:
             continue
         if cli.group not in made:
             made[cli.group] = parser if cli.group == REPORT else parser.add_argument_group(cli.group)

@@ -273,7 +273,7 @@ def _cross_sell_cells(ledger: Ledger, period: str, reactivation_window: int | No
     counts = np.zeros((len(products), len(products)), dtype=np.int64)
     mrr = np.zeros((len(products), len(products)), dtype=np.int64)
     for arrays in walk(ledger, period=period, reactivation_window=reactivation_window, products=True):
-        customer, product, s, e = arrays.products
+        customer, product, s, e = arrays.products[:4]
         frame = pd.DataFrame({"c": customer, "p": product, "s": s, "e": e})
         held = frame.loc[frame["s"] > 0, ["c", "p"]]
         added = frame.loc[(frame["s"] == 0) & (frame["e"] > 0), ["c", "p", "e"]]
