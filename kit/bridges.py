@@ -392,7 +392,8 @@ def causes(
     >>> import datetime, kit
     >>> rows = pd.DataFrame({"customer_id": ["a", "a", "a", "b"], "product": ["Seats", "Seats", "Add-on", "Seats"],
     ...                      "month": ["2024-01", "2024-02", "2024-02", "2024-02"],
-    ...                      "mrr": ["100.00", "144.00", "20.00", "30.00"], "quantity": [10, 12, 1, 3]})
+    ...                      "mrr": ["100.00", "144.00", "20.00", "30.00"], "quantity": [10, 12, 1, 3],
+    ...                      "plan": ["Team", "Team", "Basic", "Team"]})
     >>> ledger = kit.load_ledger(rows, kind="snapshots", today=datetime.date(2026, 11, 24))
     >>> causes(ledger)[["period", "mrr_start", "new", "cross_sell", "seats", "price", "mrr_end"]]
         period  mrr_start   new  cross_sell  seats  price  mrr_end
@@ -473,7 +474,7 @@ def cause_rows(ledger: Ledger, *, period: str = "month", reactivation_window: in
     >>> import datetime, kit
     >>> rows = pd.DataFrame({"customer_id": ["a", "a", "a"], "product": ["P", "P", "Q"],
     ...                      "month": ["2024-01", "2024-02", "2024-02"], "mrr": ["30.00", "69.93", "5.00"],
-    ...                      "quantity": [3, 7, 1]})
+    ...                      "quantity": [3, 7, 1], "plan": ["Team", "Team", "Basic"]})
     >>> ledger = kit.load_ledger(rows, kind="snapshots", today=datetime.date(2026, 11, 24))
     >>> cause_rows(ledger)[["customer_id", "product", "cause", "cross_sell", "seats", "price"]]
       customer_id product       cause  cross_sell  seats  price

@@ -84,6 +84,14 @@ class Ledger(pa.DataFrameModel):
     mrr_cents: Series[np.int64] = pa.Field(
         gt=0, description="MRR in integer cents of the reporting currency; a month without a row means zero."
     )
+    quantity: Series[pd.Int64Dtype] | None = pa.Field(
+        ge=0, nullable=True, description="Sum of the key's quantities (seats); NA where not stated; only if the source "
+        "has a quantity column."
+    )  # fmt: skip
+    plans: Series[pd.CategoricalDtype] | None = pa.Field(
+        nullable=True, description="The key's plans, sorted, joined by a line break; NA where not stated; only if the "
+        "source has a plan column."
+    )  # fmt: skip
 
     class Config:
         """Attribute columns are allowed; the key is unique."""
@@ -105,7 +113,7 @@ class Ledger(pa.DataFrameModel):
     @pa.dataframe_check(error="attribute columns must be categorical")
     def attributes_categorical(cls, df: pd.DataFrame) -> bool:
         """Check every attribute column is categorical."""
-        return _attributes_categorical(df, ("customer_id", "product", "month", "mrr_cents"))
+        return _attributes_categorical(df, ("customer_id", "product", "month", "mrr_cents", "quantity", "plans"))
 
 
 _MONEY = {"ge": 0}

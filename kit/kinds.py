@@ -56,8 +56,15 @@ class LoadState(ProblemLog):
         self.today = today
         self.currencies: list[str] = []
         self.snapshot_days: tuple[np.ndarray, np.ndarray] | None = None  # row codes and dates, if a month has several
-        known = set(REQUIRED[kind]) | set(OPTIONAL[kind])
+        known = set(REQUIRED[kind]) | set(OPTIONAL[kind]) | {"quantity"}  # a snapshot quantity is read, as a count
         self.attributes = [c for c in frame.columns if c not in known]
+        #: The source states quantities and plans: the ledger carries them per key (the cause bridge reads them).
+        self.has_quantity = "quantity" in frame.columns
+        self.has_plan = "plan" in frame.columns
+        if "plans" in self.attributes:
+            raise LoadError(f"{raw.name}: a column is named 'plans', the name of the ledger's plans per customer · "
+                            "product · month; rename it (mapping={'plans': 'plan_list'}, CLI --map "
+                            "plans=plan_list)")  # fmt: skip
         self.cleaned_ids: pd.Series | None = None  # the cleaned customer ids (set by _parse_common)
 
     def validate(self, rows: pd.DataFrame, kind: str) -> None:
@@ -233,6 +240,12 @@ def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, tho
     ctx.add_problems("mrr", positions, reasons)
     rows["mrr_cents"] = pd.Series(cents, index=rows.index, copy=False)  # an array would be copied
     _note_rounding(ctx, "mrr", money)
+    if ctx.has_quantity:  # a whole count; an empty cell is not stated (-1 here, NA in the ledger)
+        values, reasons = parse.parse_count(ctx.frame["quantity"], default=-1)
+        ctx.add_reasons("quantity", reasons)
+        stated = (parse.clean_text(ctx.frame["quantity"]).astype(str) != "").to_numpy()
+        ctx.add_reason_where("quantity", stated & (values < 0) & pd.isna(reasons), "negative quantity")
+        rows["quantity"] = np.where(stated, values, -1)
     rows[MONTH_ORDINAL] = pd.Series(months, index=rows.index, copy=False)
     return rows
 

@@ -115,6 +115,9 @@ from kit.subscriptions import (  # noqa: F401 - BILLING_PERIODS, MONTHS_IN, divi
 )
 
 KINDS = ("snapshots", "subscriptions")
+#: The ledger's own columns (the rest are customer attributes); ``quantity`` and ``plans`` only where the source
+#: has a quantity and a plan column.
+LEDGER_COLUMNS = ("customer_id", "product", "month", "mrr_cents", "quantity", "plans")
 ON_INVALID = ("raise", "quarantine")
 FX_MODES = ("monthly", "constant")
 SNAPSHOT_DATES = ("raise", "last")
@@ -157,7 +160,7 @@ class Ledger:
     @property
     def attributes(self) -> list[str]:
         """Names of the customer attribute columns."""
-        return [c for c in self.frame.columns if c not in ("customer_id", "product", "month", "mrr_cents")]
+        return [c for c in self.frame.columns if c not in LEDGER_COLUMNS]
 
     def monthly_mrr(self) -> pd.DataFrame:
         """Return ``month, mrr_cents, customers`` for every month of the window (zeros included)."""
@@ -342,7 +345,9 @@ def _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency) -> Ledg
         rows[MONTH_ORDINAL] = months
     rows, amounts = _check_key_sums(ctx, rows, amounts)
     del months  # _build_frame takes the months out of rows, and frees them once used
-    built, shared = _build_frame(rows, amounts, ctx.attributes)
+    keyed = {"quantity": rows["quantity"].to_numpy() if ctx.has_quantity else None,
+             "plans": rows["plan"] if ctx.has_plan else None}  # fmt: skip
+    built, shared = _build_frame(rows, amounts, ctx.attributes, **keyed)
     # identical snapshot rows share their customer · product · month: only those need comparing
     ctx.add_notes(rows.index[shared] if kind == "snapshots" else None)
     details = {

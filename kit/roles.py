@@ -87,7 +87,7 @@ OPTIONAL = {
     "subscriptions": ["product", "quantity", "billing_interval_count", "currency", "subscription_id"],
 }
 #: Every role a column can play, by kind: the required and optional columns, and the
-#: attributes with a meaning of their own (``plan``; ``quantity`` of snapshots).
+#: columns with a meaning of their own (``plan``; ``quantity`` of snapshots, read as a count).
 ROLES = {
     "snapshots": [*REQUIRED["snapshots"], *OPTIONAL["snapshots"], "quantity", "plan"],
     "subscriptions": [*REQUIRED["subscriptions"], *OPTIONAL["subscriptions"], "plan"],

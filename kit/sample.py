@@ -90,7 +90,7 @@ EVENT_RATES = {
     "tier_upgrade": (0.008, 0.010, 0.010),
     "cross_sell": (0.012, 0.016, 0.020),
     "parallel_subscription": (0.000, 0.002, 0.004),
-    "price_uplift": (0.003, 0.003, 0.003),
+    "price_uplift": (0.030, 0.030, 0.030),
     "annual_switch": (0.004, 0.004, 0.004),
     "product_swap": (0.012, 0.012, 0.012),
     "seat_contraction": (0.014, 0.018, 0.020),
@@ -759,11 +759,11 @@ class _Simulation:
         return True
 
     def _price_uplift(self, account: _Account, when: date) -> bool:
-        """Raise the unit price of one paid subscription by 3-8%."""
+        """Raise the unit price of one paid subscription by 5-12% (a renewal at the new list price)."""
         period = self._pick([p for p in account.open if p.unit_cents > 0])
         if period is None:
             return False
-        uplift = int(self.rng.integers(3, 9))
+        uplift = int(self.rng.integers(5, 13))
         self._change(account, period, when, unit_cents=_percent_of(period.unit_cents, 100 + uplift))
         return True
 

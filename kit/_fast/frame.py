@@ -19,7 +19,8 @@ from kit.months import MONTH_ORDINAL
 from kit.sources import categorical_of
 
 
-def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str], *, quantity: np.ndarray | None = None,
+                 plans: pd.Series | None = None) -> tuple[pd.DataFrame, np.ndarray]:  # fmt: skip
     """
     Aggregate to one row per customer · product · month; attributes of the customer's largest row.
 
@@ -33,6 +34,11 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     in text order and packed with the month into one integer key (customer, month,
     product), the rows sorted once by it and the rows of one key added with ``reduceat``;
     no string is hashed again and the ledger's columns are read back from the sorted keys.
+
+    ``quantity`` (int64 per row, -1 not stated) and ``plans`` (text per row, empty not stated), where
+    the source has them, give the ledger's ``quantity`` (the key's sum, NA if a row did not state it)
+    and ``plans`` (the key's distinct plans, sorted, joined by a line break; NA if a row did not
+    state one); without them nothing more is done.
     """
     extra = [a for a in attributes] + (["currency"] if "currency" in rows.columns else [])
     customer, customers = _ranked_codes(rows["customer_id"])
@@ -56,6 +62,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
     repeats = np.flatnonzero(key[1:] == key[:-1]) + 1  # rows with the key of the row before (few, if any)
     shared = _identical_candidates(key, summed, order, repeats)
     source = _largest_rows(key, order, summed, repeats, n_products) if extra else None  # one per key
+    keyed = _keyed_columns(order, repeats, quantity, plans)
     del order
     if len(repeats):  # add the rows of one key into its first, then drop the others, in place
         np.add.at(summed, _run_heads(repeats), summed[repeats])
@@ -65,6 +72,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
         keep = np.flatnonzero(positive)
         key, summed = key[keep], summed[keep]
         source = source[keep] if source is not None else None
+        keyed = {name: (values[keep], *rest) for name, (values, *rest) in keyed.items()}
     del positive
     unique_key = key
     # the ledger's columns from the sorted keys, in the buffers at hand: the keys become the months
@@ -80,10 +88,76 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str])
         "month": pd.PeriodIndex.from_ordinals(ordinals, freq="M").array,
         "mrr_cents": summed,
     }
+    if "quantity" in keyed:
+        values = keyed["quantity"][0]
+        columns["quantity"] = pd.arrays.IntegerArray(np.maximum(values, 0), values < 0)
+    if "plans" in keyed:
+        codes, categories = keyed["plans"]
+        columns["plans"] = _categorical(codes, categories)
     for column in extra:
         codes, categories = _ranked_codes(rows[column])
         columns[column] = _categorical(codes[source], categories)
     return pd.DataFrame(columns, copy=False), shared
+
+
+def _keyed_columns(order, repeats, quantity, plans) -> dict:
+    """
+    The ledger's ``quantity`` and ``plans`` per key (sorted rows; the rows of ``repeats`` still in), as requested.
+
+    Returns ``{"quantity": (int64 per key, -1 not stated)}`` and ``{"plans": (codes per key, -1 not
+    stated; categories)}``, one value per key once the repeated rows are dropped (the keys' first rows
+    hold them).
+    """
+    keyed = {}
+    heads = _run_heads(repeats) if len(repeats) else repeats
+    if quantity is not None:
+        q = _take(np.asarray(quantity, dtype=np.int64), order)
+        if len(repeats):
+            unknown = q < 0
+            np.logical_or.at(unknown, heads, unknown[repeats])
+            np.add.at(q, heads, np.maximum(q[repeats], 0))
+            q[unknown] = -1
+            (q,) = _drop_rows([q], repeats)
+        keyed["quantity"] = (q,)
+    if plans is not None:
+        codes, categories = _ranked_codes(plans)
+        codes = _take(codes.astype(np.int64), order)
+        empty = np.flatnonzero(categories == "")
+        if len(empty):  # an empty plan is not stated
+            codes[codes == int(empty[0])] = -1
+        if len(repeats):
+            codes, categories = _plan_sets(codes, categories, heads, repeats)
+            (codes,) = _drop_rows([codes], repeats)
+        keyed["plans"] = (codes, categories)
+    return keyed
+
+
+def _plan_sets(codes, categories, heads, repeats):
+    """Give each key of several rows the code of its set of plans (a new category where the set is new)."""
+    texts = list(map(str, categories))
+    sets: dict[int, set] = {}
+    unknown = set()
+    for head, row in zip(heads.tolist(), repeats.tolist(), strict=True):
+        if head not in sets:
+            sets[head] = {int(codes[head])}
+        sets[head].add(int(codes[row]))
+    labels = {}
+    for head, members in sets.items():
+        if -1 in members:
+            unknown.add(head)
+        elif len(members) > 1:
+            labels[head] = "\n".join(sorted(texts[m] for m in members))
+    if not labels and not unknown:
+        return codes, categories
+    new = sorted(set(texts) | set(labels.values()))
+    rank = {text: i for i, text in enumerate(new)}
+    remap = np.array([rank[t] for t in texts] + [-1], dtype=np.int64)  # -1 stays -1 (the last entry)
+    codes = remap[codes]
+    for head, label in labels.items():
+        codes[head] = rank[label]
+    for head in unknown:
+        codes[head] = -1
+    return codes, pd.Index(new, dtype="str")
 
 
 def _pack_keys(key, customer, months, product, span: int, first: int, n_products: int, part: slice) -> None:
