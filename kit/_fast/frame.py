@@ -102,7 +102,7 @@ def _build_frame(rows: pd.DataFrame, amounts: np.ndarray, attributes: list[str],
 
 def _keyed_columns(order, repeats, quantity, plans) -> dict:
     """
-    The ledger's ``quantity`` and ``plans`` per key (sorted rows; the rows of ``repeats`` still in), as requested.
+    Return the ledger's ``quantity`` and ``plans`` per key (sorted rows, ``repeats`` still in), as requested.
 
     Returns ``{"quantity": (int64 per key, -1 not stated)}`` and ``{"plans": (codes per key, -1 not
     stated; categories)}``, one value per key once the repeated rows are dropped (the keys' first rows
