@@ -90,7 +90,7 @@ EVENT_RATES = {
     "tier_upgrade": (0.008, 0.010, 0.010),
     "cross_sell": (0.012, 0.016, 0.020),
     "parallel_subscription": (0.000, 0.002, 0.004),
-    "price_uplift": (0.030, 0.030, 0.030),
+    "price_uplift": (0.028, 0.028, 0.028),
     "annual_switch": (0.004, 0.004, 0.004),
     "product_swap": (0.012, 0.012, 0.012),
     "seat_contraction": (0.014, 0.018, 0.020),
