@@ -154,22 +154,22 @@ def test_terminal_text_of_a_formatted_table():
 def test_the_ledger_card_on_the_bundled_sample(sample):
     facts = dict(display.ledger_facts(sample))
     assert facts["window"] == "2023-01 to 2025-12 (36 months)"
-    assert facts["customers"] == "2,996"
+    assert facts["customers"] == "2,998"
     assert facts["products"] == "4: Analytics, Automation, Core, Support Plus"
     assert facts["currencies"] == "EUR, USD; reported in USD"
-    assert facts["rows read / used / excluded"] == "8,564 / 8,564 / 0"
+    assert facts["rows read / used / excluded"] == "9,698 / 9,698 / 0"
     page = display.ledger_html(sample)
-    assert "<tr><th>customers</th><td>2,996</td></tr>" in page and '<table class="kit-table">' not in page  # a card
-    assert display.ledger_text(sample) == ("<Ledger subscriptions 2023-01 to 2025-12: 2,996 customers, 4 products, "
-                                           "USD; 8,564 rows read, 8,564 used, 0 excluded>")  # fmt: skip
+    assert "<tr><th>customers</th><td>2,998</td></tr>" in page and '<table class="kit-table">' not in page  # a card
+    assert display.ledger_text(sample) == ("<Ledger subscriptions 2023-01 to 2025-12: 2,998 customers, 4 products, "
+                                           "USD; 9,698 rows read, 9,698 used, 0 excluded>")  # fmt: skip
 
 
 def test_the_quality_card_on_the_bundled_sample(sample):
     page = display.quality_html(sample.quality)
-    assert "<tr><th>rows read</th><td>8,564</td></tr>" in page and "<tr><th>rows excluded</th><td>0</td></tr>" in page
-    assert "Notes (valid rows worth a look)" in page and ">185</td>" in page  # overlapping subscriptions
+    assert "<tr><th>rows read</th><td>9,698</td></tr>" in page and "<tr><th>rows excluded</th><td>0</td></tr>" in page
+    assert "Notes (valid rows worth a look)" in page and ">128</td>" in page  # overlapping subscriptions
     assert display.quality_text(sample.quality) == (
-        "<DataQuality of sample_subscriptions.csv: 8,564 rows read = 8,564 used + 0 excluded; 0 problems, 4 notes>"
+        "<DataQuality of sample_subscriptions.csv: 9,698 rows read = 9,698 used + 0 excluded; 0 problems, 4 notes>"
     )
 
 
@@ -265,8 +265,8 @@ def test_in_a_kernel_import_kit_makes_its_tables_display_formatted():
     assert html.startswith('<div class="kit-frame">') and "customer expansion rate" in html
     assert re.search(r">\$[\d,]+\.\d\d</td>", html) and re.search(r">\d+\.\d%</td>", html)
     assert "kit-frame" not in plain[0]["data"]["text/html"] and "123450" in plain[0]["data"]["text/html"]
-    assert "<tr><th>customers</th><td>2,996</td></tr>" in card[0]["data"]["text/html"]
-    assert card[0]["data"]["text/plain"].startswith("<Ledger subscriptions 2023-01 to 2025-12: 2,996 customers")
+    assert "<tr><th>customers</th><td>2,998</td></tr>" in card[0]["data"]["text/html"]
+    assert card[0]["data"]["text/plain"].startswith("<Ledger subscriptions 2023-01 to 2025-12: 2,998 customers")
     assert "<h4>Movements</h4>" in moves[0]["data"]["text/html"]
 
 

@@ -233,7 +233,7 @@ def test_customer_history_movements_equal_the_whole_ledgers(sample):
 
 
 def test_unknown_customer_suggests_near_misses(sample):
-    with pytest.raises(ParameterError, match=r"^customer 'C0001' is not in the ledger \(2,996 customers\); did you "
+    with pytest.raises(ParameterError, match=r"^customer 'C0001' is not in the ledger \(2,998 customers\); did you "
                                              r"mean C0"):  # fmt: skip
         kit.customer_history(sample, "C0001")
     with pytest.raises(ParameterError, match=r"^customer 'zzz' is not in the ledger \(4 customers\)$"):
