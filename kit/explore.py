@@ -470,9 +470,9 @@ def customer_history(
     Show one customer's MRR per product and month, its attributes and its movements per period.
 
     The ledger keeps MRR in cents per customer · product · month and the customer
-    attributes of each month (``plan``, ``size``, …), which come along. It does not carry
-    quantity (seats) or unit price today, so neither can be shown (issue 11 adds them to
-    the ledger). The movements are computed on the customer's rows alone, which gives the
+    attributes of each month (``plan``, ``size``, …), which come along, and, where the source
+    states them, each product's ``quantity`` (seats) and ``plans`` that month (``.mrr``; several
+    plans joined by ``" + "``). The movements are computed on the customer's rows alone, which gives the
     same rows as on the whole ledger (movements are customer-local, docs/definitions.md).
 
     Parameters
@@ -525,7 +525,10 @@ def customer_history(
     mrr["month"] = [month_label(m) for m in mrr["month"].array.asi8]
     for column in ["product", *ledger.attributes]:
         mrr[column] = mrr[column].astype(str)
-    mrr = mrr[["month", "product", "mrr_cents", *ledger.attributes]]
+    keyed = [c for c in ("quantity", "plans") if c in mrr.columns]
+    if "plans" in mrr:
+        mrr["plans"] = mrr["plans"].astype(object).map(lambda p: p if pd.isna(p) else str(p).replace("\n", " + "))
+    mrr = mrr[["month", "product", "mrr_cents", *keyed, *ledger.attributes]]
     first = int(mine["month"].array.asi8.min())
     months = [month_label(m) for m in range(first, ledger.last_month.ordinal + 1)]
     wide = mrr.pivot_table(index="month", columns="product", values="mrr_cents", aggfunc="sum", fill_value=0)

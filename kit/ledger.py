@@ -19,6 +19,10 @@ Two input shapes reach it (see docs/definitions.md, "The ledger"):
 Policies chosen where the design leaves room (also stated in the report's methodology):
 
 * an empty ``quantity`` or ``billing_interval_count`` cell means 1, like a missing column;
+* where the source has a ``quantity`` (or ``plan``) column, the ledger carries per key its sum
+  ``quantity`` (nullable Int64) and its ``plans`` (the distinct plans, sorted, joined by a line
+  break); a snapshot row with an empty quantity or any row with an empty plan makes the key's
+  value NA (not stated, never guessed); the cause bridge (:mod:`kit.bridges`) reads them;
 * amounts with more than two decimals are rounded half-even to the cent (counted); a text
   amount column whose decimal mark may as well separate thousands (``1.200``, ``2.500``
   and no amount written otherwise, no thousands separator stated) is an error naming the
