@@ -241,9 +241,13 @@ def _parse_snapshots(ctx, date_format, decimal, thousands, currency_symbols, tho
     rows["mrr_cents"] = pd.Series(cents, index=rows.index, copy=False)  # an array would be copied
     _note_rounding(ctx, "mrr", money)
     if ctx.has_quantity:  # a whole count; an empty cell is not stated (-1 here, NA in the ledger)
-        values, reasons = parse.parse_count(ctx.frame["quantity"], default=-1)
+        column = ctx.frame["quantity"]
+        values, reasons = parse.parse_count(column, default=-1)
         ctx.add_reasons("quantity", reasons)
-        stated = (parse.clean_text(ctx.frame["quantity"]).astype(str) != "").to_numpy()
+        if pd.api.types.is_numeric_dtype(column.dtype):
+            stated = column.notna().to_numpy()
+        else:  # an empty cell takes the default: a second default tells the empty cells from a written -1
+            stated = (values != -1) | (parse.parse_count(column, default=-2)[0] != -2)
         ctx.add_reason_where("quantity", stated & (values < 0) & pd.isna(reasons), "negative quantity")
         rows["quantity"] = np.where(stated, values, -1)
     rows[MONTH_ORDINAL] = pd.Series(months, index=rows.index, copy=False)
