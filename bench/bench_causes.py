@@ -52,10 +52,10 @@ def with_quantities(path: Path) -> Path:
     return out
 
 
-def run(name: str, command: str, path: Path, out: Path) -> base.Run:
+def run(name: str, command: str, path: Path, out: Path, cwd: Path = base.ROOT) -> base.Run:
     extra = ["--netting", "product"] if command == "summary" else []
     argv = [sys.executable, "-m", "kit", command, str(path), "--period", "month", *extra, "--output", str(out)]
-    return base.measure(name, argv)
+    return base.measure(name, argv, cwd=cwd)
 
 
 def read(path: Path) -> dict[str, dict[str, str]]:
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--data-dir", type=Path, default=base.DATA)
+    parser.add_argument("--base", type=Path, help="also run kit summary (no quantities) in this older checkout")
     args = parser.parse_args(argv)
     plain, facts = base.ensure_data(args.customers, 36, 5, 3, args.data_dir)
     rich = with_quantities(plain)
@@ -75,12 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {plain.name} ({facts.get('rows', '?'):,} rows) and {rich.name} (+ quantity, plan)")
     sides = [("summary, no quantities", "summary", plain), ("summary, quantities", "summary", rich),
              ("causes, quantities", "causes", rich)]  # fmt: skip
+    if args.base:
+        sides.insert(0, ("summary, no q., --base", "summary", plain))
     runs: dict[str, list[base.Run]] = {name: [] for name, _, _ in sides}
     outputs = {}
     for _ in range(args.repeat):
         for name, command, path in sides:
-            out = args.data_dir / f"bench_{command}_{path.stem}.csv"
-            result = run(name, command, path, out)
+            out = args.data_dir / f"bench_{name.split(',')[0]}_{len(outputs)}_{path.stem}.csv"
+            cwd = args.base if name.endswith("--base") else base.ROOT
+            result = run(name, command, path, out, cwd)
             if result.status != 0:
                 print(f"{name} failed:\n{result.stderr}")
                 return 2
