@@ -276,13 +276,13 @@ class Analysis:
         columns = [c for c in ("customer_id", "product", "mrr_start", "mrr_end", "amount", "changed") if c in rows]
         rows = pd.DataFrame(rows[columns])
         if self.name_column and self.name_column in self.movements:
-            names = self.movements.drop_duplicates("customer_id").set_index(
-                self.movements.drop_duplicates("customer_id")["customer_id"].astype(str))[self.name_column]
+            first = self.movements.drop_duplicates("customer_id")
+            names = pd.Series(first[self.name_column].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
             rows.insert(1, self.name_column, rows["customer_id"].map(names).astype(str).to_numpy())
         return rows.reset_index(drop=True)
 
     def plot_causes(self, ax):
-        """The cause bridge's changes on customers active at both ends, per period shown."""
+        """Draw the cause bridge's changes on customers active at both ends, per period shown."""
         if not self.has_causes:
             ax.set_axis_off()
             return ax

@@ -462,8 +462,8 @@ def test_sample_report_says_why_customers_expand_to_the_cent(sample_report):
     assert re.search(r"<h3[^>]*>Why customers expand", page)
     ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
     last = kit.causes(ledger, period="month").iloc[-1]
-    assert int(last["expansion"]) == sum(int(last[c]) for c in ("cross_sell", "expansion_seats", "expansion_price",
-                                                                 "expansion_plan", "expansion_unattributed"))  # fmt: skip
+    parts = ("cross_sell", "expansion_seats", "expansion_price", "expansion_plan", "expansion_unattributed")
+    assert int(last["expansion"]) == sum(int(last[c]) for c in parts)
     text = " ".join(_text(page).split())
     usd = lambda column: nv.money(int(last[column]), "USD")  # noqa: E731
     assert f"In {last['period']}, of {usd('expansion')} expansion on products (product by product)" in text
