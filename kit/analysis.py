@@ -73,6 +73,12 @@ class Analysis:
     #: The summary (all periods) in the other FX mode, when the data holds several
     #: currencies: it shows how much of the figures is exchange-rate movement. None otherwise.
     fx_reference: pd.DataFrame | None = None
+    #: The cause bridge (:func:`kit.bridges.causes`) of the periods shown, same grain, window and filters.
+    causes: pd.DataFrame | None = None
+    #: What the cause bridge can measure on this ledger (:func:`kit.bridges.inputs`).
+    cause_inputs: dict | None = None
+    #: The column of customer names shown beside ids (None when anonymised or the data has none).
+    name_column: str | None = None
 
     @property
     def currency(self) -> str | None:
@@ -230,6 +236,57 @@ class Analysis:
     def shown_periods_mask(self) -> pd.Series:
         """Rows of the movements in the periods shown."""
         return self.movements["period"].astype(str).isin(set(self.shown["period"]))
+
+    # --- causes ------------------------------------------------------------------------------
+    #: The parts of the product-netting expansion, largest cause first when they tie: cell of :func:`kit.causes`.
+    EXPANSION_PARTS = ("expansion_seats", "expansion_plan", "expansion_price", "cross_sell", "expansion_unattributed")
+
+    @property
+    def has_causes(self) -> bool:
+        """Whether the cause bridge has a period shown."""
+        return self.causes is not None and not self.causes.empty
+
+    def causes_table(self) -> pd.DataFrame:
+        """Return the cause bridge of the last 12 periods shown, first to last (money in cents)."""
+        from kit.bridges import MONEY
+
+        return self.causes[["period", *MONEY]].tail(12).reset_index(drop=True)
+
+    def cause_facts(self) -> dict:
+        """Return the latest period's cause figures: ``period``, ``expansion`` and its parts, as ints."""
+        last = self.causes.iloc[-1]
+        return {"period": str(last["period"]), "expansion": int(last["expansion"]),
+                **{name: int(last[name]) for name in self.EXPANSION_PARTS}}  # fmt: skip
+
+    def largest_cause(self) -> str | None:
+        """Return the part of the latest period's expansion with the largest amount, None when all are zero."""
+        facts = self.cause_facts()
+        best = max(self.EXPANSION_PARTS, key=lambda name: facts[name])
+        return best if facts[best] > 0 else None
+
+    def cause_drill(self, n: int = 5) -> pd.DataFrame:
+        """Return the top ``n`` rows of :func:`kit.bridges.drill` behind the latest period's largest cause."""
+        from kit.bridges import drill
+
+        cell = self.largest_cause()
+        if cell is None:
+            return pd.DataFrame()
+        rows = drill(self.ledger, self.cause_facts()["period"], cell, grain=self.params["period"],
+                     reactivation_window=self.window).head(n)  # fmt: skip
+        columns = [c for c in ("customer_id", "product", "mrr_start", "mrr_end", "amount", "changed") if c in rows]
+        rows = pd.DataFrame(rows[columns])
+        if self.name_column and self.name_column in self.movements:
+            first = self.movements.drop_duplicates("customer_id")
+            names = pd.Series(first[self.name_column].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
+            rows.insert(1, self.name_column, rows["customer_id"].map(names).astype(str).to_numpy())
+        return rows.reset_index(drop=True)
+
+    def plot_causes(self, ax):
+        """Draw the cause bridge's changes on customers active at both ends, per period shown."""
+        if not self.has_causes:
+            ax.set_axis_off()
+            return ax
+        return plots.causes_over_time(self.causes, currency=self.currency, ax=ax)
 
     # --- limitations ---------------------------------------------------------------------------
     def rate_ranges(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
@@ -401,6 +458,11 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     cross_sell, cross_sell_pairs = cross_sell_tables(
         ledger, period=params["period"], reactivation_window=options["reactivation_window"]
     )  # one walk for the matrix the report shows and the pairs its workbook writes
+    from kit.bridges import causes as cause_bridge
+    from kit.bridges import inputs as cause_inputs
+
+    cause_table = cause_bridge(ledger, period=params["period"], reactivation_window=options["reactivation_window"])
+    cause_table = cause_table.loc[cause_table["period"].astype(str).isin(set(shown["period"]))].reset_index(drop=True)
     return Analysis(
         params=params,
         ledger=ledger,
@@ -421,6 +483,9 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         fx_reference=None
         if reference is None
         else metrics.summarize(filter_customers(reference, params["filters"]), **options),
+        causes=cause_table,
+        cause_inputs=cause_inputs(ledger),
+        name_column=label,
     )
 
 

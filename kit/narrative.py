@@ -498,3 +498,63 @@ def parameter_table(rows: list[tuple[str, object]]) -> str:
     """Render (name, value) pairs as an escaped two-column table."""
     frame = pd.DataFrame([(k, "" if v is None else v) for k, v in rows], columns=["setting", "value"])
     return table_html(frame)
+
+
+def causes_sentence(*, period: str, expansion: int, expansion_seats: int, expansion_plan: int, expansion_price: int,
+                    cross_sell: int, expansion_unattributed: int, currency: str | None = None,
+                    customer_netting: bool = True) -> str:  # fmt: skip
+    """
+    Say where the latest period's product-level expansion came from, exact to the cent.
+
+    Parameters
+    ----------
+    period : str
+        The period's label.
+    expansion, expansion_seats, expansion_plan, expansion_price, cross_sell, expansion_unattributed : int
+        The cause bridge's figures (:func:`kit.causes`), in cents; the parts add up to ``expansion``.
+    currency : str, optional
+    customer_netting : bool
+        Whether the report's headline nets per customer (then the sentence says the figure differs).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> causes_sentence(period="2025-Q4", expansion=9749000, expansion_seats=6120000, expansion_plan=1800000,
+    ...                 expansion_price=930000, cross_sell=900000, expansion_unattributed=0, currency="USD")
+    ... # doctest: +NORMALIZE_WHITESPACE
+    "In 2025-Q4, of $97,490.00 expansion on products (product by product), $61,200.00 came from added seats,
+    $18,000.00 from plan upgrades, $9,300.00 from price rises and $9,000.00 from cross-sell. This is product-level
+    (gross) expansion: it differs from the headline expansion, which nets each customer's products."
+    """
+    parts, cuts = [], []
+    for cents, up, down in ((expansion_seats, "added seats", "fewer seats"),
+                            (expansion_plan, "plan upgrades", "plan downgrades"),
+                            (expansion_price, "price rises", "price cuts"),
+                            (cross_sell, "cross-sell", None),
+                            (expansion_unattributed, "changes the data cannot attribute", None)):  # fmt: skip
+        if cents > 0 or (cents and down is None):
+            parts.append((cents, up))
+        elif cents < 0:
+            cuts.append(f"{down} took off {money(-cents, currency)}")
+    said = [f"{money(c, currency)} {'came from ' if i == 0 else 'from '}{what}" for i, (c, what) in enumerate(parts)]
+    body = said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1] if said else ""
+    text = f"In {period}, of {money(expansion, currency)} expansion on products (product by product)"
+    text += f", {body}" if body else ", nothing came from any cause"
+    text += f"; {' and '.join(cuts)}." if cuts else "."
+    if customer_netting:
+        text += (" This is product-level (gross) expansion: it differs from the headline expansion, which nets each "
+                 "customer's products.")  # fmt: skip
+    return text
+
+
+def causes_missing_note(missing: list[str]) -> str:
+    """
+    Say which column would split the changes the cause bridge leaves unattributed.
+
+    >>> causes_missing_note(["a plan column would tell plan changes from price changes"])[:60]
+    'Not split: a plan column would tell plan changes from price '
+    """
+    return f"Not split: {'; '.join(missing)}. Those amounts are shown as unattributed, never guessed."

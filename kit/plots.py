@@ -177,6 +177,34 @@ def expansion_split(summary: pd.DataFrame, *, currency: str | None = None, ax=No
     return ax
 
 
+def causes_over_time(table: pd.DataFrame, *, currency: str | None = None, ax=None):
+    """
+    Stacked bars per period of the cause bridge on customers active at both ends.
+
+    Cross-sell, seats, price, plan and unattributed are stacked up where positive and down where
+    negative; dropped products go down; the net of them all is a line.
+    """
+    ax = _ax(ax)
+    x = np.arange(len(table))
+    up, down = np.zeros(len(table)), np.zeros(len(table))
+    colors = {"cross_sell": "#2a9d8f", "seats": "#264653", "price": "#e9c46a", "plan": "#8e7dbe",
+              "unattributed": "#adb5bd", "dropped": "#e76f51"}  # fmt: skip
+    net = np.zeros(len(table))
+    for name in ("cross_sell", "seats", "price", "plan", "unattributed", "dropped"):
+        values = table[name].to_numpy(dtype=float) * (-1 if name == "dropped" else 1)
+        net += values
+        bottom = np.where(values >= 0, up, down)
+        ax.bar(x, values, bottom=bottom, color=colors[name], label=name.replace("_", "-"), width=0.8)
+        up, down = up + np.clip(values, 0, None), down + np.clip(values, None, 0)
+    ax.plot(x, net, color="black", marker="o", ms=3, lw=1.2, label="net change")
+    ax.axhline(0, color="#333", lw=0.8)
+    _thin_ticks(ax, table["period"].astype(str).tolist())
+    money_axis(ax, currency)
+    ax.set_title("Why MRR changed on customers active at both ends (product by product)")
+    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), frameon=False)
+    return ax
+
+
 def rates_over_time(summary: pd.DataFrame, *, reference: pd.DataFrame | None = None,
                     reference_label: str = "the same in the reference", ax=None):  # fmt: skip
     """

@@ -26,7 +26,7 @@ def section(run, name: str) -> str:
     name : str
         One of :data:`SECTIONS`: ``header``, ``executive``, ``methodology``, ``bridge``,
         ``rates``, ``retention``, ``segments``, ``cohorts_intro``, ``cross_sell``,
-        ``upgrades``, ``top_customers``, ``concentration``, ``limitations``, ``quality``.
+        ``upgrades``, ``top_customers``, ``concentration``, ``limitations``, ``quality``, ``causes``.
 
     Returns
     -------
@@ -184,6 +184,31 @@ def _concentration(run) -> str:
     return _render("paragraph", heading="Concentration of expansion", text=text)
 
 
+#: The words of a cause of expansion, for the drill-down's heading.
+CAUSE_WORDS = {"expansion_seats": "added seats", "expansion_plan": "plan upgrades", "expansion_price": "price rises",
+               "cross_sell": "cross-sell", "expansion_unattributed": "unattributed changes"}  # fmt: skip
+
+
+def _causes(run) -> str:
+
+    if not run.has_causes:
+        return _note(nv.NO_MOVEMENT)
+    from kit.bridges import MONEY
+
+    facts = run.cause_facts()
+    text = nv.causes_sentence(**facts, currency=run.currency, customer_netting=run.params["netting"] == "customer")
+    missing = (run.cause_inputs or {}).get("missing", [])
+    note = nv.causes_missing_note(missing) if missing else ""
+    table = nv.table_html(run.causes_table(), money_columns=MONEY, currency=run.currency)
+    cell, heading, drill = run.largest_cause(), "", ""
+    if cell is not None:
+        heading = f"Customers behind the largest cause in {facts['period']}: {CAUSE_WORDS[cell]} (top 5)"
+        drill = nv.table_html(run.cause_drill(5), money_columns=("mrr_start", "mrr_end", "amount"),
+                              currency=run.currency)  # fmt: skip
+    return _render("causes", note=note, text=text, table=_markup(table), drill_heading=heading,
+                   drill=_markup(drill))  # fmt: skip
+
+
 def _limitations(run) -> str:
 
     q = run.ledger.quality
@@ -215,5 +240,5 @@ SECTIONS = {
     "header": _header, "executive": _executive, "methodology": _methodology, "bridge": _bridge, "rates": _rates,
     "retention": _retention, "segments": _segments, "cohorts_intro": _cohorts_intro, "cross_sell": _cross_sell,
     "upgrades": _upgrades, "top_customers": _top_customers, "concentration": _concentration,
-    "limitations": _limitations, "quality": _quality,
+    "limitations": _limitations, "quality": _quality, "causes": _causes,
 }  # fmt: skip

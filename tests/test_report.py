@@ -452,3 +452,34 @@ def test_cohort_colour_bar_ticks_are_distinct(values):
         assert len(ticks) >= 2 and len(set(ticks)) == len(ticks), ticks
     finally:
         plt.close(ax.figure)
+
+
+# --- why customers expand (the cause bridge) ------------------------------------------------------
+
+
+def test_sample_report_says_why_customers_expand_to_the_cent(sample_report):
+    page = sample_report.read_text(encoding="utf-8")
+    assert re.search(r"<h3[^>]*>Why customers expand", page)
+    ledger = kit.load_ledger(config.SAMPLE_SUBSCRIPTIONS, fx=config.SAMPLE_FX)
+    last = kit.causes(ledger, period="month").iloc[-1]
+    parts = ("cross_sell", "expansion_seats", "expansion_price", "expansion_plan", "expansion_unattributed")
+    assert int(last["expansion"]) == sum(int(last[c]) for c in parts)
+    text = " ".join(_text(page).split())
+    usd = lambda column: nv.money(int(last[column]), "USD")  # noqa: E731
+    assert f"In {last['period']}, of {usd('expansion')} expansion on products (product by product)" in text
+    for column, words in (("expansion_seats", "added seats"), ("expansion_plan", "plan upgrades"),
+                          ("expansion_price", "price rises"), ("cross_sell", "cross-sell")):  # fmt: skip
+        if int(last[column]) > 0:
+            assert f"{usd(column)} {'came from ' if column == 'expansion_seats' else 'from '}{words}" in text
+    assert "differs from the headline expansion" in text  # the sample report nets per customer
+    assert "Customers behind the largest cause" in text
+    assert "Not split:" not in text  # the sample has quantity and plan
+    assert "neither tells" not in text.lower()
+    assert "What the cause bridge cannot see." in text
+
+
+def test_a_source_without_quantity_or_plan_notes_the_missing_columns(playbook_report):
+    text = " ".join(_text(playbook_report.read_text(encoding="utf-8")).split())
+    assert "Why customers expand" in text
+    assert "Not split: a quantity column (seats, licences, units) would split" in text
+    assert "shown as unattributed, never guessed" in text
