@@ -107,7 +107,7 @@ def test_a_report_run_gives_every_table_its_parameters_and_data_quality(tmp_path
     parameters = dict(rows(book["parameters"])[1:])
     assert parameters["period"] == "year" and parameters["netting"] == "customer"
     quality = rows(book["data quality"])
-    assert ("rows read", "8,564") in [r[:2] for r in quality] and ("rows excluded", "0") in [r[:2] for r in quality]
+    assert ("rows read", "9,698") in [r[:2] for r in quality] and ("rows excluded", "0") in [r[:2] for r in quality]
     assert quality[0] == ("Data quality", None, None)
 
 
