@@ -301,7 +301,11 @@ def _categorical(codes: np.ndarray, categories: pd.Index, *, ascending: bool = F
         used = _present(codes, len(categories))
         used = None if used.all() else used
     if used is not None:
-        codes = (np.cumsum(used) - 1)[codes]
+        remap = np.cumsum(used) - 1
+        if len(codes) and codes.min() < 0:  # -1 (NA, e.g. a key's plans not stated) stays NA
+            codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        else:
+            codes = remap[codes]
         categories = categories[used]
     return categorical_of(codes, categories)
 
