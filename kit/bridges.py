@@ -61,6 +61,7 @@ from kit.movements import walk
 from kit.periods import keep as keep_periods
 from kit.periods import plan_periods, select
 from kit.rules import CLASSES, ratio
+from kit.subscriptions import divide_half_even
 
 #: The causes of change of a customer active at both ends, in the bridge's order.
 CAUSES = ("cross_sell", "seats", "price", "plan", "unattributed", "dropped")
@@ -193,10 +194,8 @@ def _seats(s: np.ndarray, dq: np.ndarray, q_s: np.ndarray) -> np.ndarray:
     out = np.zeros(len(s), dtype=np.int64)
     out[safe] = round_half_even(s[safe] * dq[safe], q_s[safe])
     for i in np.flatnonzero(~safe):
-        numerator, denominator = int(s[i]) * int(dq[i]), int(q_s[i])
-        quotient, remainder = divmod(abs(numerator), denominator)
-        if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
-            quotient += 1
+        numerator = int(s[i]) * int(dq[i])
+        quotient = divide_half_even(abs(numerator), int(q_s[i]))
         out[i] = min(quotient, SEATS_LIMIT) * (1 if numerator >= 0 else -1)  # past the limit: not measured
     return out
 
@@ -770,8 +769,8 @@ def _product_tally(ledger: Ledger, width: int, n_plans: int, *, period: str, pla
             group_s = group_e = product * n_plans
         moved = both_active & (s > 0) & (e > 0) & (group_s != group_e)  # between plan rows (plans=True only)
         plan_change = parts["plan"] != 0
-        plan_in = np.where(moved, e, np.where(plan_change & ~moved, e, 0))
-        plan_out = np.where(moved, s, np.where(plan_change & ~moved, s, 0))
+        plan_in = np.where(moved | plan_change, e, 0)
+        plan_out = np.where(moved | plan_change, s, 0)
 
         def total(values, group):
             return _add(np.zeros(width, dtype=np.int64), group, np.asarray(values, dtype=np.int64))
