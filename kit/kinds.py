@@ -349,9 +349,32 @@ def _parse_subscriptions(ctx, date_format, decimal, thousands, currency_symbols,
         rows[column] = values
     if "subscription_id" in frame.columns:
         rows["subscription_id"] = parse.clean_text(frame["subscription_id"])
+    if "discount_amount" in frame.columns:
+        _parse_discount(ctx, rows, money)
     _check_subscription_mrr(ctx, rows)
     _note_date_range(ctx, np.concatenate([start, end]))
     return rows
+
+
+def _parse_discount(ctx: LoadState, rows: pd.DataFrame, money: dict) -> None:
+    """
+    Read ``discount_amount``: the discount on a row's ``amount × quantity`` for one billing period.
+
+    Major units like ``amount`` (a blank is no discount). A row's MRR is then
+    ``(amount × quantity − discount_amount) / (months_in × interval)``; a discount above
+    ``amount × quantity`` or below 0 is an invalid row, never a negative MRR.
+    """
+    cents, reasons = parse.parse_money(ctx.frame["discount_amount"], **money)
+    blank = reasons == "missing amount"
+    reasons = np.where(blank, None, reasons)
+    cents = np.where(blank, 0, cents)
+    ctx.add_reasons("discount_amount", reasons)
+    gross = rows["amount_cents"].to_numpy(dtype=object) * rows["quantity"].to_numpy(dtype=object)
+    checked = np.flatnonzero(pd.isna(reasons) & (rows["amount_cents"].to_numpy() >= 0))
+    over = checked[[int(cents[i]) > gross[i] or int(cents[i]) < 0 for i in checked]]
+    reason = "discount_amount above amount × quantity (or negative)"
+    ctx.add_problems("discount_amount", over, np.full(len(over), reason, dtype=object))
+    rows["discount_cents"] = cents.astype(np.int64)
 
 
 def _serial_dates(raw) -> bool:
@@ -399,6 +422,8 @@ def _dates(ctx: LoadState, column: str, date_format, allow_empty: bool = False) 
 
 def _check_decimal_mark(ctx: LoadState, column: str, money: dict) -> None:
     """Refuse an amount column whose decimal mark may separate thousands (a column error, lenient or not)."""
+    if ctx.raw.decimal_known:
+        return
     try:
         parse.check_decimal_mark(ctx.frame[column], decimal=money["decimal"], thousands=money["thousands"],
                                  currency_symbols=money["currency_symbols"])  # fmt: skip

@@ -84,7 +84,14 @@ REQUIRED = {
 }
 OPTIONAL = {
     "snapshots": ["currency"],
-    "subscriptions": ["product", "quantity", "billing_interval_count", "currency", "subscription_id"],
+    "subscriptions": [
+        "product",
+        "quantity",
+        "billing_interval_count",
+        "currency",
+        "subscription_id",
+        "discount_amount",
+    ],
 }
 #: Every role a column can play, by kind: the required and optional columns, and the
 #: columns with a meaning of their own (``plan``; ``quantity`` of snapshots, read as a count).

@@ -3,8 +3,9 @@ Turn subscription periods into months: the window, one row per subscription · m
 
 A subscription is in force in a month when ``start_date <= day < end_date`` on the month's
 last day (the window's last month: on ``as_of``); ``end_date`` is exclusive and empty while it
-runs. Its MRR is ``amount × quantity / (months_in(billing_period) × billing_interval_count)``,
-computed in Python integers and rounded half-even to the cent per subscription-month.
+runs. Its MRR is ``amount × quantity / (months_in(billing_period) × billing_interval_count)``
+(less an optional ``discount_amount`` per billing period on ``amount × quantity``), computed
+in Python integers and rounded half-even to the cent per subscription-month.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
     """
     MRR cents of one subscription-month: amount × quantity / (months_in × interval), half-even.
 
+    With a ``discount_cents`` column (``discount_amount``: a forever coupon), the discount per
+    billing period comes off ``amount × quantity`` first.
+
     int64 (the rows passed :func:`_check_subscription_mrr`, so each fits), or with ``exact``
     a list of Python integers.
     """
@@ -104,7 +108,10 @@ def _subscription_mrr(rows: pd.DataFrame, *, exact: bool = False):
     amount = rows["amount_cents"].to_numpy(dtype=object)
     quantity = rows["quantity"].to_numpy(dtype=object)
     interval = rows["billing_interval_count"].to_numpy(dtype=object)
-    numerator = amount * quantity * den_months  # Python integers: exact, no overflow
+    gross = amount * quantity
+    if "discount_cents" in rows.columns:  # a forever coupon: the discount per billing period on amount × quantity
+        gross = gross - rows["discount_cents"].to_numpy(dtype=object)
+    numerator = gross * den_months  # Python integers: exact, no overflow
     denominator = num_months * interval
     values = [divide_half_even(a, b) for a, b in zip(numerator, denominator, strict=True)]
     return values if exact else np.array(values, dtype=np.int64)
