@@ -93,7 +93,7 @@ import pandas as pd
 from kit import parse, roles
 from kit._fast.frame import _build_frame
 from kit.currency import _convert_currency, load_fx  # noqa: F401 - load_fx: part of the API
-from kit.errors import LoadError, ParameterError
+from kit.errors import LoadError, ParameterError, ValidationError
 from kit.keys import _check_key_sums, ledger_frame  # noqa: F401 - ledger_frame: the plain rule, its old home
 from kit.kinds import (  # noqa: F401 - EARLIEST_PLAUSIBLE, PRODUCT_DEFAULT: part of the API
     EARLIEST_PLAUSIBLE,
@@ -118,7 +118,7 @@ from kit.subscriptions import (  # noqa: F401 - BILLING_PERIODS, MONTHS_IN, divi
     divide_half_even,
 )
 
-KINDS = ("snapshots", "subscriptions")
+KINDS = ("snapshots", "subscriptions", "stripe")
 #: The ledger's own columns (the rest are customer attributes); ``quantity`` and ``plans`` only where the source
 #: has a quantity and a plan column.
 LEDGER_COLUMNS = ("customer_id", "product", "month", "mrr_cents", "quantity", "plans")
@@ -216,6 +216,7 @@ def load_ledger(
     snapshot_dates: str = "raise",
     today: date | None = None,
     fx_reference: bool = False,
+    preset: str | None = None,
 ) -> Ledger:
     """
     Load a source into a validated :class:`Ledger`.
@@ -225,8 +226,11 @@ def load_ledger(
     source : str, Path or DataFrame
         A CSV, Excel, Parquet or SQLite file, a SQLAlchemy URL (with ``table`` or
         ``query``), or a DataFrame.
-    kind : {"snapshots", "subscriptions"}, optional
-        The input shape; detected from the columns when omitted.
+    kind : {"snapshots", "subscriptions", "stripe"}, optional
+        The input shape; detected from the columns when omitted. ``"stripe"``: Stripe objects
+        (a ``.json``/``.jsonl`` file of subscriptions and/or invoices, read by Stripe's MRR
+        rules: :mod:`kit.stripe`) or one of Stripe's dashboard CSV exports (:mod:`kit.presets`),
+        loaded as subscriptions; a ``.json``/``.jsonl`` file is read so whatever the kind.
     mapping : dict, optional
         Source column → kit column, e.g. ``{"monthly_amount": "amount"}``.
     defaults : dict, optional
@@ -257,6 +261,10 @@ def load_ledger(
         date of the month (all its products) are used, its earlier rows excluded and counted.
     today : date, optional
         The run date (for the as_of cap and future-date warnings); tests pin it.
+    preset : str, optional
+        A billing system's export (:data:`kit.presets.PRESETS`: ``stripe-subscriptions``,
+        ``chargebee``, …): its column names and rules map onto the kit's. Detected from the
+        header when omitted (and no ``mapping`` is given).
     fx_reference : bool
         Also convert the same parsed rows in the other FX mode and attach that ledger as
         ``ledger.fx_reference`` when an FX table converts several currencies (the report
@@ -300,7 +308,11 @@ def load_ledger(
     as_of_day = parse_as_of(as_of, today)
 
     raw = read_source(source, table=table, query=query, sheet=sheet, header_row=header_row, sep=sep, encoding=encoding)
+    raw, read_by_rules = _billing_system(raw, kind, preset, mapping, on_invalid)
+    if raw.excluded or raw.refused or kind == "stripe" or read_by_rules:
+        kind = "subscriptions"  # a billing system's rows are subscription periods
     frame, explicit = _apply_mapping(raw, mapping, defaults)
+    explicit |= read_by_rules  # the preset's rules read these (its status column): no note that the kit does not
     kind = kind or _detect_kind(raw.name, frame)
     frame, column_notes = roles.take_synonyms(raw.name, frame, kind, explicit)
     _check_columns(raw.name, frame, kind)
@@ -338,6 +350,60 @@ def load_ledger(
     del ctx, raw, frame, rows, other
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse
     return ledger
+
+
+def _billing_system(raw: RawTable, kind, preset, mapping, on_invalid: str) -> tuple[RawTable, set[str]]:
+    """
+    Read a billing system's export by its preset, and refuse or exclude what its reader refused.
+
+    The preset is the one given, or the one detected from the header when neither the kind nor a
+    mapping says otherwise. A load that keeps nothing stops, naming what was left out and why.
+
+    Returns the raw table and the columns the preset's rules read (its status column, say).
+    """
+    read_by_rules: set[str] = set()
+    from_stripe = str(raw.details.get("format", "")).startswith("Stripe")
+    if not from_stripe and (preset or kind in (None, "stripe")) and not mapping:
+        from kit import presets  # the table of billing systems' column names
+
+        name = preset or presets.detect(raw.frame.columns)
+        if name is None and kind == "stripe":
+            raise LoadError(f"{raw.name}: kind 'stripe' reads a file of Stripe objects (.json, .jsonl) or Stripe's "
+                            f"subscriptions or invoice line items CSV export; this header is neither "
+                            f"(columns found: {', '.join(raw.frame.columns[:12])})")  # fmt: skip
+        if name is not None:
+            raw = presets.apply(raw, name)
+            rule = presets.PRESETS[name].status
+            read_by_rules = {normalise_column(rule.column)} if rule is not None else set()
+    elif preset:
+        raise ParameterError("preset= names a CSV export's columns: it cannot be combined with mapping= "
+                             "or with a file of Stripe objects")  # fmt: skip
+    if raw.refused:
+        _refuse(raw, on_invalid)
+    if not len(raw.frame) and (raw.excluded or raw.refused):
+        shown = "; ".join(f"{reason}: {len(labels):,} ({', '.join(labels[:3])})" for reason, labels in
+                          [*raw.excluded, *raw.refused])  # fmt: skip
+        raise LoadError(f"{raw.name}: nothing in it is MRR by its billing system's rules ({shown})")
+    return raw, read_by_rules
+
+
+def _refuse(raw: RawTable, on_invalid: str) -> None:
+    """Raise on what a billing-system reader refused (strict), or exclude it with its reason (quarantine)."""
+    if on_invalid == "quarantine":
+        raw.excluded = [*raw.excluded, *((f"refused: {reason}", labels) for reason, labels in raw.refused)]
+        raw.refused = []
+        return
+    count = sum(len(labels) for _, labels in raw.refused)
+    said = "1 object or line holds" if count == 1 else f"{count:,} objects or lines hold"
+    lines = [f"{raw.name}: {said} values no real account has (placeholders?); nothing was loaded."]
+    problems = []
+    for reason, labels in raw.refused:
+        more = f", … ({len(labels):,})" if len(labels) > 3 else ""
+        lines.append(f"  {reason}: {', '.join(labels[:3])}{more}")
+        problems += [(label, "", "", reason) for label in labels]
+    lines.append("Fix them in the billing system, or pass on_invalid='quarantine' (CLI --lenient) to exclude them "
+                 "and count them in the data-quality table.")  # fmt: skip
+    raise ValidationError("\n".join(lines), pd.DataFrame(problems, columns=["row", "column", "value", "reason"]))
 
 
 def _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency) -> Ledger:

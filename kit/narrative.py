@@ -309,8 +309,14 @@ def fx_effect_sentence(period: str, mode: str, now, other, currency: str | None)
 
 def methodology_items(*, period: str, netting: str, window: int | None, window_text, baseline: str,
                       snapshots: bool, currency: str | None, fx_mode: str, several_currencies: bool,
-                      dropped: str | None, lenient: bool, segment: str | None) -> list[str]:  # fmt: skip
-    """List, in sentences, the policies a run used (``window_text``: the reactivation window as given)."""
+                      dropped: str | None, lenient: bool, segment: str | None,
+                      source_format: str = "") -> list[str]:  # fmt: skip
+    """
+    List, in sentences, the policies a run used.
+
+    ``window_text`` is the reactivation window as given; ``source_format`` the data-quality
+    record's ``format``, which says whether a billing system's rules were read (Stripe).
+    """
     word = period
     items = [
         f"Periods are calendar {word}s; a {word}'s MRR is the MRR of its last month.",
@@ -337,11 +343,24 @@ def methodology_items(*, period: str, netting: str, window: int | None, window_t
                  "month and exchange rates converted through another base currency are noted in the appendix."
                  + (" This run was lenient: invalid rows were excluded and counted." if lenient else
                     " This run was strict: the data held no invalid row."))  # fmt: skip
+    if source_format.startswith("Stripe"):
+        items.append(STRIPE_RULES)
     if segment:
         items.append(f"Segments ({segment}): a customer counts in its segment at the start of the {word}; "
                      "new and reactivated customers in their segment at its end.")  # fmt: skip
     return items
 
+
+#: How Stripe objects were read (kit.stripe), said in the report's methodology.
+STRIPE_RULES = (
+    "Stripe: read by Stripe's MRR rules. Each subscription item counts from its start (or its trial's end) to "
+    "ended_at at quantity × unit amount per billing interval; invoices give each item's history from its "
+    "non-proration lines' service periods, the subscription continuing it from the last one. Statuses active and "
+    "past_due are MRR, trialing from trial_end, canceled until ended_at; incomplete, unpaid and paused are not. "
+    "Only forever coupons come off; metered, tiered-without-amount and one-time prices, proration lines, one-off "
+    "items, draft and void invoices and tax are never MRR. Every object or line left out is counted by reason, "
+    "with its ids, in the appendix."
+)
 
 NO_MOVEMENT = "The data window holds no period after the baseline: there is no movement to show."
 

@@ -41,6 +41,9 @@ class DataQuality:
         ``note, count, examples``: valid but noteworthy rows (duplicates, overlaps, …).
     facts : dict
         The window, customers, products and currencies as the data-quality table shows them.
+    left_out : DataFrame, optional
+        ``id, reason``: every object, line or row a billing system's rules left out before the
+        kit's columns (:mod:`kit.stripe`, :mod:`kit.presets`), each with its id.
     currencies : tuple of str
         The currencies of the data's rows, sorted (empty when it has no currency column):
         the list sentences join, never ``facts["currencies"]`` split again.
@@ -55,6 +58,7 @@ class DataQuality:
     notes: pd.DataFrame
     facts: dict = field(default_factory=dict)
     currencies: tuple[str, ...] = ()
+    left_out: pd.DataFrame | None = None
 
     @property
     def rows_excluded(self) -> int:
@@ -228,10 +232,16 @@ class ProblemLog:
                 excluded_rows.append((reason, len(group), _examples(group["row"])))
         for reason, positions in self.window_excluded.items():
             excluded_rows.append((reason, len(positions), _examples(self.raw.row_numbers[positions])))
+        before = sum(len(labels) for _, labels in self.raw.excluded)  # left out by a billing system's rules
+        for reason, labels in self.raw.excluded:
+            excluded_rows.append((reason, len(labels), ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")))
         excluded = pd.DataFrame(excluded_rows, columns=["reason", "rows", "examples"])
         notes = pd.DataFrame(self.notes, columns=["note", "count", "examples"])
         used = int(self.valid.sum())
-        return DataQuality(self.raw.name, details, self.n, used, excluded, problems, notes, facts)
+        left_out = pd.DataFrame([(label, reason) for reason, labels in self.raw.excluded for label in labels],
+                                columns=["id", "reason"])  # fmt: skip
+        return DataQuality(self.raw.name, details, self.n + before, used, excluded, problems, notes, facts,
+                           left_out=left_out)  # fmt: skip
 
 
 def _shown(value) -> str:

@@ -96,6 +96,7 @@ def _methodology(run) -> str:
         baseline=run.plan.baseline, snapshots=run.ledger.kind == "snapshots", currency=run.currency,
         fx_mode=p["fx_mode"], several_currencies=run.several_currencies, dropped=run.plan.dropped,
         lenient=bool(p.get("lenient")), segment=run.segment,
+        source_format=str(run.ledger.quality.details.get("format", "")),
     )  # fmt: skip
     return _render("methodology", heading="This run", items=items)
 

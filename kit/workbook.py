@@ -115,6 +115,10 @@ def _shown_parameters(params: Mapping) -> list[tuple[str, object]]:
     return rows
 
 
+#: The most left-out ids the data-quality sheet lists (a sheet holds 1,048,576 rows).
+LEFT_OUT_ROWS = 100_000
+
+
 def to_excel(path, tables, *, parameters: Mapping | None = None, quality=None, currency: str | None = None) -> Path:
     """
     Write tables into one xlsx workbook, one sheet per table, money formatted as currency.
@@ -286,6 +290,12 @@ class _Writer:
                     ("Excluded rows by reason", quality.excluded, {"rows": "count"}),
                     ("Notes (valid rows worth a look)", quality.notes, {"count": "count"}),
                     ("Problems found", quality.problems, {"row": "count"})]  # fmt: skip
+        left_out = getattr(quality, "left_out", None)
+        if left_out is not None and len(left_out):  # a billing system's objects or lines left out, each with its id
+            title = "Left out by the billing system's rules (every id)"
+            if len(left_out) > LEFT_OUT_ROWS:
+                title = f"Left out by the billing system's rules (the first {LEFT_OUT_ROWS:,} of {len(left_out):,} ids)"
+            sections.append((title, left_out.head(LEFT_OUT_ROWS), {}))
         row = 0
         for title, frame, kinds in sections:
             if title != "Data quality" and not len(frame):

@@ -56,6 +56,7 @@ from kit.sources.table import RawTable, RowNumbers, _with_normalised_columns, ca
 __all__ = [
     "CSV_SUFFIXES",
     "EXCEL_SUFFIXES",
+    "JSON_SUFFIXES",
     "PARALLEL_TEXT_ROWS",
     "PARQUET_SUFFIXES",
     "QUERY_BACKENDS",
@@ -84,6 +85,7 @@ CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 SQLITE_SUFFIXES = {".db", ".sqlite", ".sqlite3"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}  # files of Stripe objects (kit.stripe)
 
 
 def read_source(
@@ -102,7 +104,8 @@ def read_source(
     Parameters
     ----------
     source : str, Path or DataFrame
-        A CSV, Excel or Parquet file, an SQLite file (``.db``, ``.sqlite``), a
+        A CSV, Excel or Parquet file, an SQLite file (``.db``, ``.sqlite``), a file of
+        Stripe objects (``.json``, ``.jsonl``, ``.ndjson``: :mod:`kit.stripe`), a
         SQLAlchemy URL, or a DataFrame already in memory.
     table, query : str, optional
         For a database: the table to read, or a query to run (one of them).
@@ -139,4 +142,8 @@ def read_source(
         return read_excel(path, sheet=sheet, header_row=header_row)
     if suffix in PARQUET_SUFFIXES:
         return read_parquet(path)
+    if suffix in JSON_SUFFIXES:
+        from kit.stripe import read_stripe  # Stripe objects are the JSON the kit reads
+
+        return read_stripe(path)
     return read_csv(path, sep=sep, encoding=encoding, header_row=header_row)

@@ -32,12 +32,25 @@ class RawTable:
         For each row of ``frame``, its row number in the source (indexed like an array).
     details : dict
         What was read: ``sheet``, ``delimiter``, ``encoding``, ``format``.
+    excluded : list of (reason, labels)
+        What a billing-system reader (:mod:`kit.stripe`, :mod:`kit.presets`) left out before the
+        kit's columns, by its rules: each reason with the ids or rows it concerns. Counted as
+        rows read and excluded in the data-quality table.
+    refused : list of (reason, labels)
+        What such a reader found impossible (placeholder values): an error in strict mode,
+        excluded and counted with ``on_invalid="quarantine"``.
+    decimal_known : bool
+        The amounts were written by the kit's own reader with ``.`` as the decimal mark (no
+        thousands separator), so ``12.345`` is never ambiguous.
     """
 
     frame: pd.DataFrame
     name: str
     row_numbers: np.ndarray | RowNumbers
     details: dict = field(default_factory=dict)
+    excluded: list = field(default_factory=list)
+    refused: list = field(default_factory=list)
+    decimal_known: bool = False
 
 
 class RowNumbers:
