@@ -36,6 +36,7 @@ from kit.errors import ParameterError
 from kit.ledger import FX_MODES, KINDS, SNAPSHOT_DATES
 from kit.movements import NETTINGS, PERIODS
 from kit.parse import THOUSANDS_GROUPINGS
+from kit.presets import PRESET_NAMES
 
 #: The ``--help`` groups of the command line, in their order; REPORT is the command's own options.
 SOURCE, MEASURING, REPORT = "reading the data", "measuring", "report"
@@ -143,12 +144,28 @@ class ReportParameters(BaseModel):
     kind: Annotated[
         str,
         Param(
-            "snapshots or subscriptions; empty: detected from the columns",
+            "snapshots, subscriptions or stripe (Stripe objects or exports); empty: detected",
             KINDS,
             empty=True,
             load="kind",
             empty_is_none=True,
             cli=_cli("--kind", SOURCE, "input shape (default: detected)", choices=True),
+        ),
+    ] = ""
+    preset: Annotated[
+        str,
+        Param(
+            "a billing system's CSV export (kit.presets); empty: detected from the header",
+            PRESET_NAMES,
+            empty=True,
+            load="preset",
+            empty_is_none=True,
+            cli=_cli(
+                "--preset",
+                SOURCE,
+                "a billing system's export: its column names and rules (default: detected from the header)",
+                choices=True,
+            ),  # fmt: skip
         ),
     ] = ""
     table: Annotated[

@@ -141,8 +141,8 @@ def test_unknown_keys_are_errors(tmp_path, text, message):
     ('[[reports]]\nperiod = "fortnight"\n', "reports.1.period: must be one of month, quarter, year, not 'fortnight'"),
     ('[[reports]]\nperiod = "quartr"\n',
      "reports.1.period: must be one of month, quarter, year, not 'quartr' (did you mean 'quarter'?)"),
-    ('[[reports]]\nkind = "snapshot"\n', "reports.1.kind: must be one of (empty), snapshots, subscriptions, not "
-                                         "'snapshot' (did you mean 'snapshots'?)"),
+    ('[[reports]]\nkind = "snapshot"\n', "reports.1.kind: must be one of (empty), snapshots, subscriptions, "
+                                         "stripe, not 'snapshot' (did you mean 'snapshots'?)"),
     ('[[reports]]\nfilters = { size = 3 }\n',
      "reports.1.filters: must map a column to a text value or a list of text values, not 'size': 3"),
     ('[[reports]]\nmapping = { amount = 3 }\n', "reports.1.mapping: must map column names to text, not 'amount': 3"),
@@ -201,10 +201,10 @@ def test_several_problems_are_one_line_naming_the_others(tmp_path):
     path = config(tmp_path, '[[reports]]\nkind = "x"\nperiod = 3\n[[matrix]]\nperiods = "2025-01"\n')
     with pytest.raises(ParameterError) as info:
         load_batch(path, output_dir=tmp_path / "out")
-    assert str(info.value) == ("batch.toml: reports.1.kind: must be one of (empty), snapshots, subscriptions, not 'x' "
-                               "(and 2 more: reports.1.period, matrix.1.periods)")  # fmt: skip
+    assert str(info.value) == ("batch.toml: reports.1.kind: must be one of (empty), snapshots, subscriptions, "
+                               "stripe, not 'x' (and 2 more: reports.1.period, matrix.1.periods)")  # fmt: skip
     assert info.value.problems == [
-        "reports.1.kind: must be one of (empty), snapshots, subscriptions, not 'x'",
+        "reports.1.kind: must be one of (empty), snapshots, subscriptions, stripe, not 'x'",
         f"reports.1.period: must be text, not 3{QUOTE}",
         "matrix.1.periods: must be a non-empty list of labels or {start, end} tables, not '2025-01'",
     ]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from kit import ledger, parse
+from kit import ledger, parse, presets
 from kit.cli import build_parser
 from kit.errors import ParameterError
 from kit.movements import NETTINGS, PERIODS
@@ -14,13 +14,13 @@ from kit.report import PARAMETERS, load_options, validate_parameters
 
 
 def test_allowed_values_are_the_owning_modules_constants():
-    owners = {"kind": ledger.KINDS, "fx_mode": ledger.FX_MODES, "snapshot_dates": ledger.SNAPSHOT_DATES,
-              "period": PERIODS, "netting": NETTINGS,
+    owners = {"kind": ledger.KINDS, "preset": presets.PRESET_NAMES, "fx_mode": ledger.FX_MODES,
+              "snapshot_dates": ledger.SNAPSHOT_DATES, "period": PERIODS, "netting": NETTINGS,
               "thousands_grouping": parse.THOUSANDS_GROUPINGS}  # fmt: skip
     assert {name for name, spec in SPECS.items() if spec.param.choices is not None} == set(owners)
     for name, constant in owners.items():
         assert SPECS[name].param.choices is constant, name
-    assert SPECS["kind"].param.allowed() == ("", "snapshots", "subscriptions")
+    assert SPECS["kind"].param.allowed() == ("", "snapshots", "subscriptions", "stripe")
 
 
 def test_the_model_and_the_report_view_agree():
@@ -98,7 +98,7 @@ def test_reactivation_window_below_minus_one_is_refused_once():
 
 def test_choice_errors_name_the_allowed_values():
     with pytest.raises(ParameterError, match=r"^report parameter kind must be one of \(empty\), snapshots, "
-                                             r"subscriptions$"):  # fmt: skip
+                                             r"subscriptions, stripe$"):  # fmt: skip
         validate_parameters({"kind": "rows"})
     with pytest.raises(ParameterError, match=r"^report parameter fx_mode must be one of monthly, constant$"):
         validate_parameters({"fx_mode": "daily"})
