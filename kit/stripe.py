@@ -893,8 +893,8 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
         price.currency = read.currency.upper()
     quantity = _whole(read.quantity)
     amount = _decimal(read.amount)
-    if amount == 0 and price.unit and quantity:  # a trial's line bills 0 at the price (discounts are apart)
-        reading.leave_out("trial line (bills 0: not MRR)", label)
+    if amount == 0 and quantity:  # a trial's line (or a free price's) bills 0; discounts are apart from amount
+        reading.leave_out("line billing 0 (a trial or a free price: not MRR)", label)
         return
     problem = None if price.kind == "one_time" else _price_problem(price) or (
         None if quantity is not None and quantity >= 0 else f"quantity {read.quantity!r} is not a whole number"

@@ -562,3 +562,54 @@ def test_discount_above_the_amount_is_an_invalid_row():
     problems = caught.value.problems
     assert problems["column"].tolist() == ["discount_amount", "discount_amount"]
     assert "above amount × quantity" in problems["reason"].iloc[0]
+
+
+# --- end to end: the report and the causes of a Stripe file ----------------------------------------
+
+
+@pytest.mark.slow
+def test_report_of_a_stripe_file_says_its_rules_and_what_was_left_out(tmp_path, decoder):
+    """The report of invoices and a subscription: Stripe's rules in the methodology, the left-out lines counted."""
+    if decoder == "plain":
+        pytest.skip("one report is enough: the decoders' equality is tested above")
+    from kit.report import render_report
+
+    hostile = price("price_m", 1000, product="prod_<i>A</i>")
+    objects = history(lambda *a, **k: old_line(*a, **k, the_price=hostile))
+    objects += [sub("sub_1", "cus_1", [item("si_1", 5, hostile)])]
+    path = write(tmp_path, objects, name="stripe.jsonl", shape="lines")
+    page = render_report({"data": str(path), "as_of": "2024-06-30", "period": "month"},
+                         output_dir=tmp_path / "out", name="stripe").read_text(encoding="utf-8")  # fmt: skip
+    assert "Stripe: read by Stripe&#39;s MRR rules" in page or "Stripe: read by Stripe's MRR rules" in page
+    for reason in ("proration line (not recurring)", "one-off invoice item (not recurring)", "invoice status void"):
+        assert reason in page, reason
+    assert "in_2/il_2p" in page  # the left-out line's id
+    assert "prod_&lt;i&gt;A&lt;/i&gt;" in page and "prod_<i>A</i>" not in page
+    ledger = kit.load_ledger(path, as_of="2024-06-30", today=date.today())
+    assert mrr(ledger)["2024-06"] == 5000
+
+
+def test_causes_of_a_stripe_file_on_the_command_line(tmp_path, capsys):
+    """Seats 2 → 3 in March at $10 each: $10 of seat expansion; the CLI reads the file as Stripe objects."""
+    from kit.cli import main
+
+    path = write(tmp_path, history(old_line), name="stripe.jsonl", shape="lines")
+    assert main(["causes", str(path), "--kind", "stripe", "--as-of", "2024-03-31"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header, march = out[0].split(","), next(line for line in out if line.startswith("2024-03")).split(",")
+    assert dict(zip(header, march, strict=True))["expansion_seats"] == "10.00"
+
+
+@pytest.mark.parametrize("shape", ["older", "current"])
+def test_trial_line_billing_zero_is_not_mrr(tmp_path, shape):
+    """A trial 2024-01-20 to 02-03 bills $0 (at the price, or at a unit of 0); paid from 02-03: MRR from February."""
+    line = old_line if shape == "older" else new_line
+    trial = line("il_t", "si_1", "2024-01-20", "2024-02-03", 1)
+    trial["amount"] = 0
+    if shape == "current":
+        trial["pricing"]["unit_amount_decimal"] = "0"
+    objects = [invoice("in_t", [trial]), invoice("in_1", [line("il_1", "si_1", "2024-02-03", "2024-03-03", 1)]),
+               price("price_m", 1000)]  # fmt: skip
+    ledger = load(tmp_path, objects, as_of="2024-02-29")
+    assert mrr(ledger) == {"2024-02": 1000}
+    assert excluded(ledger) == {"line billing 0 (a trial or a free price: not MRR)": 1}
