@@ -61,9 +61,10 @@ and counted in the data-quality table.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
@@ -136,6 +137,7 @@ class _Reading:
         self.notes: dict[str, list[str]] = defaultdict(list)
         self.lookup: dict[str, dict[str, dict]] = {kind: {} for kind in LOOKUPS}
         self.counts: dict[str, int] = defaultdict(int)  # objects read, by type
+        self.prices: dict[tuple, _Price | None] = {}  # _price of each distinct price read (lines repeat them)
 
     def leave_out(self, reason: str, label: str) -> None:
         self.excluded[reason].append(label)
@@ -361,7 +363,13 @@ def read_stripe(path: Path, *, typed: bool = True) -> RawTable:
     reference the typed decoder must equal).
     """
     objects = _ObjectFile(path, typed=typed)
-    frame, reading = periods_frame(objects)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived dicts and no cycles: the collector would only scan them again and again
+    try:
+        frame, reading = periods_frame(objects)
+    finally:
+        if collecting:
+            gc.enable()
     details = {"format": f"Stripe {objects.shape}", "stripe objects": _count_objects(reading.counts)}
     if objects.pages_with_more:
         n = objects.pages_with_more
@@ -584,6 +592,33 @@ def _price(price: dict | None) -> _Price | None:
         product=_id(price.get("product")),
         plan=str(plan),
     )
+
+
+def _price_of(reading: _Reading, price: dict | None) -> _Price | None:
+    """
+    Return :func:`_price` of a price, computed once per distinct price (lines repeat their prices).
+
+    The key is every field :func:`_price` reads, as written, with the types of the numbers (``1``,
+    ``1.0`` and ``True`` read differently); a price holding an object or a list where text or a
+    number belongs is read as it is, uncached. The result is never changed in place
+    (:func:`dataclasses.replace` makes a line's own).
+    """
+    if not isinstance(price, dict):
+        return None
+    get, recurring = price.get, price.get("recurring")
+    rec = recurring.get if isinstance(recurring, dict) else {}.get
+    count, unit, amount = get("interval_count"), get("unit_amount"), get("amount")
+    key = (get("object"), get("id"), get("unit_amount_decimal"), unit, get("amount_decimal"), amount, get("currency"),
+           get("interval"), count, get("usage_type"), get("type"), get("billing_scheme"), get("product"),
+           get("nickname"), get("lookup_key"), recurring is None, rec("interval"), rec("interval_count"),
+           rec("usage_type"), type(count), type(unit), type(amount), type(rec("interval_count")))  # fmt: skip
+    try:
+        return reading.prices[key]
+    except KeyError:
+        reading.prices[key] = parsed = _price(price)
+        return parsed
+    except TypeError:  # an object or a list where text belongs (a product expanded, say): not a key
+        return _price(price)
 
 
 def _not_mrr(price: _Price) -> str | None:
@@ -878,19 +913,21 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
     if end <= start:
         reading.refuse("service period ends on or before the day it starts", label)
         return
-    price = _price(_resolve(reading, "price", read.price) or _resolve(reading, "plan", read.price))
+    price = _price_of(reading, _resolve(reading, "price", read.price) or _resolve(reading, "plan", read.price))
     if price is None:  # the price is only named (current shape): the period tells the interval
         interval, count = _interval_of(start, end)
         price = _Price(None, read.currency.upper(), interval, count, None, "recurring", None, read.product,
                        _id(read.price))  # fmt: skip
         reading.note("invoice lines whose price the file does not hold (interval from the service period; "
                      "add the price objects to tell metered ones)", label)  # fmt: skip
-    if read.unit is not None:
-        price.unit = read.unit
-    if read.product:
-        price.product = read.product
-    if not price.currency:
-        price.currency = read.currency.upper()
+    if (
+        (read.unit is not None and read.unit != price.unit)
+        or (read.product and read.product != price.product)
+        or (not price.currency)
+    ):  # the line's own unit amount and product, its currency where the price has none
+        unit = price.unit if read.unit is None else read.unit
+        price = replace(price, unit=unit, product=read.product or price.product,
+                        currency=price.currency or read.currency.upper())  # fmt: skip
     quantity = _whole(read.quantity)
     amount = _decimal(read.amount)
     if amount == 0 and quantity:  # a trial's line (or a free price's) bills 0; discounts are apart from amount
