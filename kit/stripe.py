@@ -71,6 +71,7 @@ from functools import cache
 from pathlib import Path
 from typing import TypedDict
 
+import msgspec
 import numpy as np
 import pandas as pd
 
@@ -137,7 +138,7 @@ class _Reading:
         self.notes: dict[str, list[str]] = defaultdict(list)
         self.lookup: dict[str, dict[str, dict]] = {kind: {} for kind in LOOKUPS}
         self.counts: dict[str, int] = defaultdict(int)  # objects read, by type
-        self.prices: dict[tuple, _Price | None] = {}  # _price of each distinct price read (lines repeat them)
+        self.prices: dict = {}  # _price of each distinct price read (lines repeat them)
 
     def leave_out(self, reason: str, label: str) -> None:
         self.excluded[reason].append(label)
@@ -221,6 +222,10 @@ class _Object(TypedDict, total=False):
     discount_amounts: list[_Object] | None
 
 
+#: What an object may be (an expanded field is one): a dict, from either decoder.
+_OBJECT = dict
+
+
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 24  # JSON lines are read 16 MiB at a time
 
@@ -300,13 +305,13 @@ class _ObjectFile:
             for v in value:
                 yield from self._flatten(v)
             return
-        if not isinstance(value, dict):
+        if not isinstance(value, _OBJECT):
             raise LoadError(f"{self.name}: holds {type(value).__name__} {str(value)[:40]!r} where a Stripe object "
                             "belongs")  # fmt: skip
         if value.get("object") == "list" and isinstance(value.get("data"), list):
             self.pages_with_more += bool(value.get("has_more"))
             for item in value["data"]:
-                if not isinstance(item, dict):
+                if not isinstance(item, _OBJECT):
                     raise LoadError(f"{self.name}: a list's data holds {type(item).__name__}, not Stripe objects")
                 yield item
             return
@@ -321,7 +326,7 @@ class _ObjectFile:
 def _all_typed(value) -> bool:
     """Whether a typed decode kept every object's ``object`` field (else the plain reader says what it holds)."""
     if isinstance(value, list):
-        return all(isinstance(v, dict) and "object" in v for v in value)
+        return all(isinstance(v, _OBJECT) and "object" in v for v in value)
     return "object" in value
 
 
@@ -337,13 +342,8 @@ def _looks_like_lines(head: bytes) -> bool:
     return True
 
 
-@cache
 def _msgspec():
-    """Return the msgspec module, or None where it is not installed (the plain reader is used)."""
-    try:
-        import msgspec
-    except ImportError:
-        return None
+    """Return the msgspec module, for the typed decoder (tests replace this to read with plain json alone)."""
     return msgspec
 
 
@@ -450,7 +450,7 @@ def _index(obj: dict, reading: _Reading) -> None:
     lookup = reading.lookup
 
     def keep(value) -> None:
-        if isinstance(value, dict) and value.get("object") in LOOKUPS and value.get("id"):
+        if isinstance(value, _OBJECT) and value.get("object") in LOOKUPS and value.get("id"):
             lookup[value["object"]].setdefault(str(value["id"]), value)
             if value.get("object") == "discount":
                 keep(_coupon_of(value, None))
@@ -466,34 +466,46 @@ def _index(obj: dict, reading: _Reading) -> None:
     if kind in ("subscription", "invoice"):
         for d in [obj.get("discount"), *(obj.get("discounts") or [])]:
             keep(d)
-    if kind == "invoice":
-        for line in _lines(obj):
-            keep(line.get("price"))
-            pricing = line.get("pricing") if isinstance(line.get("pricing"), dict) else {}
-            details = pricing.get("price_details") if isinstance(pricing.get("price_details"), dict) else {}
-            keep(details.get("price"))
-            for a in line.get("discount_amounts") or []:
-                if isinstance(a, dict):
-                    keep(a.get("discount"))
-            for d in line.get("discounts") or []:
-                keep(d)
+    # an invoice's lines are indexed as _invoice_lines reads them (one walk of the lines, not two)
+
+
+def _keep(reading: _Reading, value) -> None:
+    """Record a price, plan, coupon, discount or product object by its id (the first one met wins)."""
+    if isinstance(value, _OBJECT):
+        kind, oid = value.get("object"), value.get("id")
+        if kind in LOOKUPS and oid:
+            reading.lookup[kind].setdefault(str(oid), value)
+            if kind == "discount":
+                _keep(reading, _coupon_of(value, None))
+
+
+def _index_line(reading: _Reading, line, price, discounts) -> None:
+    """Record the objects a line holds expanded: its price (and a ``price`` beside a current shape's) and discounts."""
+    _keep(reading, price)
+    if price is not line.get("price"):
+        _keep(reading, line.get("price"))
+    for entry in discounts:
+        if isinstance(entry, _OBJECT):
+            _keep(reading, entry.get("discount"))
+    for discount in line.get("discounts") or ():
+        _keep(reading, discount)
 
 
 def _items(sub: dict) -> list[dict]:
     items = sub.get("items")
-    data = items.get("data") if isinstance(items, dict) else items
-    return [i for i in data or [] if isinstance(i, dict)]
+    data = items.get("data") if isinstance(items, _OBJECT) else items
+    return [i for i in data or [] if isinstance(i, _OBJECT)]
 
 
 def _lines(invoice: dict) -> list[dict]:
     lines = invoice.get("lines")
-    data = lines.get("data") if isinstance(lines, dict) else lines
-    return [line for line in data or [] if isinstance(line, dict)]
+    data = lines.get("data") if isinstance(lines, _OBJECT) else lines
+    return [line for line in data or [] if isinstance(line, _OBJECT)]
 
 
 def _id(value) -> str:
     """Return the id of an expandable field: the object's ``id``, or the id itself."""
-    if isinstance(value, dict):
+    if isinstance(value, _OBJECT):
         return str(value.get("id") or "")
     return "" if value is None else str(value)
 
@@ -513,7 +525,7 @@ def _iso(day: int | None) -> str:
 
 def _resolve(reading: _Reading, kind: str, value) -> dict | None:
     """Return an expandable field as its object: itself when expanded, else the file's object of that id."""
-    if isinstance(value, dict):
+    if isinstance(value, _OBJECT):
         return value
     if value is None:
         return None
@@ -522,11 +534,11 @@ def _resolve(reading: _Reading, kind: str, value) -> dict | None:
 
 def _coupon_of(discount, reading: _Reading | None) -> dict | None:
     """Return the coupon of a discount, in either shape (``coupon`` or ``source.coupon``), expanded or looked up."""
-    if not isinstance(discount, dict):
+    if not isinstance(discount, _OBJECT):
         return None
     coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
-    if isinstance(coupon, dict) or reading is None:
-        return coupon if isinstance(coupon, dict) else None
+    if isinstance(coupon, _OBJECT) or reading is None:
+        return coupon if isinstance(coupon, _OBJECT) else None
     return reading.lookup["coupon"].get(str(coupon)) if coupon else None
 
 
@@ -569,9 +581,9 @@ class _Price:
 
 def _price(price: dict | None) -> _Price | None:
     """Read a price object (``recurring``) or a legacy plan object (``interval`` at the top), or None."""
-    if not isinstance(price, dict):
+    if not isinstance(price, _OBJECT):
         return None
-    recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else None
+    recurring = price.get("recurring") if isinstance(price.get("recurring"), _OBJECT) else None
     if recurring is None and price.get("object") == "plan":
         recurring = price
     unit = None
@@ -603,10 +615,10 @@ def _price_of(reading: _Reading, price: dict | None) -> _Price | None:
     number belongs is read as it is, uncached. The result is never changed in place
     (:func:`dataclasses.replace` makes a line's own).
     """
-    if not isinstance(price, dict):
+    if not isinstance(price, _OBJECT):
         return None
     get, recurring = price.get, price.get("recurring")
-    rec = recurring.get if isinstance(recurring, dict) else {}.get
+    rec = recurring.get if isinstance(recurring, _OBJECT) else {}.get
     count, unit, amount = get("interval_count"), get("unit_amount"), get("amount")
     key = (get("object"), get("id"), get("unit_amount_decimal"), unit, get("amount_decimal"), amount, get("currency"),
            get("interval"), count, get("usage_type"), get("type"), get("billing_scheme"), get("product"),
@@ -739,7 +751,9 @@ def _item_problem(item: dict, price: _Price) -> str | None:
     if isinstance(start, int) and isinstance(end, int) and end < start:
         return f"current_period_end {end} is before current_period_start {start}"
     plan = (
-        _price(item.get("plan")) if isinstance(item.get("plan"), dict) and isinstance(item.get("price"), dict) else None
+        _price(item.get("plan"))
+        if isinstance(item.get("plan"), _OBJECT) and isinstance(item.get("price"), _OBJECT)
+        else None
     )
     if plan is not None:  # the legacy plan mirrors the price: Stripe never lets them differ
         theirs = (plan.interval, plan.count, plan.currency, plan.unit)
@@ -849,40 +863,50 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
     """
     Return the subscription lines of an invoice, read from either API shape, no id looked up yet.
 
-    Every other line (proration, one-off item), and a draft or void invoice, is counted as left out.
+    Every other line (proration, one-off item), and a draft or void invoice, is counted as left
+    out; the prices and discounts every line holds expanded are indexed, whatever the invoice.
     """
     iid = str(invoice.get("id", "?"))
     status = invoice.get("status")
-    if status in INVOICE_LEFT_OUT:
-        reading.leave_out(INVOICE_LEFT_OUT[status], iid)
-        return []
+    lines = _lines(invoice)
     if status not in INVOICE_READ:
-        reading.refuse(f"invoice status {status!r} is not one of Stripe's", iid)
+        for line in lines:
+            _index_line(reading, line, *_line_objects(line))
+        if status in INVOICE_LEFT_OUT:
+            reading.leave_out(INVOICE_LEFT_OUT[status], iid)
+        else:
+            reading.refuse(f"invoice status {status!r} is not one of Stripe's", iid)
         return []
     customer = _id(invoice.get("customer"))
     currency = str(invoice.get("currency") or "")
-    lines = _lines(invoice)
     if not lines:
         reading.leave_out("invoice without lines", iid)
-    if isinstance(invoice.get("lines"), dict) and invoice["lines"].get("has_more"):
+    held = invoice.get("lines")
+    if isinstance(held, _OBJECT) and held.get("has_more"):
         reading.note("invoices whose lines say has_more (the lines after the first page are not in the file; "
                      "list them with the invoice's lines endpoint)", iid)  # fmt: skip
     out = []
     for line in lines:
-        label = f"{iid}/{line.get('id', '?')}"
-        parent = line.get("parent") if isinstance(line.get("parent"), dict) else None
-        if parent is not None:  # the current shape: parent.subscription_item_details, pricing
+        get = line.get
+        label = f"{iid}/{get('id', '?')}"
+        price, amounts = _line_objects(line)
+        _index_line(reading, line, price, amounts)
+        parent = get("parent")
+        unit, product = None, ""
+        if isinstance(parent, _OBJECT):  # the current shape: parent.subscription_item_details, pricing
             kind = parent.get("type")
-            details = parent.get(str(kind)) if isinstance(parent.get(str(kind)), dict) else {}
+            details = parent.get(str(kind))
+            details = details if isinstance(details, _OBJECT) else {}
             recurring = kind == "subscription_item_details"
-            pricing = line.get("pricing") if isinstance(line.get("pricing"), dict) else {}
-            price_details = pricing.get("price_details") if isinstance(pricing.get("price_details"), dict) else {}
-            price, unit = price_details.get("price"), _decimal(pricing.get("unit_amount_decimal"))
-            product = _id(price_details.get("product"))
+            pricing = get("pricing")
+            if isinstance(pricing, _OBJECT):
+                unit = _decimal(pricing.get("unit_amount_decimal"))
+                price_details = pricing.get("price_details")
+                if isinstance(price_details, _OBJECT):
+                    product = _id(price_details.get("product"))
         else:  # the older shape: line proration, type, subscription_item, price
-            details, kind = line, line.get("type")
+            details, kind = line, get("type")
             recurring = None if kind is None else kind == "subscription"
-            price, unit, product = line.get("price") or line.get("plan"), None, ""
         if details.get("proration"):
             reading.leave_out("proration line (not recurring)", label)
             continue
@@ -890,14 +914,29 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
         if recurring is False or not subscription:
             reading.leave_out("one-off invoice item (not recurring)", label)
             continue
-        period = line.get("period") if isinstance(line.get("period"), dict) else {}
-        discounts = [(a.get("amount"), a.get("discount")) for a in line.get("discount_amounts") or []
-                     if isinstance(a, dict) and a.get("amount")]  # fmt: skip
-        out.append(_Line(label, customer, subscription, _id(details.get("subscription_item")) if recurring is not None
-                         else "", price, unit, product, _day(period.get("start")), _day(period.get("end")),
-                         line.get("quantity", 1), line.get("amount"), str(line.get("currency") or currency),
-                         discounts))  # fmt: skip
+        period = get("period")
+        start, end = (
+            (_day(period.get("start")), _day(period.get("end"))) if isinstance(period, _OBJECT) else (None, None)
+        )
+        discounts = [
+            (a.get("amount"), a.get("discount")) for a in amounts if isinstance(a, _OBJECT) and a.get("amount")
+        ]
+        item = _id(details.get("subscription_item")) if recurring is not None else ""
+        out.append(_Line(label, customer, subscription, item, price, unit, product, start, end, get("quantity", 1),
+                         get("amount"), str(get("currency") or currency), discounts))  # fmt: skip
     return out
+
+
+def _line_objects(line) -> tuple:
+    """Return a line's price and its ``discount_amounts``, in either API shape."""
+    get = line.get
+    if isinstance(get("parent"), _OBJECT):  # the current shape: pricing.price_details.price
+        pricing = get("pricing")
+        details = pricing.get("price_details") if isinstance(pricing, _OBJECT) else None
+        price = details.get("price") if isinstance(details, _OBJECT) else None
+    else:  # the older shape: price, or the legacy plan
+        price = get("price") or get("plan")
+    return price, get("discount_amounts") or ()
 
 
 def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:

@@ -38,7 +38,8 @@ def decoder(request, monkeypatch):
 def test_the_typed_decoder_declares_every_key_the_rules_read():
     """A key read but not declared in kit.stripe._Object would be dropped by the typed decoder, silently."""
     source = Path(kit.stripe.__file__).read_text()
-    read = set(re.findall(r'\.get\("([a-z_]+)"', source)) | set(re.findall(r'\["([a-z_]+)"\]', source))
+    read = set(re.findall(r'\bget\("([a-z_]+)"', source)) | set(re.findall(r"\bget\(\'([a-z_]+)\'", source))
+    read |= set(re.findall(r'\["([a-z_]+)"\]', source))
     read |= set(re.findall(r"for key in \(([^)]*)\)", source)[0].replace('"', "").replace(" ", "").split(","))
     declared = set(typing.get_type_hints(kit.stripe._Object))
     assert read - declared == set()
