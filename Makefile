@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/bench_summary.py
 	$(PY) bench/bench_csv.py
 	$(PY) bench/bench_report.py
+	$(PY) bench/bench_stripe.py
 
 clean:
 	rm -rf $(VENV) reports/*.html reports/*.ipynb .pytest_cache

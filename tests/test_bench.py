@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+import kit
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench" / "bench_summary.py"
 
@@ -59,3 +61,19 @@ def test_differences_names_the_cells_that_differ():
     assert bench.differences({"2024-01": row}, {"2024-01": dict(row)}) == []
     assert bench.differences({"2024-01": row}, {"2024-01": {**row, "churn": 2}}) == ["2024-01 churn: kit 1, duckdb 2"]
     assert bench._cents("-12.05") == -1205 and bench._cents("3.5") == 350
+
+
+def test_generated_stripe_invoices_read_as_the_equivalent_subscriptions(tmp_path):
+    """gen_stripe.py --check: the kit reads the invoices as the CSV of the same history, every month."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "gen_stripe.py"), "--customers", "300", "--check", "--data-dir",
+         str(tmp_path)], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "EQUAL in 24 of 24 months" in result.stdout
+    invoices = tmp_path / "stripe_invoices_300.jsonl"
+    csv = tmp_path / "stripe_equivalent_300.csv"
+    options = {"as_of": "2026-11-30", "today": date(2026, 12, 1)}
+    stripe, plain = kit.load_ledger(invoices, kind="stripe", **options), kit.load_ledger(csv, **options)
+    assert stripe.monthly_mrr().equals(plain.monthly_mrr())
+    assert kit.summarize(stripe).equals(kit.summarize(plain))
