@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import settings
 
 import kit
+
+# No test is timed (speed is the benchmarks' work, bench/): hypothesis' per-example deadline would fail a
+# property on a busy shared machine for its time, not its answer.
+settings.register_profile("kit", deadline=None)
+settings.load_profile("kit")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
