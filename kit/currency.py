@@ -75,6 +75,8 @@ def _convert_currency(ctx, rows, months, fx, fx_mode, currency, last):
 
 def _only_currency(name: str, present: list[str], currency: str | None) -> str:
     """Return the data's one currency, the reporting one without an FX table; refuse several, or another one."""
+    if not present:  # no row in force at any month's end: no amount to convert (the window is all zero)
+        return currency.upper() if currency else None
     if len(present) == 1 and (currency is None or currency.upper() == present[0]):
         return present[0]
     raise LoadError(

@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import LoadError
+from kit.roles import CURRENCY_CODES
 from kit.sources.table import RawTable
 
 #: Stripe's zero-decimal and three-decimal currencies (https://docs.stripe.com/currencies#zero-decimal).
@@ -204,6 +205,10 @@ class _Object(TypedDict, total=False):
     percent_off: int | float | str | None
     amount_off: int | float | str | None
     applies_to: _Object | None
+    transform_quantity: _Object | None
+    divide_by: int | float | str | None
+    round: str | None
+    currency_options: dict[str, _Object] | None
     products: list[str] | None
     # invoices and lines
     lines: _Object | list[_Object] | None
@@ -271,9 +276,9 @@ class _ObjectFile:
                 for line in lines:
                     number += 1
                     if line.strip():
-                        yield from self._flatten(self._decode(line, number))
+                        yield from self._flatten(self._decode(line, number), number)
         if rest.strip():
-            yield from self._flatten(self._decode(rest, number + 1))
+            yield from self._flatten(self._decode(rest, number + 1), number + 1)
 
     def _decode(self, data: bytes, number: int | None):
         msgspec = _msgspec() if self.typed else None
@@ -284,10 +289,18 @@ class _ObjectFile:
                     return value
             except msgspec.ValidationError:
                 pass  # values of other types than Stripe's: the plain reader takes them as they are
-            except msgspec.DecodeError:
-                pass  # malformed: the plain reader says where
+            except (msgspec.DecodeError, RecursionError):
+                pass  # malformed, or nested deeper than any Stripe object: the plain reader says where
         try:
-            return json.loads(data)
+            value = json.loads(data)
+            if b"\\ud" in data.lower():  # an escaped surrogate: JSON allows a lone one, UTF-8 (and the kit) does not
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            where = f"line {number}" if number else "the file"
+            raise LoadError(f"{self.name}: {where} holds a lone surrogate (\\ud800–\\udfff), no character") from None
+        except RecursionError:
+            raise LoadError(f"{self.name}: JSON nested too deeply to be Stripe objects") from None
         except UnicodeDecodeError as exc:
             where = f"line {number}" if number else "the file"
             raise LoadError(
@@ -295,19 +308,22 @@ class _ObjectFile:
             ) from None
         except json.JSONDecodeError as exc:
             if number is None:
+                hint = (" (a .json file is read as Stripe objects; a CSV file needs its .csv name)"
+                        if exc.lineno == 1 and exc.colno == 1 else "")  # fmt: skip
                 raise LoadError(f"{self.name}: not valid JSON at line {exc.lineno}, column {exc.colno}: "
-                                f"{exc.msg}") from None  # fmt: skip
+                                f"{exc.msg}{hint}") from None  # fmt: skip
             raise LoadError(f"{self.name}: line {number} is not valid JSON (column {exc.colno}: {exc.msg})") from None
 
-    def _flatten(self, value):
+    def _flatten(self, value, number: int | None = None):
         """Yield the objects of ``value``: an object, a list page, or an array of either."""
         if isinstance(value, list):
             for v in value:
-                yield from self._flatten(v)
+                yield from self._flatten(v, number)
             return
         if not isinstance(value, _OBJECT):
-            raise LoadError(f"{self.name}: holds {type(value).__name__} {str(value)[:40]!r} where a Stripe object "
-                            "belongs")  # fmt: skip
+            where = f", line {number}," if number else ""
+            raise LoadError(f"{self.name}{where} holds {type(value).__name__} {str(value)[:40]!r} where a Stripe "
+                            "object belongs")  # fmt: skip
         if value.get("object") == "list" and isinstance(value.get("data"), list):
             self.pages_with_more += bool(value.get("has_more"))
             for item in value["data"]:
@@ -370,6 +386,8 @@ def read_stripe(path: Path, *, typed: bool = True) -> RawTable:
     finally:
         if collecting:
             gc.enable()
+    if not reading.counts:
+        raise LoadError(f"{path.name}: holds no Stripe objects (an empty list)")
     details = {"format": f"Stripe {objects.shape}", "stripe objects": _count_objects(reading.counts)}
     if objects.pages_with_more:
         n = objects.pages_with_more
@@ -418,9 +436,10 @@ def periods_frame(objects) -> tuple[pd.DataFrame, _Reading]:
     reading = _Reading()
     subscriptions, lines, seen = {}, [], set()
     for obj in objects:
-        _index(obj, reading)
         kind, oid = obj.get("object"), str(obj.get("id", "?"))
         reading.counts[str(kind)] += 1
+        if not _safely(reading, oid, _index, obj, reading):
+            continue
         if kind == "subscription":
             if oid in subscriptions:
                 reading.leave_out("subscription listed twice (read once)", oid)
@@ -431,21 +450,45 @@ def periods_frame(objects) -> tuple[pd.DataFrame, _Reading]:
                 reading.leave_out("invoice listed twice (read once)", oid)
                 continue
             seen.add(oid)
-            lines += _invoice_lines(obj, reading)
+            lines += _safely(reading, oid, _invoice_lines, obj, reading) or []
         elif kind not in LOOKUPS:
             reading.leave_out(f"{kind} object (not a subscription or an invoice)", oid)
     never = {sid for sid, s in subscriptions.items() if s.get("status") in ("incomplete", "incomplete_expired")}
     for line in lines:
-        _line_period(line, reading, never)
+        _safely(reading, line.label, _line_period, line, reading, never)
     del lines
-    for sub in subscriptions.values():
-        _subscription_periods(sub, reading)
-    ended = {sid: _day(s.get("ended_at")) for sid, s in subscriptions.items() if s.get("status") == "canceled"}
+    for sid, sub in subscriptions.items():
+        _safely(reading, sid, _subscription_periods, sub, reading)
+    ended = {sid: _safe_day(s.get("ended_at")) for sid, s in subscriptions.items() if s.get("status") == "canceled"}
     periods = _merged(reading, ended)
-    return _to_frame(periods), reading
+    return _to_frame(periods, reading), reading
 
 
-def _index(obj: dict, reading: _Reading) -> None:
+def _safely(reading: _Reading, label: str, read, *args):
+    """
+    Run one object's or line's reading; a value of a type or range no Stripe object holds refuses it.
+
+    Returns what ``read`` returns, or None (falsy) when refused: the reason names the value's
+    problem (a timestamp in milliseconds, text where a number belongs, …), never a traceback.
+    """
+    try:
+        return read(*args)
+    except _Refused as exc:
+        reading.refuse(str(exc), label)
+    except (TypeError, ValueError, ArithmeticError, AttributeError, KeyError) as exc:
+        reading.refuse(f"a value of an unexpected type or size ({type(exc).__name__}: {str(exc)[:80]})", label)
+    return None
+
+
+def _safe_day(timestamp) -> int | None:
+    """Return :func:`_day`, or None where it refuses (the subscription itself is refused for it)."""
+    try:
+        return _day(timestamp)
+    except _Refused:
+        return None
+
+
+def _index(obj: dict, reading: _Reading) -> bool:
     """Record the prices, plans, coupons, discounts and products an object is or holds (expanded)."""
     lookup = reading.lookup
 
@@ -457,16 +500,19 @@ def _index(obj: dict, reading: _Reading) -> None:
 
     keep(obj)
     kind = obj.get("object")
+    if not isinstance(kind, str) or not isinstance(obj.get("id", ""), str):
+        raise _Refused(f"object {kind!r} with id {obj.get('id')!r}: 'object' and 'id' are text in Stripe's objects")
     if kind == "subscription":
         for item in _items(obj):
             keep(item.get("price"))
             keep(item.get("plan"))
-            for d in item.get("discounts") or []:
+            for d in _listed(item.get("discounts"), "discounts"):
                 keep(d)
     if kind in ("subscription", "invoice"):
-        for d in [obj.get("discount"), *(obj.get("discounts") or [])]:
+        for d in [obj.get("discount"), *_listed(obj.get("discounts"), "discounts")]:
             keep(d)
     # an invoice's lines are indexed as _invoice_lines reads them (one walk of the lines, not two)
+    return True
 
 
 def _keep(reading: _Reading, value) -> None:
@@ -487,20 +533,29 @@ def _index_line(reading: _Reading, line, price, discounts) -> None:
     for entry in discounts:
         if isinstance(entry, _OBJECT):
             _keep(reading, entry.get("discount"))
-    for discount in line.get("discounts") or ():
+    for discount in _listed(line.get("discounts"), "discounts"):
         _keep(reading, discount)
+
+
+def _listed(value, what: str) -> list:
+    """Return a list field as a list (None: empty); refuse anything else."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Refused(f"{what} is {type(value).__name__} {repr(value)[:30]}, not a list")
+    return value
 
 
 def _items(sub: dict) -> list[dict]:
     items = sub.get("items")
     data = items.get("data") if isinstance(items, _OBJECT) else items
-    return [i for i in data or [] if isinstance(i, _OBJECT)]
+    return [i for i in _listed(data, "items") if isinstance(i, _OBJECT)]
 
 
 def _lines(invoice: dict) -> list[dict]:
     lines = invoice.get("lines")
     data = lines.get("data") if isinstance(lines, _OBJECT) else lines
-    return [line for line in data or [] if isinstance(line, _OBJECT)]
+    return [line for line in _listed(data, "lines") if isinstance(line, _OBJECT)]
 
 
 def _id(value) -> str:
@@ -510,11 +565,32 @@ def _id(value) -> str:
     return "" if value is None else str(value)
 
 
+class _Refused(ValueError):
+    """A value no real Stripe object holds: the object or line holding it is refused with this reason."""
+
+
+#: Unix seconds of 1970-01-01 and of 9999-12-31: a timestamp outside is not one (milliseconds, say).
+_LAST_SECOND = 253402300799
+
+
 def _day(timestamp) -> int | None:
-    """Return a Unix timestamp as days since 1970-01-01 (its UTC date), or None."""
+    """
+    Return a Unix timestamp as days since 1970-01-01 (its UTC date), or None; refuse what is not one.
+
+    >>> _day(1704067200), _day(None)
+    (19723, None)
+    """
     if timestamp is None:
         return None
-    return int(timestamp) // 86400
+    if type(timestamp) is not int:
+        if isinstance(timestamp, float) and timestamp.is_integer():
+            timestamp = int(timestamp)
+        else:
+            raise _Refused(f"timestamp {timestamp!r} is not Unix seconds")
+    if not 0 <= timestamp <= _LAST_SECOND:
+        said = " (milliseconds?)" if timestamp > _LAST_SECOND else ""
+        raise _Refused(f"timestamp {timestamp!r} is not Unix seconds of a date from 1970 to 9999{said}")
+    return timestamp // 86400
 
 
 def _iso(day: int | None) -> str:
@@ -577,6 +653,11 @@ class _Price:
     scheme: str | None
     product: str
     plan: str
+    count_written: object = None  # interval_count as written, for messages
+    unit_written: object = None  # a unit amount written but not a number, for messages
+    divide_by: object = None  # transform_quantity: the billed quantity is quantity / divide_by, rounded
+    round_up: bool = False
+    options: dict | None = None  # currency_options: currency (upper case) -> unit amount
 
 
 def _price(price: dict | None) -> _Price | None:
@@ -586,14 +667,27 @@ def _price(price: dict | None) -> _Price | None:
     recurring = price.get("recurring") if isinstance(price.get("recurring"), _OBJECT) else None
     if recurring is None and price.get("object") == "plan":
         recurring = price
-    unit = None
+    unit, written = None, None
     for key in ("unit_amount_decimal", "unit_amount", "amount_decimal", "amount"):
-        unit = _decimal(price.get(key))
+        value = price.get(key)
+        unit = _decimal(value)
         if unit is not None:
             break
+        if value is not None and written is None:
+            written = value
     plan = price.get("nickname") or price.get("lookup_key") or price.get("id") or ""
     kind = price.get("type") or ("recurring" if recurring else None)
+    transform = price.get("transform_quantity") if isinstance(price.get("transform_quantity"), _OBJECT) else {}
+    options = None
+    if isinstance(price.get("currency_options"), _OBJECT):
+        options = {str(c).upper(): _decimal(o.get("unit_amount_decimal", o.get("unit_amount")))
+                   for c, o in price["currency_options"].items() if isinstance(o, _OBJECT)}  # fmt: skip
     return _Price(
+        count_written=recurring.get("interval_count", 1) if recurring else None,
+        unit_written=written if unit is None else None,
+        divide_by=transform.get("divide_by"),
+        round_up=transform.get("round") == "up",
+        options=options,
         unit=unit,
         currency=str(price.get("currency") or "").upper(),
         interval=recurring.get("interval") if recurring else None,
@@ -620,10 +714,33 @@ def _price_of(reading: _Reading, price: dict | None) -> _Price | None:
     get, recurring = price.get, price.get("recurring")
     rec = recurring.get if isinstance(recurring, _OBJECT) else {}.get
     count, unit, amount = get("interval_count"), get("unit_amount"), get("amount")
-    key = (get("object"), get("id"), get("unit_amount_decimal"), unit, get("amount_decimal"), amount, get("currency"),
-           get("interval"), count, get("usage_type"), get("type"), get("billing_scheme"), get("product"),
-           get("nickname"), get("lookup_key"), recurring is None, rec("interval"), rec("interval_count"),
-           rec("usage_type"), type(count), type(unit), type(amount), type(rec("interval_count")))  # fmt: skip
+    key = (
+        get("object"),
+        get("id"),
+        get("unit_amount_decimal"),
+        unit,
+        get("amount_decimal"),
+        amount,
+        get("currency"),
+        get("interval"),
+        count,
+        get("usage_type"),
+        get("type"),
+        get("billing_scheme"),
+        get("product"),
+        get("nickname"),
+        get("lookup_key"),
+        recurring is None,
+        rec("interval"),
+        rec("interval_count"),
+        rec("usage_type"),
+        type(count),
+        type(unit),
+        type(amount),
+        type(rec("interval_count")),
+        get("transform_quantity"),
+        get("currency_options"),
+    )  # fmt: skip (a dict in these: unhashable, uncached)
     try:
         return reading.prices[key]
     except KeyError:
@@ -649,12 +766,41 @@ def _price_problem(price: _Price) -> str | None:
     if price.interval not in INTERVALS:
         return f"billing interval {price.interval!r} is not day, week, month or year"
     if price.count is None or not 1 <= price.count <= MAX_COUNT[price.interval]:
-        return f"interval_count {price.count!r} is outside Stripe's limit of three years"
-    if len(price.currency) != 3 or not price.currency.isalpha():
-        return f"currency {price.currency.lower()!r} is not a three-letter code"
+        return f"interval_count {price.count_written!r} is outside Stripe's limit of three years"
+    if price.currency not in CURRENCY_CODES:
+        return f"currency {price.currency.lower()!r} is not an ISO 4217 code"
+    if price.unit_written is not None:
+        return f"unit amount {price.unit_written!r} is not a number"
     if price.unit is not None and price.unit < 0:
         return f"negative unit amount {price.unit}"
+    if price.divide_by is not None and (_whole(price.divide_by) is None or _whole(price.divide_by) < 1):
+        return f"transform_quantity.divide_by {price.divide_by!r} is not a whole number of 1 or more"
     return None
+
+
+def _billed(quantity: int | None, price: _Price) -> int | None:
+    """
+    Return the quantity billed: with ``transform_quantity`` (package pricing), packages of ``divide_by``, rounded.
+
+    >>> _billed(25, _Price(5000, "USD", "month", 1, None, "recurring", None, "", "", divide_by=10, round_up=True))
+    3
+    """
+    if quantity is None or price.divide_by is None:
+        return quantity
+    packages, rest = divmod(quantity, int(price.divide_by))
+    return packages + (1 if rest and price.round_up else 0)
+
+
+def _in_currency(price: _Price, currency: str, label: str) -> _Price:
+    """Return the price in ``currency`` (its ``currency_options``); refuse a currency it has no amount in."""
+    currency = currency.upper()
+    if not currency or currency == price.currency:
+        return price
+    unit = (price.options or {}).get(currency)
+    if unit is None:
+        raise _Refused(f"billed in {currency} at a price in {price.currency} without a {currency.lower()} amount "
+                       "(currency_options)")  # fmt: skip
+    return replace(price, currency=currency, unit=unit)
 
 
 # --- subscriptions --------------------------------------------------------------------------
@@ -664,7 +810,12 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
     """Add the periods of a subscription's items as it stands now (after their invoiced history)."""
     sid = str(sub.get("id", "?"))
     status = sub.get("status")
+    if not isinstance(status, str):
+        raise _Refused(f"subscription status {status!r} is not one of Stripe's")
     items = _items(sub)
+    held = sub.get("items")
+    if isinstance(held, _OBJECT) and held.get("has_more"):
+        reading.note("subscriptions whose items say has_more (the items after the first page are not in the file)", sid)
     labels = [f"{sid}/{i.get('id', '?')}" for i in items] or [sid]
     if status in SUBSCRIPTION_LEFT_OUT:
         for label in labels:
@@ -686,6 +837,8 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
         reading.refuse(problem, sid)
         return
     customer = _id(sub.get("customer"))
+    if not customer.strip():
+        raise _Refused("subscription without a customer")
     ended = _day(sub.get("ended_at")) if status == "canceled" else None
     used = []
     for item in items:
@@ -703,6 +856,8 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
         if reason:
             reading.leave_out(reason, label)
             continue
+        if isinstance(sub.get("currency"), str) and sub["currency"]:
+            price = _in_currency(price, sub["currency"], label)
         used.append((item, price, label))
     if not used:
         return
@@ -717,11 +872,22 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
         if trial_end is not None and trial_end > begin:
             begin = trial_end
         key = str(item.get("id") or f"{sid}/{price.plan}")
+        if key not in reading.history and f"{sid}/{price.plan}" in reading.history:
+            key = (
+                f"{sid}/{price.plan}"  # its invoices' lines did not name the item: they name its subscription and price
+            )
         history = reading.history.get(key)
         if history:  # the subscription continues the item from its last invoiced period
             begin = max(begin, max(p.end if p.end is not None else p.start for p in history))
         if ended is not None and begin >= ended:
-            continue  # ended within (or before) its invoiced history: nothing after it
+            if history:
+                continue  # ended within its invoiced history: nothing after it (the history says the rest)
+            if ended < start:
+                reading.refuse("subscription ended_at before its start_date", label)
+            else:
+                reading.leave_out("subscription canceled before its MRR began (in its trial, or the day it started)",
+                                  label)  # fmt: skip
+            continue
         reading.current.append(
             _Period(
                 customer,
@@ -730,7 +896,7 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
                 begin,
                 ended,
                 price.unit,
-                _whole(item.get("quantity", 1)),
+                _billed(_whole(item.get("quantity", 1)), price),
                 discount,
                 price.interval,
                 price.count,
@@ -768,10 +934,14 @@ def _item_problem(item: dict, price: _Price) -> str | None:
 
 def _forever(holder: dict, reading: _Reading, label: str) -> list[dict]:
     """Return the ``forever`` coupons of a subscription or an item (``discount``, ``discounts``); note the others."""
-    coupons = []
-    for discount in [holder.get("discount"), *(holder.get("discounts") or [])]:
+    coupons, seen = [], set()
+    for discount in [holder.get("discount"), *_listed(holder.get("discounts"), "discounts")]:
         if discount is None:
             continue
+        name = _id(discount)
+        if name and name in seen:
+            continue  # the older API's discount is also in discounts: one discount, applied once
+        seen.add(name)
         discount = _resolve(reading, "discount", discount)
         coupon = _coupon_of(discount, reading)
         if coupon is None:
@@ -779,7 +949,7 @@ def _forever(holder: dict, reading: _Reading, label: str) -> list[dict]:
         elif coupon.get("duration") == "forever":
             coupons.append(coupon)
         else:
-            reading.note(f"{coupon.get('duration')} coupons (not MRR, not applied)", label)
+            reading.note(f"{coupon.get('duration') or 'no-duration'} coupons (not MRR, not applied)", label)
     return coupons
 
 
@@ -791,7 +961,7 @@ def _applies(coupon: dict, price: _Price) -> bool:
 def _sub_discounts(sub: dict, used: list, reading: _Reading) -> list[Decimal]:
     """Return the forever discount per billing period of each used item, in minor units."""
     sid = str(sub.get("id", "?"))
-    gross = [price.unit * _whole(item.get("quantity", 1)) for item, price, _ in used]
+    gross = [price.unit * _billed(_whole(item.get("quantity", 1)), price) for item, price, _ in used]
     discounts = [Decimal(0)] * len(used)
     for coupon in _forever(sub, reading, sid):
         targets = [i for i, (_, price, _) in enumerate(used) if _applies(coupon, price)]
@@ -799,7 +969,7 @@ def _sub_discounts(sub: dict, used: list, reading: _Reading) -> list[Decimal]:
             for i in targets:
                 discounts[i] += _percent(gross[i], coupon["percent_off"])
         elif coupon.get("amount_off") is not None:
-            shares = _shares(Decimal(coupon["amount_off"]), [gross[i] for i in targets])
+            shares = _shares(_amount_off(coupon), [gross[i] for i in targets])
             for i, share in zip(targets, shares, strict=True):
                 discounts[i] += share
     for i, (item, _, label) in enumerate(used):
@@ -807,13 +977,24 @@ def _sub_discounts(sub: dict, used: list, reading: _Reading) -> list[Decimal]:
             if coupon.get("percent_off") is not None:
                 discounts[i] += _percent(gross[i], coupon["percent_off"])
             elif coupon.get("amount_off") is not None:
-                discounts[i] += Decimal(coupon["amount_off"])
+                discounts[i] += _amount_off(coupon)
     return [min(d, g) for d, g in zip(discounts, gross, strict=True)]
 
 
 def _percent(gross: Decimal, percent) -> Decimal:
     """``percent`` of ``gross`` minor units, rounded half-even to the minor unit."""
-    return (gross * Decimal(str(percent)) / 100).quantize(Decimal(1), ROUND_HALF_EVEN)
+    rate = _decimal(percent)
+    if rate is None or not 0 <= rate <= 100:
+        raise _Refused(f"coupon percent_off {percent!r} is not a number from 0 to 100")
+    return (gross * rate / 100).quantize(Decimal(1), ROUND_HALF_EVEN)
+
+
+def _amount_off(coupon) -> Decimal:
+    """Return a coupon's ``amount_off`` in minor units; refuse what is not a whole number of 0 or more."""
+    amount = _whole(coupon.get("amount_off"))
+    if amount is None or amount < 0:
+        raise _Refused(f"coupon amount_off {coupon.get('amount_off')!r} is not a whole number of minor units")
+    return Decimal(amount)
 
 
 def _shares(amount: Decimal, weights: list[Decimal]) -> list[Decimal]:
@@ -868,6 +1049,8 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
     """
     iid = str(invoice.get("id", "?"))
     status = invoice.get("status")
+    if not isinstance(status, str):
+        raise _Refused(f"invoice status {status!r} is not one of Stripe's")
     lines = _lines(invoice)
     if status not in INVOICE_READ:
         for line in lines:
@@ -878,6 +1061,8 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
             reading.refuse(f"invoice status {status!r} is not one of Stripe's", iid)
         return []
     customer = _id(invoice.get("customer"))
+    if not customer.strip():
+        raise _Refused("invoice without a customer")
     currency = str(invoice.get("currency") or "")
     if not lines:
         reading.leave_out("invoice without lines", iid)
@@ -907,7 +1092,10 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
         else:  # the older shape: line proration, type, subscription_item, price
             details, kind = line, get("type")
             recurring = None if kind is None else kind == "subscription"
-        if details.get("proration"):
+        proration = details.get("proration")
+        if proration not in (None, True, False):
+            raise _Refused(f"line {label}: proration {proration!r} is not true or false")
+        if proration:
             reading.leave_out("proration line (not recurring)", label)
             continue
         subscription = _id(details.get("subscription"))
@@ -936,7 +1124,7 @@ def _line_objects(line) -> tuple:
         price = details.get("price") if isinstance(details, _OBJECT) else None
     else:  # the older shape: price, or the legacy plan
         price = get("price") or get("plan")
-    return price, get("discount_amounts") or ()
+    return price, _listed(get("discount_amounts"), "discount_amounts")
 
 
 def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
@@ -959,15 +1147,13 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
                        _id(read.price))  # fmt: skip
         reading.note("invoice lines whose price the file does not hold (interval from the service period; "
                      "add the price objects to tell metered ones)", label)  # fmt: skip
-    if (
-        (read.unit is not None and read.unit != price.unit)
-        or (read.product and read.product != price.product)
-        or (not price.currency)
-    ):  # the line's own unit amount and product, its currency where the price has none
-        unit = price.unit if read.unit is None else read.unit
-        price = replace(price, unit=unit, product=read.product or price.product,
-                        currency=price.currency or read.currency.upper())  # fmt: skip
-    quantity = _whole(read.quantity)
+    if read.unit is not None:  # the current shape's own unit amount is in the line's currency
+        price = replace(price, unit=read.unit, currency=read.currency.upper() or price.currency)
+    elif read.currency and price.currency:
+        price = _in_currency(price, read.currency, label)  # a price's currency_options
+    if (read.product and read.product != price.product) or not price.currency:
+        price = replace(price, product=read.product or price.product, currency=price.currency or read.currency.upper())
+    quantity = _billed(_whole(read.quantity), price)
     amount = _decimal(read.amount)
     if amount == 0 and quantity:  # a trial's line (or a free price's) bills 0; discounts are apart from amount
         reading.leave_out("line billing 0 (a trial or a free price: not MRR)", label)
@@ -993,7 +1179,7 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
             end,
             price.unit,
             quantity,
-            min(discount, price.unit * quantity),
+            min(discount, price.unit * quantity),  # (transform_quantity: packages billed)
             price.interval,
             price.count,
             price.product,
@@ -1036,7 +1222,7 @@ def _line_discount(discounts: list, reading: _Reading, label: str) -> Decimal:
         elif coupon.get("duration") == "forever":
             total += Decimal(str(amount))
         else:
-            reading.note(f"{coupon.get('duration')} coupons (not MRR, not applied)", label)
+            reading.note(f"{coupon.get('duration') or 'no-duration'} coupons (not MRR, not applied)", label)
     return total
 
 
@@ -1087,12 +1273,29 @@ def _major(minor: Decimal, currency: str) -> str:
     return text
 
 
-def _to_frame(periods: list[_Period]) -> pd.DataFrame:
+def _to_frame(periods: list[_Period], reading: _Reading) -> pd.DataFrame:
+    """
+    Return the periods as the kit's subscription columns (text), by customer, item and start.
+
+    A unit amount finer than the hundredth the kit keeps (``unit_amount_decimal`` "0.4" cents,
+    say, or KWD 12.345) would be rounded before it is multiplied by the quantity; Stripe rounds
+    ``unit × quantity``. Such a period's amount is its total and its quantity 1 (noted), so the
+    total is rounded once: exact MRR, at the cost of the seat count the cause bridge reads.
+    """
     periods = sorted(periods, key=lambda p: (p.customer, p.item, p.start))
-    rows = [
-        (p.customer, _iso(p.start), _iso(p.end), _major(p.unit, p.currency), p.interval, str(p.count),
-         str(p.quantity), _major(p.discount, p.currency) if p.discount else "", p.product, p.plan, p.currency,
-         p.subscription)
-        for p in periods
-    ]  # fmt: skip
+    rows = []
+    for p in periods:
+        unit, quantity = _major(p.unit, p.currency), str(p.quantity)
+        if _finer_than_cents(unit):
+            unit, quantity = _major(p.unit * p.quantity, p.currency), "1"
+            reading.note("unit amounts finer than a hundredth: the period's total is its amount, quantity 1 "
+                         "(rounded once, as Stripe rounds unit × quantity)", p.label)  # fmt: skip
+        rows.append((p.customer, _iso(p.start), _iso(p.end), unit, p.interval, str(p.count), quantity,
+                     _major(p.discount, p.currency) if p.discount else "", p.product, p.plan, p.currency,
+                     p.subscription))  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+
+
+def _finer_than_cents(text: str) -> bool:
+    """Whether a major-unit amount has more than two decimals."""
+    return "." in text and len(text.split(".", 1)[1]) > 2

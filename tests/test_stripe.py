@@ -513,7 +513,7 @@ def test_fixture_plan_alone_is_refused_for_its_interval_count(tmp_path, fixtures
     assert list(reading.refused) == ["interval_count 797691627 is outside Stripe's limit of three years"]
     the_item["plan"]["interval_count"] = 1
     frame, reading = periods_frame([the_sub])
-    assert list(reading.refused) == ["currency 'currency' is not a three-letter code"]
+    assert list(reading.refused) == ["currency 'currency' is not an ISO 4217 code"]
 
 
 def test_fixture_invoice_draft_and_its_proration_line(tmp_path, fixtures):
@@ -614,3 +614,135 @@ def test_trial_line_billing_zero_is_not_mrr(tmp_path, shape):
     ledger = load(tmp_path, objects, as_of="2024-02-29")
     assert mrr(ledger) == {"2024-02": 1000}
     assert excluded(ledger) == {"line billing 0 (a trial or a free price: not MRR)": 1}
+
+
+# --- what a tester found: each worked on paper ------------------------------------------------------
+
+
+def test_the_older_discount_repeated_in_discounts_is_applied_once(tmp_path):
+    """Before API 2025-03-31 a subscription holds its discount in discount and in discounts: 10% off $100 is $90."""
+    discount = {"object": "discount", "id": "di_1", "coupon": coupon("C10", percent_off=10)}
+    objects = [sub("sub_1", "cus_1", [item("si_1")], discount=discount, discounts=["di_1", discount])]
+    assert mrr(load(tmp_path, objects, as_of="2024-01-31")) == {"2024-01": 9000}
+
+
+def test_transform_quantity_bills_packages(tmp_path):
+    """$50 a package of 10, rounded up: 25 seats are 3 packages, $150; rounded down, 2 packages, $100."""
+    up = price("p_up", 5000, transform_quantity={"divide_by": 10, "round": "up"})
+    down = price("p_down", 5000, transform_quantity={"divide_by": 10, "round": "down"})
+    objects = [sub("sub_1", "cus_1", [item("si_1", 25, up)]), sub("sub_2", "cus_2", [item("si_2", 25, down)])]
+    ledger = load(tmp_path, objects, as_of="2024-01-31")
+    assert dict(zip(ledger.frame["customer_id"], ledger.frame["mrr_cents"], strict=True)) == {
+        "cus_1": 15000, "cus_2": 10000}  # fmt: skip
+
+
+def test_currency_options_price_the_subscription_in_its_currency(tmp_path):
+    """A USD price of $10 with EUR 9.00 among its currency_options, on a EUR subscription: EUR 9.00."""
+    multi = price("p_multi", 1000, currency_options={"eur": {"unit_amount": 900, "unit_amount_decimal": "900"}})
+    objects = [sub("sub_1", "cus_1", [item("si_1", 1, multi)], currency="eur")]
+    ledger = load(tmp_path, objects, as_of="2024-01-31")
+    assert mrr(ledger) == {"2024-01": 900} and ledger.quality.currencies == ("EUR",)
+    objects = [sub("sub_1", "cus_1", [item("si_1", 1, price("p_usd", 1000))], currency="gbp")]
+    with pytest.raises(ValidationError, match="billed in GBP at a price in USD without a gbp amount"):
+        load(tmp_path, objects, as_of="2024-01-31")
+
+
+def test_older_lines_without_their_item_join_the_subscription(tmp_path):
+    """Invoiced in January and February by lines naming no subscription_item; the subscription holds si_1: $10."""
+    lines = [old_line(f"il_{m}", "si_1", MONTHS[m], MONTHS[m + 1], 1) for m in (0, 1)]
+    for line in lines:
+        line["subscription_item"] = None
+    objects = [invoice(f"in_{m}", [line]) for m, line in enumerate(lines)]
+    objects.append(sub("sub_1", "cus_1", [item("si_1", 1, price("price_m", 1000))]))
+    assert mrr(load(tmp_path, objects, as_of="2024-03-31")) == {"2024-01": 1000, "2024-02": 1000, "2024-03": 1000}
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"start_date": "2024-01-01"}, "timestamp '2024-01-01' is not Unix seconds"),
+        ({"start_date": 1704067200000}, r"not Unix seconds of a date from 1970 to 9999 \(milliseconds\?\)"),
+        ({"status": ["active"]}, r"subscription status \['active'\] is not one of Stripe's"),
+        ({"discounts": 5}, "discounts is int 5, not a list"),
+        ({"items": {"data": 5}}, "items is int 5, not a list"),
+        ({"discounts": [{"object": "discount", "id": "d", "coupon": coupon("X", percent_off="ten")}]},
+         "coupon percent_off 'ten' is not a number from 0 to 100"),
+        ({"customer": None}, "subscription without a customer"),
+    ],
+)  # fmt: skip
+def test_values_of_the_wrong_type_refuse_their_object_with_a_reason(tmp_path, change, reason):
+    objects = [sub("sub_1", "cus_1", [item("si_1")]) | change, sub("sub_2", "cus_2", [item("si_2")])]
+    with pytest.raises(ValidationError, match=reason):
+        load(tmp_path, objects, as_of="2024-01-31")
+    ledger = load(tmp_path, objects, as_of="2024-01-31", on_invalid="quarantine")
+    assert mrr(ledger) == {"2024-01": 10000}
+    assert ledger.quality.left_out["id"].tolist() == ["sub_1"]
+
+
+@pytest.mark.parametrize("written", [True, "abc", "NaN"])
+def test_a_unit_amount_that_is_not_a_number_is_refused(tmp_path, written):
+    bad = price("p_bad", 1000)
+    bad["unit_amount"] = bad["unit_amount_decimal"] = written
+    objects = [sub("sub_1", "cus_1", [item("si_1", 1, bad)]), sub("sub_2", "cus_2", [item("si_2")])]
+    with pytest.raises(ValidationError, match=f"unit amount {written!r} is not a number"):
+        load(tmp_path, objects, as_of="2024-01-31")
+
+
+def test_canceled_in_its_trial_is_counted_and_ended_before_start_refused(tmp_path):
+    in_trial = sub("sub_1", "cus_1", [item("si_1")], status="canceled", ended="2024-01-10",
+                   trial_end=ts("2024-01-15"))  # fmt: skip
+    objects = [in_trial, sub("sub_2", "cus_2", [item("si_2")])]
+    ledger = load(tmp_path, objects, as_of="2024-01-31")
+    assert excluded(ledger) == {"subscription canceled before its MRR began (in its trial, or the day it started)": 1}
+    assert ledger.quality.rows_read == 2
+    before = sub("sub_3", "cus_3", [item("si_3")], status="canceled", start="2024-02-01", ended="2024-01-10")
+    with pytest.raises(ValidationError, match="subscription ended_at before its start_date"):
+        load(tmp_path, [before, sub("sub_2", "cus_2", [item("si_2")])], as_of="2024-01-31")
+
+
+def test_a_unit_amount_finer_than_a_cent_is_multiplied_before_rounding(tmp_path):
+    """unit_amount_decimal 0.4 cents × 1000 seats: 400 cents, $4.00 (rounding 0.4 first would give $0)."""
+    fine = price("p_fine", 0)
+    fine["unit_amount"], fine["unit_amount_decimal"] = None, "0.4"
+    ledger = load(tmp_path, [sub("sub_1", "cus_1", [item("si_1", 1000, fine)])], as_of="2024-01-31")
+    assert mrr(ledger) == {"2024-01": 400}
+    assert any(k.startswith("stripe note: unit amounts finer than a hundredth") for k in ledger.quality.details)
+
+
+def test_proration_must_be_a_boolean_and_a_currency_an_iso_code(tmp_path):
+    line = old_line("il_1", "si_1", MONTHS[0], MONTHS[1], 1)
+    line["proration"] = "false"
+    with pytest.raises(ValidationError, match="proration 'false' is not true or false"):
+        load(tmp_path, [invoice("in_1", [line])], as_of="2024-01-31")
+    objects = [sub("sub_1", "cus_1", [item("si_1", 1, price("p_x", 1000, currency="xyz"))])]
+    with pytest.raises(ValidationError, match="currency 'xyz' is not an ISO 4217 code"):
+        load(tmp_path, objects, as_of="2024-01-31")
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[]", "holds no Stripe objects"),
+        ('{"object": "list", "data": []}', "holds no Stripe objects"),
+        ("customer_id,month\na,2024-01\n", r"line 1, column 1: .*a CSV file needs its \.csv name"),
+    ],
+)
+def test_files_without_objects_say_so(tmp_path, text, match):
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    with pytest.raises(LoadError, match=match):
+        kit.load_ledger(path, today=TODAY)
+
+
+def test_a_null_line_is_named(tmp_path):
+    path = tmp_path / "null.jsonl"
+    path.write_text(json.dumps(sub("sub_1", "cus_1", [item("si_1")])) + "\nnull\n")
+    with pytest.raises(LoadError, match="null.jsonl, line 2, holds NoneType"):
+        kit.load_ledger(path, today=TODAY)
+
+
+def test_a_window_without_mrr_at_any_month_end_is_all_zero_not_a_crash(tmp_path):
+    """Started 2024-01-01, canceled 2024-01-20: in force on no month's last day, so MRR 0 in every month."""
+    objects = [sub("sub_1", "cus_1", [item("si_1")], status="canceled", ended="2024-01-20")]
+    ledger = load(tmp_path, objects, as_of="2024-03-31")
+    assert set(kit.summarize(ledger)["mrr_end"]) == {0}
