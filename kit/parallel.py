@@ -196,3 +196,58 @@ def _check_currencies(name: str, results: list[ChunkResult]) -> None:
     if len(found) > 1:
         raise LoadError(f"{name}: the data has several currencies ({', '.join(found)}) and no FX table to "
                         "convert them to one; pass an FX table (fx=, CLI --fx)")  # fmt: skip
+
+
+#: The engines of ``kit summary --engine``: the kit's own (in this process, or chunks in processes) or Spark.
+ENGINES = ("kit", "spark")
+
+
+def add_options(parser) -> None:
+    """Add ``--memory-limit``, ``--jobs``, ``--engine`` and ``--spark-master`` to a command's parser."""
+    group = parser.add_argument_group("scale (out-of-core, all cores, Spark)")
+    group.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="read the data in chunks of customers so the work fits SIZE (2GiB, 512MB); same figures",
+    )
+    group.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        metavar="N",
+        default=1,
+        help="chunks of customers in N processes at once (default 1); same figures",
+    )
+    group.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="kit",
+        help="kit (default) or spark: the same core through PySpark applyInPandas",
+    )
+    group.add_argument("--spark-master", metavar="URL", default="local[*]",
+                       help="Spark master for --engine spark (default local[*])")  # fmt: skip
+
+
+def scaled(args) -> bool:
+    """Whether a command's arguments ask for chunks, processes or Spark (else the plain in-memory path)."""
+    return (
+        bool(getattr(args, "memory_limit", None))
+        or getattr(args, "jobs", 1) != 1
+        or (getattr(args, "engine", "kit") != "kit")
+    )
+
+
+def summary_from_args(args, load: dict):
+    """Run ``kit summary`` in chunks, in processes or on Spark, as its arguments say; return (summary, quality)."""
+    options = {"period": args.period, "netting": args.netting, "reactivation_window": args.reactivation_window,
+               "by": args.by}  # fmt: skip
+    load = dict(load)
+    source = load.pop("source")
+    if args.engine == "spark":
+        from kit import spark
+
+        return spark.summarize_source(source, master=args.spark_master, memory_limit=args.memory_limit, **options,
+                                      **load)  # fmt: skip
+    if args.memory_limit:
+        _chunks.parse_size(args.memory_limit)  # a wrong size is refused before any reading
+    return summarize_source(source, memory_limit=args.memory_limit, jobs=args.jobs, **options, **load)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -56,10 +55,31 @@ def test_the_chunk_count_follows_the_limit_and_the_processes():
         chunks.chunk_count(1000, "256MiB")
 
 
-def test_a_customer_s_bucket_is_the_crc32_of_its_id():
-    ids = ["C0000001", "acme", "C0000001", "Ünïcode"]
-    assert chunks.buckets_of(ids, 5).tolist() == [zlib.crc32(i.encode()) % 5 for i in ids]
-    assert chunks.buckets_of(pd.Series([17, 17, 4]), 3).tolist() == [zlib.crc32(b"17") % 3] * 2 + [zlib.crc32(b"4") % 3]
+def plain_hash(text: str) -> int:
+    """The ids' hash in plain Python integers: Σ byte_i × M**i + length (mod 2**64), murmur3's finaliser."""
+    mask, value = 2**64 - 1, 0
+    data = text.encode("utf-8")
+    for i, byte in enumerate(data):
+        value = (value + byte * pow(0x100000001B3, i, 2**64)) & mask
+    value = (value + len(data)) & mask
+    for constant in (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53):
+        value ^= value >> 33
+        value = (value * constant) & mask
+    return value ^ (value >> 33)
+
+
+def test_a_customer_s_bucket_is_its_id_hash_worked_in_plain_integers():
+    ids = ["C0000001", "acme", "C0000001", "Ünïcode", ""]
+    assert chunks.id_hash(ids).tolist() == [plain_hash(i) for i in ids]
+    same_width = ["C0000001", "C0000002", "C0000003"]  # one width: the bytes hashed as rows
+    assert chunks.id_hash(same_width).tolist() == [plain_hash(i) for i in same_width]
+    assert chunks.buckets_of(ids, 5).tolist() == [plain_hash(i) % 5 for i in ids]
+    assert chunks.buckets_of(pd.Series([17, 17, 4]), 3).tolist() == [plain_hash("17") % 3] * 2 + [plain_hash("4") % 3]
+
+
+@given(st.lists(st.text(max_size=12), min_size=1, max_size=30))
+def test_property_the_vectorised_hash_equals_the_plain_one(ids):
+    assert chunks.id_hash(ids).tolist() == [plain_hash(i) for i in ids]
 
 
 def test_the_customer_column_is_found_by_name_mapping_or_synonym():
@@ -261,3 +281,33 @@ def test_property_subscriptions_in_chunks_equal_them_whole(rows, n, window):
         table, _ = summarize_source(frame, chunks=n, kind="subscriptions", today=TODAY, period="quarter",
                                     reactivation_window=window)  # fmt: skip
         pd.testing.assert_frame_equal(table, kit.summarize(ledger, period="quarter", reactivation_window=window))
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def _cli(argv, capsys) -> tuple[int, str, str]:
+    from kit.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("options", [["--memory-limit", "2GiB"], ["--jobs", "2"], ["--memory-limit", "3G", "-j", "2"]],
+                         ids=["memory-limit", "jobs", "both"])  # fmt: skip
+def test_kit_summary_in_chunks_prints_the_same_csv(options, capsys):
+    base = ["summary", SAMPLE, "--fx", FX, "--period", "quarter", "--netting", "product"]
+    code, whole, whole_err = _cli(base, capsys)
+    assert code == 0
+    code, chunked, chunked_err = _cli([*base, *options], capsys)
+    assert code == 0
+    assert chunked == whole
+    assert chunked_err == whole_err  # the same notes: 128 overlapping rows, the as_of of the last month, …
+    assert "overlapping subscriptions of one customer and product (both counted): 128 rows" in chunked_err
+
+
+def test_kit_summary_refuses_a_memory_limit_that_is_not_a_size(capsys):
+    code, _, err = _cli(["summary", SAMPLE, "--memory-limit", "lots"], capsys)
+    assert code == 2
+    assert "memory_limit must be a size such as 2GiB" in err
