@@ -130,12 +130,7 @@ def summarize_source(
     if jobs < 1:
         raise ParameterError(f"jobs must be 1 or more, not {jobs} (CLI --jobs)")
     one = specs is None
-    specs = [dict(s) for s in (specs or [{"period": period, "netting": netting,
-                                          "reactivation_window": reactivation_window, "by": by}])]  # fmt: skip
-    for spec in specs:
-        for key in SPEC_KEYS:
-            spec.setdefault(key, None if key in ("reactivation_window", "by") else
-                            {"period": "month", "netting": "customer"}[key])  # fmt: skip
+    specs = full_specs(specs, period=period, netting=netting, reactivation_window=reactivation_window, by=by)
     with _partition(source, memory_limit, chunks, jobs, load, spill_folder) as part:
         results = _run_all(part, load, specs, jobs)
     _check_currencies(part.name, results)
@@ -163,6 +158,12 @@ def _partition(source, memory_limit, chunks, jobs, load, folder):
     return _chunks.partition(source, max(n, jobs), mapping=load.get("mapping"), folder=folder, **reading)
 
 
+def full_specs(specs: list[dict] | None, **one) -> list[dict]:
+    """Return the specs asked (or the one of ``one``: period, netting, reactivation_window, by), each complete."""
+    defaults = {"period": "month", "netting": "customer", "reactivation_window": None, "by": None}
+    return [{**defaults, **spec} for spec in (specs or [one])]
+
+
 def _run_all(part, load: dict, specs: list[dict], jobs: int) -> list[ChunkResult]:
     """Run every bucket; then again, together, those measured on a window other than the whole's."""
     buckets = [[b] for b in part.buckets()]
@@ -172,6 +173,17 @@ def _run_all(part, load: dict, specs: list[dict], jobs: int) -> list[ChunkResult
             results = [f.result() for f in futures]
     else:
         results = [run_chunk(part, b, load, specs) for b in buckets]
+    return settle(results, lambda group, last_try: run_chunk(part, group, load, specs, last_try=last_try), part.name)
+
+
+def settle(results: list[ChunkResult], rerun, name: str) -> list[ChunkResult]:
+    """
+    Return chunk results all measured on the whole source's window.
+
+    Chunks measured on another window (or that failed alone, :data:`CHUNK_LOCAL`) are run again as
+    one group (``rerun(buckets, last_try)``), with one chunk on the whole's window added while the
+    group's window is still not the whole's.
+    """
     windows = [r.window for r in results if r.window is not None]
     whole = _chunks.whole_window(windows) if windows else None
     odd = [r for r in results if r.window is None or r.window != whole]
@@ -179,14 +191,14 @@ def _run_all(part, load: dict, specs: list[dict], jobs: int) -> list[ChunkResult
         return results
     kept = [r for r in results if r.window is not None and r.window == whole]
     group = sorted(b for r in odd for b in r.buckets)
-    merged = run_chunk(part, group, load, specs, last_try=not kept)
+    merged = rerun(group, not kept)
     while merged.window != whole and kept:  # one chunk measured on the whole's window settles it
         group = sorted(group + kept.pop(0).buckets)
-        merged = run_chunk(part, group, load, specs, last_try=not kept)
+        merged = rerun(group, not kept)
     if whole is None:  # every bucket alone failed: the whole, loaded as one, gave its figures (or its error)
         return [merged]
     if merged.window != whole:  # cannot be: the union of every bucket is the whole source
-        raise LoadError(f"{part.name}: the chunks' windows do not add up to the whole's ({merged.window} vs {whole})")
+        raise LoadError(f"{name}: the chunks' windows do not add up to the whole's ({merged.window} vs {whole})")
     return [*kept, merged]
 
 
