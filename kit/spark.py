@@ -89,20 +89,25 @@ def read(spark, source, *, table: str | None = None, sep: str | None = None, enc
 
     if table and not source:
         return spark.table(table), table, {"format": "Spark table"}, 1
-    path = Path(str(source))
-    if path.suffix.lower() in CSV_SUFFIXES:
+    text = str(source)  # a local path or a URI Spark reads (s3://, abfss://, dbfs:/): never through Path
+    name = text.rstrip("/").rsplit("/", 1)[-1] or text
+    local = Path(text)
+    if Path(name).suffix.lower() in CSV_SUFFIXES:
         if header_row:
             raise ParameterError("--engine spark reads a CSV whose header is its first line (no --header-row)")
         from kit.sources.csv import _delimiter_name, _sniff_delimiter
 
-        with open(path, encoding=encoding, errors="replace", newline="") as handle:
-            delimiter = sep or _sniff_delimiter(handle.readline().lstrip("\ufeff"))
+        delimiter = sep
+        if delimiter is None and local.is_file():
+            with open(local, encoding=encoding, errors="replace", newline="") as handle:
+                delimiter = _sniff_delimiter(handle.readline().lstrip("\ufeff"))
+        delimiter = delimiter or ","
         options = {"header": True, "inferSchema": False, "sep": delimiter, "encoding": encoding, "multiLine": True,
                    "escape": '"'}  # fmt: skip
-        frame = spark.read.options(**options).csv(str(path))
-        return frame, path.name, {"format": "CSV", "delimiter": _delimiter_name(delimiter), "encoding": encoding}, 2
-    frame = spark.read.parquet(str(path))
-    return frame, path.name, {"format": "Parquet" if path.is_file() else "Parquet dataset"}, 1
+        frame = spark.read.options(**options).csv(text)
+        return frame, name, {"format": "CSV", "delimiter": _delimiter_name(delimiter), "encoding": encoding}, 2
+    frame = spark.read.parquet(text)
+    return frame, name, {"format": "Parquet dataset" if local.is_dir() or not local.exists() else "Parquet"}, 1
 
 
 def summarize_source(
