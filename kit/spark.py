@@ -169,18 +169,14 @@ def summarize_source(
     from pyspark.sql import functions as F  # noqa: N812 - Spark's own habit
 
     frame = frame.withColumn(_BUCKET, F.pmod(F.xxhash64(F.col(f"`{column}`").cast("string")), F.lit(n)).cast("int"))
-    frame = frame.persist()
-    try:
-        csv = details["format"] == "CSV"
-        results = _run(frame, F.col(_BUCKET), load, specs, name, details, csv=csv)
+    csv = details["format"] == "CSV"
+    results = _run(frame, F.col(_BUCKET), load, specs, name, details, csv=csv)
 
-        def rerun(group, last_try):
-            merged = frame.where(F.col(_BUCKET).isin(group))
-            return _run(merged, F.lit(0), load, specs, name, details, csv=csv, last_try=last_try)[0]
+    def rerun(group, last_try):  # rare (a bucket measured on another window): the source is read again
+        merged = frame.where(F.col(_BUCKET).isin(group))
+        return _run(merged, F.lit(0), load, specs, name, details, csv=csv, last_try=last_try)[0]
 
-        results = _parallel.settle(results, rerun, name)
-    finally:
-        frame.unpersist()
+    results = _parallel.settle(results, rerun, name)
     _parallel._check_currencies(name, results)
     tables = [keep(combine([r.tables[i] for r in results], by=spec["by"]), start=start, end=end, last=last,
                    grain=spec["period"]) for i, spec in enumerate(specs)]  # fmt: skip
