@@ -283,12 +283,18 @@ def partition(source, n: int, *, mapping: dict | None = None, table: str | None 
 
     if n < 1:
         raise ParameterError(f"chunks must be 1 or more, not {n}")
-    if not isinstance(source, pd.DataFrame) and not (is_database_url(source) or table or query):
+    if isinstance(source, pd.DataFrame):
+        return _partition_raw(read_source(source), n, mapping)
+    if not (is_database_url(source) or table or query):
         path = Path(source)
         if path.is_dir() or path.suffix.lower() in PARQUET_SUFFIXES:
             return _partition_parquet(path, n, mapping, folder)
         if path.suffix.lower() in CSV_SUFFIXES:
             return _partition_csv(path, n, mapping, folder, sep=sep, encoding=encoding, header_row=header_row)
+    if is_database_url(source) or table or query or Path(str(source)).suffix.lower() in (".db", ".sqlite", ".sqlite3"):
+        part = _partition_sql(source, n, mapping, table, query)
+        if part is not None:
+            return part
     raw = read_source(source, table=table, query=query, sep=sep, encoding=encoding, header_row=header_row)
     return _partition_raw(raw, n, mapping)
 
@@ -305,6 +311,71 @@ def _partition_raw(raw: RawTable, n: int, mapping) -> Partition:
         return RawTable(frame, raw.name, rows[keep], dict(raw.details))
 
     return Partition(raw.name, dict(raw.details), len(raw.frame), n, reader=reader)
+
+
+#: Per SQL dialect: the code of the character ``k`` places from the end of a text (0 past its start).
+_CHAR_FROM_END = {
+    "sqlite": "coalesce(unicode(substr(CAST({c} AS TEXT), -{k}, 1)), 0)",
+    "postgresql": "coalesce(ascii(substr(CAST({c} AS TEXT), greatest(length(CAST({c} AS TEXT)) - {k} + 1, 1), "
+                  "CASE WHEN length(CAST({c} AS TEXT)) >= {k} THEN 1 ELSE 0 END)), 0)",
+    "mysql": "coalesce(ascii(substr(CAST({c} AS CHAR), -{k}, 1)), 0)",
+}  # fmt: skip
+
+
+def sql_bucket(column: str, n: int, dialect: str) -> str:
+    """
+    Return the SQL expression of a customer's bucket in a database: its id's last four characters and length, mod n.
+
+    Any function of the id splits the customers (every row of one customer in one bucket); this one
+    needs only ``substr`` and a character's code, which the dialects have (SQLite, PostgreSQL, MySQL).
+
+    >>> sql_bucket("customer_id", 4, "sqlite")[:60]
+    '((length(CAST("customer_id" AS TEXT)) + 1 * coalesce(unicode('
+    """
+    quoted = '"' + column.replace('"', '""') + '"' if dialect != "mysql" else "`" + column.replace("`", "``") + "`"
+    text = "CAST({c} AS CHAR)" if dialect == "mysql" else "CAST({c} AS TEXT)"
+    parts = [f"length({text.format(c=quoted)})"]
+    for k, weight in zip(range(1, 5), (1, 31, 961, 29791), strict=True):
+        parts.append(f"{weight} * {_CHAR_FROM_END[dialect].format(c=quoted, k=k)}")
+    return f"(({' + '.join(parts)}) % {n})"
+
+
+def _partition_sql(source, n: int, mapping, table, query) -> Partition | None:
+    """
+    Read a database bucket by bucket with a hash predicate (``WHERE <bucket of customer_id> = i``); None: cannot.
+
+    Each bucket's query numbers the rows of the whole result (``ROW_NUMBER() OVER ()``) before it
+    keeps its customers, so rows are named as a whole read names them (its result's order, which
+    a database without ORDER BY keeps from one run to the next in practice, not by promise).
+    """
+    from kit.sources import read_database
+    from kit.sources.database import _database_url
+    from kit.sources.paths import _safe_url
+
+    url = _database_url(source)
+    dialect = url.get_backend_name()
+    if dialect not in _CHAR_FROM_END or (table is None) == (query is None):
+        return None
+    if table is not None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", table):
+            return None  # a name the kit would have to quote: read whole
+        base = f"SELECT * FROM {table}"
+    else:
+        base = query.strip().rstrip(";")
+    name = f"{_safe_url(url)} ({'table ' + table if table else 'query'})"
+    probe = read_database(source, query=f"SELECT * FROM ({base}) AS kit_probe LIMIT 1")
+    column = customer_column(list(probe.frame.columns), mapping)
+    predicate = sql_bucket(column, n, dialect)  # the name as the kit normalised it (lower case, trimmed)
+
+    def reader(wanted):
+        keep = ", ".join(str(int(b)) for b in sorted(wanted))
+        numbered = f"SELECT kit_rows.*, ROW_NUMBER() OVER () AS {ROW_COLUMN} FROM ({base}) AS kit_rows"
+        raw = read_database(source, query=f"SELECT * FROM ({numbered}) AS kit_numbered WHERE {predicate} IN ({keep})")
+        frame = raw.frame
+        rows = pd.to_numeric(frame.pop(ROW_COLUMN)).to_numpy(dtype=np.int64)
+        return RawTable(frame, name, rows, dict(raw.details))
+
+    return Partition(name, {"format": "SQL", "chunks": n}, 0, n, reader=reader)
 
 
 class _Spill:

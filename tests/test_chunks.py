@@ -311,3 +311,43 @@ def test_kit_summary_refuses_a_memory_limit_that_is_not_a_size(capsys):
     code, _, err = _cli(["summary", SAMPLE, "--memory-limit", "lots"], capsys)
     assert code == 2
     assert "memory_limit must be a size such as 2GiB" in err
+
+
+# --- a database read bucket by bucket ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory):
+    import sqlite3
+
+    path = tmp_path_factory.mktemp("db") / "sample.db"
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    with sqlite3.connect(path) as connection:
+        frame.to_sql("subscriptions", connection, index=False)
+    return path
+
+
+@pytest.mark.parametrize("read", [{"table": "subscriptions"},
+                                  {"query": "SELECT * FROM subscriptions WHERE customer_id < 'C01500'"}],
+                         ids=["table", "query"])  # fmt: skip
+def test_an_sqlite_table_read_with_a_hash_predicate_equals_it_whole(sample_db, read):
+    ledger = kit.load_ledger(sample_db, fx=FX, today=TODAY, **read)
+    tables, quality = summarize_source(sample_db, chunks=3, specs=SPECS[:2], fx=FX, today=TODAY, **read)
+    for table, spec in zip(tables, SPECS[:2], strict=True):
+        pd.testing.assert_frame_equal(table, kit.summarize(ledger, **spec))
+    assert quality_items(quality) == quality_items(ledger.quality)  # row numbers of the whole result included
+
+
+def test_the_sql_bucket_splits_customers_as_its_python_reading_says(sample_db):
+    import sqlite3
+
+    with sqlite3.connect(sample_db) as connection:
+        rows = connection.execute(f"SELECT customer_id, {chunks.sql_bucket('customer_id', 5, 'sqlite')} "
+                                  "FROM subscriptions").fetchall()  # fmt: skip
+    by_customer = {}
+    for customer, bucket in rows:
+        by_customer.setdefault(customer, set()).add(bucket)
+    assert all(len(b) == 1 for b in by_customer.values())  # every row of a customer in one bucket
+    # C00042: length 6 + 1×'2' (50) + 31×'4' (52) + 961×'0' (48) + 29791×'0' (48) = 1,477,764; mod 5 = 4
+    assert by_customer["C00042"] == {4}
+    assert len({b for s in by_customer.values() for b in s}) == 5
