@@ -14,10 +14,12 @@ combined. The rules:
   (pyarrow), a CSV file streamed in blocks (pyarrow's CSV reader, every column as text), each
   batch's rows written to its bucket's spill file (Arrow IPC, uncompressed, in a temporary folder
   removed afterwards; read back memory-mapped, its columns converted as the Parquet reader
-  converts them). A database (and an Excel sheet, a DataFrame) is read whole, then cut: only the
-  load and the figures are then out-of-core (see :func:`partition`). Each row keeps its row number in the source, so
-  errors and the data-quality examples name the rows as a whole load does (for CSV, the record's
-  number counting the header, exact unless a quoted field spans lines or blank lines are skipped).
+  converts them). A database (SQLite, PostgreSQL, MySQL) is read bucket by bucket with a hash
+  predicate on the customer id (:func:`sql_bucket`); another database, an Excel sheet or a
+  DataFrame is read whole, then cut (only the load and the figures are then out-of-core). Each row
+  keeps its row number in the source, so errors and the data-quality examples name the rows as a
+  whole load does (for CSV, the record's number counting the header, exact unless a quoted field
+  spans lines or blank lines are skipped).
 * **The window.** A chunk's own window (first and last month, the as_of day) may be narrower than
   the whole source's (no customer of that chunk active in the last month, say). Chunks whose window
   differs from the whole's are loaded again together with a chunk that has the whole's window, so
@@ -26,9 +28,8 @@ combined. The rules:
   are recomputed from the sums (:func:`kit.metrics.combine`). The data-quality record: rows read,
   used and excluded and the note counts are sums; the examples are the first row numbers of the
   union; the problems are concatenated in row order; the customers are added (disjoint), the
-  products and currencies are the union. Tables that are not sums (top expanders, concentration)
-  are combined in :mod:`kit.parallel` from per-chunk partials that are exact (the top ``n`` of
-  each chunk; each chunk's expansion amounts as value counts).
+  products and currencies are the union. The report's tables, sums or not (top expanders,
+  concentration), combine in :mod:`kit.partials`.
 * **Errors.** An invalid row is an error of the chunk that holds it: with ``on_invalid="raise"``
   the error lists the problems of the first chunk found to have any (named by their source rows),
   not of every chunk. With an ``as_of`` whose month no row of a chunk reaches, a chunk may refuse
@@ -45,7 +46,7 @@ import math
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -597,12 +598,6 @@ def _combine_counted(frames: list[pd.DataFrame], key: str, count: str) -> pd.Dat
             examples.setdefault(name, []).extend(int(x) for x in re.findall(r"row (\d+)", str(row.examples)))
     records = [(name, counts[name], ", ".join(f"row {r}" for r in sorted(set(examples[name]))[:5])) for name in order]
     return pd.DataFrame(records, columns=[key, count, "examples"]).astype({count: "int64"})
-
-
-def widened(ledger, window: tuple):
-    """Return ``ledger`` measured on ``window`` (first, last, as_of): only for a chunk whose window equals it."""
-    first, last, as_of = window
-    return replace(ledger, first_month=first, last_month=last, as_of=as_of)
 
 
 def whole_window(windows: list[tuple]) -> tuple:
