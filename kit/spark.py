@@ -34,6 +34,8 @@ from kit import chunks as _chunks
 from kit import parallel as _parallel
 from kit.errors import ParameterError
 
+#: Hand the groups to the workers as Arrow (``applyInArrow``, Spark 4) where the session has it; False: pandas.
+ARROW = True
 #: Rows per bucket by default: a Python worker converts and loads one bucket at a time (about 1 GiB).
 BUCKET_ROWS = 4_000_000
 _BUCKET, _GROUP = "__kit_bucket", "__kit_group"
@@ -214,34 +216,62 @@ def _bucket_count(spark, rows: int, memory_limit) -> int:
 
 
 def _run(frame, key, load, specs, name, details, *, csv: bool, last_try: bool = False) -> list:
-    """Run the per-chunk core on each group of ``key`` (applyInPandas); return the chunks' results."""
+    """
+    Run the per-chunk core on each group of ``key``; return the chunks' results.
+
+    ``applyInArrow`` (Spark 4) hands each group to the worker as Arrow record batches, as the file
+    holds them; ``applyInPandas`` (older Spark, or :data:`ARROW` False) as a pandas frame, decimals
+    and dates as Python objects, turned back into Arrow with the source's schema. Either way the
+    worker sees the same Arrow table.
+    """
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    source_schema = frame.drop(_BUCKET).schema
-    arrow_schema = to_arrow_schema(source_schema)
+    arrow_schema = to_arrow_schema(frame.drop(_BUCKET).schema)
     chunk = _ChunkWork(load, specs, name, details, arrow_schema, csv, last_try)
-
-    def work(rows: pd.DataFrame) -> pd.DataFrame:  # a plain function of one frame, as applyInPandas inspects it
-        return chunk(rows)
-
     grouped = frame.withColumn(_GROUP, key).groupBy(_GROUP)
-    payloads = grouped.applyInPandas(work, schema="payload binary").collect()
+    if ARROW and hasattr(grouped, "applyInArrow"):
+
+        def work_arrow(table):  # a plain function of one table, as applyInArrow inspects it
+            return chunk.arrow(table)
+
+        payloads = grouped.applyInArrow(work_arrow, schema="payload binary").collect()
+    else:
+
+        def work(rows: pd.DataFrame) -> pd.DataFrame:  # a plain function of one frame, as applyInPandas inspects it
+            return chunk(rows)
+
+        payloads = grouped.applyInPandas(work, schema="payload binary").collect()
     return [pickle.loads(row.payload) for row in payloads]
 
 
 class _ChunkWork:
-    """The function applyInPandas runs on each group: rows → raw table → kit.parallel.run_chunk → a pickled result."""
+    """The function each group runs: rows → raw table → kit.parallel.run_chunk → a pickled result."""
 
     def __init__(self, load, specs, name, details, arrow_schema, csv, last_try):
         self.load, self.specs, self.name, self.details = load, specs, name, details
         self.arrow_schema, self.csv, self.last_try = arrow_schema, csv, last_try
 
     def __call__(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """applyInPandas: the group as a pandas frame."""
         import pyarrow as pa
 
-        buckets = sorted(int(b) for b in pd.unique(rows[_BUCKET]))
-        rows = rows.drop(columns=[_BUCKET, _GROUP]).sort_values(_chunks.ROW_COLUMN, kind="stable")
-        table = pa.Table.from_pandas(rows, schema=self.arrow_schema, preserve_index=False)
+        return self._result(pa.Table.from_pandas(rows, preserve_index=False))
+
+    def arrow(self, table):
+        """applyInArrow: the group as an Arrow table."""
+        import pyarrow as pa
+
+        payload = self._result(table)["payload"].tolist()
+        return pa.table({"payload": pa.array(payload, type=pa.binary())})
+
+    def _result(self, table) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        buckets = sorted(int(b) for b in pc.unique(table.column(_BUCKET)).to_pylist())
+        table = table.drop_columns([_BUCKET, _GROUP])
+        table = table.take(pc.sort_indices(table.column(_chunks.ROW_COLUMN)))  # the source's order
+        table = table.cast(self.arrow_schema) if table.schema != self.arrow_schema else table
         if self.csv:  # Spark reads an empty CSV field as null; the kit's CSV reader as empty text
             table = pa.table({c: (table.column(c).fill_null("") if pa.types.is_string(table.column(c).type)
                                   else table.column(c)) for c in table.column_names})  # fmt: skip

@@ -51,7 +51,9 @@ def _bench_module():
     return sys.modules["bench_summary"]
 
 
-def test_the_sample_on_spark_equals_the_sample_in_memory(spark):
+@pytest.mark.parametrize("arrow", [True, False], ids=["applyInArrow", "applyInPandas"])
+def test_the_sample_on_spark_equals_the_sample_in_memory(spark, arrow, monkeypatch):
+    monkeypatch.setattr(kit_spark, "ARROW", arrow)
     ledger = kit.load_ledger(SAMPLE, fx=FX, today=TODAY)
     tables, quality = kit_spark.summarize_source(SAMPLE, spark=spark, buckets=3, specs=SPECS, fx=FX, today=TODAY)
     for table, spec in zip(tables, SPECS, strict=True):
