@@ -18,6 +18,7 @@ every grain and netting, whatever the chunk count and the number of processes.
 
 from __future__ import annotations
 
+import math
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ import pandas as pd
 from kit import chunks as _chunks
 from kit.errors import LoadError, ParameterError
 
+#: With ``jobs`` and no memory limit: rows per chunk (a chunk's arrays stay in cache, a process's memory small).
+CHUNK_ROWS = 5_000_000
 #: What a summary of a chunk is asked: kit.summarize's keywords (start, end and last apply after combining).
 SPEC_KEYS = ("period", "netting", "reactivation_window", "by")
 
@@ -97,7 +100,8 @@ def summarize_source(
         As for :func:`kit.load_ledger`; a folder of Parquet files is read as one dataset.
     memory_limit : int or str, optional
         The memory the work may take (``"2GiB"``): it chooses the chunk count
-        (:func:`kit.chunks.chunk_count`). Default: ``chunks``, else one chunk per process.
+        (:func:`kit.chunks.chunk_count`). Default: ``chunks``; else, with ``jobs``, chunks of about
+        :data:`CHUNK_ROWS` rows (at least one per process); else one chunk.
     chunks : int, optional
         The chunk count, given directly (wins over ``memory_limit``).
     jobs : int
@@ -151,9 +155,10 @@ def _partition(source, memory_limit, chunks, jobs, load, folder):
         if chunks < 1:
             raise ParameterError(f"chunks must be 1 or more, not {chunks}")
         return _chunks.partition(source, chunks, mapping=load.get("mapping"), folder=folder, **reading)
-    if memory_limit is None:
-        return _chunks.partition(source, max(jobs, 1), mapping=load.get("mapping"), folder=folder, **reading)
     rows = _chunks.source_rows(source, **reading)
+    if memory_limit is None:  # processes alone: chunks of about CHUNK_ROWS rows, each process one at a time
+        n = max(jobs, math.ceil(rows / CHUNK_ROWS)) if jobs > 1 else 1
+        return _chunks.partition(source, n, mapping=load.get("mapping"), folder=folder, **reading)
     n = _chunks.chunk_count(rows, memory_limit, jobs=jobs) if rows else max(jobs, 1)
     return _chunks.partition(source, max(n, jobs), mapping=load.get("mapping"), folder=folder, **reading)
 
