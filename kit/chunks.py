@@ -100,7 +100,7 @@ def chunk_count(rows: int, memory_limit, *, jobs: int = 1) -> int:
     (less the process's own :data:`BASE_BYTES`).
 
     >>> chunk_count(20_000_000, "2GiB"), chunk_count(20_000_000, "24GiB"), chunk_count(20_000_000, "2GiB", jobs=2)
-    (2, 1, 4)
+    (2, 1, 5)
     """
     limit = parse_size(memory_limit)
     budget = limit // max(jobs, 1) - BASE_BYTES
@@ -330,7 +330,7 @@ def sql_bucket(column: str, n: int, dialect: str) -> str:
     Any function of the id splits the customers (every row of one customer in one bucket); this one
     needs only ``substr`` and a character's code, which the dialects have (SQLite, PostgreSQL, MySQL).
 
-    >>> sql_bucket("customer_id", 4, "sqlite")[:60]
+    >>> sql_bucket("customer_id", 4, "sqlite")[:59]
     '((length(CAST("customer_id" AS TEXT)) + 1 * coalesce(unicode('
     """
     quoted = '"' + column.replace('"', '""') + '"' if dialect != "mysql" else "`" + column.replace("`", "``") + "`"
