@@ -330,8 +330,9 @@ def sql_bucket(column: str, n: int, dialect: str) -> str:
     Any function of the id splits the customers (every row of one customer in one bucket); this one
     needs only ``substr`` and a character's code, which the dialects have (SQLite, PostgreSQL, MySQL).
 
-    >>> sql_bucket("customer_id", 4, "sqlite")[:59]
-    '((length(CAST("customer_id" AS TEXT)) + 1 * coalesce(unicode('
+    >>> sql = sql_bucket("customer_id", 4, "sqlite")
+    >>> sql.startswith('((length(CAST("customer_id" AS TEXT)) + 1 * coalesce(unicode(substr('), sql.endswith(") % 4)")
+    (True, True)
     """
     quoted = '"' + column.replace('"', '""') + '"' if dialect != "mysql" else "`" + column.replace("`", "``") + "`"
     text = "CAST({c} AS CHAR)" if dialect == "mysql" else "CAST({c} AS TEXT)"
