@@ -21,6 +21,8 @@ concentration              not a sum: the top 10 % of expanders needs every expa
                            keeps its positive expansion amounts per period as value counts (distinct
                            amounts, far fewer than customers), the counts are added and the top group taken
                            from the largest amounts down
+drill-down                 not a sum but a list: the chunks' rows (disjoint customers) put together and
+                           sorted as one drill-down sorts them (amount, then customer, product, period)
 =========================  ================================================================================
 
 The data-quality record combines in :func:`kit.chunks.combine_quality` (counts added, examples the
@@ -177,3 +179,21 @@ def _concentration(parts: list[dict]) -> pd.DataFrame:
     out = pd.DataFrame(records, columns=["period", "expanders", "top_expanders", "expansion", "top_expansion"])
     out["top_share"] = ratio(out["top_expansion"], out["expansion"])
     return tag(out, "concentration", parts[0]["summary"])
+
+
+def combine_drill(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """
+    Put the drill-downs of one cell in disjoint chunks of customers together (:func:`kit.drill_down` of each chunk).
+
+    Equal to the drill-down of the whole: the same rows, in its order (the largest amount first,
+    then customer, product and period), so the amounts still add up to the cell exactly.
+    """
+    from kit.explore import _sorted
+
+    out = pd.concat(parts, ignore_index=True)
+    keys = ["customer_id", "product"] if "product" in out.columns else ["customer_id"]
+    if out["period"].nunique() > 1:
+        keys.append("period")
+    out = _sorted(out, keys)
+    out.attrs = dict(parts[0].attrs)
+    return out

@@ -99,3 +99,19 @@ def test_property_report_tables_in_chunks_equal_them_whole(rows, n, period, nett
     ledger = kit.load_ledger(frame, kind="snapshots", today=TODAY)
     assert_same(chunked_tables(ledger, n, period=period, netting=netting),
                 whole_tables(ledger, period=period, netting=netting))  # fmt: skip
+
+
+@pytest.mark.parametrize(("netting", "cell", "with_ledger"), [("customer", "cross_sell", False),
+                                                             ("customer", "customers_churned", True),
+                                                             ("product", "contraction", True)],
+                         ids=["cross-sell", "churned", "product-contraction"])  # fmt: skip
+def test_a_drill_down_in_chunks_equals_it_whole(sample, netting, cell, with_ledger):
+    periods = ["2025-Q3", "2025-Q4"]
+    whole_moves = kit.movements(sample, period="quarter", netting=netting)
+    whole = kit.drill_down(whole_moves, periods, cell, ledger=sample if with_ledger else None)
+    parts = []
+    for part in kit.split_customers(sample, 3):
+        moves = kit.movements(part, period="quarter", netting=netting)
+        parts.append(kit.drill_down(moves, periods, cell, ledger=part if with_ledger else None))
+    pd.testing.assert_frame_equal(partials.combine_drill(parts), whole)
+    assert len(whole) > 10
