@@ -21,6 +21,8 @@ Every table is a plain DataFrame with money in integer cents; a rate whose denom
 is zero is NaN. Errors are :class:`KitError` subclasses whose message says what to fix.
 """
 
+import warnings as _warnings
+
 from kit.bridges import causes, product_bridge
 from kit.display import formatted
 from kit.display import register as _register_display
@@ -33,6 +35,9 @@ from kit.movements import movements, plan_periods, split_customers
 from kit.tables import by_age, cohorts, concentration, cross_sell_matrix, top_expanders, trailing_nrr, upgrade_paths
 from kit.workbook import to_excel
 
+# pandera (imported on first use) imports pyspark.pandas where PySpark is installed (kit.spark), which then warns,
+# at each import, that it does not support pandas 3; the Spark path uses only applyInPandas, tested under pandas 3.
+_warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 _register_display()  # inside IPython (JupyterLab): the kit's tables display formatted; nothing elsewhere
 
 

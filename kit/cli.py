@@ -19,7 +19,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from kit import params
+from kit import parallel, params
 from kit.errors import KitError, ParameterError, ReportError, ReportInputError
 from kit.params import filter_values as _filters  # noqa: F401 - the old names
 from kit.params import pairs as _pairs  # noqa: F401
@@ -58,9 +58,16 @@ def _load(args):
 
 
 def cmd_summary(args) -> int:
-    """Print or write the period summary as CSV."""
+    """Print or write the period summary as CSV (chunks, processes or Spark: --memory-limit, --jobs, --engine)."""
     from kit.metrics import summarize
 
+    if parallel.scaled(args):
+        _check_output_arg(args)
+        load = params.ledger_options(params.args_values(args, (params.SOURCE,)), empty_is_none=False)
+        table, quality = parallel.summary_from_args(args, load)
+        _say_quality(quality)
+        _write_csv(args, None, table)
+        return EXIT_OK
     ledger = _load_for_csv(args)
     table = summarize(ledger, period=args.period, netting=args.netting,
                       reactivation_window=args.reactivation_window, by=args.by)  # fmt: skip
@@ -83,12 +90,21 @@ def cmd_causes(args) -> int:
 
 def _load_for_csv(args):
     """Check ``--output`` before any work, load the ledger and say on standard error what was excluded or noted."""
-    from kit.narrative import plural
+    _check_output_arg(args)
+    ledger = _load(args)
+    _say_quality(ledger.quality)
+    return ledger
 
+
+def _check_output_arg(args) -> None:
     if bool(args.output) and args.output != "-":  # "-": standard output, as with no --output
         _check_output(Path(args.output), {"data": args.data, "FX": args.fx})
-    ledger = _load(args)
-    quality = ledger.quality
+
+
+def _say_quality(quality) -> None:
+    """Say on standard error what was excluded or noted."""
+    from kit.narrative import plural
+
     if quality.rows_excluded:  # never a silent drop: say what --lenient (or the window) left out
         reasons = "; ".join(f"{r.reason}: {r.rows:,}" for r in quality.excluded.itertuples())
         print(f"note: {quality.rows_excluded:,} of {quality.rows_read:,} rows excluded ({reasons})", file=sys.stderr)
@@ -97,7 +113,6 @@ def _load_for_csv(args):
     for key, value in quality.details.items():  # what the source said of itself (a hidden sheet skipped, …)
         if key.endswith(" note") and value:
             print(f"note: {value}", file=sys.stderr)
-    return ledger
 
 
 def _write_csv(args, ledger, table, **kinds) -> None:
@@ -106,7 +121,10 @@ def _write_csv(args, ledger, table, **kinds) -> None:
     from kit.narrative import plural
 
     to_file = bool(args.output) and args.output != "-"
-    if table.empty:
+    if table.empty and ledger is None:
+        print("note: no summary rows: the data covers only the baseline period, which has no movements",
+              file=sys.stderr)  # fmt: skip
+    elif table.empty:
         from kit.movements import plan_periods
 
         baseline = plan_periods(ledger, args.period).baseline
@@ -194,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.csv",
         help="write here instead of printing (- prints; never the data or FX file)",
     )
+    parallel.add_options(summary)
     summary.set_defaults(func=cmd_summary)
 
     why = commands.add_parser("causes", help="the cause bridge as CSV: seats, price, plan, cross-sell, dropped, churn")

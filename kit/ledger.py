@@ -160,6 +160,8 @@ class Ledger:
     #: The same rows in the other FX mode, when asked (``load_ledger(fx_reference=True)``) and
     #: an FX table converts several currencies; None otherwise.
     fx_reference: Ledger | None = None
+    #: The day the window's last month is measured on (given or found); chunked loads compare it (kit.chunks).
+    as_of: pd.Timestamp | None = None
 
     @property
     def attributes(self) -> list[str]:
@@ -435,7 +437,7 @@ def _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency) -> Ledg
                                   "(nothing after as_of enters any figure)")  # fmt: skip
     quality = ctx.quality(details, _facts(built, first, last, ctx.currencies))
     quality.currencies = tuple(ctx.currencies)
-    return Ledger(built, kind, first, last, reporting, quality)
+    return Ledger(built, kind, first, last, reporting, quality, as_of=as_of_day)
 
 
 def _check_options(on_invalid, decimal, thousands, thousands_grouping, fx_mode, kind, snapshot_dates) -> str | None:

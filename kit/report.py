@@ -135,7 +135,7 @@ def validate_parameters(values: dict) -> dict:
     >>> validate_parameters({"periods": "month"})
     Traceback (most recent call last):
     ...
-    kit.errors.ParameterError: unknown report parameter periods; known: data, kind, table, query, sheet, \
+    kit.errors.ParameterError: unknown report parameter periods; known: data, kind, preset, table, query, sheet, \
 header_row, sep, encoding, mapping, defaults, date_format, decimal, thousands, thousands_grouping, \
 currency_symbols, fx, fx_mode, currency, as_of, lenient, snapshot_dates, period, netting, reactivation_window, \
 segment, filters, start, end, title, company, anonymise

@@ -746,3 +746,17 @@ def test_a_window_without_mrr_at_any_month_end_is_all_zero_not_a_crash(tmp_path)
     objects = [sub("sub_1", "cus_1", [item("si_1")], status="canceled", ended="2024-01-20")]
     ledger = load(tmp_path, objects, as_of="2024-03-31")
     assert set(kit.summarize(ledger)["mrr_end"]) == {0}
+
+
+def test_a_stripe_file_in_chunks_and_processes_gives_the_same_summary_and_notes(tmp_path, capsys):
+    """--memory-limit and --jobs (issue 13) on Stripe objects: one chunk, what was left out counted once."""
+    from kit.cli import main
+
+    path = write(tmp_path, history(old_line) + [sub("sub_9", "cus_9", [item("si_9", 3)])], name="s.jsonl",
+                 shape="lines")  # fmt: skip
+    outputs = []
+    for extra in ([], ["--memory-limit", "1GiB", "--jobs", "2"]):
+        assert main(["summary", str(path), "--as-of", "2024-03-31", *extra]) == 0
+        outputs.append(capsys.readouterr())
+    assert outputs[0].out == outputs[1].out and "2024-03" in outputs[0].out
+    assert outputs[0].err == outputs[1].err and "proration line (not recurring): 1" in outputs[0].err

@@ -103,10 +103,10 @@ def read_source(
 
     Parameters
     ----------
-    source : str, Path or DataFrame
+    source : str, Path, DataFrame or RawTable
         A CSV, Excel or Parquet file, an SQLite file (``.db``, ``.sqlite``), a file of
         Stripe objects (``.json``, ``.jsonl``, ``.ndjson``: :mod:`kit.stripe`), a
-        SQLAlchemy URL, or a DataFrame already in memory.
+        SQLAlchemy URL, a DataFrame already in memory, or a raw table already read (returned as it is).
     table, query : str, optional
         For a database: the table to read, or a query to run (one of them).
     sheet : str or int, optional
@@ -128,6 +128,8 @@ def read_source(
         raise ParameterError(f"header_row must be 0 or more, not {header_row} (CLI --header-row counts from 1)")
     if sep and len(sep) != 1:
         raise ParameterError(f"sep must be one character, not {sep!r}")
+    if isinstance(source, RawTable):  # already read (a chunk of customers: kit.chunks)
+        return source
     if isinstance(source, pd.DataFrame):
         frame = _with_normalised_columns(source.reset_index(drop=True), "the DataFrame")
         return RawTable(frame, "the DataFrame", np.arange(1, len(frame) + 1), {"format": "DataFrame"})
