@@ -120,6 +120,12 @@ class _Period:
     currency: str  # upper case
     label: str  # the ids it came from, for messages
 
+    @classmethod
+    def of(cls, price: _Price, customer, item, subscription, start, end, quantity, discount, label) -> _Period:
+        """Return the period of an item at ``price`` (its unit, interval, product, plan and currency)."""
+        return cls(customer, item, subscription, start, end, price.unit, quantity, discount, price.interval,
+                   price.count, price.product, price.plan, price.currency, label)  # fmt: skip
+
     def same_terms(self, other: _Period) -> bool:
         """Whether two periods bill the same (merged when consecutive)."""
         return (self.unit, self.quantity, self.discount, self.interval, self.count, self.product, self.plan,
@@ -888,24 +894,8 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
                 reading.leave_out("subscription canceled before its MRR began (in its trial, or the day it started)",
                                   label)  # fmt: skip
             continue
-        reading.current.append(
-            _Period(
-                customer,
-                key,
-                sid,
-                begin,
-                ended,
-                price.unit,
-                _billed(_whole(item.get("quantity", 1)), price),
-                discount,
-                price.interval,
-                price.count,
-                price.product,
-                price.plan,
-                price.currency,
-                label,
-            )  # fmt: skip
-        )
+        quantity = _billed(_whole(item.get("quantity", 1)), price)
+        reading.current.append(_Period.of(price, customer, key, sid, begin, ended, quantity, discount, label))
 
 
 def _item_problem(item: dict, price: _Price) -> str | None:
@@ -1170,24 +1160,9 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
         return
     discount = _line_discount(read.discounts, reading, label)
     item = read.item or f"{read.subscription}/{price.plan}"
-    reading.history[item].append(
-        _Period(
-            read.customer,
-            item,
-            read.subscription,
-            start,
-            end,
-            price.unit,
-            quantity,
-            min(discount, price.unit * quantity),  # (transform_quantity: packages billed)
-            price.interval,
-            price.count,
-            price.product,
-            price.plan,
-            price.currency,
-            label,
-        )  # fmt: skip
-    )
+    discount = min(discount, price.unit * quantity)  # (transform_quantity: on the packages billed)
+    reading.history[item].append(_Period.of(price, read.customer, item, read.subscription, start, end, quantity,
+                                            discount, label))  # fmt: skip
 
 
 def _interval_of(start: int, end: int) -> tuple[str, int]:
