@@ -464,8 +464,9 @@ def limitations_items(*, rows_excluded: int, rows_read: int, dropped: str | None
     """
     items = []
     if rows_excluded:
-        items.append(f"{rows_excluded:,} of {rows_read:,} input rows were excluded as invalid or outside the "
-                     "window (see the appendix); their MRR is not in any figure.")  # fmt: skip
+        items.append(f"{rows_excluded:,} of {rows_read:,} input rows were excluded: invalid, outside the window, "
+                     "or not MRR by the billing system's rules (the appendix counts them by reason); their MRR is "
+                     "not in any figure.")  # fmt: skip
     if dropped:
         items.append(f"The partial {period} {dropped} is not reported.")
     if period != "month":

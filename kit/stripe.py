@@ -410,7 +410,7 @@ def read_stripe(path: Path, *, typed: bool = True) -> RawTable:
 
 
 def _count_objects(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n:,} {kind}" for kind, n in sorted(counts.items()))
+    return ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))  # "invoice 20,351, price 12"
 
 
 def _examples(labels: list[str]) -> str:

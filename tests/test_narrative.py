@@ -53,8 +53,9 @@ def test_limitations_count_small_and_empty_periods():
         rate_ranges=None, snapshots=True, small=["2023-Q1", "2023-Q2", "2023-Q3", "2023-Q4", "2024-Q1"],
         empty=["2022-Q4"], notes=[("a note", 1)],
     )  # fmt: skip
-    assert items[0] == ("2 of 1,234 input rows were excluded as invalid or outside the window (see the appendix); "
-                        "their MRR is not in any figure.")  # fmt: skip
+    assert items[0] == ("2 of 1,234 input rows were excluded: invalid, outside the window, or not MRR by the "
+                        "billing system's rules (the appendix counts them by reason); their MRR is not in any "
+                        "figure.")  # fmt: skip
     assert "The partial quarter 2025-Q4 is not reported." in items
     assert ("5 quarters start with fewer than 30 customers (2023-Q1, 2023-Q2, 2023-Q3, 2023-Q4…); their rates swing "
             "widely.") in items  # fmt: skip
