@@ -383,7 +383,6 @@ def _billing_system(raw: RawTable, kind, preset, mapping, on_invalid: str) -> tu
     if from_stripe and kind == "snapshots":
         raise ParameterError(f"{raw.name} holds Stripe objects, read as subscription periods: kind='snapshots' "
                              "does not apply (leave kind out, or pass kind='stripe')")  # fmt: skip
-    read_by_rules |= {"stripe"} if from_stripe else set()  # (no column is named so: it only marks the kind)
     if raw.refused:
         _refuse(raw, on_invalid)
     if not len(raw.frame) and (raw.excluded or raw.refused):

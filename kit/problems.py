@@ -234,7 +234,7 @@ class ProblemLog:
             excluded_rows.append((reason, len(positions), _examples(self.raw.row_numbers[positions])))
         before = sum(len(labels) for _, labels in self.raw.excluded)  # left out by a billing system's rules
         for reason, labels in self.raw.excluded:
-            excluded_rows.append((reason, len(labels), ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")))
+            excluded_rows.append((reason, len(labels), label_examples(labels)))
         excluded = pd.DataFrame(excluded_rows, columns=["reason", "rows", "examples"])
         notes = pd.DataFrame(self.notes, columns=["note", "count", "examples"])
         used = int(self.valid.sum())
@@ -248,6 +248,16 @@ def _shown(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)
+
+
+def label_examples(labels: list[str]) -> str:
+    """
+    Return the first five ids (or labels) of a list as its examples, ``…`` when there are more.
+
+    >>> label_examples(["a", "b"]), label_examples([str(i) for i in range(7)])
+    ('a, b', '0, 1, 2, 3, 4, …')
+    """
+    return ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")
 
 
 def _examples(rows) -> str:

@@ -76,6 +76,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import LoadError
+from kit.problems import label_examples
 from kit.roles import CURRENCY_CODES
 from kit.sources.table import RawTable
 
@@ -233,10 +234,6 @@ class _Object(TypedDict, total=False):
     discount_amounts: list[_Object] | None
 
 
-#: What an object may be (an expanded field is one): a dict, from either decoder.
-_OBJECT = dict
-
-
 _BOM = b"\xef\xbb\xbf"
 _BLOCK = 1 << 24  # JSON lines are read 16 MiB at a time
 
@@ -326,14 +323,14 @@ class _ObjectFile:
             for v in value:
                 yield from self._flatten(v, number)
             return
-        if not isinstance(value, _OBJECT):
+        if not isinstance(value, dict):
             where = f", line {number}," if number else ""
             raise LoadError(f"{self.name}{where} holds {type(value).__name__} {str(value)[:40]!r} where a Stripe "
                             "object belongs")  # fmt: skip
         if value.get("object") == "list" and isinstance(value.get("data"), list):
             self.pages_with_more += bool(value.get("has_more"))
             for item in value["data"]:
-                if not isinstance(item, _OBJECT):
+                if not isinstance(item, dict):
                     raise LoadError(f"{self.name}: a list's data holds {type(item).__name__}, not Stripe objects")
                 yield item
             return
@@ -348,7 +345,7 @@ class _ObjectFile:
 def _all_typed(value) -> bool:
     """Whether a typed decode kept every object's ``object`` field (else the plain reader says what it holds)."""
     if isinstance(value, list):
-        return all(isinstance(v, _OBJECT) and "object" in v for v in value)
+        return all(isinstance(v, dict) and "object" in v for v in value)
     return "object" in value
 
 
@@ -402,7 +399,7 @@ def read_stripe(path: Path, *, typed: bool = True) -> RawTable:
                                   "auto-pagination to read every object)")  # fmt: skip
     details["stripe rows"] = "one per subscription item period (consecutive identical invoice lines merged)"
     for text, labels in reading.notes.items():
-        details[f"stripe note: {text}"] = f"{len(labels):,} ({_examples(labels)})"
+        details[f"stripe note: {text}"] = f"{len(labels):,} ({label_examples(labels)})"
     raw = RawTable(frame, path.name, np.arange(1, len(frame) + 1), details, decimal_known=True)
     raw.excluded = [(reason, labels) for reason, labels in reading.excluded.items()]
     raw.refused = [(reason, labels) for reason, labels in reading.refused.items()]
@@ -411,10 +408,6 @@ def read_stripe(path: Path, *, typed: bool = True) -> RawTable:
 
 def _count_objects(counts: dict[str, int]) -> str:
     return ", ".join(f"{kind} {n:,}" for kind, n in sorted(counts.items()))  # "invoice 20,351, price 12"
-
-
-def _examples(labels: list[str]) -> str:
-    return ", ".join(labels[:5]) + (", …" if len(labels) > 5 else "")
 
 
 # --- objects to periods -------------------------------------------------------------------
@@ -496,34 +489,26 @@ def _safe_day(timestamp) -> int | None:
 
 def _index(obj: dict, reading: _Reading) -> bool:
     """Record the prices, plans, coupons, discounts and products an object is or holds (expanded)."""
-    lookup = reading.lookup
-
-    def keep(value) -> None:
-        if isinstance(value, _OBJECT) and value.get("object") in LOOKUPS and value.get("id"):
-            lookup[value["object"]].setdefault(str(value["id"]), value)
-            if value.get("object") == "discount":
-                keep(_coupon_of(value, None))
-
-    keep(obj)
+    _keep(reading, obj)
     kind = obj.get("object")
     if not isinstance(kind, str) or not isinstance(obj.get("id", ""), str):
         raise _Refused(f"object {kind!r} with id {obj.get('id')!r}: 'object' and 'id' are text in Stripe's objects")
     if kind == "subscription":
         for item in _items(obj):
-            keep(item.get("price"))
-            keep(item.get("plan"))
+            _keep(reading, item.get("price"))
+            _keep(reading, item.get("plan"))
             for d in _listed(item.get("discounts"), "discounts"):
-                keep(d)
+                _keep(reading, d)
     if kind in ("subscription", "invoice"):
         for d in [obj.get("discount"), *_listed(obj.get("discounts"), "discounts")]:
-            keep(d)
+            _keep(reading, d)
     # an invoice's lines are indexed as _invoice_lines reads them (one walk of the lines, not two)
     return True
 
 
 def _keep(reading: _Reading, value) -> None:
     """Record a price, plan, coupon, discount or product object by its id (the first one met wins)."""
-    if isinstance(value, _OBJECT):
+    if isinstance(value, dict):
         kind, oid = value.get("object"), value.get("id")
         if kind in LOOKUPS and oid:
             reading.lookup[kind].setdefault(str(oid), value)
@@ -537,7 +522,7 @@ def _index_line(reading: _Reading, line, price, discounts) -> None:
     if price is not line.get("price"):
         _keep(reading, line.get("price"))
     for entry in discounts:
-        if isinstance(entry, _OBJECT):
+        if isinstance(entry, dict):
             _keep(reading, entry.get("discount"))
     for discount in _listed(line.get("discounts"), "discounts"):
         _keep(reading, discount)
@@ -554,19 +539,19 @@ def _listed(value, what: str) -> list:
 
 def _items(sub: dict) -> list[dict]:
     items = sub.get("items")
-    data = items.get("data") if isinstance(items, _OBJECT) else items
-    return [i for i in _listed(data, "items") if isinstance(i, _OBJECT)]
+    data = items.get("data") if isinstance(items, dict) else items
+    return [i for i in _listed(data, "items") if isinstance(i, dict)]
 
 
 def _lines(invoice: dict) -> list[dict]:
     lines = invoice.get("lines")
-    data = lines.get("data") if isinstance(lines, _OBJECT) else lines
-    return [line for line in _listed(data, "lines") if isinstance(line, _OBJECT)]
+    data = lines.get("data") if isinstance(lines, dict) else lines
+    return [line for line in _listed(data, "lines") if isinstance(line, dict)]
 
 
 def _id(value) -> str:
     """Return the id of an expandable field: the object's ``id``, or the id itself."""
-    if isinstance(value, _OBJECT):
+    if isinstance(value, dict):
         return str(value.get("id") or "")
     return "" if value is None else str(value)
 
@@ -607,7 +592,7 @@ def _iso(day: int | None) -> str:
 
 def _resolve(reading: _Reading, kind: str, value) -> dict | None:
     """Return an expandable field as its object: itself when expanded, else the file's object of that id."""
-    if isinstance(value, _OBJECT):
+    if isinstance(value, dict):
         return value
     if value is None:
         return None
@@ -616,11 +601,11 @@ def _resolve(reading: _Reading, kind: str, value) -> dict | None:
 
 def _coupon_of(discount, reading: _Reading | None) -> dict | None:
     """Return the coupon of a discount, in either shape (``coupon`` or ``source.coupon``), expanded or looked up."""
-    if not isinstance(discount, _OBJECT):
+    if not isinstance(discount, dict):
         return None
     coupon = discount.get("coupon") or (discount.get("source") or {}).get("coupon")
-    if isinstance(coupon, _OBJECT) or reading is None:
-        return coupon if isinstance(coupon, _OBJECT) else None
+    if isinstance(coupon, dict) or reading is None:
+        return coupon if isinstance(coupon, dict) else None
     return reading.lookup["coupon"].get(str(coupon)) if coupon else None
 
 
@@ -668,9 +653,9 @@ class _Price:
 
 def _price(price: dict | None) -> _Price | None:
     """Read a price object (``recurring``) or a legacy plan object (``interval`` at the top), or None."""
-    if not isinstance(price, _OBJECT):
+    if not isinstance(price, dict):
         return None
-    recurring = price.get("recurring") if isinstance(price.get("recurring"), _OBJECT) else None
+    recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else None
     if recurring is None and price.get("object") == "plan":
         recurring = price
     unit, written = None, None
@@ -683,11 +668,11 @@ def _price(price: dict | None) -> _Price | None:
             written = value
     plan = price.get("nickname") or price.get("lookup_key") or price.get("id") or ""
     kind = price.get("type") or ("recurring" if recurring else None)
-    transform = price.get("transform_quantity") if isinstance(price.get("transform_quantity"), _OBJECT) else {}
+    transform = price.get("transform_quantity") if isinstance(price.get("transform_quantity"), dict) else {}
     options = None
-    if isinstance(price.get("currency_options"), _OBJECT):
+    if isinstance(price.get("currency_options"), dict):
         options = {str(c).upper(): _decimal(o.get("unit_amount_decimal", o.get("unit_amount")))
-                   for c, o in price["currency_options"].items() if isinstance(o, _OBJECT)}  # fmt: skip
+                   for c, o in price["currency_options"].items() if isinstance(o, dict)}  # fmt: skip
     return _Price(
         count_written=recurring.get("interval_count", 1) if recurring else None,
         unit_written=written if unit is None else None,
@@ -715,10 +700,10 @@ def _price_of(reading: _Reading, price: dict | None) -> _Price | None:
     number belongs is read as it is, uncached. The result is never changed in place
     (:func:`dataclasses.replace` makes a line's own).
     """
-    if not isinstance(price, _OBJECT):
+    if not isinstance(price, dict):
         return None
     get, recurring = price.get, price.get("recurring")
-    rec = recurring.get if isinstance(recurring, _OBJECT) else {}.get
+    rec = recurring.get if isinstance(recurring, dict) else {}.get
     count, unit, amount = get("interval_count"), get("unit_amount"), get("amount")
     key = (
         get("object"),
@@ -820,7 +805,7 @@ def _subscription_periods(sub: dict, reading: _Reading) -> None:
         raise _Refused(f"subscription status {status!r} is not one of Stripe's")
     items = _items(sub)
     held = sub.get("items")
-    if isinstance(held, _OBJECT) and held.get("has_more"):
+    if isinstance(held, dict) and held.get("has_more"):
         reading.note("subscriptions whose items say has_more (the items after the first page are not in the file)", sid)
     labels = [f"{sid}/{i.get('id', '?')}" for i in items] or [sid]
     if status in SUBSCRIPTION_LEFT_OUT:
@@ -907,9 +892,7 @@ def _item_problem(item: dict, price: _Price) -> str | None:
     if isinstance(start, int) and isinstance(end, int) and end < start:
         return f"current_period_end {end} is before current_period_start {start}"
     plan = (
-        _price(item.get("plan"))
-        if isinstance(item.get("plan"), _OBJECT) and isinstance(item.get("price"), _OBJECT)
-        else None
+        _price(item.get("plan")) if isinstance(item.get("plan"), dict) and isinstance(item.get("price"), dict) else None
     )
     if plan is not None:  # the legacy plan mirrors the price: Stripe never lets them differ
         theirs = (plan.interval, plan.count, plan.currency, plan.unit)
@@ -1057,7 +1040,7 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
     if not lines:
         reading.leave_out("invoice without lines", iid)
     held = invoice.get("lines")
-    if isinstance(held, _OBJECT) and held.get("has_more"):
+    if isinstance(held, dict) and held.get("has_more"):
         reading.note("invoices whose lines say has_more (the lines after the first page are not in the file; "
                      "list them with the invoice's lines endpoint)", iid)  # fmt: skip
     out = []
@@ -1068,16 +1051,16 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
         _index_line(reading, line, price, amounts)
         parent = get("parent")
         unit, product = None, ""
-        if isinstance(parent, _OBJECT):  # the current shape: parent.subscription_item_details, pricing
+        if isinstance(parent, dict):  # the current shape: parent.subscription_item_details, pricing
             kind = parent.get("type")
             details = parent.get(str(kind))
-            details = details if isinstance(details, _OBJECT) else {}
+            details = details if isinstance(details, dict) else {}
             recurring = kind == "subscription_item_details"
             pricing = get("pricing")
-            if isinstance(pricing, _OBJECT):
+            if isinstance(pricing, dict):
                 unit = _decimal(pricing.get("unit_amount_decimal"))
                 price_details = pricing.get("price_details")
-                if isinstance(price_details, _OBJECT):
+                if isinstance(price_details, dict):
                     product = _id(price_details.get("product"))
         else:  # the older shape: line proration, type, subscription_item, price
             details, kind = line, get("type")
@@ -1093,12 +1076,8 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
             reading.leave_out("one-off invoice item (not recurring)", label)
             continue
         period = get("period")
-        start, end = (
-            (_day(period.get("start")), _day(period.get("end"))) if isinstance(period, _OBJECT) else (None, None)
-        )
-        discounts = [
-            (a.get("amount"), a.get("discount")) for a in amounts if isinstance(a, _OBJECT) and a.get("amount")
-        ]
+        start, end = (_day(period.get("start")), _day(period.get("end"))) if isinstance(period, dict) else (None, None)
+        discounts = [(a.get("amount"), a.get("discount")) for a in amounts if isinstance(a, dict) and a.get("amount")]
         item = _id(details.get("subscription_item")) if recurring is not None else ""
         out.append(_Line(label, customer, subscription, item, price, unit, product, start, end, get("quantity", 1),
                          get("amount"), str(get("currency") or currency), discounts))  # fmt: skip
@@ -1108,10 +1087,10 @@ def _invoice_lines(invoice: dict, reading: _Reading) -> list[_Line]:
 def _line_objects(line) -> tuple:
     """Return a line's price and its ``discount_amounts``, in either API shape."""
     get = line.get
-    if isinstance(get("parent"), _OBJECT):  # the current shape: pricing.price_details.price
+    if isinstance(get("parent"), dict):  # the current shape: pricing.price_details.price
         pricing = get("pricing")
-        details = pricing.get("price_details") if isinstance(pricing, _OBJECT) else None
-        price = details.get("price") if isinstance(details, _OBJECT) else None
+        details = pricing.get("price_details") if isinstance(pricing, dict) else None
+        price = details.get("price") if isinstance(details, dict) else None
     else:  # the older shape: price, or the legacy plan
         price = get("price") or get("plan")
     return price, _listed(get("discount_amounts"), "discount_amounts")
