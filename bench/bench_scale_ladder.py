@@ -7,7 +7,10 @@ Prints figures; not a timed test. For each size (the seeded snapshot Parquet fil
 * ``in-memory``: ``python -m kit summary FILE --period month``;
 * ``memory-limit``: the same with ``--memory-limit 2GiB`` (``--limit`` to change it);
 * ``jobs-2``: ``--jobs 2`` (the chunks, one per process, in a pool of two);
-* ``spark``: ``--engine spark --spark-master local[2]`` (PySpark and Java needed; else skipped).
+* ``spark``: ``--engine spark --spark-master local[2]`` (PySpark and Java needed; else skipped);
+* ``report`` and ``report-memory-limit`` (asked with ``--paths``, not run by default): the whole HTML
+  report, ``python -m kit report FILE``, loaded whole and with ``--memory-limit``; their HTML must be
+  the same but for the data-quality table's "chunks" row and the cells' ids (the charts included).
 
 Each run is a subprocess; its wall time, and its peak memory as the largest sum of the resident
 memory of its whole process tree (the pool's processes, Spark's JVM and Python workers included),
@@ -38,7 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_summary  # noqa: E402 - the data generator beside this script
 
-PATHS = ("in-memory", "memory-limit", "jobs-2", "spark")
+PATHS = ("in-memory", "memory-limit", "jobs-2", "spark", "report", "report-memory-limit")
+#: The paths run when ``--paths`` is not given (a report at 20M customers takes long and does not fit whole).
+DEFAULT_PATHS = PATHS[:4]
 SIZES = (100_000, 1_000_000, 5_000_000, 20_000_000)
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -103,10 +108,25 @@ def run(command: list[str], *, max_bytes: int, max_seconds: float) -> tuple[floa
 
 
 def command_of(path: str, data: Path, out: Path, limit: str) -> list[str]:
-    """The ``kit summary`` command of one path."""
+    """The ``kit summary`` (or ``kit report``) command of one path."""
+    if path.startswith("report"):
+        command = [sys.executable, "-m", "kit", "report", str(data), "--output-dir", str(out.parent),
+                   "--name", out.stem]  # fmt: skip
+        return command + (["--memory-limit", limit] if path == "report-memory-limit" else [])
     base = [sys.executable, "-m", "kit", "summary", str(data), "--period", "month", "--output", str(out)]
     return base + {"in-memory": [], "memory-limit": ["--memory-limit", limit], "jobs-2": ["--jobs", "2"],
                    "spark": ["--engine", "spark", "--spark-master", "local[2]"]}[path]  # fmt: skip
+
+
+def _comparable(out: Path) -> bytes:
+    """A summary's CSV as it is; a report's HTML without the cells' ids and the "chunks" row of its data quality."""
+    if out.suffix != ".html":
+        return out.read_bytes()
+    import re
+
+    text = out.read_text(encoding="utf-8")
+    text = re.sub(r'id="cell-id=[^"]*"', "", text)
+    return re.sub(r"<tr><td>chunks</td><td>\d+</td></tr>", "", text).encode()
 
 
 def spark_available() -> bool:
@@ -120,7 +140,7 @@ def spark_available() -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="customers per rung")
-    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
+    parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(DEFAULT_PATHS))
     parser.add_argument("--limit", default="2GiB", help="--memory-limit of the memory-limit path (default 2GiB)")
     parser.add_argument("--months", type=int, default=36)
     parser.add_argument("--max-gib", type=float, default=22.0, help="stop a run whose process tree passes this")
@@ -134,26 +154,28 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         for customers in args.sizes:
             data, meta = bench_summary.ensure_data(customers, args.months, 5, 3, args.data_dir)
-            reference = None
+            references = {}  # the first completed run's digest, for the summaries and for the reports
             for path in args.paths:
                 if path == "spark" and not spark_available():
                     rung = Rung(customers, meta["rows"], path, None, None, "skipped (no PySpark or Java)")
                 else:
-                    out = Path(folder) / f"{customers}-{path}.csv"
+                    out = Path(folder) / f"{customers}-{path}.{'html' if path.startswith('report') else 'csv'}"
                     limits = {"max_bytes": int(args.max_gib * 2**30), "max_seconds": args.max_seconds}
                     wall, peak, outcome, tail = run(command_of(path, data, out, args.limit), **limits)
                     rung = Rung(customers, meta["rows"], path, round(wall, 2), round(peak / 2**30, 2), outcome)
                     if outcome == "ok":
-                        digest = hashlib.sha256(out.read_bytes()).hexdigest()
-                        reference = reference or digest
-                        rung.equal = digest == reference
+                        digest = hashlib.sha256(_comparable(out)).hexdigest()
+                        kind = out.suffix
+                        references.setdefault(kind, digest)
+                        rung.equal = digest == references[kind]
                         equal &= rung.equal
                     elif outcome == "failed":
                         print(tail, file=sys.stderr)
                 rungs.append(rung)
                 wall = f"{rung.wall:9.2f}" if rung.wall is not None else f"{'':>9}"
                 peak = f"{rung.peak_gib:10.2f}" if rung.peak_gib is not None else f"{'':>10}"
-                same = "" if rung.equal is None else (", same CSV" if rung.equal else ", CSV DIFFERS")
+                what = "HTML" if path.startswith("report") else "CSV"
+                same = "" if rung.equal is None else (f", same {what}" if rung.equal else f", {what} DIFFERS")
                 print(f"{customers:>11,} {rung.rows:>12,} {path:<13} {wall} {peak}  {rung.outcome}{same}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rungs], indent=2))

@@ -52,12 +52,17 @@ def __getattr__(name: str):
 
         analysis = importlib.import_module("kit.analysis")
         return analysis if name == "analysis" else getattr(analysis, name)
+    if name == "analyse_source":  # the report's data, whole or in chunks of customers (memory_limit)
+        import importlib
+
+        return importlib.import_module("kit.analysis_chunks").analyse_source
     raise AttributeError(f"module 'kit' has no attribute {name!r}")
 
 
 __all__ = [
     "Analysis",
     "analyse",
+    "analyse_source",
     "SUMMARY_COLUMNS",
     "DataQuality",
     "KitError",

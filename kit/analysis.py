@@ -79,6 +79,11 @@ class Analysis:
     cause_inputs: dict | None = None
     #: The column of customer names shown beside ids (None when anonymised or the data has none).
     name_column: str | None = None
+    #: A chunked analysis (:mod:`kit.analysis_chunks`) holds no movements: each expander's expansion over the
+    #: periods shown, the cause drill-downs' largest rows by cause and their customers' names stand in for them.
+    shown_expansion: np.ndarray | None = None
+    drills: dict | None = None
+    drill_names: pd.Series | None = None
 
     @property
     def currency(self) -> str | None:
@@ -226,8 +231,11 @@ class Analysis:
         and ``latest``: the concentration row of the last period (or None).
         """
         c = metrics.between(self.concentration, self.params["start"], self.params["end"])
-        values = self.movements.loc[self.shown_periods_mask() & (self.movements["expansion"] > 0)]
-        per_customer = np.sort(values.groupby("customer_id", observed=True)["expansion"].sum().to_numpy())[::-1]
+        if self.shown_expansion is not None:  # a chunked analysis: its chunks' expanders, put together
+            per_customer = np.sort(self.shown_expansion)[::-1]
+        else:
+            values = self.movements.loc[self.shown_periods_mask() & (self.movements["expansion"] > 0)]
+            per_customer = np.sort(values.groupby("customer_id", observed=True)["expansion"].sum().to_numpy())[::-1]
         k = int(np.ceil(0.1 * len(per_customer)))
         share = per_customer[:k].sum() / per_customer.sum() if per_customer.sum() else float("nan")
         return {"top": k, "expanders": len(per_customer), "share": share, "total": int(c["expansion"].sum()),
@@ -271,11 +279,18 @@ class Analysis:
         cell = self.largest_cause()
         if cell is None:
             return pd.DataFrame()
-        rows = drill(self.ledger, self.cause_facts()["period"], cell, grain=self.params["period"],
-                     reactivation_window=self.window).head(n)  # fmt: skip
+        if self.drills is not None:  # a chunked analysis: the chunks' largest rows, sorted together
+            rows = self.drills[cell].head(n)
+        else:
+            rows = drill(self.ledger, self.cause_facts()["period"], cell, grain=self.params["period"],
+                         reactivation_window=self.window).head(n)  # fmt: skip
         columns = [c for c in ("customer_id", "product", "mrr_start", "mrr_end", "amount", "changed") if c in rows]
         rows = pd.DataFrame(rows[columns])
-        if self.name_column and self.name_column in self.movements:
+        if self.drill_names is not None:
+            rows.insert(
+                1, self.name_column, rows["customer_id"].astype(str).map(self.drill_names).astype(str).to_numpy()
+            )
+        elif self.name_column and self.movements is not None and self.name_column in self.movements:
             first = self.movements.drop_duplicates("customer_id")
             names = pd.Series(first[self.name_column].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
             rows.insert(1, self.name_column, rows["customer_id"].map(names).astype(str).to_numpy())

@@ -61,6 +61,9 @@ ROW_COLUMN = "__kit_source_row"
 #: Peak memory of a load and summary per source row (measured: 2.0 GiB for 19.3M Parquet rows, 1.7 GiB for
 #: 22.9M CSV rows, a spill file's read included), with a margin.
 BYTES_PER_ROW = 160
+#: The same for a report's chunk (every table of the report, the FX reference's summary beside):
+#: measured 2.5 GiB in the kernel for 7.6M Parquet rows a chunk, with a margin.
+REPORT_BYTES_PER_ROW = 320
 #: The process's own memory before any data (interpreter, NumPy, pandas, pyarrow).
 BASE_BYTES = 400 * 2**20
 #: Rows per batch read from a Parquet or CSV source while cutting it into buckets.
@@ -92,12 +95,13 @@ def parse_size(text) -> int:
     return size
 
 
-def chunk_count(rows: int, memory_limit, *, jobs: int = 1) -> int:
+def chunk_count(rows: int, memory_limit, *, jobs: int = 1, bytes_per_row: int = BYTES_PER_ROW) -> int:
     """
     Return how many chunks of customers keep a load of ``rows`` source rows under ``memory_limit``.
 
     Each of ``jobs`` processes holds one chunk at a time, so each gets ``1/jobs`` of the limit
-    (less the process's own :data:`BASE_BYTES`).
+    (less the process's own :data:`BASE_BYTES`); a row takes ``bytes_per_row`` (:data:`BYTES_PER_ROW` for a
+    summary, :data:`REPORT_BYTES_PER_ROW` for a report).
 
     >>> chunk_count(20_000_000, "2GiB"), chunk_count(20_000_000, "24GiB"), chunk_count(20_000_000, "2GiB", jobs=2)
     (2, 1, 5)
@@ -109,7 +113,7 @@ def chunk_count(rows: int, memory_limit, *, jobs: int = 1) -> int:
                              f"({jobs} process{'es' if jobs != 1 else ''}, each about "
                              f"{BASE_BYTES // 2**20} MiB of its own); give at least "
                              f"{(BASE_BYTES + 64 * 2**20) * max(jobs, 1) // 2**20} MiB")  # fmt: skip
-    return max(1, math.ceil(rows * BYTES_PER_ROW / budget))
+    return max(1, math.ceil(rows * bytes_per_row / budget))
 
 
 #: The multiplier of the ids' polynomial hash (odd, 64-bit) and murmur3's 64-bit finaliser constants.
@@ -607,8 +611,42 @@ def _combine_counted(frames: list[pd.DataFrame], key: str, count: str) -> pd.Dat
             order.setdefault(name, len(order))
             counts[name] = counts.get(name, 0) + int(getattr(row, count))
             examples.setdefault(name, []).extend(int(x) for x in re.findall(r"row (\d+)", str(row.examples)))
-    records = [(name, counts[name], ", ".join(f"row {r}" for r in sorted(set(examples[name]))[:5])) for name in order]
+    names = _merged_order([list(frame[key]) for frame in frames], order)
+    records = [(name, counts[name], ", ".join(f"row {r}" for r in sorted(set(examples[name]))[:5])) for name in names]
     return pd.DataFrame(records, columns=[key, count, "examples"]).astype({count: "int64"})
+
+
+def _merged_order(sequences: list[list[str]], first_seen: dict[str, int]) -> list[str]:
+    """
+    Merge the chunks' orders of notes (or reasons) into one that keeps every chunk's order.
+
+    The loader adds them in the order of its checks, so each chunk's list is in that order: a
+    name that comes after another in any chunk comes after it in the whole's (the earliest seen
+    first where no chunk orders two).
+
+    >>> _merged_order([["b", "c"], ["a", "b"]], {"b": 0, "c": 1, "a": 2})
+    ['a', 'b', 'c']
+    """
+    after: dict[str, set[str]] = {name: set() for name in first_seen}
+    before_count = dict.fromkeys(first_seen, 0)
+    for sequence in sequences:
+        for earlier, later in zip(sequence, sequence[1:], strict=False):
+            if later not in after[earlier]:
+                after[earlier].add(later)
+                before_count[later] += 1
+    ready = sorted((n for n, c in before_count.items() if c == 0), key=first_seen.get)
+    out = []
+    while ready:
+        name = ready.pop(0)
+        out.append(name)
+        for later in after[name]:
+            before_count[later] -= 1
+            if before_count[later] == 0:
+                ready.append(later)
+        ready.sort(key=first_seen.get)
+    if len(out) < len(first_seen):  # chunks that disagree (cannot be for one loader): the first seen order
+        return sorted(first_seen, key=first_seen.get)
+    return out
 
 
 def whole_window(windows: list[tuple]) -> tuple:

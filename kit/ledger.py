@@ -659,27 +659,70 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
         return ledger
     frame = ledger.frame
     latest = frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+    check_filters(filters, filter_values(ledger, filters, latest), ledger.attributes)
+    keep = _kept(latest, filters)
+    if not keep.any():
+        raise ParameterError(f"no customer matches all the filters ({_shown_filters(filters)})")
+    return _customers_kept(ledger, latest, keep)
+
+
+def filter_values(ledger: Ledger, filters: dict, latest: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Return the values (text, sorted) of each filtered attribute the ledger has, in its customers' latest month."""
+    if latest is None:
+        latest = ledger.frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+    return {column: sorted(latest[column].astype(str).unique()) for column in filters if column in ledger.attributes}
+
+
+def check_filters(filters: dict, known: dict[str, list[str]], attributes) -> None:
+    """
+    Refuse a filter on an attribute the data does not have, or a value no customer has (a typo, not an empty report).
+
+    ``known``: the values each attribute takes (:func:`filter_values`; a chunked report's, of every chunk).
+    """
+    for column, wanted in filters.items():
+        if column not in attributes:
+            raise ParameterError(f"cannot filter on {column!r}; the attributes are {', '.join(attributes) or 'none'}")
+        for value in _wanted(wanted):
+            if value not in known[column]:
+                alike = [k for k in known[column] if k.casefold() == value.casefold()]
+                hint = f"; did you mean {alike[0]!r}?" if alike else ""
+                named = [k if k.strip() else "(empty)" for k in known[column][:20]]
+                more = len(known[column]) - 20
+                shown = ", ".join(named) + (f" and {more:,} more" if more > 0 else "")
+                raise ParameterError(f"filter {column}={value} matches no customer{hint} ({column} values: {shown})")
+
+
+def _wanted(wanted) -> list[str]:
+    return [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
+
+
+def _shown_filters(filters: dict) -> str:
+    return "; ".join(f"{c}={'+'.join(map(str, v)) if isinstance(v, (list, tuple, set)) else v}"
+                     for c, v in filters.items())  # fmt: skip
+
+
+def _kept(latest: pd.DataFrame, filters: dict) -> pd.Series:
     keep = pd.Series(True, index=latest.index)
     for column, wanted in filters.items():
-        if column not in ledger.attributes:
-            raise ParameterError(
-                f"cannot filter on {column!r}; the attributes are {', '.join(ledger.attributes) or 'none'}"
-            )
-        values = [str(v) for v in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
-        held = latest[column].astype(str)
-        known = sorted(held.unique())
-        for value in values:  # a value no customer has is a typo, not an empty report
-            if value not in known:
-                alike = [k for k in known if k.casefold() == value.casefold()]
-                hint = f"; did you mean {alike[0]!r}?" if alike else ""
-                named = [k if k.strip() else "(empty)" for k in known[:20]]
-                shown = ", ".join(named) + (f" and {len(known) - 20:,} more" if len(known) > 20 else "")
-                raise ParameterError(f"filter {column}={value} matches no customer{hint} ({column} values: {shown})")
-        keep &= held.isin(values)
-    if not keep.any():
-        wanted = "; ".join(f"{c}={'+'.join(map(str, v)) if isinstance(v, (list, tuple, set)) else v}"
-                           for c, v in filters.items())  # fmt: skip
-        raise ParameterError(f"no customer matches all the filters ({wanted})")
+        keep &= latest[column].astype(str).isin(_wanted(wanted))
+    return keep
+
+
+def filter_chunk(ledger: Ledger, filters: dict) -> Ledger | None:
+    """
+    Keep a chunk's customers matching the filters, unchecked (:func:`check_filters` checks the whole's values).
+
+    Returns None when the chunk keeps no customer. Equal to :func:`filter_customers` where that keeps some.
+    """
+    if not filters:
+        return ledger
+    latest = ledger.frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+    keep = _kept(latest, {c: v for c, v in filters.items() if c in ledger.attributes})
+    return _customers_kept(ledger, latest, keep) if keep.any() else None
+
+
+def _customers_kept(ledger: Ledger, latest: pd.DataFrame, keep: pd.Series) -> Ledger:
+    frame = ledger.frame
     customers = set(latest.loc[keep, "customer_id"].astype(str))
     subset = frame.loc[frame["customer_id"].astype(str).isin(customers)].reset_index(drop=True)
     for column in ["customer_id", "product", *ledger.attributes]:  # values only the other customers had are gone

@@ -148,7 +148,7 @@ def summarize_source(
     return (tables[0] if one else tables), quality
 
 
-def _partition(source, memory_limit, chunks, jobs, load, folder):
+def _partition(source, memory_limit, chunks, jobs, load, folder, *, bytes_per_row: int = _chunks.BYTES_PER_ROW):
     """Cut the source into the chunk count asked, or the one the memory limit gives."""
     reading = {k: load.get(k) for k in ("table", "query", "sep", "header_row", "encoding") if load.get(k) is not None}
     if chunks is not None:
@@ -159,7 +159,7 @@ def _partition(source, memory_limit, chunks, jobs, load, folder):
     if memory_limit is None:  # processes alone: chunks of about CHUNK_ROWS rows, each process one at a time
         n = max(jobs, math.ceil(rows / CHUNK_ROWS)) if jobs > 1 else 1
         return _chunks.partition(source, n, mapping=load.get("mapping"), folder=folder, **reading)
-    n = _chunks.chunk_count(rows, memory_limit, jobs=jobs) if rows else max(jobs, 1)
+    n = _chunks.chunk_count(rows, memory_limit, jobs=jobs, bytes_per_row=bytes_per_row) if rows else max(jobs, 1)
     return _chunks.partition(source, max(n, jobs), mapping=load.get("mapping"), folder=folder, **reading)
 
 

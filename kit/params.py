@@ -1,7 +1,7 @@
 """
 Declare every report parameter once: type, default, allowed values, help, CLI option, load keyword.
 
-:class:`ReportParameters` is the one declaration of the report's 29 parameters (a
+:class:`ReportParameters` is the one declaration of the report's 30 parameters (a
 pydantic model: its fields are the parameters, in the order the notebook's
 ``parameters`` cell lists them). Each field's :class:`Param` says the rest:
 
@@ -346,6 +346,18 @@ class ReportParameters(BaseModel):
             cli=_cli("--anonymise", REPORT, "replace customer names by ids", action="store_true"),
         ),
     ] = False
+    memory_limit: Annotated[
+        str,
+        Param(
+            "read the data in chunks of customers so the work fits this size (2GiB, 512MB); empty: whole",
+            cli=_cli(
+                "--memory-limit",
+                REPORT,
+                "read the data in chunks of customers so the work fits SIZE (2GiB, 512MB); the same report",
+                metavar="SIZE",
+            ),
+        ),
+    ] = ""
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ def validate_parameters(values: dict) -> dict:
     kit.errors.ParameterError: unknown report parameter periods; known: data, kind, preset, table, query, sheet, \
 header_row, sep, encoding, mapping, defaults, date_format, decimal, thousands, thousands_grouping, \
 currency_symbols, fx, fx_mode, currency, as_of, lenient, snapshot_dates, period, netting, reactivation_window, \
-segment, filters, start, end, title, company, anonymise
+segment, filters, start, end, title, company, anonymise, memory_limit
     """
     unknown = sorted(set(values) - set(SPECS))
     if unknown:
@@ -158,6 +158,10 @@ segment, filters, start, end, title, company, anonymise
 
         parse_as_of(out["as_of"], today=date.today())
     api_reactivation_window(out["reactivation_window"])  # the check: -1 (none) or a whole number ≥ 0
+    if out["memory_limit"]:
+        from kit.chunks import parse_size
+
+        parse_size(out["memory_limit"])  # the check: a size such as 2GiB, before a kernel starts
     return out
 
 

@@ -147,6 +147,7 @@ class _Reading:
         self.lookup: dict[str, dict[str, dict]] = {kind: {} for kind in LOOKUPS}
         self.counts: dict[str, int] = defaultdict(int)  # objects read, by type
         self.prices: dict = {}  # _price of each distinct price read (lines repeat them)
+        self.variants: dict = {}  # a price with a line's unit, product or currency (see _variant)
 
     def leave_out(self, reason: str, label: str) -> None:
         self.excluded[reason].append(label)
@@ -1117,11 +1118,13 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
         reading.note("invoice lines whose price the file does not hold (interval from the service period; "
                      "add the price objects to tell metered ones)", label)  # fmt: skip
     if read.unit is not None:  # the current shape's own unit amount is in the line's currency
-        price = replace(price, unit=read.unit, currency=read.currency.upper() or price.currency)
+        price = _variant(reading, price, unit=read.unit, currency=read.currency.upper() or price.currency)
     elif read.currency and price.currency:
         price = _in_currency(price, read.currency, label)  # a price's currency_options
     if (read.product and read.product != price.product) or not price.currency:
-        price = replace(price, product=read.product or price.product, currency=price.currency or read.currency.upper())
+        price = _variant(
+            reading, price, product=read.product or price.product, currency=price.currency or read.currency.upper()
+        )
     quantity = _billed(_whole(read.quantity), price)
     amount = _decimal(read.amount)
     if amount == 0 and quantity:  # a trial's line (or a free price's) bills 0; discounts are apart from amount
@@ -1142,6 +1145,24 @@ def _line_period(read: _Line, reading: _Reading, never: set[str]) -> None:
     discount = min(discount, price.unit * quantity)  # (transform_quantity: on the packages billed)
     reading.history[item].append(_Period.of(price, read.customer, item, read.subscription, start, end, quantity,
                                             discount, label))  # fmt: skip
+
+
+def _variant(reading: _Reading, price: _Price, **changes) -> _Price:
+    """
+    Return ``replace(price, **changes)``, made once per price and changes (lines repeat both).
+
+    A :class:`_Price` is never changed in place, so one copy serves every line; the memo holds the
+    price it was made from, so that price's ``id`` is not reused while the memo lives.
+    """
+    key = (id(price), *changes.items())
+    try:
+        return reading.variants[key][1]
+    except KeyError:
+        made = replace(price, **changes)
+        reading.variants[key] = (price, made)
+        return made
+    except TypeError:  # an unhashable value (cannot be: the changes are text and Decimals)
+        return replace(price, **changes)
 
 
 def _interval_of(start: int, end: int) -> tuple[str, int]:

@@ -84,9 +84,18 @@ def _tables_of(run) -> dict[str, pd.DataFrame]:
         tables["periods shown"] = run.shown
     if getattr(run, "segments", None) is not None and run.segment:
         tables[f"by {run.segment}"] = run.segments
-    tables.update({"cohorts": run.cohorts, "cross-sell matrix": run.cross_sell, "plan changes": run.upgrades,
-                   "top expanders": run.top, "concentration": run.concentration, "trailing NRR": run.trailing,
-                   "movements": run.movements})  # fmt: skip
+    tables.update(
+        {
+            "cohorts": run.cohorts,
+            "cross-sell matrix": run.cross_sell,
+            "plan changes": run.upgrades,
+            "top expanders": run.top,
+            "concentration": run.concentration,
+            "trailing NRR": run.trailing,
+        }
+    )
+    if getattr(run, "movements", None) is not None:  # a report in chunks (memory_limit) holds none
+        tables["movements"] = run.movements
     if len(getattr(run, "cross_sell_pairs", ())):  # the pairs with the MRR the added product brought
         tables["cross-sell pairs"] = run.cross_sell_pairs
     if getattr(run, "fx_reference", None) is not None:
