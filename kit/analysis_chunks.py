@@ -119,9 +119,8 @@ def chunk_parts(ledger, params: dict) -> dict:
 
         last = str(causes["period"].iloc[-1])
         for cell in Analysis.EXPANSION_PARTS:
-            drills[cell] = drill(ledger, last, cell, grain=params["period"], reactivation_window=window).head(
-                DRILL_ROWS
-            )
+            rows = drill(ledger, last, cell, grain=params["period"], reactivation_window=window)
+            drills[cell] = _small(rows.head(DRILL_ROWS), ["customer_id"])
         if label and label in moves:
             first = moves.drop_duplicates("customer_id")
             names = pd.Series(first[label].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
@@ -139,7 +138,7 @@ def chunk_parts(ledger, params: dict) -> dict:
         "products": list(ledger.frame["product"].cat.categories),
         "cross_sell_pairs": pairs,
         "upgrades": metrics.upgrade_paths(moves, ledger),
-        "top": metrics.top_expanders(shown_moves, n=10, label=label),
+        "top": _small(metrics.top_expanders(shown_moves, n=10, label=label), ["customer_id", label]),
         "n": 10,
         "expansion_total": int(shown_expanding["expansion"].sum()),
         "expansion_counts": counts,
@@ -154,6 +153,19 @@ def chunk_parts(ledger, params: dict) -> dict:
         "drills": drills,
         "names": names,
     }
+
+
+def _small(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
+    """
+    Return the few rows a chunk keeps with their ids and names as text.
+
+    As categoricals they would keep every customer of the chunk as a category: held for every chunk
+    until they are combined, they grew a report's memory chunk after chunk.
+    """
+    texts = {c: str for c in columns if c and c in frame.columns}
+    out = frame.astype(texts) if texts else frame
+    out.attrs = dict(frame.attrs)
+    return out
 
 
 def _reference_summary(reference, params: dict, options: dict):
@@ -191,7 +203,10 @@ def analysis_of_parts(parts: list[dict], params: dict, quality):
                              f"the data has {summary['period'].iloc[0]} to {summary['period'].iloc[-1]}")  # fmt: skip
     segment = first["segment"]
     cross_sell, pairs = partials._cross_sell(kept)
-    references = [p["fx_reference"] for p in kept if p["fx_reference"] is not None]
+    # the whole's reference exists when the whole has several currencies: then every chunk's counts
+    references = [p["fx_reference"] for p in kept if p["fx_reference"] is not None] if len(currencies) > 1 else []
+    if references and len(references) < len(kept):  # cannot be: chunks are loaded with fx_reference="always"
+        raise ValueError("a chunk without its FX reference: the other FX mode's figures would miss its customers")
     drills = None
     if first["drills"]:
         drills = {cell: partials.combine_drill([p["drills"][cell] for p in kept]).head(DRILL_ROWS)
@@ -287,18 +302,22 @@ def analyse_source(params: dict, *, memory_limit=None, chunks: int | None = None
     if limit is None and chunks is None:
         return analyse(load_ledger(**load), params)
     source = load.pop("source")
+    chunk_load = {**load, "fx_reference": "always"}  # a chunk of one currency of a source with several needs one too
 
     def run(part, buckets, last_try=False):
         try:
-            ledger = _chunks.load_chunk(part, buckets, load)
+            ledger = _chunks.load_chunk(part, buckets, chunk_load)
         except KitError as exc:
             from kit.parallel import CHUNK_LOCAL
 
             if last_try or not any(text in str(exc) for text in CHUNK_LOCAL):
                 raise
             return ChunkResult(list(buckets), None, None, None, [])
-        return ChunkResult(list(buckets), _chunks.window_of(ledger), ledger.currency, ledger.quality,
-                           [chunk_parts(ledger, params)])  # fmt: skip
+        result = ChunkResult(list(buckets), _chunks.window_of(ledger), ledger.currency, ledger.quality,
+                             [chunk_parts(ledger, params)])  # fmt: skip
+        del ledger
+        _release_memory()  # the next chunk reuses the memory this one held
+        return result
 
     with _partition(source, limit, chunks, 1, load, spill_folder, bytes_per_row=_chunks.REPORT_BYTES_PER_ROW) as part:
         results = [run(part, [b]) for b in part.buckets()]
@@ -309,3 +328,16 @@ def analyse_source(params: dict, *, memory_limit=None, chunks: int | None = None
     quality = _chunks.combine_quality([r.quality for r in results], name=part.name, details=part.details,
                                       window=results[0].window)  # fmt: skip
     return analysis_of_parts([r.tables[0] for r in results], params, quality)
+
+
+def _release_memory() -> None:
+    """Give the memory a chunk held back to the system (Arrow's pool keeps freed memory for reuse otherwise)."""
+    import gc
+
+    gc.collect()
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        pass

@@ -62,8 +62,9 @@ ROW_COLUMN = "__kit_source_row"
 #: 22.9M CSV rows, a spill file's read included), with a margin.
 BYTES_PER_ROW = 160
 #: The same for a report's chunk (every table of the report, the FX reference's summary beside):
-#: measured 2.5 GiB in the kernel for 7.6M Parquet rows a chunk, with a margin.
-REPORT_BYTES_PER_ROW = 320
+#: measured about 350 bytes a row (1M customers, 5 chunks of 4.6M rows: 1.88 GiB for the whole process
+#: tree, the notebook's kernel included), with a margin.
+REPORT_BYTES_PER_ROW = 440
 #: The process's own memory before any data (interpreter, NumPy, pandas, pyarrow).
 BASE_BYTES = 400 * 2**20
 #: Rows per batch read from a Parquet or CSV source while cutting it into buckets.
@@ -184,7 +185,7 @@ def buckets_of(ids, n: int) -> np.ndarray:
     return (id_hash(ids) % np.uint64(n)).astype(np.int32)
 
 
-def customer_column(names: list[str], mapping: dict | None = None) -> str:
+def customer_column(names: list[str], mapping: dict | None = None, *, name: str = "") -> str:
     """
     Return the source column that holds the customer id: mapped to ``customer_id``, named so, or a synonym.
 
@@ -205,7 +206,12 @@ def customer_column(names: list[str], mapping: dict | None = None) -> str:
     found = [c for c in normal if squash(c) in words]
     if len(found) == 1:
         return normal[found[0]]
-    raise LoadError(f"no column to cut into customer chunks (customer_id or a synonym); columns: {', '.join(names)}")
+    where = f"{name}: " if name else ""
+    shown = ", ".join(repr(str(c))[1:-1][:40] for c in names[:20]) + (
+        f" and {len(names) - 20} more" if len(names) > 20 else ""
+    )
+    raise LoadError(f"{where}no column to cut into customer chunks (customer_id or a synonym); columns: {shown}; "
+                    "name the customer column with a mapping (CLI --map THEIRS=customer_id)")  # fmt: skip
 
 
 # --- cutting a source into buckets ------------------------------------------------------------------
@@ -475,7 +481,7 @@ def _partition_parquet(path: Path, n: int, mapping, folder) -> Partition:
         raise LoadError(f"{path.name}: not a readable Parquet file or dataset ({exc})") from None
     if ROW_COLUMN in schema.names:
         raise LoadError(f"{path.name}: has a column named {ROW_COLUMN}, which the chunked reader uses itself")
-    column = customer_column(schema.names, mapping)
+    column = customer_column(schema.names, mapping, name=path.name)
     spill_folder = _spill_folder(folder)
     spill = _Spill(spill_folder, n)
     rows = 0
@@ -510,18 +516,24 @@ def _partition_csv(path: Path, n: int, mapping, folder, *, sep, encoding, header
     import pyarrow.csv as pcsv
 
     from kit.sources import check_readable
-    from kit.sources.csv import _delimiter_name, _sniff_delimiter
+    from kit.sources.csv import _delimiter_name, _reject_binary, _sniff_delimiter
 
     check_readable(path)
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    _reject_binary(head, path.name, encoding.lower())  # the whole reader's own words for a file that is no CSV
     with open(path, encoding=encoding, errors="replace", newline="") as handle:
         lines = [handle.readline() for _ in range(header_row + 1)]
     header_line = lines[-1].lstrip("\ufeff")
+    if not header_line.strip():
+        raise LoadError(f"{path.name}: the file is empty (no rows)" if not head.strip()
+                        else f"{path.name}: no header on row {header_row + 1}")  # fmt: skip
     delimiter = sep or _sniff_delimiter(header_line)
     import csv
     import io
 
     names = [normalise_column(c) for c in next(csv.reader(io.StringIO(header_line), delimiter=delimiter))]
-    column = customer_column(names, mapping)
+    column = customer_column(names, mapping, name=path.name)
     read = pcsv.ReadOptions(encoding="utf8" if encoding.lower().replace("-", "") in ("utf8", "utf8sig") else encoding,
                             skip_rows=header_row + 1, column_names=names, block_size=1 << 26)  # fmt: skip
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
@@ -601,19 +613,39 @@ def combine_quality(records: list[DataQuality], *, name: str, details: dict, win
 
 
 def _combine_counted(frames: list[pd.DataFrame], key: str, count: str) -> pd.DataFrame:
-    """Add the counts of rows of one ``key`` across chunks; their examples: the first five rows of the union."""
+    """
+    Add the counts of rows of one ``key`` across chunks; their examples: the first five of the union.
+
+    Examples are row numbers (``row 12``: the five lowest of the union) or ids (``sub_1/si_1``, a
+    billing system's: the first five in chunk order); ``…`` follows where a chunk's had it, or where
+    the union holds more than five ids. One chunk's frame is its own combination.
+    """
+    if len(frames) == 1:
+        return frames[0].copy()
     order: dict[str, int] = {}
     counts: dict[str, int] = {}
-    examples: dict[str, list[int]] = {}
+    examples: dict[str, list[str]] = {}
+    more: dict[str, bool] = {}
     for frame in frames:
         for row in frame.itertuples(index=False):
             name = getattr(row, key)
             order.setdefault(name, len(order))
             counts[name] = counts.get(name, 0) + int(getattr(row, count))
-            examples.setdefault(name, []).extend(int(x) for x in re.findall(r"row (\d+)", str(row.examples)))
+            text = str(row.examples)
+            more[name] = more.get(name, False) or text.endswith("…")
+            examples.setdefault(name, []).extend(p for p in text.split(", ") if p and p != "…")
     names = _merged_order([list(frame[key]) for frame in frames], order)
-    records = [(name, counts[name], ", ".join(f"row {r}" for r in sorted(set(examples[name]))[:5])) for name in names]
+    records = [(name, counts[name], _union_examples(examples[name], more[name])) for name in names]
     return pd.DataFrame(records, columns=[key, count, "examples"]).astype({count: "int64"})
+
+
+def _union_examples(items: list[str], more: bool) -> str:
+    rows = [re.fullmatch(r"row (\d+)", item) for item in items]
+    if items and all(rows):
+        distinct = sorted({int(m.group(1)) for m in rows})
+        return ", ".join(f"row {r}" for r in distinct[:5]) + (", …" if more else "")
+    distinct = list(dict.fromkeys(items))
+    return ", ".join(distinct[:5]) + (", …" if more or len(distinct) > 5 else "")
 
 
 def _merged_order(sequences: list[list[str]], first_seen: dict[str, int]) -> list[str]:

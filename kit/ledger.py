@@ -217,7 +217,7 @@ def load_ledger(
     encoding: str = "utf-8",
     snapshot_dates: str = "raise",
     today: date | None = None,
-    fx_reference: bool = False,
+    fx_reference: bool | str = False,
     preset: str | None = None,
 ) -> Ledger:
     """
@@ -272,6 +272,8 @@ def load_ledger(
         ``ledger.fx_reference`` when an FX table converts several currencies (the report
         compares the two): one read and one parse, exactly what a second load in the other
         mode would give, its errors included. Default False (``fx_reference`` is None).
+        ``"always"``: whenever an FX table is given, even for one currency (a chunk of customers
+        of a source with several: :mod:`kit.analysis_chunks`).
 
     Returns
     -------
@@ -347,7 +349,7 @@ def load_ledger(
     other = (ctx.fork(), rows.copy(deep=False), months) if fx_reference and fx is not None else None
     window = (first, last, as_of_day)
     ledger = _convert_and_build(ctx, rows, months, window, fx, fx_mode, currency)
-    if other is not None and len(ledger.quality.currencies) > 1:
+    if other is not None and (fx_reference == "always" or len(ledger.quality.currencies) > 1):
         ledger.fx_reference = _convert_and_build(*other, window, fx, other_fx_mode(fx_mode), currency)
     del ctx, raw, frame, rows, other
     _release_arrow_memory()  # the source's columns: their memory is free for the engine to reuse

@@ -159,9 +159,9 @@ segment, filters, start, end, title, company, anonymise, memory_limit
         parse_as_of(out["as_of"], today=date.today())
     api_reactivation_window(out["reactivation_window"])  # the check: -1 (none) or a whole number ≥ 0
     if out["memory_limit"]:
-        from kit.chunks import parse_size
+        from kit.chunks import chunk_count
 
-        parse_size(out["memory_limit"])  # the check: a size such as 2GiB, before a kernel starts
+        chunk_count(1, out["memory_limit"])  # the check: a size such as 2GiB, enough for one process, before a kernel
     return out
 
 

@@ -18,6 +18,8 @@ from kit.errors import ParameterError
 from kit.report import load_options, section, validate_parameters
 from kit.workbook import _tables_of
 
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+
 SECTIONS = ("header", "executive", "methodology", "bridge", "rates", "causes", "retention", "segments",
             "cohorts_intro", "cross_sell", "upgrades", "top_customers", "concentration", "limitations",
             "quality")  # fmt: skip
@@ -109,6 +111,8 @@ def test_a_filter_kept_by_some_chunks_only_and_one_kept_by_none():
 def test_a_bad_memory_limit_is_refused_before_any_work():
     with pytest.raises(ParameterError, match="memory_limit must be a size such as 2GiB"):
         validate_parameters({"memory_limit": "lots"})
+    with pytest.raises(ParameterError, match="memory_limit 1MB leaves less than 64 MiB per process"):
+        validate_parameters({"memory_limit": "1MB"})
 
 
 CUSTOMERS = [f"c{i}" for i in range(9)]
@@ -137,3 +141,47 @@ def test_the_combined_concentration_facts_take_every_chunk_s_expanders():
     combined = analysis_of_parts(parts, params, ledger.quality)
     assert len(combined.shown_expansion) == sum(len(p["shown_expansion"]) for p in parts) > 100
     assert np.sort(combined.shown_expansion)[::-1][0] == max(p["shown_expansion"].max() for p in parts)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+def test_chunks_of_one_currency_keep_their_customers_in_the_other_fx_mode(tmp_path, n):
+    # a tester's case: 8 sample customers, some chunks only in USD; each chunk needs its figures in the other
+    # FX mode, else the comparison with it (executive summary, limitations) would miss their customers
+    rows = pd.read_csv(ROOT / "data" / "sample_subscriptions.csv", dtype=str, keep_default_na=False)
+    ids = ["C01034", "C00535", "C00035", "C02297", "C00156", "C02420", "C00892", "C02336"]
+    path = tmp_path / "eight.csv"
+    rows[rows["customer_id"].isin(ids)].to_csv(path, index=False)
+    params = validate_parameters({"data": str(path), "fx": str(ROOT / "data" / "fx_rates.csv"), "as_of": "2024-06-15"})
+    chunked, expected = analyse_source(params, chunks=n), whole(params)
+    assert expected.fx_reference is not None and len(chunked.currencies) == 2
+    assert_same_analysis(chunked, expected)
+
+
+def test_excluded_examples_combine_as_rows_or_as_ids():
+    from kit.chunks import _combine_counted
+
+    def frame(*rows):
+        return pd.DataFrame(rows, columns=["reason", "rows", "examples"])
+
+    one = frame(("trial", 3, "sub_1/si_1, sub_5/si_5, sub_9/si_9"))
+    assert _combine_counted([one], "reason", "rows").equals(one)  # one chunk (a billing system's reading): as it is
+    ids = _combine_counted([frame(("trial", 4, "a, b, c, d")), frame(("trial", 3, "e, f, g"))], "reason", "rows")
+    assert ids.values.tolist() == [["trial", 7, "a, b, c, d, e, …"]]
+    rows = _combine_counted([frame(("bad", 6, "row 6, row 9, row 10, row 13, row 22, …")),
+                             frame(("bad", 2, "row 7, row 30"))], "reason", "rows")  # fmt: skip
+    assert rows.values.tolist() == [["bad", 8, "row 6, row 7, row 9, row 10, row 13, …"]]
+    plain = _combine_counted([frame(("bad", 2, "row 8, row 3")), frame(("bad", 1, "row 5"))], "reason", "rows")
+    assert plain.values.tolist() == [["bad", 3, "row 3, row 5, row 8"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(b"", "the file is empty (no rows)"), (b"\x00\x01\x02garbage\x00\x00\x00\x00" * 40, "binary content"),
+     (b"a,b\n1,2\n", "no column to cut into customer chunks")],
+    ids=["empty", "binary", "no-customer-column"],
+)  # fmt: skip
+def test_a_broken_file_read_in_chunks_is_named_in_one_sentence(tmp_path, content, said):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(content)
+    with pytest.raises(kit.LoadError, match=f"^broken.csv: .*{re.escape(said)}"):
+        analyse_source(validate_parameters({"data": str(path)}), chunks=2)
