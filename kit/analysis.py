@@ -458,12 +458,7 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     moves = compute_movements(ledger, **options)
     summary = metrics.summary(moves)
     shown = metrics.between(summary, params["start"], params["end"])
-    if params["segment"] and params["segment"] not in ledger.attributes:
-        raise ParameterError(f"segment {params['segment']!r} is not a customer attribute of the data; it has "
-                             f"{', '.join(ledger.attributes) or 'none'}")  # fmt: skip
-    if len(summary) and shown.empty and (params["start"] or params["end"]):
-        raise ParameterError(f"no period from {params['start'] or 'the first'} to {params['end'] or 'the last'}: "
-                             f"the data has {summary['period'].iloc[0]} to {summary['period'].iloc[-1]}")  # fmt: skip
+    check_shown(params, summary, shown, ledger.attributes)
     segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
     segments = metrics.summary(moves, by=segment) if segment else None
     label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
@@ -502,6 +497,16 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         cause_inputs=cause_inputs(ledger),
         name_column=label,
     )
+
+
+def check_shown(params: dict, summary: pd.DataFrame, shown: pd.DataFrame, attributes) -> None:
+    """Refuse a ``segment`` that is no customer attribute, and a ``start`` to ``end`` range holding no period."""
+    if params["segment"] and params["segment"] not in attributes:
+        raise ParameterError(f"segment {params['segment']!r} is not a customer attribute of the data; it has "
+                             f"{', '.join(attributes) or 'none'}")  # fmt: skip
+    if len(summary) and shown.empty and (params["start"] or params["end"]):
+        raise ParameterError(f"no period from {params['start'] or 'the first'} to {params['end'] or 'the last'}: "
+                             f"the data has {summary['period'].iloc[0]} to {summary['period'].iloc[-1]}")  # fmt: skip
 
 
 def _short(path: str) -> str:

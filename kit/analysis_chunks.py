@@ -44,7 +44,7 @@ import pandas as pd
 
 from kit import metrics, partials
 from kit.currency import data_currencies
-from kit.errors import KitError, ParameterError
+from kit.errors import ParameterError
 from kit.ledger import _shown_filters, check_filters, filter_chunk, filter_values
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
@@ -181,7 +181,7 @@ def analysis_of_parts(parts: list[dict], params: dict, quality):
     :func:`kit.analysis.analyse` raises of the whole: a filter matching no customer of any chunk, a
     segment that is no attribute, a ``start`` to ``end`` range that holds no period.
     """
-    from kit.analysis import Analysis
+    from kit.analysis import Analysis, check_shown
 
     currencies = tuple(sorted({c for p in parts for c in p["currencies"]}))
     facts = parts[0]["facts"]
@@ -195,12 +195,7 @@ def analysis_of_parts(parts: list[dict], params: dict, quality):
     first = kept[0]
     summary = metrics.combine([p["summary"] for p in kept])
     shown = metrics.between(summary, params["start"], params["end"])
-    if params["segment"] and params["segment"] not in facts.attributes:
-        raise ParameterError(f"segment {params['segment']!r} is not a customer attribute of the data; it has "
-                             f"{', '.join(facts.attributes) or 'none'}")  # fmt: skip
-    if len(summary) and shown.empty and (params["start"] or params["end"]):
-        raise ParameterError(f"no period from {params['start'] or 'the first'} to {params['end'] or 'the last'}: "
-                             f"the data has {summary['period'].iloc[0]} to {summary['period'].iloc[-1]}")  # fmt: skip
+    check_shown(params, summary, shown, facts.attributes)
     segment = first["segment"]
     cross_sell, pairs = partials._cross_sell(kept)
     # the whole's reference exists when the whole has several currencies: then every chunk's counts
@@ -294,7 +289,7 @@ def analyse_source(params: dict, *, memory_limit=None, chunks: int | None = None
     from kit import chunks as _chunks
     from kit.analysis import analyse
     from kit.ledger import load_ledger
-    from kit.parallel import ChunkResult, _partition, settle
+    from kit.parallel import _partition, run_chunk, settle
     from kit.report import load_options
 
     load = {**load_options(params), "fx_reference": True}
@@ -305,19 +300,7 @@ def analyse_source(params: dict, *, memory_limit=None, chunks: int | None = None
     chunk_load = {**load, "fx_reference": "always"}  # a chunk of one currency of a source with several needs one too
 
     def run(part, buckets, last_try=False):
-        try:
-            ledger = _chunks.load_chunk(part, buckets, chunk_load)
-        except KitError as exc:
-            from kit.parallel import CHUNK_LOCAL
-
-            if last_try or not any(text in str(exc) for text in CHUNK_LOCAL):
-                raise
-            return ChunkResult(list(buckets), None, None, None, [])
-        result = ChunkResult(list(buckets), _chunks.window_of(ledger), ledger.currency, ledger.quality,
-                             [chunk_parts(ledger, params)])  # fmt: skip
-        del ledger
-        _release_memory()  # the next chunk reuses the memory this one held
-        return result
+        return run_chunk(part, buckets, chunk_load, [], last_try=last_try, work=_parts_of(params))
 
     with _partition(source, limit, chunks, 1, load, spill_folder, bytes_per_row=_chunks.REPORT_BYTES_PER_ROW) as part:
         results = [run(part, [b]) for b in part.buckets()]
@@ -328,6 +311,17 @@ def analyse_source(params: dict, *, memory_limit=None, chunks: int | None = None
     quality = _chunks.combine_quality([r.quality for r in results], name=part.name, details=part.details,
                                       window=results[0].window)  # fmt: skip
     return analysis_of_parts([r.tables[0] for r in results], params, quality)
+
+
+def _parts_of(params: dict):
+    """Return the work of one report chunk: its parts (a list of one), then the memory it held given back."""
+
+    def work(ledger) -> list[dict]:
+        parts = [chunk_parts(ledger, params)]
+        _release_memory()  # the next chunk reuses what this one's frames held
+        return parts
+
+    return work
 
 
 def _release_memory() -> None:

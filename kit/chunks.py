@@ -96,7 +96,7 @@ def parse_size(text) -> int:
     return size
 
 
-def chunk_count(rows: int, memory_limit, *, jobs: int = 1, bytes_per_row: int = BYTES_PER_ROW) -> int:
+def chunk_count(rows: int, memory_limit, *, jobs: int = 1, bytes_per_row: int | None = None) -> int:
     """
     Return how many chunks of customers keep a load of ``rows`` source rows under ``memory_limit``.
 
@@ -114,7 +114,7 @@ def chunk_count(rows: int, memory_limit, *, jobs: int = 1, bytes_per_row: int = 
                              f"({jobs} process{'es' if jobs != 1 else ''}, each about "
                              f"{BASE_BYTES // 2**20} MiB of its own); give at least "
                              f"{(BASE_BYTES + 64 * 2**20) * max(jobs, 1) // 2**20} MiB")  # fmt: skip
-    return max(1, math.ceil(rows * bytes_per_row / budget))
+    return max(1, math.ceil(rows * (bytes_per_row or BYTES_PER_ROW) / budget))
 
 
 #: The multiplier of the ids' polynomial hash (odd, 64-bit) and murmur3's 64-bit finaliser constants.

@@ -54,12 +54,14 @@ CHUNK_LOCAL = (
 )
 
 
-def run_chunk(part, buckets: list[int], options: dict, specs: list[dict], *, last_try: bool = False) -> ChunkResult:
+def run_chunk(part, buckets: list[int], options: dict, specs: list[dict], *, last_try: bool = False,
+              work=None) -> ChunkResult:  # fmt: skip
     """
     Load the customers of ``buckets`` and summarise them under every spec (the per-chunk core).
 
     An error of :data:`CHUNK_LOCAL` gives a result with no window (to be loaded again with other
-    chunks), unless ``last_try``.
+    chunks), unless ``last_try``. ``work(ledger)``, when given, makes the chunk's tables instead of
+    the summaries (a report's parts: :mod:`kit.analysis_chunks`).
     """
     from kit.errors import KitError
     from kit.metrics import summarize
@@ -70,8 +72,9 @@ def run_chunk(part, buckets: list[int], options: dict, specs: list[dict], *, las
         if last_try or not any(text in str(exc) for text in CHUNK_LOCAL):
             raise
         return ChunkResult(list(buckets), None, None, None, [])
-    tables = [summarize(ledger, **spec) for spec in specs]
-    return ChunkResult(list(buckets), _chunks.window_of(ledger), ledger.currency, ledger.quality, tables)
+    window, currency, quality = _chunks.window_of(ledger), ledger.currency, ledger.quality
+    tables = work(ledger) if work is not None else [summarize(ledger, **spec) for spec in specs]
+    return ChunkResult(list(buckets), window, currency, quality, tables)
 
 
 def summarize_source(
@@ -148,7 +151,7 @@ def summarize_source(
     return (tables[0] if one else tables), quality
 
 
-def _partition(source, memory_limit, chunks, jobs, load, folder, *, bytes_per_row: int = _chunks.BYTES_PER_ROW):
+def _partition(source, memory_limit, chunks, jobs, load, folder, *, bytes_per_row: int | None = None):
     """Cut the source into the chunk count asked, or the one the memory limit gives."""
     reading = {k: load.get(k) for k in ("table", "query", "sep", "header_row", "encoding") if load.get(k) is not None}
     if chunks is not None:
@@ -159,7 +162,8 @@ def _partition(source, memory_limit, chunks, jobs, load, folder, *, bytes_per_ro
     if memory_limit is None:  # processes alone: chunks of about CHUNK_ROWS rows, each process one at a time
         n = max(jobs, math.ceil(rows / CHUNK_ROWS)) if jobs > 1 else 1
         return _chunks.partition(source, n, mapping=load.get("mapping"), folder=folder, **reading)
-    n = _chunks.chunk_count(rows, memory_limit, jobs=jobs, bytes_per_row=bytes_per_row) if rows else max(jobs, 1)
+    per_row = bytes_per_row or _chunks.BYTES_PER_ROW
+    n = _chunks.chunk_count(rows, memory_limit, jobs=jobs, bytes_per_row=per_row) if rows else max(jobs, 1)
     return _chunks.partition(source, max(n, jobs), mapping=load.get("mapping"), folder=folder, **reading)
 
 
