@@ -291,8 +291,7 @@ class Analysis:
                 1, self.name_column, rows["customer_id"].astype(str).map(self.drill_names).astype(str).to_numpy()
             )
         elif self.name_column and self.movements is not None and self.name_column in self.movements:
-            first = self.movements.drop_duplicates("customer_id")
-            names = pd.Series(first[self.name_column].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
+            names = customer_names(self.movements, self.name_column)
             rows.insert(1, self.name_column, rows["customer_id"].map(names).astype(str).to_numpy())
         return rows.reset_index(drop=True)
 
@@ -459,9 +458,8 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
     summary = metrics.summary(moves)
     shown = metrics.between(summary, params["start"], params["end"])
     check_shown(params, summary, shown, ledger.attributes)
-    segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
+    segment, label = shown_columns(params, ledger.attributes)
     segments = metrics.summary(moves, by=segment) if segment else None
-    label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
     grain = cohort_grain(params["period"])  # measured on movements of that grain: no cell adds monthly starts
     cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     shown_moves = moves.loc[moves["period"].astype(str).isin(set(shown["period"]))]
@@ -497,6 +495,19 @@ def analyse(ledger: Ledger, params: dict, *, fx_reference: Ledger | None = None)
         cause_inputs=cause_inputs(ledger),
         name_column=label,
     )
+
+
+def shown_columns(params: dict, attributes) -> tuple[str | None, str | None]:
+    """Return the report's segment column (asked, or the first candidate the data has) and its names column."""
+    segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in attributes), None)
+    label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in attributes), None)
+    return segment, label
+
+
+def customer_names(moves: pd.DataFrame, column: str) -> pd.Series:
+    """Return each customer's name (its first movement's ``column``), indexed by id as text."""
+    first = moves.drop_duplicates("customer_id")
+    return pd.Series(first[column].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
 
 
 def check_shown(params: dict, summary: pd.DataFrame, shown: pd.DataFrame, attributes) -> None:

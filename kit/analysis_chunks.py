@@ -45,7 +45,7 @@ import pandas as pd
 from kit import metrics, partials
 from kit.currency import data_currencies
 from kit.errors import ParameterError
-from kit.ledger import _shown_filters, check_filters, filter_chunk, filter_values
+from kit.ledger import _shown_filters, check_filters, filter_chunk
 from kit.movements import movements as compute_movements
 from kit.movements import plan_periods
 from kit.params import reactivation_window
@@ -79,7 +79,7 @@ def chunk_parts(ledger, params: dict) -> dict:
     with its currencies, window and filter values; the filters are checked on every chunk's values
     together (:func:`analysis_of_parts`), as the whole checks them.
     """
-    from kit.analysis import NAME_COLUMNS, SEGMENT_CANDIDATES, cohort_grain
+    from kit.analysis import cohort_grain, customer_names, shown_columns
     from kit.bridges import causes as cause_bridge
     from kit.bridges import drill
     from kit.bridges import inputs as cause_inputs
@@ -88,8 +88,7 @@ def chunk_parts(ledger, params: dict) -> dict:
     reference = ledger.fx_reference
     facts = LedgerFacts(ledger.kind, ledger.first_month, ledger.last_month, ledger.as_of, ledger.currency,
                         list(ledger.attributes), None)  # fmt: skip
-    known = filter_values(ledger, params["filters"])  # the whole's filters are checked on every chunk's values
-    ledger = filter_chunk(ledger, params["filters"])
+    ledger, known = filter_chunk(ledger, params["filters"])  # the whole's filters: checked on every chunk's values
     if ledger is None:  # none of this chunk's customers is kept
         return {"none": True, "currencies": currencies, "facts": facts, "filter_values": known}
     window = reactivation_window(params["reactivation_window"])
@@ -98,10 +97,9 @@ def chunk_parts(ledger, params: dict) -> dict:
     summary = metrics.summary(moves)
     shown = metrics.between(summary, params["start"], params["end"])
     shown_labels = set(shown["period"])
-    segment = params["segment"] or next((c for c in SEGMENT_CANDIDATES if c in ledger.attributes), None)
+    segment, label = shown_columns(params, ledger.attributes)
     if params["segment"] and params["segment"] not in ledger.attributes:
         segment = None  # the combined analysis says so (the whole's error)
-    label = None if params["anonymise"] else next((c for c in NAME_COLUMNS if c in ledger.attributes), None)
     grain = cohort_grain(params["period"])
     cohort_moves = moves if grain == params["period"] else compute_movements(ledger, **{**options, "period": grain})
     in_shown = moves["period"].astype(str).isin(shown_labels).to_numpy()
@@ -123,8 +121,7 @@ def chunk_parts(ledger, params: dict) -> dict:
             rows = drill(ledger, last, cell, grain=params["period"], reactivation_window=window)
             drills[cell] = _small(rows.head(DRILL_ROWS), ["customer_id"])
         if label and label in moves:
-            first = moves.drop_duplicates("customer_id")
-            names = pd.Series(first[label].to_numpy(), index=first["customer_id"].astype(str).to_numpy())
+            names = customer_names(moves, label)
             wanted = {str(c) for rows in drills.values() for c in rows["customer_id"]}
             names = names.loc[names.index.isin(wanted)]
     return {
@@ -170,7 +167,7 @@ def _small(frame: pd.DataFrame, columns: list) -> pd.DataFrame:
 
 
 def _reference_summary(reference, params: dict, options: dict):
-    kept = filter_chunk(reference, params["filters"])
+    kept, _ = filter_chunk(reference, params["filters"])
     return None if kept is None else metrics.summarize(kept, **options)
 
 

@@ -659,19 +659,21 @@ def filter_customers(ledger: Ledger, filters: dict[str, object]) -> Ledger:
     """
     if not filters:
         return ledger
-    frame = ledger.frame
-    latest = frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
-    check_filters(filters, filter_values(ledger, filters, latest), ledger.attributes)
+    latest = _latest(ledger)
+    check_filters(filters, _held_values(ledger, filters, latest), ledger.attributes)
     keep = _kept(latest, filters)
     if not keep.any():
         raise ParameterError(f"no customer matches all the filters ({_shown_filters(filters)})")
     return _customers_kept(ledger, latest, keep)
 
 
-def filter_values(ledger: Ledger, filters: dict, latest: pd.DataFrame | None = None) -> dict[str, list[str]]:
+def _latest(ledger: Ledger) -> pd.DataFrame:
+    """Each customer's row of its latest month (the attributes filters read)."""
+    return ledger.frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+
+
+def _held_values(ledger: Ledger, filters: dict, latest: pd.DataFrame) -> dict[str, list[str]]:
     """Return the values (text, sorted) of each filtered attribute the ledger has, in its customers' latest month."""
-    if latest is None:
-        latest = ledger.frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
     return {column: sorted(latest[column].astype(str).unique()) for column in filters if column in ledger.attributes}
 
 
@@ -679,7 +681,7 @@ def check_filters(filters: dict, known: dict[str, list[str]], attributes) -> Non
     """
     Refuse a filter on an attribute the data does not have, or a value no customer has (a typo, not an empty report).
 
-    ``known``: the values each attribute takes (:func:`filter_values`; a chunked report's, of every chunk).
+    ``known``: the values each attribute takes (:func:`_held_values`; a chunked report's, of every chunk).
     """
     for column, wanted in filters.items():
         if column not in attributes:
@@ -710,17 +712,18 @@ def _kept(latest: pd.DataFrame, filters: dict) -> pd.Series:
     return keep
 
 
-def filter_chunk(ledger: Ledger, filters: dict) -> Ledger | None:
+def filter_chunk(ledger: Ledger, filters: dict) -> tuple[Ledger | None, dict[str, list[str]]]:
     """
     Keep a chunk's customers matching the filters, unchecked (:func:`check_filters` checks the whole's values).
 
-    Returns None when the chunk keeps no customer. Equal to :func:`filter_customers` where that keeps some.
+    Returns the kept ledger (None when the chunk keeps no customer; equal to :func:`filter_customers`
+    where that keeps some) and the values the chunk's customers hold (:func:`_held_values`), for the check.
     """
     if not filters:
-        return ledger
-    latest = ledger.frame.sort_values("month", kind="stable").drop_duplicates("customer_id", keep="last")
+        return ledger, {}
+    latest = _latest(ledger)
     keep = _kept(latest, {c: v for c, v in filters.items() if c in ledger.attributes})
-    return _customers_kept(ledger, latest, keep) if keep.any() else None
+    return (_customers_kept(ledger, latest, keep) if keep.any() else None), _held_values(ledger, filters, latest)
 
 
 def _customers_kept(ledger: Ledger, latest: pd.DataFrame, keep: pd.Series) -> Ledger:
